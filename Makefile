@@ -1,0 +1,51 @@
+# Parley: `make run` to chat, `make test` to check. See README.md.
+SHELL := /bin/bash
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+export UV_PYTHON_DOWNLOADS := never
+
+PYTHON ?= python3
+UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+VENV := .venv
+STAMP := $(VENV)/.parley-synced
+
+.PHONY: run test lint fmt migrate demo services clean
+
+run: $(STAMP) migrate
+	$(VENV)/bin/python -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) \
+		--loop uvloop --http httptools --ws websockets --no-access-log
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: $(STAMP)
+	$(VENV)/bin/python manage.py migrate --noinput
+
+demo: migrate
+	$(VENV)/bin/python manage.py seed_demo
+
+services:
+	scripts/services
+
+$(STAMP): pyproject.toml uv.lock .python-version | $(UV)
+	$(UV) sync --locked
+	@touch $@
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet uv
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache staticfiles

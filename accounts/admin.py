@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from .models import User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = (
+        "username",
+        "display_name",
+        "email",
+        "is_active",
+        "is_staff",
+        "last_login",
+        "date_joined",
+    )
+    list_filter = ("is_active", "is_staff", "is_superuser")
+    search_fields = ("username", "display_name", "email")
+    ordering = ("username",)
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        (_("Profile"), {"fields": ("display_name", "bio", "avatar")}),
+    )

@@ -1,0 +1,88 @@
+from io import BytesIO
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+from PIL import Image, UnidentifiedImageError
+
+from .models import User
+
+AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
+AVATAR_SIZE = 256
+AVATAR_MAX_PIXELS = 40_000_000
+
+
+class RegisterForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username",)
+
+
+def normalized_avatar(upload: UploadedFile) -> InMemoryUploadedFile:
+    """Decode the upload and re-encode it as a small PNG.
+
+    Re-encoding drops anything that is not pixels (metadata, polyglot payloads)
+    and bounds what is stored, whatever the client sent.
+    """
+    if upload.size > settings.AVATAR_MAX_BYTES:
+        raise forms.ValidationError(
+            _("The image is too large (%(size)s); the limit is %(limit)s."),
+            code="too_large",
+            params={
+                "size": filesizeformat(upload.size),
+                "limit": filesizeformat(settings.AVATAR_MAX_BYTES),
+            },
+        )
+    try:
+        upload.seek(0)
+        with Image.open(upload) as probe:
+            if probe.format not in AVATAR_FORMATS:
+                raise forms.ValidationError(
+                    _("Use a PNG, JPEG, GIF or WebP image."), code="bad_type"
+                )
+            if probe.width * probe.height > AVATAR_MAX_PIXELS:
+                raise forms.ValidationError(_("The image has too many pixels."), code="too_large")
+            probe.verify()
+        upload.seek(0)
+        with Image.open(upload) as image:
+            image = image.convert("RGBA")
+            image.thumbnail((AVATAR_SIZE, AVATAR_SIZE))
+            out = BytesIO()
+            image.save(out, format="PNG", optimize=True)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise forms.ValidationError(_("Upload a valid image."), code="invalid_image") from exc
+    return InMemoryUploadedFile(
+        out, "avatar", "avatar.png", "image/png", out.getbuffer().nbytes, None
+    )
+
+
+class ProfileForm(forms.ModelForm):
+    avatar = forms.FileField(
+        label=_("Avatar"),
+        required=False,
+        help_text=_("PNG, JPEG, GIF or WebP, at most %(limit)s.")
+        % {"limit": filesizeformat(settings.AVATAR_MAX_BYTES)},
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
+        ),
+    )
+
+    class Meta:
+        model = User
+        fields = ("display_name", "bio", "avatar")
+        widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+
+    def clean_display_name(self) -> str:
+        name = self.cleaned_data["display_name"].strip()
+        if any(not ch.isprintable() for ch in name):
+            raise forms.ValidationError(_("The display name has invalid characters."))
+        return name
+
+    def clean_avatar(self):
+        avatar = self.cleaned_data.get("avatar")
+        if isinstance(avatar, UploadedFile):
+            return normalized_avatar(avatar)
+        return avatar

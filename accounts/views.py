@@ -1,0 +1,50 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.messages.views import SuccessMessageMixin
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import FormView, UpdateView
+
+from .forms import ProfileForm, RegisterForm
+
+
+class RegisterView(FormView):
+    template_name = "accounts/register.html"
+    form_class = RegisterForm
+    success_url = reverse_lazy("home")
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            return redirect(self.success_url)
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        user = form.save()
+        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):
+    template_name = "accounts/profile.html"
+    form_class = ProfileForm
+    success_url = reverse_lazy("profile")
+    success_message = _("Your profile was saved.")
+
+    def get_object(self, queryset=None):
+        return self.request.user
+
+    def form_valid(self, form):
+        old_avatar = form.initial.get("avatar")
+        response = super().form_valid(form)
+        if old_avatar and "avatar" in form.changed_data:
+            storage, name = old_avatar.storage, old_avatar.name
+            transaction.on_commit(lambda: storage.delete(name))
+        return response
+
+    def form_invalid(self, form):
+        messages.error(self.request, _("Your profile was not saved: please correct the errors."))
+        return super().form_invalid(form)

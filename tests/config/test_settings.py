@@ -1,0 +1,141 @@
+"""The settings module read in a fresh interpreter with a given environment."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.settings import local_hostnames, local_origins
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "k" * 50
+PROBE = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "print(json.dumps({name: getattr(settings, name, None) for name in %r}))"
+)
+SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "HOST", "PORT", "PARLEY_ORIGINS")
+
+
+def load_settings(env: dict[str, str], names: list[str]) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS and k != "DEBUG"}
+    base.pop("SECRET_KEY", None)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE % (names,)],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_nothing_set_runs_in_debug_on_sqlite_and_in_memory_layer():
+    result = load_settings({}, ["DEBUG", "DATABASES", "CHANNEL_LAYERS", "PARLEY_ORIGINS"])
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["DEBUG"] is True
+    db = values["DATABASES"]["default"]
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+    assert values["CHANNEL_LAYERS"]["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
+    assert values["PARLEY_ORIGINS"] == ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+
+def test_redis_url_selects_the_redis_channel_layer():
+    result = load_settings({"REDIS_URL": "redis://127.0.0.1:6379/3"}, ["CHANNEL_LAYERS"])
+    layer = json.loads(result.stdout)["CHANNEL_LAYERS"]["default"]
+    assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert layer["CONFIG"]["hosts"] == ["redis://127.0.0.1:6379/3"]
+    assert layer["CONFIG"]["capacity"] > 0
+    assert layer["CONFIG"]["expiry"] > 0
+
+
+def test_database_url_selects_postgresql():
+    result = load_settings(
+        {"DATABASE_URL": "postgres://parley@127.0.0.1:5432/parley"}, ["DATABASES"]
+    )
+    db = json.loads(result.stdout)["DATABASES"]["default"]
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["NAME"], db["HOST"], db["PORT"]) == ("parley", "127.0.0.1", 5432)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [None, "", "parley-insecure-development-key-do-not-use-in-production", "short"],
+    ids=["unset", "empty", "default", "short"],
+)
+def test_production_refuses_to_start_without_a_real_secret_key(secret):
+    env = {"DEBUG": "false", "ALLOWED_HOSTS": "chat.example.com"}
+    if secret is not None:
+        env["SECRET_KEY"] = secret
+    result = load_settings(env, ["DEBUG"])
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts():
+    result = load_settings({"DEBUG": "false", "SECRET_KEY": STRONG_KEY}, ["DEBUG"])
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS" in result.stderr
+
+
+def test_production_refuses_to_start_without_websocket_origins():
+    env = {"DEBUG": "false", "SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "chat.example.com"}
+    result = load_settings(env, ["DEBUG"])
+    assert result.returncode != 0
+    assert "PARLEY_ORIGINS" in result.stderr
+
+
+def test_production_with_a_safe_config_starts_with_secure_transport_settings():
+    env = {
+        "DEBUG": "false",
+        "SECRET_KEY": STRONG_KEY,
+        "ALLOWED_HOSTS": "chat.example.com",
+        "CSRF_TRUSTED_ORIGINS": "https://chat.example.com",
+    }
+    names = [
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_PROXY_SSL_HEADER",
+        "PARLEY_ORIGINS",
+    ]
+    result = load_settings(env, names)
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["SESSION_COOKIE_SECURE"] is True
+    assert values["CSRF_COOKIE_SECURE"] is True
+    assert values["SECURE_SSL_REDIRECT"] is True
+    assert values["SECURE_HSTS_SECONDS"] >= 31536000
+    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert values["PARLEY_ORIGINS"] == ["https://chat.example.com"]
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("127.0.0.1", 8000, ["http://127.0.0.1:8000", "http://localhost:8000"]),
+        ("0.0.0.0", 9000, ["http://127.0.0.1:9000", "http://localhost:9000"]),  # noqa: S104
+        ("::1", 8000, ["http://[::1]:8000", "http://localhost:8000"]),
+        ("chat.lan", 8080, ["http://chat.lan:8080"]),
+    ],
+)
+def test_local_origins_are_exactly_what_the_local_server_answers_on(host, port, expected):
+    assert local_origins(host, port) == expected
+
+
+def test_port_and_host_from_make_run_reach_the_origin_allow_list():
+    result = load_settings(
+        {"HOST": "localhost", "PORT": "9000"}, ["PARLEY_ORIGINS", "ALLOWED_HOSTS"]
+    )
+    values = json.loads(result.stdout)
+    assert values["PARLEY_ORIGINS"] == ["http://localhost:9000"]
+    assert "localhost" in values["ALLOWED_HOSTS"]
+    assert local_hostnames("localhost") == ["localhost"]

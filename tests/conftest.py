@@ -1,0 +1,38 @@
+"""Shared test set-up.
+
+Tests that need a real service are marked `postgres` or `redis`. Without the
+service they skip on a developer machine, and fail under CI=true: in CI such a
+test must run, never skip.
+"""
+
+import os
+
+import pytest
+
+from .factories import UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_service(name: str, reason: str) -> None:
+    """Skip (locally) or fail (in CI) because a required service is missing."""
+    message = f"{name} is required: {reason}"
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(username="bob")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Real hashing costs ~0.3 s per user; tests do not need the strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
