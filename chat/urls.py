@@ -1,7 +1,17 @@
 from django.urls import path
 
-from . import views
+from . import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("rooms/join/", views.join, name="join"),
+    path("rooms/<int:room_id>/", views.room, name="room"),
+    path("dm/<str:username>/", views.direct, name="direct"),
+    path("api/rooms/", api.rooms, name="api-rooms"),
+    path("api/rooms/direct/", api.direct, name="api-direct"),
+    path("api/rooms/<int:room_id>/", api.room_detail, name="api-room"),
+    path("api/rooms/<int:room_id>/messages", api.messages, name="api-messages"),
+    path("api/rooms/<int:room_id>/members/", api.members, name="api-members"),
+    path("api/rooms/<int:room_id>/members/<str:username>", api.member, name="api-member"),
+    path("api/rooms/<int:room_id>/read", api.read, name="api-read"),
 ]

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "servestatic",
     "channels",
     "accounts",
     "chat",
@@ -231,3 +232,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Chat behaviour.
+PARLEY_SEND_RATE = tuple(env.list("PARLEY_SEND_RATE", cast=int, default=[30, 10]))
+PARLEY_HEADS_INTERVAL = env.float("PARLEY_HEADS_INTERVAL", default=25.0)
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+CSRF_FAILURE_VIEW = "chat.api.csrf_failure"

@@ -1,7 +1,12 @@
 """Model factories shared by every test module."""
 
+import uuid
+
 import factory
 from django.contrib.auth import get_user_model
+
+from chat import services
+from chat.models import Membership, Message, Room, direct_key, room_name_key
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -20,3 +25,34 @@ class UserFactory(factory.django.DjangoModelFactory):
     def saved(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+
+class RoomFactory(factory.django.DjangoModelFactory):
+    """A group room; pass kind="private" for a private one. Add members with `members=`."""
+
+    class Meta:
+        model = Room
+        skip_postgeneration_save = True
+
+    kind = Room.Kind.PUBLIC
+    name = factory.Sequence(lambda n: f"room {n}")
+    name_key = factory.LazyAttribute(lambda room: room_name_key(room.name))
+
+    @factory.post_generation
+    def members(room, create, extracted, **kwargs):
+        for index, user in enumerate(extracted or []):
+            role = Membership.Role.OWNER if index == 0 else Membership.Role.MEMBER
+            Membership.objects.create(room=room, user=user, role=role)
+
+
+def direct_room(user_a, user_b) -> Room:
+    room = Room.objects.create(kind=Room.Kind.DIRECT, direct_key=direct_key(user_a.pk, user_b.pk))
+    Membership.objects.bulk_create(
+        [Membership(room=room, user=user_a), Membership(room=room, user=user_b)]
+    )
+    return room
+
+
+def send(user, room, body: str = "hello") -> Message:
+    """Store a message through the real send path."""
+    return services.send_message(user, room.pk, body, str(uuid.uuid4()))[0]

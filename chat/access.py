@@ -1,0 +1,55 @@
+"""Who may see or do what in a room: the one place that decides.
+
+A room the user may not see is reported exactly like a room that does not
+exist (RoomNotFound), so ids cannot be probed.
+"""
+
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from .errors import ChatError, RoomNotFound
+from .models import Membership, Room
+
+
+def membership_for(user: AbstractBaseUser, room: Room) -> Membership | None:
+    return Membership.objects.filter(room=room, user=user).first()
+
+
+def can_see(room: Room, membership: Membership | None) -> bool:
+    """Members see their rooms; anyone signed in may see (and join) a public room."""
+    return membership is not None or room.kind == Room.Kind.PUBLIC
+
+
+def room_for_reader(
+    user: AbstractBaseUser, room_id: int, *, lock: bool = False
+) -> tuple[Room, Membership | None]:
+    """The room and the caller's membership, if the caller may read it."""
+    if not user.is_authenticated:
+        raise RoomNotFound
+    rooms = Room.objects.select_for_update() if lock else Room.objects
+    room = rooms.filter(pk=room_id).first()
+    if room is None:
+        raise RoomNotFound
+    membership = membership_for(user, room)
+    if not can_see(room, membership):
+        raise RoomNotFound
+    return room, membership
+
+
+def room_for_poster(
+    user: AbstractBaseUser, room_id: int, *, lock: bool = False
+) -> tuple[Room, Membership]:
+    """The room and membership, if the caller may post in it (members only)."""
+    room, membership = room_for_reader(user, room_id, lock=lock)
+    if membership is None:
+        raise ChatError("forbidden", "Join this room before posting in it.")
+    return room, membership
+
+
+def room_for_manager(
+    user: AbstractBaseUser, room_id: int, *, lock: bool = False
+) -> tuple[Room, Membership]:
+    """The room and membership, if the caller may add or remove its members."""
+    room, membership = room_for_poster(user, room_id, lock=lock)
+    if room.is_direct or not membership.can_manage:
+        raise ChatError("forbidden", "Only the room's owners and admins may do that.")
+    return room, membership

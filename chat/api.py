@@ -1,0 +1,141 @@
+"""The HTTP JSON API under /api/: thin callers of queries and services."""
+
+import json
+from collections.abc import Callable
+from functools import wraps
+
+from django.db import DatabaseError
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_http_methods
+
+from . import queries, services
+from .errors import ChatError
+from .protocol import MAX_FRAME_BYTES, message_dict, parse_page
+
+
+def error_response(error: ChatError) -> JsonResponse:
+    return JsonResponse(
+        {"error": {"code": error.code, "detail": error.detail}}, status=error.status
+    )
+
+
+def api_view(*methods: str) -> Callable:
+    """Session-authenticated JSON endpoint; every ChatError becomes its JSON error."""
+
+    def decorate(view: Callable) -> Callable:
+        @require_http_methods(list(methods))
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return error_response(ChatError("unauthorized", "Log in first."))
+            try:
+                return view(request, *args, **kwargs)
+            except ChatError as error:
+                return error_response(error)
+            except DatabaseError:
+                return error_response(ChatError("unavailable", "Try again shortly."))
+
+        return wrapper
+
+    return decorate
+
+
+def json_body(request: HttpRequest) -> dict:
+    if len(request.body) > MAX_FRAME_BYTES:
+        raise ChatError("too_large", f"Request bodies are limited to {MAX_FRAME_BYTES} bytes.")
+    try:
+        data = json.loads(request.body or b"null")
+    except (ValueError, RecursionError):
+        raise ChatError("bad_request", "The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ChatError("bad_request", "The body must be a JSON object.")
+    return data
+
+
+def int_param(value: str | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise ChatError("bad_request", f"`{name}` must be a non-negative integer.")
+    return int(value)
+
+
+@api_view("GET", "POST")
+def rooms(request: HttpRequest) -> JsonResponse:
+    if request.method == "GET":
+        return JsonResponse({"rooms": queries.rooms_for_user(request.user, with_last_message=True)})
+    data = json_body(request)
+    if data.get("kind", "public") == "private":
+        room, created = services.create_private_room(request.user, data.get("name")), True
+    elif data.get("kind", "public") == "public":
+        room, created = services.create_or_join_room(request.user, data.get("name"))
+    else:
+        raise ChatError("bad_request", "`kind` must be 'public' or 'private'.")
+    return JsonResponse(
+        queries.room_for_user(request.user, room.pk), status=201 if created else 200
+    )
+
+
+@api_view("POST")
+def direct(request: HttpRequest) -> JsonResponse:
+    room, created = services.open_direct(request.user, json_body(request).get("username"))
+    return JsonResponse(
+        queries.room_for_user(request.user, room.pk), status=201 if created else 200
+    )
+
+
+@api_view("GET")
+def room_detail(request: HttpRequest, room_id: int) -> JsonResponse:
+    return JsonResponse(queries.room_for_user(request.user, room_id))
+
+
+@api_view("GET", "POST")
+def messages(request: HttpRequest, room_id: int) -> JsonResponse:
+    if request.method == "GET":
+        after, before, limit = parse_page(
+            int_param(request.GET.get("after"), "after"),
+            int_param(request.GET.get("before"), "before"),
+            int_param(request.GET.get("limit"), "limit"),
+        )
+        page = queries.message_page(request.user, room_id, after=after, before=before, limit=limit)
+        return JsonResponse({"messages": page["messages"], "has_more": page["has_more"]})
+    data = json_body(request)
+    body = data.get("body")
+    if not isinstance(body, str):
+        raise ChatError("bad_request", "`body` must be a string.")
+    message, created = services.send_message(request.user, room_id, body, data.get("client_msg_id"))
+    return JsonResponse(message_dict(message), status=201 if created else 200)
+
+
+@api_view("POST")
+def members(request: HttpRequest, room_id: int) -> JsonResponse:
+    services.add_member(request.user, room_id, json_body(request).get("username"))
+    return JsonResponse(queries.room_for_user(request.user, room_id))
+
+
+@api_view("DELETE")
+def member(request: HttpRequest, room_id: int, username: str) -> JsonResponse:
+    if username == request.user.username:
+        services.leave_room(request.user, room_id)
+    else:
+        services.remove_member(request.user, room_id, username)
+    return JsonResponse({}, status=200)
+
+
+@api_view("POST")
+def read(request: HttpRequest, room_id: int) -> JsonResponse:
+    seq = json_body(request).get("seq")
+    if type(seq) is not int or seq < 0:
+        raise ChatError("bad_request", "`seq` must be a non-negative integer.")
+    return JsonResponse(
+        {"room": room_id, "last_read_seq": services.mark_read(request.user, room_id, seq)}
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    """CSRF refusals: JSON under /api/, Django's page elsewhere."""
+    from django.views.csrf import csrf_failure as default_failure
+
+    if request.path.startswith("/api/"):
+        return error_response(ChatError("forbidden", f"CSRF check failed: {reason}"))
+    return default_failure(request, reason)

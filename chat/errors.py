@@ -1,0 +1,36 @@
+"""The errors a client can see, shared by the HTTP API and the WebSocket."""
+
+from http import HTTPStatus
+
+STATUS_BY_CODE = {
+    "bad_request": HTTPStatus.BAD_REQUEST,
+    "unauthorized": HTTPStatus.UNAUTHORIZED,
+    "forbidden": HTTPStatus.FORBIDDEN,
+    "not_found": HTTPStatus.NOT_FOUND,
+    "too_large": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    "rate_limited": HTTPStatus.TOO_MANY_REQUESTS,
+    "unavailable": HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+class ChatError(Exception):
+    """A refusal with a stable `code` for programs and a `detail` for people."""
+
+    def __init__(self, code: str, detail: str, *, client_msg_id: str | None = None):
+        if code not in STATUS_BY_CODE:
+            raise ValueError(f"unknown error code {code!r}")
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.client_msg_id = client_msg_id
+
+    @property
+    def status(self) -> int:
+        return STATUS_BY_CODE[self.code]
+
+
+class RoomNotFound(ChatError):
+    """Said alike for a room that does not exist and one the caller may not see."""
+
+    def __init__(self, *, client_msg_id: str | None = None):
+        super().__init__("not_found", "No such room.", client_msg_id=client_msg_id)

@@ -1,0 +1,52 @@
+"""Fan-out: which sockets hear what, behind four calls.
+
+Services call these after commit. Each event is encoded once, here, and the
+consumers write the text as it is. A failed publish is logged and swallowed:
+the database already holds the change, and clients catch up from it.
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from .protocol import encode
+
+logger = logging.getLogger(__name__)
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def _group_send(group: str, message: dict) -> None:
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, message)
+    except Exception:
+        logger.exception("publish to %s failed; clients will catch up from the database", group)
+
+
+def publish_to_room(room_id: int, frame: dict) -> None:
+    """Every socket subscribed to the room gets the frame."""
+    _group_send(room_group(room_id), {"type": "chat.frame", "text": encode(frame)})
+
+
+def publish_to_user(user_id: int, frame: dict) -> None:
+    """Every socket of the user (all tabs) gets the frame."""
+    _group_send(user_group(user_id), {"type": "chat.frame", "text": encode(frame)})
+
+
+def grant_room(user_id: int, room_id: int, frame: dict) -> None:
+    """The user's sockets start hearing the room, then get the frame."""
+    _group_send(user_group(user_id), {"type": "chat.grant", "room": room_id, "text": encode(frame)})
+
+
+def revoke_room(user_id: int, room_id: int, frame: dict) -> None:
+    """The user's sockets stop hearing the room, then get the frame."""
+    _group_send(
+        user_group(user_id), {"type": "chat.revoke", "room": room_id, "text": encode(frame)}
+    )

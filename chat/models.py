@@ -1,0 +1,120 @@
+import unicodedata
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+def room_name_key(name: str) -> str:
+    """The form of a room name that must be unique: case- and width-insensitive."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def direct_key(user_a_id: int, user_b_id: int) -> str:
+    """One key per unordered pair of users, so a pair has one direct room."""
+    low, high = sorted((user_a_id, user_b_id))
+    return f"{low}:{high}"
+
+
+class Room(models.Model):
+    class Kind(models.TextChoices):
+        PUBLIC = "public", _("public")
+        PRIVATE = "private", _("private")
+        DIRECT = "direct", _("direct")
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    name = models.CharField(max_length=64, blank=True)
+    # NULL (not "") where a key does not apply, so the unique constraints skip it.
+    # name_key is text: case-folding can make a 64-character name much longer.
+    name_key = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    direct_key = models.CharField(max_length=41, null=True, blank=True, editable=False)  # noqa: DJ001
+    topic = models.CharField(max_length=250, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The seq of the newest message; advanced under a row lock by send_message.
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="rooms"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name_key"], name="room_name_unique_ci"),
+            models.UniqueConstraint(fields=["direct_key"], name="room_direct_pair_unique"),
+            models.CheckConstraint(
+                condition=(Q(kind="direct", direct_key__isnull=False, name_key__isnull=True))
+                | (
+                    Q(
+                        kind__in=["public", "private"],
+                        direct_key__isnull=True,
+                        name_key__isnull=False,
+                    )
+                ),
+                name="room_kind_keys",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "-last_message_at"], name="room_kind_activity")]
+
+    def __str__(self) -> str:
+        return self.name or f"direct {self.direct_key}"
+
+    @property
+    def is_direct(self) -> bool:
+        return self.kind == self.Kind.DIRECT
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", _("owner")
+        ADMIN = "admin", _("admin")
+        MEMBER = "member", _("member")
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    last_read_seq = models.PositiveBigIntegerField(default=0)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.room_id} ({self.role})"
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+
+class Message(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    # The room's cursor: 1, 2, 3… with no gap, in commit order.
+    seq = models.PositiveBigIntegerField()
+    # SET_NULL, not CASCADE: deleting an account must not punch holes in seq.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField()
+    client_msg_id = models.UUIDField(default=uuid.uuid4)
+
+    class Meta:
+        ordering = ["room", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="message_room_seq_unique"),
+            models.UniqueConstraint(
+                fields=["author", "client_msg_id"], name="message_author_client_id_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}#{self.seq}"

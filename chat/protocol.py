@@ -1,0 +1,164 @@
+"""The WebSocket protocol: client frames parsed into commands, events shaped into frames.
+
+Pure functions with no I/O, so every rule here is cheap to test and fuzz.
+docs/protocol.md is the contract; keep the two in step.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import ChatError
+
+MAX_FRAME_BYTES = 64 * 1024
+MAX_FETCH_LIMIT = 200
+DEFAULT_FETCH_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Send:
+    room: int
+    body: str
+    client_msg_id: str
+
+
+@dataclass(frozen=True)
+class Fetch:
+    room: int
+    after: int | None = None
+    before: int | None = None
+    limit: int = DEFAULT_FETCH_LIMIT
+
+
+@dataclass(frozen=True)
+class Read:
+    room: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+Command = Send | Fetch | Read | Ping
+
+
+def parse_frame(text: str | None) -> Command:
+    """Turn one text frame into a command, or raise ChatError saying what is wrong."""
+    if text is None:
+        raise ChatError("bad_request", "Send JSON text frames, not binary.")
+    if len(text) > MAX_FRAME_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
+        raise ChatError("too_large", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ChatError("bad_request", "The frame is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ChatError("bad_request", "A frame must be a JSON object.")
+    client_msg_id = (
+        data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
+    )
+    kind = data.get("type")
+    parser = PARSERS.get(kind) if isinstance(kind, str) else None
+    if parser is None:
+        raise ChatError("bad_request", f"Unknown frame type {kind!r}.", client_msg_id=client_msg_id)
+    try:
+        return parser(data)
+    except ChatError as exc:
+        exc.client_msg_id = client_msg_id
+        raise
+
+
+def _positive_int(data: dict, field: str, *, required: bool = True, minimum: int = 1) -> int | None:
+    value = data.get(field)
+    if value is None and not required:
+        return None
+    if type(value) is not int or value < minimum or value > 2**62:
+        raise ChatError("bad_request", f"`{field}` must be an integer ≥ {minimum}.")
+    return value
+
+
+def parse_client_msg_id(value: Any) -> str:
+    """The canonical text of a client's UUID, or ChatError."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise ChatError("bad_request", "`client_msg_id` must be a UUID string.")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ChatError("bad_request", "`client_msg_id` must be a UUID string.") from None
+
+
+def _parse_send(data: dict) -> Send:
+    room = _positive_int(data, "room")
+    body = data.get("body")
+    if not isinstance(body, str):
+        raise ChatError("bad_request", "`body` must be a string.")
+    return Send(room=room, body=body, client_msg_id=parse_client_msg_id(data.get("client_msg_id")))
+
+
+def parse_page(after: Any, before: Any, limit: Any) -> tuple[int | None, int | None, int]:
+    """Validate a history page request; shared by the socket and the HTTP API."""
+    page = {"after": after, "before": before, "limit": limit}
+    after = _positive_int(page, "after", required=False, minimum=0)
+    before = _positive_int(page, "before", required=False)
+    if after is not None and before is not None:
+        raise ChatError("bad_request", "Give `after` or `before`, not both.")
+    limit = _positive_int(page, "limit", required=False) or DEFAULT_FETCH_LIMIT
+    if limit > MAX_FETCH_LIMIT:
+        raise ChatError("bad_request", f"`limit` must be at most {MAX_FETCH_LIMIT}.")
+    return after, before, limit
+
+
+def _parse_fetch(data: dict) -> Fetch:
+    room = _positive_int(data, "room")
+    after, before, limit = parse_page(data.get("after"), data.get("before"), data.get("limit"))
+    return Fetch(room=room, after=after, before=before, limit=limit)
+
+
+def _parse_read(data: dict) -> Read:
+    return Read(room=_positive_int(data, "room"), seq=_positive_int(data, "seq", minimum=0))
+
+
+PARSERS = {
+    "send": _parse_send,
+    "fetch": _parse_fetch,
+    "read": _parse_read,
+    "ping": lambda data: Ping(),
+}
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def user_dict(user) -> dict:
+    if user is None:
+        return {"id": None, "username": "", "display_name": "Deleted user"}
+    return {"id": user.pk, "username": user.username, "display_name": user.shown_name}
+
+
+def message_dict(message) -> dict:
+    """A message as every API answer and event carries it (author must be loaded)."""
+    return {
+        "id": message.pk,
+        "room": message.room_id,
+        "seq": message.seq,
+        "author": user_dict(message.author),
+        "body": message.body,
+        "created_at": iso_utc(message.created_at),
+        "client_msg_id": str(message.client_msg_id),
+    }
+
+
+def error_frame(error: ChatError) -> dict:
+    frame = {"type": "error", "code": error.code, "detail": error.detail}
+    if error.client_msg_id is not None:
+        frame["client_msg_id"] = error.client_msg_id
+    return frame
+
+
+def encode(frame: dict) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))

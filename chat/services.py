@@ -1,0 +1,284 @@
+"""Every change to chat state: validate, write in one transaction, commit, then publish.
+
+Publishing happens in on_commit callbacks, so no client ever hears of a change
+that could still roll back, and a failed publish cannot undo a committed one.
+"""
+
+import logging
+import time
+import unicodedata
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import fanout
+from .access import room_for_manager, room_for_poster, room_for_reader
+from .errors import ChatError
+from .models import Membership, Message, Room, direct_key, room_name_key
+from .protocol import message_dict, parse_client_msg_id
+from .queries import room_for_user
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_CHARS = 4000
+MAX_ROOM_NAME_CHARS = 64
+ALLOWED_CONTROL = {"\n", "\t"}
+ROOM_NAME_PUNCTUATION = {" ", "-", "_"}
+
+
+def clean_body(body: str) -> str:
+    """The message text to store: trimmed, 1–4000 characters, no control characters."""
+    body = body.strip()
+    if not body:
+        raise ChatError("bad_request", "A message cannot be empty.")
+    if len(body) > MAX_BODY_CHARS:
+        raise ChatError("too_large", f"A message is limited to {MAX_BODY_CHARS} characters.")
+    for char in body:
+        if char not in ALLOWED_CONTROL and unicodedata.category(char) in ("Cc", "Cs"):
+            raise ChatError("bad_request", "The message contains a control character.")
+    return body
+
+
+def clean_room_name(name: str) -> str:
+    """1–64 letters, digits, spaces, `-` or `_`; inner runs of spaces collapse to one."""
+    if not isinstance(name, str):
+        raise ChatError("bad_request", "`name` must be a string.")
+    if len(name) > 4 * MAX_ROOM_NAME_CHARS:
+        raise ChatError("bad_request", f"A room name has 1 to {MAX_ROOM_NAME_CHARS} characters.")
+    for char in name:
+        if char not in ROOM_NAME_PUNCTUATION and unicodedata.category(char)[0] not in "LNM":
+            raise ChatError(
+                "bad_request", "A room name may hold letters, digits, spaces, '-' and '_'."
+            )
+    name = " ".join(part for part in name.split(" ") if part)
+    if not name or len(name) > MAX_ROOM_NAME_CHARS:
+        raise ChatError("bad_request", f"A room name has 1 to {MAX_ROOM_NAME_CHARS} characters.")
+    return name
+
+
+def check_send_rate(user_id: int) -> None:
+    """Flood control: at most N sends per window per user, shared across processes."""
+    limit, window = settings.PARLEY_SEND_RATE
+    key = f"parley:send-rate:{user_id}:{int(time.time() // window)}"
+    try:
+        cache.add(key, 0, timeout=window * 2)
+        count = cache.incr(key)
+    except Exception:
+        logger.warning("rate-limit store unavailable; send allowed", exc_info=True)
+        return
+    if count > limit:
+        raise ChatError("rate_limited", "You are sending too fast; wait a moment.")
+
+
+def _existing_send(user: AbstractBaseUser, room_id: int, client_msg_id: str) -> Message | None:
+    message = (
+        Message.objects.filter(author=user, client_msg_id=client_msg_id)
+        .select_related("author")
+        .first()
+    )
+    if message is not None and message.room_id != room_id:
+        raise ChatError(
+            "bad_request",
+            "This client_msg_id was already used in another room.",
+            client_msg_id=client_msg_id,
+        )
+    return message
+
+
+def send_message(
+    user: AbstractBaseUser, room_id: int, body: str, client_msg_id: str
+) -> tuple[Message, bool]:
+    """Store a message under the next seq of its room; (message, created).
+
+    A retried client_msg_id returns the stored message and creates nothing.
+    The seq is taken under a row lock on the room, so commit order is seq order.
+    """
+    client_msg_id = parse_client_msg_id(client_msg_id)
+    try:
+        body = clean_body(body)
+        existing = _existing_send(user, room_id, client_msg_id)
+        if existing is not None:
+            return existing, False
+        check_send_rate(user.pk)
+        with transaction.atomic():
+            room, _membership = room_for_poster(user, room_id, lock=True)
+            existing = _existing_send(user, room_id, client_msg_id)
+            if existing is not None:
+                return existing, False
+            now = timezone.now()
+            seq = room.last_seq + 1
+            Room.objects.filter(pk=room.pk).update(last_seq=seq, last_message_at=now)
+            message = Message.objects.create(
+                room=room,
+                seq=seq,
+                author=user,
+                body=body,
+                created_at=now,
+                client_msg_id=client_msg_id,
+            )
+            frame = {"type": "message", "message": message_dict(message)}
+            transaction.on_commit(partial(fanout.publish_to_room, room.pk, frame))
+    except ChatError as exc:
+        exc.client_msg_id = client_msg_id
+        raise
+    except IntegrityError:
+        # A concurrent retry of the same client_msg_id committed first.
+        existing = _existing_send(user, room_id, client_msg_id)
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+def _join(user: AbstractBaseUser, room: Room, role: str = Membership.Role.MEMBER) -> Membership:
+    membership, created = Membership.objects.get_or_create(
+        room=room, user=user, defaults={"role": role, "last_read_seq": 0}
+    )
+    if created:
+        transaction.on_commit(partial(_announce_room, user, room.pk))
+    return membership
+
+
+def _announce_room(user: AbstractBaseUser, room_id: int) -> None:
+    """Tell the user's open sockets about a room they can now see, and subscribe them."""
+    frame = {"type": "room", "room": room_for_user(user, room_id)}
+    fanout.grant_room(user.pk, room_id, frame)
+
+
+def create_or_join_room(user: AbstractBaseUser, name: str) -> tuple[Room, bool]:
+    """The public room of this name, created if missing, with the user in it; (room, created)."""
+    name = clean_room_name(name)
+    key = room_name_key(name)
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                room = Room.objects.filter(name_key=key).first()
+                created = room is None
+                if created:
+                    room = Room.objects.create(
+                        kind=Room.Kind.PUBLIC, name=name, name_key=key, created_by=user
+                    )
+                elif (
+                    room.kind != Room.Kind.PUBLIC
+                    and not room.memberships.filter(user=user).exists()
+                ):
+                    raise ChatError("bad_request", "That room name is taken.")
+                _join(user, room, Membership.Role.OWNER if created else Membership.Role.MEMBER)
+                return room, created
+        except IntegrityError:
+            continue  # Someone created it at the same moment: join theirs.
+    raise ChatError("unavailable", "Could not create the room; try again.")
+
+
+def create_private_room(user: AbstractBaseUser, name: str) -> Room:
+    """A new private room owned by the user."""
+    name = clean_room_name(name)
+    try:
+        with transaction.atomic():
+            room = Room.objects.create(
+                kind=Room.Kind.PRIVATE, name=name, name_key=room_name_key(name), created_by=user
+            )
+            _join(user, room, Membership.Role.OWNER)
+    except IntegrityError:
+        raise ChatError("bad_request", "That room name is taken.") from None
+    return room
+
+
+def open_direct(user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
+    """The one direct room of this pair of users, created if missing; (room, created)."""
+    if not isinstance(username, str) or not username:
+        raise ChatError("bad_request", "`username` must be a non-empty string.")
+    other = get_user_model().objects.filter(username=username, is_active=True).first()
+    if other is None:
+        raise ChatError("not_found", "No such user.")
+    if other.pk == user.pk:
+        raise ChatError("bad_request", "A direct conversation needs another person.")
+    key = direct_key(user.pk, other.pk)
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                room, created = Room.objects.get_or_create(
+                    direct_key=key, defaults={"kind": Room.Kind.DIRECT, "created_by": user}
+                )
+                _join(user, room)
+                _join(other, room)
+                return room, created
+        except IntegrityError:
+            continue
+    raise ChatError("unavailable", "Could not open the conversation; try again.")
+
+
+def add_member(actor: AbstractBaseUser, room_id: int, username: str) -> Membership:
+    """An owner or admin adds someone to a group room."""
+    with transaction.atomic():
+        room, _membership = room_for_manager(actor, room_id, lock=True)
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise ChatError("not_found", "No such user.")
+        return _join(user, room)
+
+
+def _drop(user: AbstractBaseUser, room: Room) -> None:
+    Membership.objects.filter(room=room, user=user).delete()
+    frame = {"type": "room.removed", "room": room.pk}
+    transaction.on_commit(partial(fanout.revoke_room, user.pk, room.pk, frame))
+
+
+def remove_member(actor: AbstractBaseUser, room_id: int, username: str) -> None:
+    """An owner or admin removes a member; owners can only be removed by owners."""
+    with transaction.atomic():
+        room, actor_membership = room_for_manager(actor, room_id, lock=True)
+        target = (
+            Membership.objects.filter(room=room, user__username=username)
+            .select_related("user")
+            .first()
+        )
+        if target is None:
+            raise ChatError("not_found", "That person is not in this room.")
+        if target.user_id == actor.pk:
+            raise ChatError("bad_request", "Use leave to leave a room.")
+        if target.role == Membership.Role.OWNER and actor_membership.role != Membership.Role.OWNER:
+            raise ChatError("forbidden", "Only an owner may remove an owner.")
+        _drop(target.user, room)
+
+
+def leave_room(user: AbstractBaseUser, room_id: int) -> None:
+    """The user leaves a group room; the longest-standing member inherits a last owner's role."""
+    with transaction.atomic():
+        room, membership = room_for_poster(user, room_id, lock=True)
+        if room.is_direct:
+            raise ChatError("bad_request", "Direct conversations cannot be left.")
+        _drop(user, room)
+        others = Membership.objects.filter(room=room)
+        if (
+            membership.role == Membership.Role.OWNER
+            and not others.filter(role=Membership.Role.OWNER).exists()
+        ):
+            heir = others.order_by("-role", "joined_at").first()
+            if heir is not None:
+                Membership.objects.filter(pk=heir.pk).update(role=Membership.Role.OWNER)
+
+
+def mark_read(user: AbstractBaseUser, room_id: int, seq: int) -> int:
+    """Move the user's read pointer forward (never back); returns the pointer."""
+    with transaction.atomic():
+        room, membership = room_for_reader(user, room_id)
+        if membership is None:
+            raise ChatError("forbidden", "Join this room first.")
+        seq = min(seq, room.last_seq)
+        moved = Membership.objects.filter(pk=membership.pk, last_read_seq__lt=seq).update(
+            last_read_seq=seq
+        )
+        if not moved:
+            return membership.last_read_seq
+        frame = {"type": "read", "room": room.pk, "user": user.pk, "seq": seq}
+        transaction.on_commit(partial(fanout.publish_to_user, user.pk, frame))
+        if room.is_direct:
+            for peer_id in room.memberships.exclude(user=user).values_list("user_id", flat=True):
+                transaction.on_commit(partial(fanout.publish_to_user, peer_id, frame))
+    return seq

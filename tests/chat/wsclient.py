@@ -1,0 +1,70 @@
+"""Connect test WebSockets to the real ASGI application, as a browser tab would."""
+
+import json
+from contextlib import asynccontextmanager
+
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from config.asgi import application
+
+ORIGIN = "http://127.0.0.1:8000"
+
+
+@sync_to_async
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+class Tab:
+    """One browser tab's socket with JSON helpers."""
+
+    def __init__(self, communicator: WebsocketCommunicator):
+        self.communicator = communicator
+
+    async def send(self, frame) -> None:
+        text = frame if isinstance(frame, str) else json.dumps(frame)
+        await self.communicator.send_to(text_data=text)
+
+    async def receive(self, timeout: float = 2) -> dict:
+        return json.loads(await self.communicator.receive_from(timeout=timeout))
+
+    async def receive_type(self, kind: str, timeout: float = 2) -> dict:
+        """The next frame of this type, skipping others (heads, read…)."""
+        for _ in range(100):
+            frame = await self.receive(timeout)
+            if frame["type"] == kind:
+                return frame
+        raise AssertionError(f"no {kind} frame")
+
+    async def request(self, frame: dict, reply: str, timeout: float = 2) -> dict:
+        await self.send(frame)
+        return await self.receive_type(reply, timeout)
+
+    async def nothing(self, timeout: float = 0.2) -> bool:
+        return await self.communicator.receive_nothing(timeout=timeout)
+
+
+@asynccontextmanager
+async def open_tab(user=None, *, origin: str | None = ORIGIN, expect_hello: bool = True):
+    headers = []
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if user is not None:
+        headers.append(
+            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={await session_cookie(user)}".encode())
+        )
+    communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    tab = Tab(communicator)
+    tab.connected = connected
+    try:
+        if connected and expect_hello:
+            tab.hello = await tab.receive_type("hello")
+        yield tab
+    finally:
+        await communicator.disconnect()
