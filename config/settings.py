@@ -14,7 +14,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 if (BASE_DIR / ".env").is_file():
-    env.read_env(BASE_DIR / ".env")
+    env.read_env(BASE_DIR / ".env", parse_comments=True)
 
 DEV_SECRET_KEY = "parley-insecure-development-key-do-not-use-in-production"  # noqa: S105
 
@@ -202,7 +202,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 if not DEBUG:
-    if not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
+    if (
+        SECRET_KEY in ("", DEV_SECRET_KEY)
+        or SECRET_KEY.startswith("change-me")
+        or len(SECRET_KEY) < 32
+    ):
         raise ImproperlyConfigured(
             "SECRET_KEY must be set to a long random value when DEBUG is off "
             "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."

@@ -6,6 +6,7 @@ test must run, never skip.
 """
 
 import os
+import uuid
 
 import pytest
 
@@ -36,3 +37,23 @@ def other_user(db):
 def fast_password_hashing(settings):
     """Real hashing costs ~0.3 s per user; tests do not need the strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def generous_send_rate(settings):
+    """Rate limiting has its own tests; elsewhere it must not interfere."""
+    settings.PARLEY_SEND_RATE = (10_000, 10)
+
+
+@pytest.fixture
+def fresh_cache(settings):
+    """An empty, private cache (LocMem, or Redis under a unique key prefix when configured)."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    if settings.REDIS_URL:
+        backend = {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+        }
+    else:
+        backend = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
+    settings.CACHES = {"default": {**backend, "KEY_PREFIX": prefix}}

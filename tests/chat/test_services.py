@@ -112,7 +112,7 @@ class TestSendMessage:
             services.send_message(user, 999_999, "hi", str(uuid.uuid4()))
         assert caught.value.code == "not_found"
 
-    def test_sending_faster_than_the_limit_is_rate_limited(self, user, room, settings):
+    def test_sending_faster_than_the_limit_is_rate_limited(self, user, room, settings, fresh_cache):
         settings.PARLEY_SEND_RATE = (3, 60)
         for _ in range(3):
             send(user, room)
@@ -120,6 +120,15 @@ class TestSendMessage:
             send(user, room)
         assert caught.value.code == "rate_limited"
         assert Message.objects.count() == 3
+
+    def test_retried_send_is_answered_even_when_rate_limited(
+        self, user, room, settings, fresh_cache
+    ):
+        settings.PARLEY_SEND_RATE = (1, 60)
+        cid = str(uuid.uuid4())
+        first, _ = services.send_message(user, room.pk, "x", cid)
+        again, created = services.send_message(user, room.pk, "x", cid)
+        assert (again.pk, created) == (first.pk, False)
 
     def test_message_is_published_only_after_commit(
         self, user, room, published, django_capture_on_commit_callbacks

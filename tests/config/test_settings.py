@@ -66,8 +66,14 @@ def test_database_url_selects_postgresql():
 
 @pytest.mark.parametrize(
     "secret",
-    [None, "", "parley-insecure-development-key-do-not-use-in-production", "short"],
-    ids=["unset", "empty", "default", "short"],
+    [
+        None,
+        "",
+        "parley-insecure-development-key-do-not-use-in-production",
+        "short",
+        "change-me-to-50-random-characters",
+    ],
+    ids=["unset", "empty", "default", "short", "example"],
 )
 def test_production_refuses_to_start_without_a_real_secret_key(secret):
     env = {"DEBUG": "false", "ALLOWED_HOSTS": "chat.example.com"}

@@ -1,0 +1,42 @@
+from django.contrib import admin
+
+from .models import Membership, Message, Room
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ("user",)
+    fields = ("user", "role", "last_read_seq", "joined_at")
+    readonly_fields = ("last_read_seq", "joined_at")
+
+
+@admin.register(Room)
+class RoomAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "kind", "last_seq", "last_message_at", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "topic", "members__username")
+    readonly_fields = ("last_seq", "last_message_at", "created_at", "name_key", "direct_key")
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "room", "role", "last_read_seq", "joined_at")
+    list_filter = ("role", "room__kind")
+    search_fields = ("user__username", "room__name")
+    raw_id_fields = ("user", "room")
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("room", "seq", "author", "short_body", "created_at")
+    list_filter = ("room__kind",)
+    search_fields = ("body", "author__username", "room__name")
+    raw_id_fields = ("room", "author")
+    readonly_fields = ("room", "seq", "client_msg_id", "created_at")
+    date_hierarchy = "created_at"
+
+    @admin.display(description="body")
+    def short_body(self, message: Message) -> str:
+        return message.body[:80]

@@ -1,0 +1,63 @@
+"""Demo users, rooms and a little conversation, so a new install looks alive."""
+
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from chat import services
+from chat.models import Message
+
+DEMO_PASSWORD = "parley-demo"  # noqa: S105 (documented demo credential)
+PEOPLE = [
+    ("ada", "Ada Lovelace", "Analyst of engines."),
+    ("grace", "Grace Hopper", "Finds bugs, literally."),
+    ("linus", "Linus T.", "Mostly reads diffs."),
+    ("margaret", "Margaret H.", "Ships to the moon."),
+]
+CONVERSATIONS = {
+    "general": [
+        ("ada", "Welcome to Parley! This is the general room."),
+        ("grace", "Hi all 👋 Messages here are stored, ordered and never doubled."),
+        ("linus", "Try opening two tabs: both see everything live."),
+    ],
+    "random": [
+        ("margaret", "Anyone up for coffee?"),
+        ("grace", "Always."),
+    ],
+}
+DIRECT = [("ada", "grace", "Grace, could you review my notes on the engine?")]
+
+
+class Command(BaseCommand):
+    help = f"Create demo users (password {DEMO_PASSWORD!r}), rooms and messages. Safe to rerun."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        users = {}
+        model = get_user_model()
+        for username, display_name, bio in PEOPLE:
+            user, created = model.objects.get_or_create(
+                username=username, defaults={"display_name": display_name, "bio": bio}
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+            users[username] = user
+        for room_name, lines in CONVERSATIONS.items():
+            room = None
+            for username in users:
+                room, _created = services.create_or_join_room(users[username], room_name)
+            if not Message.objects.filter(room=room).exists():
+                for username, body in lines:
+                    services.send_message(users[username], room.pk, body, str(uuid.uuid4()))
+        for sender, receiver, body in DIRECT:
+            room, created = services.open_direct(users[sender], receiver)
+            if created:
+                services.send_message(users[sender], room.pk, body, str(uuid.uuid4()))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo ready: log in as any of {', '.join(users)} with password {DEMO_PASSWORD!r}."
+            )
+        )

@@ -1,0 +1,207 @@
+import uuid
+
+import pytest
+from django.test import Client
+
+from chat.models import Message, Room
+from tests.factories import RoomFactory, UserFactory, direct_room, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def post(client, url, data):
+    return client.post(url, data, content_type="application/json")
+
+
+class TestRooms:
+    def test_anonymous_caller_gets_unauthorized(self, client):
+        response = client.get("/api/rooms/")
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthorized"
+
+    def test_lists_only_the_callers_rooms_with_unread_and_last_message(self, api, user, other_user):
+        mine = RoomFactory(name="mine", members=[user, other_user])
+        RoomFactory(name="theirs", members=[other_user])
+        send(other_user, mine, "one")
+        send(other_user, mine, "two")
+        send(user, mine, "mine")
+        [room] = api.get("/api/rooms/").json()["rooms"]
+        assert room["id"] == mine.pk
+        assert (room["name"], room["kind"], room["last_seq"]) == ("mine", "public", 3)
+        assert (room["last_read_seq"], room["unread"]) == (0, 2)
+        assert room["last_message"]["body"] == "mine"
+
+    def test_direct_rooms_are_named_after_the_other_person(self, api, user, other_user):
+        direct_room(user, other_user)
+        [room] = api.get("/api/rooms/").json()["rooms"]
+        assert (room["kind"], room["name"], room["peer"]["username"]) == ("direct", "Bob", "bob")
+
+    def test_post_creates_then_joins_a_public_room(self, api, other_user):
+        created = post(api, "/api/rooms/", {"name": "Lobby"})
+        assert created.status_code == 201
+        outsider = Client()
+        outsider.force_login(other_user)
+        joined = post(outsider, "/api/rooms/", {"name": "lobby"})
+        assert joined.status_code == 200
+        assert joined.json()["id"] == created.json()["id"]
+        assert joined.json()["role"] == "member"
+
+    def test_post_can_create_a_private_room(self, api):
+        response = post(api, "/api/rooms/", {"name": "staff", "kind": "private"})
+        assert response.status_code == 201
+        assert response.json()["kind"] == "private"
+        assert response.json()["role"] == "owner"
+
+    @pytest.mark.parametrize(
+        "body", [{"name": ""}, {"name": 5}, {}, {"name": "ok", "kind": "direct"}, {"name": "a;b"}]
+    )
+    def test_bad_room_request_is_a_bad_request_and_creates_nothing(self, api, body):
+        response = post(api, "/api/rooms/", body)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "bad_request"
+        assert not Room.objects.exists()
+
+    @pytest.mark.parametrize("raw", [b"not json", b"[1]", b"{" * 5000])
+    def test_malformed_json_is_a_bad_request(self, api, raw):
+        response = api.post("/api/rooms/", raw, content_type="application/json")
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "bad_request"
+
+    def test_oversized_body_is_too_large(self, api):
+        response = post(api, "/api/rooms/", {"name": "x" * 70_000})
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "too_large"
+
+    def test_direct_is_get_or_create(self, api, other_user):
+        first = post(api, "/api/rooms/direct/", {"username": "bob"})
+        second = post(api, "/api/rooms/direct/", {"username": "bob"})
+        assert (first.status_code, second.status_code) == (201, 200)
+        assert first.json()["id"] == second.json()["id"]
+
+    def test_direct_with_unknown_user_is_not_found(self, api):
+        response = post(api, "/api/rooms/direct/", {"username": "ghost"})
+        assert response.status_code == 404
+
+    def test_api_post_without_csrf_token_gets_a_json_403(self, user):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(user)
+        response = post(client, "/api/rooms/", {"name": "x"})
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "forbidden"
+
+    def test_api_post_with_csrf_header_is_accepted(self, user):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(user)
+        client.get("/")
+        token = client.cookies["csrftoken"].value
+        response = client.post(
+            "/api/rooms/", {"name": "x"}, content_type="application/json", HTTP_X_CSRFTOKEN=token
+        )
+        assert response.status_code == 201
+
+
+class TestMessages:
+    @pytest.fixture
+    def room(self, user):
+        room = RoomFactory(members=[user])
+        for i in range(1, 8):
+            send(user, room, f"m{i}")
+        return room
+
+    def url(self, room_id, query=""):
+        return f"/api/rooms/{room_id}/messages{query}"
+
+    def test_newest_page_by_default(self, api, room):
+        data = api.get(self.url(room.pk, "?limit=3")).json()
+        assert [m["seq"] for m in data["messages"]] == [5, 6, 7]
+        assert data["has_more"] is True
+
+    def test_after_and_before_pages(self, api, room):
+        after = api.get(self.url(room.pk, "?after=5")).json()
+        assert [m["seq"] for m in after["messages"]] == [6, 7]
+        assert after["has_more"] is False
+        before = api.get(self.url(room.pk, "?before=3")).json()
+        assert [m["seq"] for m in before["messages"]] == [1, 2]
+        assert before["has_more"] is False
+
+    def test_message_shape(self, api, room, user):
+        [message] = api.get(self.url(room.pk, "?after=6")).json()["messages"]
+        assert set(message) == {
+            "id",
+            "room",
+            "seq",
+            "author",
+            "body",
+            "created_at",
+            "client_msg_id",
+        }
+        assert message["author"] == {"id": user.pk, "username": "alice", "display_name": "Alice"}
+        assert message["created_at"].endswith("Z")
+
+    @pytest.mark.parametrize(
+        "query",
+        ["?limit=0", "?limit=201", "?limit=x", "?after=-1", "?after=1&before=3", "?before=0"],
+    )
+    def test_bad_paging_is_a_bad_request(self, api, room, query):
+        response = api.get(self.url(room.pk, query))
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "bad_request"
+
+    def test_post_is_idempotent_by_client_msg_id(self, api, room):
+        data = {"body": "hello", "client_msg_id": str(uuid.uuid4())}
+        first = post(api, self.url(room.pk), data)
+        second = post(api, self.url(room.pk), data)
+        assert (first.status_code, second.status_code) == (201, 200)
+        assert first.json() == second.json()
+        assert first.json()["seq"] == 8
+        assert Message.objects.filter(room=room).count() == 8
+
+    def test_hidden_room_is_indistinguishable_from_a_missing_one(self, api, other_user):
+        carol = UserFactory(username="carol")
+        private = RoomFactory(kind=Room.Kind.PRIVATE, members=[other_user])
+        dm = direct_room(other_user, carol)
+        for hidden in (private.pk, dm.pk):
+            for method in ("get", "post"):
+                answers = []
+                for room_id in (hidden, 999_999):
+                    if method == "get":
+                        response = api.get(self.url(room_id))
+                    else:
+                        response = post(
+                            api,
+                            self.url(room_id),
+                            {"body": "x", "client_msg_id": "00000000-0000-4000-8000-000000000002"},
+                        )
+                    answers.append((response.status_code, response.json()))
+                assert answers[0] == answers[1]
+                assert answers[0][0] == 404
+        assert not Message.objects.filter(room__in=[private, dm]).exists()
+
+
+class TestMembersAndRead:
+    def test_owner_adds_and_removes_a_member(self, api, user, other_user):
+        room_id = post(api, "/api/rooms/", {"name": "team", "kind": "private"}).json()["id"]
+        assert post(api, f"/api/rooms/{room_id}/members/", {"username": "bob"}).status_code == 200
+        assert Room.objects.get(pk=room_id).members.filter(pk=other_user.pk).exists()
+        assert api.delete(f"/api/rooms/{room_id}/members/bob").status_code == 200
+        assert not Room.objects.get(pk=room_id).members.filter(pk=other_user.pk).exists()
+
+    def test_member_leaves_by_deleting_their_own_membership(self, api, user):
+        room_id = post(api, "/api/rooms/", {"name": "team"}).json()["id"]
+        assert api.delete(f"/api/rooms/{room_id}/members/alice").status_code == 200
+        assert not Room.objects.get(pk=room_id).members.exists()
+
+    def test_read_moves_the_pointer_forward_only(self, api, user):
+        room = RoomFactory(members=[user])
+        for _ in range(3):
+            send(user, room)
+        assert post(api, f"/api/rooms/{room.pk}/read", {"seq": 2}).json()["last_read_seq"] == 2
+        assert post(api, f"/api/rooms/{room.pk}/read", {"seq": 1}).json()["last_read_seq"] == 2
+        assert post(api, f"/api/rooms/{room.pk}/read", {"seq": "3"}).status_code == 400

@@ -1,0 +1,48 @@
+import pytest
+
+from chat import queries, services
+from tests.factories import RoomFactory, UserFactory, direct_room, send
+
+pytestmark = pytest.mark.django_db
+
+
+def test_rooms_are_listed_most_recently_active_first(user):
+    quiet = RoomFactory(name="quiet", members=[user])
+    busy = RoomFactory(name="busy", members=[user])
+    send(user, quiet)
+    send(user, busy)
+    assert [r["name"] for r in queries.rooms_for_user(user)] == ["busy", "quiet"]
+
+
+def test_unread_counts_only_others_messages_after_the_read_pointer(user, other_user):
+    room = RoomFactory(members=[user, other_user])
+    for _ in range(3):
+        send(other_user, room)
+    send(user, room)
+    services.mark_read(user, room.pk, 1)
+    [listed] = queries.rooms_for_user(user)
+    assert (listed["last_seq"], listed["last_read_seq"], listed["unread"]) == (4, 1, 2)
+    assert queries.room_for_user(user, room.pk)["unread"] == 2
+
+
+def test_rooms_for_user_costs_a_fixed_number_of_queries(user, django_assert_max_num_queries):
+    for n in range(5):
+        other = UserFactory(username=f"peer{n}")
+        send(other, direct_room(user, other))
+        send(user, RoomFactory(members=[user]))
+    with django_assert_max_num_queries(3):
+        rooms = queries.rooms_for_user(user, with_last_message=True)
+    assert len(rooms) == 10
+    assert all(r["last_message"] for r in rooms)
+
+
+def test_public_rooms_lists_only_rooms_not_joined(user, other_user):
+    RoomFactory(name="joined", members=[user])
+    RoomFactory(name="open", members=[other_user])
+    assert [r.name for r in queries.public_rooms(user)] == ["open"]
+
+
+def test_direct_room_id_finds_the_pairs_room(user, other_user):
+    assert queries.direct_room_id(user, other_user) is None
+    room = direct_room(user, other_user)
+    assert queries.direct_room_id(other_user, user) == room.pk

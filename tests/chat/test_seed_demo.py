@@ -1,0 +1,22 @@
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from chat.models import Message, Room
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_creates_users_rooms_and_messages_and_is_rerunnable():
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert authenticate(username="ada", password="parley-demo") is not None
+    assert set(Room.objects.filter(kind="public").values_list("name", flat=True)) == {
+        "general",
+        "random",
+    }
+    assert Room.objects.filter(kind="direct").count() == 1
+    assert Message.objects.count() == 6
+    general = Room.objects.get(name="general")
+    assert list(general.messages.values_list("seq", flat=True)) == [1, 2, 3]
+    assert general.members.count() == 4
