@@ -14,7 +14,7 @@ STAMP := $(VENV)/.parley-synced
 
 run: $(STAMP) migrate
 	$(VENV)/bin/python -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) \
-		--loop uvloop --http httptools --ws websockets --lifespan off --no-access-log
+		--loop uvloop --http httptools --ws websockets-sansio --lifespan off --no-access-log
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
