@@ -9,6 +9,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from .errors import ChatError, RoomNotFound
 from .models import Membership, Room
 
+MAX_ID = 2**63 - 1  # larger ids cannot exist, and would overflow the database driver
+
 
 def membership_for(user: AbstractBaseUser, room: Room) -> Membership | None:
     return Membership.objects.filter(room=room, user=user).first()
@@ -23,7 +25,7 @@ def room_for_reader(
     user: AbstractBaseUser, room_id: int, *, lock: bool = False
 ) -> tuple[Room, Membership | None]:
     """The room and the caller's membership, if the caller may read it."""
-    if not user.is_authenticated:
+    if not user.is_authenticated or not 0 < room_id <= MAX_ID:
         raise RoomNotFound
     rooms = Room.objects.select_for_update() if lock else Room.objects
     room = rooms.filter(pk=room_id).first()

@@ -154,6 +154,12 @@ class TestMessages:
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "bad_request"
 
+    @pytest.mark.parametrize("room_id", ["0", "9" * 30])
+    def test_impossible_room_ids_are_not_found_not_a_crash(self, api, room_id):
+        assert api.get(f"/api/rooms/{room_id}/messages").status_code == 404
+        assert api.get(f"/api/rooms/{room_id}/").status_code == 404
+        assert api.get(f"/rooms/{room_id}/").status_code == 404
+
     def test_post_is_idempotent_by_client_msg_id(self, api, room):
         data = {"body": "hello", "client_msg_id": str(uuid.uuid4())}
         first = post(api, self.url(room.pk), data)
