@@ -1,0 +1,60 @@
+// Parley's HTTP API: JSON in and out, session cookie auth, CSRF token on unsafe methods.
+import { t } from "./i18n.js";
+
+export class ApiError extends Error {
+  constructor(status, code, detail) {
+    super(detail);
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...value] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(value.join("="));
+  }
+  return "";
+}
+
+async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-CSRFToken"] = cookie("csrftoken");
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network", t("The server could not be reached."));
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = data?.error;
+    throw new ApiError(
+      response.status,
+      error?.code ?? "http",
+      error?.detail ?? t("The server answered with an error (%s).", response.status),
+    );
+  }
+  return data;
+}
+
+/** A page of a room's history, ascending: `after` a seq, `before` a seq, or the newest. */
+export function fetchMessages(roomId, { after, before, limit } = {}) {
+  const query = new URLSearchParams();
+  if (after !== undefined) query.set("after", after);
+  if (before !== undefined) query.set("before", before);
+  if (limit !== undefined) query.set("limit", limit);
+  const suffix = query.size ? `?${query}` : "";
+  return request("GET", `/api/rooms/${roomId}/messages${suffix}`);
+}
+
+export const listRooms = () => request("GET", "/api/rooms/");
+export const joinRoom = (name) => request("POST", "/api/rooms/", { name });
+export const openDirect = (username) => request("POST", "/api/rooms/direct/", { username });

@@ -1,0 +1,361 @@
+// The tab's one WebSocket (Connection) and the protocol's client duties on top of it (Sync):
+// catch-up by seq after every hello, gap filling, heads, and resending unacknowledged sends.
+import { fetchMessages, listRooms } from "./api.js";
+
+const FIRST_DELAY_MS = 500;
+const MAX_DELAY_MS = 30_000;
+const PING_EVERY_MS = 20_000;
+const DEAD_AFTER_MS = 45_000;
+const WATCH_EVERY_MS = 5_000;
+const READ_DEBOUNCE_MS = 500;
+const CATCH_UP_LIMIT = 200;
+const OLDER_LIMIT = 50;
+const MAX_CATCH_UP_PAGES = 100;
+
+export function socketUrl(path, location = window.location) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${path}`;
+}
+
+/** Wait before reconnect attempt `attempt` (0-based): 0.5 s doubling, ±50% jitter, 30 s cap. */
+export function backoffDelay(attempt, random = Math.random) {
+  const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** attempt);
+  return Math.min(MAX_DELAY_MS, Math.round(base * (0.5 + random())));
+}
+
+/**
+ * One WebSocket that reopens itself. Events: "frame" (a parsed frame), "state"
+ * (this.state changed: connecting, connected, waiting with retryAt, offline, stopped)
+ * and "lost" (detail.heard: whether the socket ever delivered a frame).
+ */
+export class Connection extends EventTarget {
+  state = { name: "connecting", retryAt: 0 };
+  #url;
+  #socket = null;
+  #attempt = 0;
+  #retryTimer = 0;
+  #watchTimer = 0;
+  #lastFrameAt = 0;
+  #lastPingAt = 0;
+  #heard = false;
+
+  constructor(url) {
+    super();
+    this.#url = url;
+    window.addEventListener("online", () => this.reconnectNow());
+    window.addEventListener("offline", () => {
+      if (this.state.name === "stopped") return;
+      this.#close();
+      this.#setState("offline");
+    });
+  }
+
+  start() {
+    this.#open();
+  }
+
+  /** Sends a frame if the server has greeted this socket; false otherwise. */
+  send(frame) {
+    if (this.state.name !== "connected") return false;
+    this.#socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  reconnectNow() {
+    if (["connected", "connecting", "stopped"].includes(this.state.name)) return;
+    this.#open();
+  }
+
+  stop() {
+    this.#close();
+    this.#setState("stopped");
+  }
+
+  #open() {
+    this.#close();
+    if (!navigator.onLine) {
+      this.#setState("offline");
+      return;
+    }
+    this.#setState("connecting");
+    const socket = new WebSocket(this.#url);
+    this.#socket = socket;
+    this.#heard = false;
+    this.#lastFrameAt = Date.now();
+    socket.addEventListener("message", (event) => this.#receive(event.data));
+    socket.addEventListener("close", () => {
+      if (this.#socket === socket) this.#lost();
+    });
+    // Also bounds a handshake that hangs: no frame for DEAD_AFTER_MS means dead.
+    this.#watchTimer = setInterval(() => this.#watch(), WATCH_EVERY_MS);
+  }
+
+  #receive(data) {
+    this.#lastFrameAt = Date.now();
+    let frame;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!this.#heard) {
+      // The first frame is hello: the handshake worked, so the backoff starts over.
+      this.#heard = true;
+      this.#attempt = 0;
+      this.#lastPingAt = Date.now();
+      this.#setState("connected");
+    }
+    this.dispatchEvent(new CustomEvent("frame", { detail: frame }));
+  }
+
+  #watch() {
+    const now = Date.now();
+    if (now - this.#lastFrameAt > DEAD_AFTER_MS) {
+      this.#lost();
+    } else if (this.state.name === "connected" && now - this.#lastPingAt >= PING_EVERY_MS) {
+      this.#lastPingAt = now;
+      this.send({ type: "ping" });
+    }
+  }
+
+  #lost() {
+    const heard = this.#heard;
+    this.#close();
+    this.dispatchEvent(new CustomEvent("lost", { detail: { heard } }));
+    if (this.state.name === "stopped") return;
+    if (!navigator.onLine) {
+      this.#setState("offline");
+      return;
+    }
+    const delay = backoffDelay(this.#attempt);
+    this.#attempt += 1;
+    this.#retryTimer = setTimeout(() => this.#open(), delay);
+    this.#setState("waiting", Date.now() + delay);
+  }
+
+  /** Forgets the current socket without waiting for a dead peer's closing handshake. */
+  #close() {
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#watchTimer);
+    const socket = this.#socket;
+    this.#socket = null;
+    if (socket && socket.readyState !== WebSocket.CLOSED) socket.close();
+  }
+
+  #setState(name, retryAt = 0) {
+    this.state = { name, retryAt };
+    this.dispatchEvent(new CustomEvent("state", { detail: this.state }));
+  }
+}
+
+/**
+ * The client's duties from docs/protocol.md. History comes over HTTP: its answers
+ * pair with their requests, so has_more and errors are never matched to the wrong ask.
+ * Events: "synced" (a hello was applied), "signedout", "problem" (detail {room, error}).
+ */
+export class Sync extends EventTarget {
+  openRoom = null;
+  #connection;
+  #store;
+  #queues = new Map();
+  #unsentReads = new Map();
+  #readTimer = 0;
+
+  constructor({ connection, store }) {
+    super();
+    this.#connection = connection;
+    this.#store = store;
+    connection.addEventListener("frame", (event) => this.#handle(event.detail));
+    connection.addEventListener("lost", (event) => {
+      if (!event.detail.heard) this.#checkSignedIn();
+    });
+    // A read still waiting for its debounce would be lost with the page.
+    window.addEventListener("pagehide", () => this.#flushReads());
+  }
+
+  /** Shows a message as pending at once and sends it now or after the next hello. */
+  send(roomId, body) {
+    this.#transmit(this.#store.addPending(roomId, body));
+  }
+
+  /** Retries with the same client_msg_id, so the server stores it at most once. */
+  retry(id) {
+    const pending = this.#store.retryPending(id);
+    if (pending) this.#transmit(pending);
+  }
+
+  /** Moves the read pointer at once here and, debounced, on the server. */
+  read(roomId, seq) {
+    if (!this.#store.applyRead(roomId, seq)) return;
+    this.#unsentReads.set(roomId, seq);
+    clearTimeout(this.#readTimer);
+    this.#readTimer = setTimeout(() => this.#flushReads(), READ_DEBOUNCE_MS);
+  }
+
+  /** The newest page of a room, once; live messages are kept while it loads. */
+  loadNewest(roomId) {
+    this.#store.ensureLog(roomId);
+    return this.#queue(roomId, "newest", async () => {
+      if (this.#store.log(roomId).loaded) return;
+      const page = await fetchMessages(roomId);
+      this.#addPage(roomId, page);
+    });
+  }
+
+  loadOlder(roomId) {
+    return this.#queue(roomId, "older", async () => {
+      const log = this.#store.log(roomId);
+      if (!log?.hasOlder) return;
+      const page = await fetchMessages(roomId, { before: log.floor, limit: OLDER_LIMIT });
+      this.#addPage(roomId, page);
+    });
+  }
+
+  /** Fetches after the highest contiguous seq until nothing more is there. */
+  catchUp(roomId) {
+    return this.#queue(roomId, "after", async () => {
+      for (let page = 0; page < MAX_CATCH_UP_PAGES; page += 1) {
+        const log = this.#store.log(roomId);
+        if (!log?.loaded) return;
+        const after = log.contiguous;
+        const page = await fetchMessages(roomId, { after, limit: CATCH_UP_LIMIT });
+        this.#store.addMessages(roomId, page.messages);
+        if (!page.has_more) return;
+      }
+    });
+  }
+
+  #addPage(roomId, page) {
+    const first = page.has_more && page.messages.length ? page.messages[0].seq : 1;
+    this.#store.addMessages(roomId, page.messages, { floor: first });
+    this.#fillGap(roomId);
+  }
+
+  #fillGap(roomId) {
+    const log = this.#store.log(roomId);
+    if (log?.loaded && log.highest > log.contiguous) this.catchUp(roomId);
+  }
+
+  #handle(frame) {
+    switch (frame.type) {
+      case "hello":
+        this.#hello(frame);
+        break;
+      case "message":
+        this.#store.addMessages(frame.message.room, [frame.message], { live: true });
+        this.#fillGap(frame.message.room);
+        break;
+      case "ack":
+        this.#store.addMessages(frame.message.room, [frame.message]);
+        this.#fillGap(frame.message.room);
+        break;
+      case "heads":
+        this.#heads(frame.rooms);
+        break;
+      case "room":
+        this.#store.upsertRoom(frame.room, { joined: true });
+        break;
+      case "room.removed":
+        this.#store.removeRoom(frame.room);
+        break;
+      case "read":
+        if (frame.user === this.#store.me) this.#store.applyRead(frame.room, frame.seq);
+        break;
+      case "error":
+        this.#error(frame);
+        break;
+      // "pong" needs no handling: any frame keeps the connection alive.
+    }
+  }
+
+  #hello(frame) {
+    this.#store.setRooms(frame.rooms);
+    for (const roomId of this.#store.loadedRooms()) this.catchUp(roomId);
+    if (this.openRoom !== null && !this.#store.log(this.openRoom)?.loaded) {
+      this.loadNewest(this.openRoom);
+    }
+    for (const pending of this.#store.allPending()) {
+      if (pending.state === "sending") this.#transmit(pending);
+    }
+    this.#flushReads();
+    this.dispatchEvent(new CustomEvent("synced"));
+  }
+
+  #heads(heads) {
+    for (const [key, head] of Object.entries(heads)) {
+      const roomId = Number(key);
+      const log = this.#store.log(roomId);
+      if (log?.loaded) {
+        if (head > log.contiguous) this.catchUp(roomId);
+      } else {
+        this.#store.applyHead(roomId, head);
+      }
+    }
+    // A first page that failed to load gets another try.
+    if (this.openRoom !== null && !this.#store.log(this.openRoom)?.loaded) {
+      this.loadNewest(this.openRoom);
+    }
+  }
+
+  #error(frame) {
+    if (frame.client_msg_id && this.#store.hasPending(frame.client_msg_id)) {
+      this.#store.failPending(frame.client_msg_id, frame.detail);
+    } else {
+      this.#problem(null, frame);
+    }
+  }
+
+  #transmit(pending) {
+    this.#connection.send({
+      type: "send",
+      room: pending.room,
+      body: pending.body,
+      client_msg_id: pending.id,
+    });
+  }
+
+  #flushReads() {
+    for (const [room, seq] of this.#unsentReads) {
+      if (this.#connection.send({ type: "read", room, seq })) this.#unsentReads.delete(room);
+    }
+  }
+
+  /** Runs a room's history requests one at a time; a kind already waiting is not queued twice. */
+  #queue(roomId, kind, task) {
+    let queue = this.#queues.get(roomId);
+    if (queue) {
+      queue.waiting.set(kind, task);
+      return queue.done;
+    }
+    queue = { waiting: new Map([[kind, task]]) };
+    this.#queues.set(roomId, queue);
+    queue.done = (async () => {
+      for (const [next, run] of queue.waiting) {
+        queue.waiting.delete(next);
+        try {
+          await run();
+        } catch (error) {
+          this.#problem(roomId, error);
+        }
+      }
+      this.#queues.delete(roomId);
+    })();
+    return queue.done;
+  }
+
+  /** A handshake refused before any frame: find out whether the session has ended. */
+  async #checkSignedIn() {
+    try {
+      await listRooms();
+    } catch (error) {
+      if (error.status === 401) {
+        this.#connection.stop();
+        this.dispatchEvent(new CustomEvent("signedout"));
+      }
+    }
+  }
+
+  #problem(room, error) {
+    this.dispatchEvent(new CustomEvent("problem", { detail: { room, error } }));
+  }
+}

@@ -1,0 +1,302 @@
+// Client state: the rooms, each room's messages by seq, and sends awaiting their ack.
+// No DOM and no network here. Events:
+//   "rooms"    the room list, an order, a badge or a room's details changed;
+//   "messages" detail {room, added, live}: a room's timeline changed;
+//   "pending"  detail {room}: a room's unacknowledged sends changed.
+
+/** One room's messages, kept by seq (the protocol's only cursor). */
+export class RoomLog {
+  #bySeq = new Map();
+  #sorted = null;
+  // Lowest seq from which every message up to `contiguous` is held; null until a page is loaded.
+  floor = null;
+  contiguous = 0;
+
+  get loaded() {
+    return this.floor !== null;
+  }
+
+  get hasOlder() {
+    return this.loaded && this.floor > 1;
+  }
+
+  /** The highest seq held (0 when none): held messages past `contiguous` mean a gap. */
+  get highest() {
+    const list = this.messages();
+    return list.length ? list[list.length - 1].seq : 0;
+  }
+
+  messages() {
+    this.#sorted ??= [...this.#bySeq.values()].sort((a, b) => a.seq - b.seq);
+    return this.#sorted;
+  }
+
+  /** Adds the messages not held yet; returns those. */
+  add(messages) {
+    const added = messages.filter((message) => !this.#bySeq.has(message.seq));
+    for (const message of added) this.#bySeq.set(message.seq, message);
+    if (added.length) this.#sorted = null;
+    this.#advance();
+    return added;
+  }
+
+  /** History is complete from `seq` up to what the last page held (seqs have no gaps). */
+  lowerFloor(seq) {
+    this.floor = this.floor === null ? seq : Math.min(this.floor, seq);
+    this.#advance();
+  }
+
+  #advance() {
+    if (!this.loaded) return;
+    let seq = Math.max(this.contiguous, this.floor - 1);
+    while (this.#bySeq.has(seq + 1)) seq += 1;
+    this.contiguous = seq;
+  }
+}
+
+const PENDING_KEY = "parley:pending:";
+
+export class Store extends EventTarget {
+  #rooms = new Map();
+  #logs = new Map();
+  #pending = new Map();
+  #storage;
+
+  constructor(userId, storage = window.sessionStorage) {
+    super();
+    this.me = userId;
+    this.#storage = storage;
+    for (const pending of this.#loadPending()) this.#pending.set(pending.id, pending);
+  }
+
+  // Rooms.
+
+  room(id) {
+    return this.#rooms.get(id) ?? null;
+  }
+
+  /** The rooms the user belongs to, most recently active first. */
+  memberRooms() {
+    return [...this.#rooms.values()]
+      .filter((room) => room.role !== null)
+      .sort((a, b) => b.activity - a.activity);
+  }
+
+  totalUnread() {
+    return this.memberRooms().reduce((sum, room) => sum + room.unread, 0);
+  }
+
+  /** The `hello` list is the whole truth about membership; previews of public rooms stay. */
+  setRooms(rooms) {
+    const listed = new Set(rooms.map((room) => room.id));
+    for (const [id, room] of this.#rooms) {
+      if (room.role !== null && !listed.has(id)) this.#rooms.delete(id);
+    }
+    for (const room of rooms) this.#put(room, false);
+    this.#emit("rooms");
+  }
+
+  /** A room frame or an API answer; `joined` puts a room without messages on top. */
+  upsertRoom(room, { joined = false } = {}) {
+    this.#put(room, joined);
+    this.#emit("rooms");
+  }
+
+  removeRoom(id) {
+    if (this.#rooms.delete(id)) this.#emit("rooms");
+  }
+
+  /** A `heads` entry for a room whose messages are not loaded: count what is new. */
+  applyHead(id, seq) {
+    const room = this.room(id);
+    if (!room || seq <= room.last_seq) return;
+    room.unread += seq - room.last_seq;
+    room.last_seq = seq;
+    this.#emit("rooms");
+  }
+
+  /** The user's read pointer moved (here or in another tab); true when it moved forward. */
+  applyRead(id, seq) {
+    const room = this.room(id);
+    if (!room || seq <= room.last_read_seq) return false;
+    room.last_read_seq = seq;
+    this.#recountUnread(room);
+    this.#emit("rooms");
+    return true;
+  }
+
+  #put(room, joined) {
+    const previous = this.#rooms.get(room.id);
+    const fallback = joined ? Date.now() : 0;
+    this.#rooms.set(room.id, {
+      last_message: null,
+      ...previous,
+      ...room,
+      activity: room.last_message_at ? Date.parse(room.last_message_at) : fallback,
+    });
+  }
+
+  #recountUnread(room) {
+    const log = this.log(room.id);
+    if (room.last_read_seq >= room.last_seq) {
+      room.unread = 0;
+    } else if (log?.loaded && log.floor <= room.last_read_seq + 1) {
+      room.unread = log
+        .messages()
+        .filter((m) => m.seq > room.last_read_seq && m.author.id !== this.me).length;
+    } else {
+      room.unread = Math.min(room.unread, room.last_seq - room.last_read_seq);
+    }
+  }
+
+  // Messages.
+
+  log(id) {
+    return this.#logs.get(id) ?? null;
+  }
+
+  /** Start holding a room's messages (live ones are kept while its first page loads). */
+  ensureLog(id) {
+    if (!this.#logs.has(id)) this.#logs.set(id, new RoomLog());
+    return this.#logs.get(id);
+  }
+
+  /** Ids of the known rooms whose history is loaded: the ones to catch up. */
+  loadedRooms() {
+    return [...this.#logs]
+      .filter(([id, log]) => log.loaded && this.#rooms.has(id))
+      .map(([id]) => id);
+  }
+
+  /**
+   * Messages from any source (ack, live, fetch): deduplicated by seq, counted once.
+   * `floor` marks a history page: the room's history is complete from that seq.
+   */
+  addMessages(roomId, messages, { live = false, floor } = {}) {
+    const log = floor === undefined ? this.log(roomId) : this.ensureLog(roomId);
+    const added = log ? log.add(messages) : [];
+    if (floor !== undefined) log.lowerFloor(floor);
+    const roomsChanged = this.#account(roomId, messages);
+    const pendingChanged = this.#settle(messages);
+    if (added.length || floor !== undefined) this.#emit("messages", { room: roomId, added, live });
+    if (pendingChanged) this.#emit("pending", { room: roomId });
+    if (roomsChanged) this.#emit("rooms");
+    return added;
+  }
+
+  /** Moves the room's head and unread count past messages it has not counted yet. */
+  #account(roomId, messages) {
+    const room = this.room(roomId);
+    if (!room || !messages.length) return false;
+    const newest = messages.reduce((a, b) => (b.seq > a.seq ? b : a));
+    if (newest.seq <= room.last_seq) {
+      if (room.last_message?.seq === newest.seq || newest.seq !== room.last_seq) return false;
+      room.last_message = newest;
+      return true;
+    }
+    for (const message of messages) {
+      if (message.seq <= room.last_seq) continue;
+      // Seqs skipped over are unknown messages: count them as unread until fetched.
+      const unseen = message.seq - room.last_seq - 1;
+      room.unread += unseen + (message.author.id === this.me ? 0 : 1);
+      room.last_seq = message.seq;
+    }
+    room.last_message = newest;
+    room.last_message_at = newest.created_at;
+    room.activity = Date.parse(newest.created_at);
+    this.#recountUnread(room);
+    return true;
+  }
+
+  // Pending sends, kept in sessionStorage so a reload does not lose them.
+
+  pendingFor(roomId) {
+    return [...this.#pending.values()]
+      .filter((pending) => pending.room === roomId)
+      .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  allPending() {
+    return [...this.#pending.values()];
+  }
+
+  addPending(roomId, body) {
+    const pending = {
+      id: crypto.randomUUID(),
+      room: roomId,
+      body,
+      createdAt: Date.now(),
+      state: "sending",
+      detail: "",
+    };
+    this.#pending.set(pending.id, pending);
+    this.#pendingChanged(roomId);
+    return pending;
+  }
+
+  /** True when the id is one of this tab's unacknowledged sends. */
+  hasPending(id) {
+    return this.#pending.has(id);
+  }
+
+  failPending(id, detail) {
+    this.#updatePending(id, { state: "failed", detail });
+  }
+
+  retryPending(id) {
+    return this.#updatePending(id, { state: "sending", detail: "" });
+  }
+
+  removePending(id) {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    this.#pendingChanged(pending.room);
+  }
+
+  #updatePending(id, changes) {
+    const pending = this.#pending.get(id);
+    if (!pending) return null;
+    Object.assign(pending, changes);
+    this.#pendingChanged(pending.room);
+    return pending;
+  }
+
+  /** Drops the pending sends these messages confirm (an ack, an echo or a fetch). */
+  #settle(messages) {
+    let changed = false;
+    for (const message of messages) {
+      if (message.author.id === this.me && this.#pending.delete(message.client_msg_id)) {
+        changed = true;
+      }
+    }
+    if (changed) this.#savePending();
+    return changed;
+  }
+
+  #pendingChanged(roomId) {
+    this.#savePending();
+    this.#emit("pending", { room: roomId });
+  }
+
+  #loadPending() {
+    try {
+      const saved = JSON.parse(this.#storage.getItem(PENDING_KEY + this.me) ?? "[]");
+      return Array.isArray(saved) ? saved : [];
+    } catch {
+      return [];
+    }
+  }
+
+  #savePending() {
+    try {
+      this.#storage.setItem(PENDING_KEY + this.me, JSON.stringify(this.allPending()));
+    } catch {
+      // Storage full or disabled: pending sends still live in memory for this page.
+    }
+  }
+
+  #emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
