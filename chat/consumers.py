@@ -44,7 +44,7 @@ def _fetch(user, command: Fetch) -> dict:
     page = queries.message_page(
         user, command.room, after=command.after, before=command.before, limit=command.limit
     )
-    return {"type": "messages", **page}
+    return {"type": "messages", **page, "after": command.after, "before": command.before}
 
 
 @database_sync_to_async
@@ -89,28 +89,29 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._unsubscribe(room_id)
 
     async def receive(self, text_data=None, bytes_data=None):
-        client_msg_id = None
+        command = None
         try:
             command = parse_frame(text_data)
-            client_msg_id = getattr(command, "client_msg_id", None)
-            await self.send_frame(await self.handle(command))
+            reply = await self.handle(command)
+            if reply is not None and command.request_id is not None:
+                reply["request_id"] = command.request_id
+            await self.send_frame(reply)
         except ChatError as error:
-            await self.send_frame(error_frame(error))
+            await self.send_error(error, command)
         except DatabaseError:
             logger.exception("database error handling a frame")
-            await self.send_frame(
-                error_frame(
-                    ChatError("unavailable", "Try again shortly.", client_msg_id=client_msg_id)
-                )
-            )
+            await self.send_error(ChatError("unavailable", "Try again shortly."), command)
         except Exception:
             # A bug must cost one frame, not the tab's connection.
             logger.exception("unexpected error handling a frame")
-            await self.send_frame(
-                error_frame(
-                    ChatError("unavailable", "Internal error.", client_msg_id=client_msg_id)
-                )
-            )
+            await self.send_error(ChatError("unavailable", "Internal error."), command)
+
+    async def send_error(self, error: ChatError, command) -> None:
+        """The error frame, paired with the command's ids when the command was parsed."""
+        if command is not None:
+            error.client_msg_id = error.client_msg_id or getattr(command, "client_msg_id", None)
+            error.request_id = error.request_id or command.request_id
+        await self.send_frame(error_frame(error))
 
     async def handle(self, command) -> dict | None:
         match command:

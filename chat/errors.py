@@ -23,6 +23,8 @@ class ChatError(Exception):
         self.code = code
         self.detail = detail
         self.client_msg_id = client_msg_id
+        # Echoed from the client's frame so it can pair this error with its request.
+        self.request_id: str | None = None
 
     @property
     def status(self) -> int:

@@ -6,13 +6,14 @@ docs/protocol.md is the contract; keep the two in step.
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ChatError
 
 MAX_FRAME_BYTES = 64 * 1024
+MAX_REQUEST_ID_CHARS = 64
 MAX_FETCH_LIMIT = 200
 DEFAULT_FETCH_LIMIT = 50
 
@@ -22,6 +23,7 @@ class Send:
     room: int
     body: str
     client_msg_id: str
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -30,17 +32,19 @@ class Fetch:
     after: int | None = None
     before: int | None = None
     limit: int = DEFAULT_FETCH_LIMIT
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Read:
     room: int
     seq: int
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Ping:
-    pass
+    request_id: str | None = None
 
 
 Command = Send | Fetch | Read | Ping
@@ -58,17 +62,26 @@ def parse_frame(text: str | None) -> Command:
         raise ChatError("bad_request", "The frame is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ChatError("bad_request", "A frame must be a JSON object.")
-    client_msg_id = (
-        data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
-    )
-    kind = data.get("type")
-    parser = PARSERS.get(kind) if isinstance(kind, str) else None
-    if parser is None:
-        raise ChatError("bad_request", f"Unknown frame type {kind!r}.", client_msg_id=client_msg_id)
+    client_msg_id = data.get("client_msg_id")
+    client_msg_id = client_msg_id if isinstance(client_msg_id, str) else None
+    request_id = data.get("request_id")
     try:
-        return parser(data)
+        if request_id is not None and (
+            not isinstance(request_id, str) or len(request_id) > MAX_REQUEST_ID_CHARS
+        ):
+            request_id = None
+            raise ChatError(
+                "bad_request",
+                f"`request_id` must be a string of at most {MAX_REQUEST_ID_CHARS} characters.",
+            )
+        kind = data.get("type")
+        parser = PARSERS.get(kind) if isinstance(kind, str) else None
+        if parser is None:
+            raise ChatError("bad_request", f"Unknown frame type {kind!r}.")
+        return replace(parser(data), request_id=request_id)
     except ChatError as exc:
         exc.client_msg_id = client_msg_id
+        exc.request_id = request_id
         raise
 
 
@@ -126,7 +139,7 @@ PARSERS = {
     "send": _parse_send,
     "fetch": _parse_fetch,
     "read": _parse_read,
-    "ping": lambda data: Ping(),
+    "ping": lambda _data: Ping(),
 }
 
 
@@ -157,6 +170,8 @@ def error_frame(error: ChatError) -> dict:
     frame = {"type": "error", "code": error.code, "detail": error.detail}
     if error.client_msg_id is not None:
         frame["client_msg_id"] = error.client_msg_id
+    if error.request_id is not None:
+        frame["request_id"] = error.request_id
     return frame
 
 

@@ -306,3 +306,26 @@ class TestBadInput:
             await tab.communicator.send_to(bytes_data=b"\x00\x01")
             assert (await tab.receive())["code"] == "bad_request"
             assert await tab.request({"type": "ping"}, "pong") == {"type": "pong"}
+
+
+class TestRequestIds:
+    async def test_replies_and_errors_echo_the_request_id(self, alice, general):
+        async with open_tab(alice) as tab:
+            page = await tab.request(
+                {"type": "fetch", "room": general.pk, "after": 0, "request_id": "r1"}, "messages"
+            )
+            assert (page["request_id"], page["after"], page["before"]) == ("r1", 0, None)
+            pong = await tab.request({"type": "ping", "request_id": "r2"}, "pong")
+            assert pong["request_id"] == "r2"
+            error = await tab.request(
+                {"type": "fetch", "room": 424242, "request_id": "r3"}, "error"
+            )
+            assert (error["code"], error["request_id"]) == ("not_found", "r3")
+            bad = await tab.request({"type": "fetch", "room": "x", "request_id": "r4"}, "error")
+            assert (bad["code"], bad["request_id"]) == ("bad_request", "r4")
+
+    async def test_a_request_id_that_is_not_a_short_string_is_refused(self, alice):
+        async with open_tab(alice) as tab:
+            error = await tab.request({"type": "ping", "request_id": "x" * 65}, "error")
+            assert error["code"] == "bad_request"
+            assert "request_id" not in error
