@@ -35,3 +35,4 @@ def test_pages_send_a_content_security_policy_without_inline_script(client):
     policy = client.get(reverse("login")).headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy
+    assert "ws://127.0.0.1:8000" in policy

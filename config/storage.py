@@ -1,0 +1,11 @@
+from servestatic.storage import CompressedManifestStaticFilesStorage
+
+
+class StaticStorage(CompressedManifestStaticFilesStorage):
+    """Hashed, compressed static files, with ES module imports rewritten to hashed names.
+
+    Without the rewrite, `import "./store.js"` inside `app.<hash>.js` loads the
+    unhashed file, which a browser may hold from before the last deploy.
+    """
+
+    support_js_module_import_aggregation = True
