@@ -20,7 +20,8 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --ignore=tests/browser
+	$(VENV)/bin/pytest -p no:asyncio -W ignore::pytest.PytestConfigWarning tests/browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

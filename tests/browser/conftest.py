@@ -1,0 +1,193 @@
+"""Browser tests: real Chromium (Debian's package) against the real ASGI server.
+
+The server runs as a subprocess on a free port with its own file-backed SQLite
+database, exactly as `make run` starts it. These tests run in their own pytest
+invocation (sync Playwright and pytest-asyncio do not share an event loop well).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.conftest import require_service
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "a-long-browser-test-passphrase"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """A uvicorn process serving Parley on a private port and database."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+            "DATABASE_URL": f"sqlite:///{workdir / 'browser.sqlite3'}",
+            "MEDIA_ROOT": str(workdir / "media"),
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "PARLEY_HEADS_INTERVAL": "2",
+            "PARLEY_SEND_RATE": "1000,10",
+        }
+        self.log = (workdir / "server.log").open("w")
+        self.process: subprocess.Popen | None = None
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return result.stdout
+
+    def start(self) -> None:
+        self.manage("migrate", "--noinput")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ws",
+                "websockets-sansio",
+                "--lifespan",
+                "off",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start; see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def parley_server(tmp_path_factory):
+    server = LiveServer(tmp_path_factory.mktemp("live"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        require_service(
+            "Chromium", f"{CHROMIUM} (apt-get install -y --no-install-recommends chromium)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Person:
+    """A user with their own browser context (cookies), like a separate person."""
+
+    def __init__(self, context: BrowserContext, server: LiveServer, username: str):
+        self.context = context
+        self.server = server
+        self.username = username
+        self.errors: list[str] = []
+
+    def new_page(self) -> Page:
+        page = self.context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                self.errors.append(f"console: {message.text}") if message.type == "error" else None
+            ),
+        )
+        return page
+
+    def register(self) -> Page:
+        page = self.new_page()
+        page.goto(f"{self.server.url}/accounts/register/")
+        page.fill("input[name=username]", self.username)
+        page.fill("input[name=password1]", PASSWORD)
+        page.fill("input[name=password2]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{self.server.url}/")
+        return page
+
+
+@pytest.fixture
+def people(browser: Browser, parley_server: LiveServer):
+    """Make people on demand: people("alice") → a registered Person with a fresh context."""
+    made: list[Person] = []
+
+    def make(name: str) -> Person:
+        person = Person(browser.new_context(), parley_server, f"{name}-{uuid.uuid4().hex[:6]}")
+        person.register().close()
+        made.append(person)
+        return person
+
+    yield make
+    for person in made:
+        person.context.close()
+
+
+# The server process has its own settings; the unit tests' settings tweaks do not apply here
+# (and touching Django settings inside Playwright's event loop is not allowed).
+@pytest.fixture
+def fast_password_hashing():
+    return None
+
+
+@pytest.fixture
+def generous_send_rate():
+    return None
