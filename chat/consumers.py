@@ -5,12 +5,11 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 from django.db import DatabaseError
 
-from . import fanout, queries, services
+from . import queries, services
 from .errors import ChatError
-from .models import Room
+from .hub import Hub
 from .protocol import (
     Fetch,
     Ping,
@@ -25,10 +24,20 @@ from .protocol import (
 
 logger = logging.getLogger(__name__)
 
+# Frames a socket may have waiting for a slow client before it is closed (1013);
+# the client reconnects and catches up from the database.
+MAX_BACKLOG = 256
+TRY_AGAIN_LATER = 1013
+
 
 @database_sync_to_async
 def _hello_rooms(user) -> list[dict]:
     return queries.rooms_for_user(user)
+
+
+@database_sync_to_async
+def _member_room_ids(user) -> set[int]:
+    return set(user.memberships.values_list("room_id", flat=True))
 
 
 @database_sync_to_async
@@ -52,41 +61,47 @@ def _read(user, command: Read) -> None:
     services.mark_read(user, command.room, command.seq)
 
 
-@database_sync_to_async
-def _heads(room_ids: list[int]) -> dict[str, int]:
-    return {
-        str(pk): seq
-        for pk, seq in Room.objects.filter(pk__in=room_ids).values_list("pk", "last_seq")
-    }
-
-
 class ChatConsumer(AsyncWebsocketConsumer):
-    """The server end of one tab's socket. It holds no rules: services and access do."""
+    """The server end of one tab's socket. It holds no rules: services and access do.
+
+    It has no channel-layer channel of its own: the process's hub receives
+    events once and hands them to `deliver`.
+    """
+
+    channel_layer_alias = None
+    overloaded_total = 0
 
     async def connect(self):
         self.user = self.scope.get("user")
+        self.user_id = getattr(self.user, "pk", None)
         self.room_ids: set[int] = set()
-        self.heads_task: asyncio.Task | None = None
+        self.hub: Hub | None = None
+        # Events held until `hello` is out, and rooms revoked while connecting.
+        self._held: list[str] | None = []
+        self._revoked_while_connecting: set[int] = set()
+        self._backlog = 0
+        self._closing = False
         if self.user is None or not self.user.is_authenticated:
             await self.close()
             return
-        # Subscribe before reading state, so nothing committed in between is missed.
-        await self.channel_layer.group_add(fanout.user_group(self.user.pk), self.channel_name)
+        # Hear the user's grants and revocations first, then subscribe to the rooms,
+        # then read the state for hello: whatever commits in between either is in
+        # hello or arrives live, and nothing falls between the two.
+        self.hub = Hub.current()
+        await self.hub.attach(self)
+        room_ids = await _member_room_ids(self.user)
+        await self.hub.subscribe(self, room_ids - self._revoked_while_connecting)
         rooms = await _hello_rooms(self.user)
-        for room in rooms:
-            await self._subscribe(room["id"])
         await self.accept()
         await self.send_frame({"type": "hello", "user": user_dict(self.user), "rooms": rooms})
-        self.heads_task = asyncio.create_task(self._send_heads_forever())
+        held, self._held = self._held, None
+        for text in held:
+            self.deliver(text)
 
     async def disconnect(self, code):
-        if self.heads_task is not None:
-            self.heads_task.cancel()
-        if getattr(self, "user", None) is None or not self.user.is_authenticated:
-            return
-        await self.channel_layer.group_discard(fanout.user_group(self.user.pk), self.channel_name)
-        for room_id in list(self.room_ids):
-            await self._unsubscribe(room_id)
+        if self.hub is not None:
+            hub, self.hub = self.hub, None
+            await hub.detach(self)
 
     async def receive(self, text_data=None, bytes_data=None):
         command = None
@@ -129,34 +144,60 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if frame is not None:
             await self.send(text_data=encode(frame))
 
-    async def _subscribe(self, room_id: int) -> None:
-        await self.channel_layer.group_add(fanout.room_group(room_id), self.channel_name)
+    # Called by the hub, on the event loop.
+
+    def deliver(self, text: str) -> None:
+        """Write an already-encoded frame without waiting for a slow client.
+
+        The send runs eagerly: if the client keeps up it completes at once;
+        otherwise it waits in the background, and past MAX_BACKLOG waiting
+        frames the socket is closed so it can reconnect and catch up.
+        """
+        if self._held is not None:
+            self._held.append(text)
+            return
+        if self._closing:
+            return
+        if self._backlog >= MAX_BACKLOG:
+            self._overloaded()
+            return
+        sending = asyncio.Task(
+            self.base_send({"type": "websocket.send", "text": text}),
+            loop=asyncio.get_running_loop(),
+            eager_start=True,
+        )
+        if sending.done():
+            self._settle(sending)
+        else:
+            self._backlog += 1
+            sending.add_done_callback(self._sent)
+
+    def granted(self, room_id: int) -> None:
         self.room_ids.add(room_id)
+        self._revoked_while_connecting.discard(room_id)
 
-    async def _unsubscribe(self, room_id: int) -> None:
+    def revoked(self, room_id: int) -> None:
         self.room_ids.discard(room_id)
-        await self.channel_layer.group_discard(fanout.room_group(room_id), self.channel_name)
+        if self._held is not None:
+            self._revoked_while_connecting.add(room_id)
 
-    async def _send_heads_forever(self) -> None:
-        """Every few seconds, each room's newest seq, so a dropped event is noticed."""
-        while True:
-            await asyncio.sleep(settings.PARLEY_HEADS_INTERVAL)
-            try:
-                heads = await _heads(list(self.room_ids))
-            except DatabaseError:
-                logger.warning("heads query failed", exc_info=True)
-                continue
-            await self.send_frame({"type": "heads", "rooms": heads})
+    def _sent(self, sending: asyncio.Task) -> None:
+        self._backlog -= 1
+        self._settle(sending)
 
-    # Channel-layer events, published by chat.fanout.
+    def _settle(self, sending: asyncio.Task) -> None:
+        if not sending.cancelled() and sending.exception() is not None:
+            # The client went away mid-send; disconnect() cleans up.
+            self._closing = True
 
-    async def chat_frame(self, event):
-        await self.send(text_data=event["text"])
-
-    async def chat_grant(self, event):
-        await self._subscribe(event["room"])
-        await self.send(text_data=event["text"])
-
-    async def chat_revoke(self, event):
-        await self._unsubscribe(event["room"])
-        await self.send(text_data=event["text"])
+    def _overloaded(self) -> None:
+        self._closing = True
+        ChatConsumer.overloaded_total += 1
+        logger.warning(
+            "closing a socket of user %s: %d frames waiting for a slow client "
+            "(%d sockets closed for overload in this process)",
+            self.user_id,
+            self._backlog,
+            ChatConsumer.overloaded_total,
+        )
+        self._closer = asyncio.get_running_loop().create_task(self.close(code=TRY_AGAIN_LATER))

@@ -1,8 +1,8 @@
-"""Fan-out: which sockets hear what, behind four calls.
+"""Publishing: what services call, after commit, to reach sockets in every process.
 
-Services call these after commit. Each event is encoded once, here, and the
-consumers write the text as it is. A failed publish is logged and swallowed:
-the database already holds the change, and clients catch up from it.
+Each event is encoded once, here; each process's hub (chat.hub) receives it
+once and writes that text to its local sockets. A failed publish is logged and
+swallowed: the database already holds the change, and clients catch up from it.
 """
 
 import logging
@@ -10,22 +10,15 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from .hub import room_group, user_group
 from .protocol import encode
 
 logger = logging.getLogger(__name__)
 
 
-def room_group(room_id: int) -> str:
-    return f"room.{room_id}"
-
-
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
-
-
 def _group_send(group: str, message: dict) -> None:
     try:
-        async_to_sync(get_channel_layer().group_send)(group, message)
+        async_to_sync(get_channel_layer().group_send)(group, {**message, "group": group})
     except Exception:
         logger.exception("publish to %s failed; clients will catch up from the database", group)
 

@@ -1,3 +1,4 @@
+import asyncio
 import uuid
 
 import pytest
@@ -5,6 +6,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from chat import services
+from chat.consumers import MAX_BACKLOG, ChatConsumer
 from chat.models import Message, Room
 from tests.chat.wsclient import open_tab
 from tests.factories import RoomFactory, UserFactory, direct_room
@@ -72,11 +74,14 @@ class TestSend:
     async def test_send_is_acked_and_reaches_every_tab_of_every_member(self, alice, bob, general):
         async with open_tab(alice) as a1, open_tab(alice) as a2, open_tab(bob) as b1:
             cid = str(uuid.uuid4())
-            ack = await a1.request(send_frame(general.pk, "hello all", cid), "ack")
+            await a1.send(send_frame(general.pk, "hello all", cid))
+            frames = await a1.receive_all("ack", "message")
+            ack = frames["ack"]
             assert ack["client_msg_id"] == cid
             assert ack["message"]["seq"] == 1
             assert ack["message"]["body"] == "hello all"
-            for tab in (a1, a2, b1):
+            assert frames["message"]["message"] == ack["message"]
+            for tab in (a2, b1):
                 event = await tab.receive_type("message")
                 assert event["message"] == ack["message"]
 
@@ -89,8 +94,8 @@ class TestSend:
     async def test_retried_client_msg_id_gets_the_same_ack_and_stores_once(self, alice, general):
         async with open_tab(alice) as tab:
             frame = send_frame(general.pk, "once")
-            first = await tab.request(frame, "ack")
-            await tab.receive_type("message")
+            await tab.send(frame)
+            first = (await tab.receive_all("ack", "message"))["ack"]
             second = await tab.request(frame, "ack")
             assert second == first
             assert await tab.nothing()
@@ -329,3 +334,44 @@ class TestRequestIds:
             error = await tab.request({"type": "ping", "request_id": "x" * 65}, "error")
             assert error["code"] == "bad_request"
             assert "request_id" not in error
+
+
+class TestBackpressure:
+    async def test_a_socket_that_cannot_keep_up_is_closed_with_1013(self, caplog):
+        stuck = asyncio.Event()
+        closes = []
+
+        async def base_send(message):
+            if message["type"] == "websocket.close":
+                closes.append(message["code"])
+            else:
+                await stuck.wait()
+
+        consumer = ChatConsumer()
+        consumer.user_id, consumer._held, consumer._closing, consumer._backlog = 1, None, False, 0
+        consumer.base_send = base_send
+        for _ in range(MAX_BACKLOG + 5):
+            consumer.deliver("frame")
+        await asyncio.sleep(0.01)
+        assert closes == [1013]
+        assert (
+            "1 sockets closed for overload" in caplog.text
+            or "sockets closed for overload" in caplog.text
+        )
+        stuck.set()
+        await asyncio.sleep(0.01)
+        assert consumer._backlog == 0
+
+    async def test_a_client_that_keeps_up_never_builds_a_backlog(self):
+        sent = []
+
+        async def base_send(message):
+            sent.append(message["text"])
+
+        consumer = ChatConsumer()
+        consumer.user_id, consumer._held, consumer._closing, consumer._backlog = 1, None, False, 0
+        consumer.base_send = base_send
+        for n in range(1000):
+            consumer.deliver(str(n))
+        assert sent == [str(n) for n in range(1000)]
+        assert consumer._backlog == 0

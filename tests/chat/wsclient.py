@@ -41,6 +41,17 @@ class Tab:
                 return frame
         raise AssertionError(f"no {kind} frame")
 
+    async def receive_all(self, *kinds: str, timeout: float = 2) -> dict[str, dict]:
+        """The next frame of each type, in whatever order they come (skipping others)."""
+        found: dict[str, dict] = {}
+        for _ in range(100):
+            frame = await self.receive(timeout)
+            if frame["type"] in kinds and frame["type"] not in found:
+                found[frame["type"]] = frame
+                if len(found) == len(kinds):
+                    return found
+        raise AssertionError(f"missing {set(kinds) - set(found)}")
+
     async def request(self, frame: dict, reply: str, timeout: float = 2) -> dict:
         await self.send(frame)
         return await self.receive_type(reply, timeout)

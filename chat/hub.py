@@ -1,0 +1,275 @@
+"""The process-local hub: this process's sockets by room and by user.
+
+Each server process joins a room's (or user's) channel-layer group once, with
+one channel of its own, however many of its sockets are in that room. An
+event therefore costs one layer message per process, arrives already encoded
+(chat.fanout encodes it once), and is written as the same text to every local
+socket — on the event loop, with no thread hop and no database access.
+
+The hub also sends every socket its `heads` from one query per interval, and
+uses the same answer to repair any subscription a lost event left wrong.
+"""
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Protocol
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from .errors import ChatError
+from .models import Membership
+from .protocol import encode
+from .queries import room_for_user
+
+logger = logging.getLogger(__name__)
+
+GROUP_REFRESH_SECONDS = 3600  # well inside the Redis layer's group_expiry
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+class Socket(Protocol):
+    """What the hub needs of a connected tab (chat.consumers.ChatConsumer)."""
+
+    user: object
+    user_id: int
+    room_ids: set[int]
+
+    def deliver(self, text: str) -> None: ...
+
+    def granted(self, room_id: int) -> None: ...
+
+    def revoked(self, room_id: int) -> None: ...
+
+
+@database_sync_to_async
+def _memberships(user_ids: list[int]) -> dict[int, dict[int, int]]:
+    """Each user's rooms and their newest seq, from the database: one query."""
+    rooms: dict[int, dict[int, int]] = defaultdict(dict)
+    rows = Membership.objects.filter(user_id__in=user_ids).values_list(
+        "user_id", "room_id", "room__last_seq"
+    )
+    for user_id, room_id, last_seq in rows:
+        rooms[user_id][room_id] = last_seq
+    return rooms
+
+
+@database_sync_to_async
+def _room_frame(user, room_id: int) -> dict | None:
+    try:
+        return {"type": "room", "room": room_for_user(user, room_id)}
+    except ChatError:
+        return None
+
+
+class Hub:
+    """Routes layer events to local sockets. One per event loop; see Hub.current()."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.channel: str | None = None
+        self.groups: dict[str, set[Socket]] = defaultdict(set)
+        self._joined: set[str] = set()
+        self._group_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._tasks: list[asyncio.Task] = []
+        # When each (user, room) membership last changed by an event, so that heads
+        # never undo a change newer than the query they were computed from.
+        self._changed_at: dict[tuple[int, int], float] = {}
+
+    _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def current(cls) -> "Hub":
+        loop = asyncio.get_running_loop()
+        hub = cls._by_loop.get(loop)
+        if hub is None:
+            hub = cls._by_loop[loop] = cls(get_channel_layer())
+        return hub
+
+    @property
+    def sockets(self) -> set[Socket]:
+        return {socket for members in self.groups.values() for socket in members}
+
+    async def attach(self, socket: Socket) -> None:
+        """Start routing the socket's user and rooms to it; returns once subscribed."""
+        await self._start()
+        groups = [user_group(socket.user_id), *map(room_group, socket.room_ids)]
+        for group in groups:
+            self.groups[group].add(socket)
+        await self._sync_groups(groups)
+
+    async def subscribe(self, socket: Socket, room_ids: Iterable[int]) -> None:
+        """Add rooms to an attached socket; returns once subscribed."""
+        room_ids = list(room_ids)
+        for room_id in room_ids:
+            socket.granted(room_id)
+            self.groups[room_group(room_id)].add(socket)
+        await self._sync_groups(map(room_group, room_ids))
+
+    def _grant(self, socket: Socket, room_id: int) -> None:
+        socket.granted(room_id)
+        self.groups[room_group(room_id)].add(socket)
+
+    def _revoke(self, socket: Socket, room_id: int) -> None:
+        socket.revoked(room_id)
+        self._drop(room_group(room_id), socket)
+
+    async def detach(self, socket: Socket) -> None:
+        groups = [user_group(socket.user_id), *map(room_group, socket.room_ids)]
+        for group in groups:
+            self._drop(group, socket)
+        await self._sync_groups(groups)
+        if not self.groups:
+            await self._stop()
+
+    def _drop(self, group: str, socket: Socket) -> None:
+        members = self.groups.get(group)
+        if members is not None:
+            members.discard(socket)
+            if not members:
+                del self.groups[group]
+
+    async def _sync_groups(self, groups: Iterable[str]) -> None:
+        """Make the layer's group membership match whether any local socket wants it.
+
+        Serialised per group, and decided inside the lock, so an add and a discard
+        racing for the same group always end in the state the sockets need.
+        """
+        for group in groups:
+            async with self._group_locks[group]:
+                wanted = group in self.groups
+                try:
+                    if wanted and group not in self._joined:
+                        await self.layer.group_add(group, self.channel)
+                        self._joined.add(group)
+                    elif not wanted and group in self._joined:
+                        self._joined.discard(group)
+                        await self.layer.group_discard(group, self.channel)
+                except Exception:
+                    logger.exception(
+                        "channel layer %s of %s failed", "join" if wanted else "leave", group
+                    )
+            if group not in self.groups and not self._group_locks[group].locked():
+                del self._group_locks[group]
+
+    async def _start(self) -> None:
+        if self.channel is None:
+            self.channel = await self.layer.new_channel(prefix="hub.")
+            self._tasks = [
+                asyncio.create_task(self._receive_forever()),
+                asyncio.create_task(self._heads_forever()),
+            ]
+
+    async def _stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        self.channel = None
+
+    async def _receive_forever(self) -> None:
+        channel = self.channel
+        failures = 0
+        while True:
+            try:
+                message = await self.layer.receive(channel)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                logger.exception("hub receive failed; clients will catch up from heads")
+                await asyncio.sleep(min(30, 0.5 * 2**failures))
+                continue
+            try:
+                await self.route(message)
+            except Exception:
+                logger.exception("hub could not route %r", message.get("type"))
+
+    async def route(self, message: dict) -> None:
+        """Hand one layer event to the local sockets it is for, in arrival order."""
+        kind, group, text = message.get("type"), message.get("group"), message.get("text")
+        targets = list(self.groups.get(group, ()))
+        if kind in ("chat.grant", "chat.revoke") and targets:
+            room_id = message["room"]
+            change = self._grant if kind == "chat.grant" else self._revoke
+            for socket in targets:
+                change(socket, room_id)
+            self._changed_at[(targets[0].user_id, room_id)] = time.monotonic()
+            # Subscribed before the sockets hear of the room, so their catch-up
+            # fetch overlaps live delivery and nothing falls between the two.
+            await self._sync_groups([room_group(room_id)])
+        for socket in targets:
+            socket.deliver(text)
+
+    async def _heads_forever(self) -> None:
+        since_refresh = 0.0
+        while True:
+            interval = settings.PARLEY_HEADS_INTERVAL
+            await asyncio.sleep(interval)
+            try:
+                await self.send_heads()
+            except Exception:
+                logger.warning("heads failed; trying again next interval", exc_info=True)
+            since_refresh += interval
+            if since_refresh >= GROUP_REFRESH_SECONDS:
+                since_refresh = 0.0
+                await self._refresh_groups()
+
+    async def send_heads(self) -> None:
+        """Send each socket its rooms' newest seqs, from the database's memberships.
+
+        The same answer repairs subscriptions whose grant or revoke event was lost
+        on the layer: a room the user has joined is subscribed and announced, and
+        one the user has left is dropped, unless an event changed it meanwhile.
+        """
+        sockets = self.sockets
+        if not sockets:
+            return
+        asked_at = time.monotonic()
+        memberships = await _memberships(sorted({socket.user_id for socket in sockets}))
+        changed: set[str] = set()
+        joined: list[tuple[Socket, int]] = []
+        for socket in sockets:
+            rooms = memberships.get(socket.user_id, {})
+            for room_id in set(rooms) ^ socket.room_ids:
+                if self._changed_at.get((socket.user_id, room_id), 0.0) > asked_at:
+                    continue
+                changed.add(room_group(room_id))
+                if room_id in rooms:
+                    self._grant(socket, room_id)
+                    joined.append((socket, room_id))
+                else:
+                    self._revoke(socket, room_id)
+                    socket.deliver(encode({"type": "room.removed", "room": room_id}))
+            heads = {
+                str(room_id): rooms[room_id] for room_id in socket.room_ids if room_id in rooms
+            }
+            socket.deliver(encode({"type": "heads", "rooms": heads}))
+        if changed:
+            logger.warning("heads repaired %d subscriptions a lost event left wrong", len(changed))
+            await self._sync_groups(changed)
+        for socket, room_id in joined:
+            frame = await _room_frame(socket.user, room_id)
+            if frame is not None:
+                socket.deliver(encode(frame))
+        self._changed_at = {key: at for key, at in self._changed_at.items() if at > asked_at}
+
+    async def _refresh_groups(self) -> None:
+        """Re-join every group, so the Redis layer's group expiry never drops a live one."""
+        for group in list(self._joined):
+            try:
+                await self.layer.group_add(group, self.channel)
+            except Exception:
+                logger.warning("refreshing %s failed", group, exc_info=True)

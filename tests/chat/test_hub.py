@@ -1,0 +1,134 @@
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import InMemoryChannelLayer
+
+from chat import hub as hub_module
+from chat.hub import Hub, room_group, user_group
+from tests.factories import RoomFactory, UserFactory
+
+
+class FakeSocket:
+    def __init__(self, user, room_ids=()):
+        self.user = user
+        self.user_id = user.pk
+        self.room_ids: set[int] = set()
+        self.frames: list[str] = []
+        self.initial = set(room_ids)
+
+    def deliver(self, text: str) -> None:
+        self.frames.append(text)
+
+    def granted(self, room_id: int) -> None:
+        self.room_ids.add(room_id)
+
+    def revoked(self, room_id: int) -> None:
+        self.room_ids.discard(room_id)
+
+
+class CountingLayer(InMemoryChannelLayer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.group_adds: list[str] = []
+
+    async def group_add(self, group, channel):
+        self.group_adds.append(group)
+        await super().group_add(group, channel)
+
+
+@pytest.fixture
+async def hub():
+    hub = Hub(CountingLayer())
+    yield hub
+    await hub._stop()
+
+
+async def connect(hub, socket):
+    await hub.attach(socket)
+    await hub.subscribe(socket, socket.initial)
+
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+async def alice():
+    return await sync_to_async(UserFactory)(username="alice")
+
+
+async def test_many_local_sockets_in_a_room_cost_one_group_membership(hub, alice):
+    sockets = [FakeSocket(alice, {7}) for _ in range(50)]
+    for socket in sockets:
+        await connect(hub, socket)
+    assert hub.layer.group_adds.count(room_group(7)) == 1
+    assert hub.layer.group_adds.count(user_group(alice.pk)) == 1
+
+
+async def test_one_layer_event_reaches_every_local_socket_of_the_room_once(hub, alice):
+    inside = [FakeSocket(alice, {7}) for _ in range(3)]
+    outside = FakeSocket(alice, {8})
+    for socket in [*inside, outside]:
+        await connect(hub, socket)
+    await hub.layer.group_send(
+        room_group(7), {"type": "chat.frame", "group": room_group(7), "text": "T"}
+    )
+    await asyncio.sleep(0.05)
+    assert [s.frames for s in inside] == [["T"], ["T"], ["T"]]
+    assert outside.frames == []
+
+
+async def test_grant_subscribes_the_users_sockets_before_they_hear_of_it(hub, alice):
+    socket = FakeSocket(alice)
+    await connect(hub, socket)
+    await hub.route({"type": "chat.grant", "group": user_group(alice.pk), "room": 9, "text": "R"})
+    assert socket.room_ids == {9}
+    assert room_group(9) in hub._joined
+    assert socket.frames == ["R"]
+
+
+async def test_revoke_unsubscribes_and_leaves_the_group_when_nobody_local_needs_it(hub, alice):
+    socket = FakeSocket(alice, {9})
+    await connect(hub, socket)
+    await hub.route({"type": "chat.revoke", "group": user_group(alice.pk), "room": 9, "text": "X"})
+    assert socket.room_ids == set()
+    assert room_group(9) not in hub._joined
+    await hub.route({"type": "chat.frame", "group": room_group(9), "text": "late"})
+    assert socket.frames == ["X"]
+
+
+async def test_last_socket_leaving_stops_the_hub(hub, alice):
+    socket = FakeSocket(alice, {7})
+    await connect(hub, socket)
+    await hub.detach(socket)
+    assert hub.groups == {}
+    assert hub._joined == set()
+    assert hub.channel is None
+
+
+async def test_heads_report_the_databases_rooms_and_repair_lost_grants_and_revokes(hub, alice):
+    member_of = await sync_to_async(RoomFactory)(members=[alice])
+    socket = FakeSocket(alice, {424242})  # subscribed to a room alice is not in
+    await connect(hub, socket)
+    await hub.send_heads()
+    assert socket.room_ids == {member_of.pk}
+    assert '{"type":"room.removed","room":424242}' in socket.frames
+    assert f'{{"type":"heads","rooms":{{"{member_of.pk}":0}}}}' in socket.frames
+    assert any(f'"type":"room","room":{{"id":{member_of.pk}' in frame for frame in socket.frames)
+
+
+async def test_heads_never_undo_a_membership_change_newer_than_their_query(hub, alice, monkeypatch):
+    socket = FakeSocket(alice)
+    await connect(hub, socket)
+    real = hub_module._memberships
+
+    async def slow_memberships(user_ids):
+        answer = await real(user_ids)
+        await hub.route(
+            {"type": "chat.grant", "group": user_group(alice.pk), "room": 31, "text": "R"}
+        )
+        return answer
+
+    monkeypatch.setattr(hub_module, "_memberships", slow_memberships)
+    await hub.send_heads()
+    assert socket.room_ids == {31}
