@@ -190,7 +190,7 @@ class Hub:
             except Exception:
                 failures += 1
                 logger.exception("hub receive failed; clients will catch up from heads")
-                await asyncio.sleep(min(30, 0.5 * 2**failures))
+                await asyncio.sleep(min(5, 0.25 * 2**failures))
                 continue
             try:
                 await self.route(message)

@@ -121,13 +121,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channel layer: in-process by default, Redis when REDIS_URL is set.
 REDIS_URL = env.str("REDIS_URL", default="")
+# A process's hub channel carries every event for all its sockets: give it room.
+HUB_CHANNEL_CAPACITY = {r"^hub\.": env.int("HUB_CHANNEL_CAPACITY", default=20000)}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # The hub waits on a 5 s BZPOPMIN; redis-py's default 5 s socket
+                # timeout would fail every idle wait.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "capacity": env.int("CHANNEL_CAPACITY", default=1000),
+                "channel_capacity": HUB_CHANNEL_CAPACITY,
                 "expiry": 30,
                 "group_expiry": 86400,
                 "prefix": env.str("CHANNEL_PREFIX", default="parley"),
@@ -138,7 +143,7 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": 1000, "expiry": 30},
+            "CONFIG": {"capacity": 1000, "expiry": 30, "channel_capacity": HUB_CHANNEL_CAPACITY},
         }
     }
 

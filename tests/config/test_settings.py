@@ -50,7 +50,9 @@ def test_redis_url_selects_the_redis_channel_layer():
     result = load_settings({"REDIS_URL": "redis://127.0.0.1:6379/3"}, ["CHANNEL_LAYERS"])
     layer = json.loads(result.stdout)["CHANNEL_LAYERS"]["default"]
     assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    assert layer["CONFIG"]["hosts"] == ["redis://127.0.0.1:6379/3"]
+    [host] = layer["CONFIG"]["hosts"]
+    assert host["address"] == "redis://127.0.0.1:6379/3"
+    assert host["socket_timeout"] > 5  # longer than the layer's 5 s blocking receive
     assert layer["CONFIG"]["capacity"] > 0
     assert layer["CONFIG"]["expiry"] > 0
 

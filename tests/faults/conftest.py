@@ -1,0 +1,61 @@
+"""Fault tests: lost events, concurrent writers, several server processes.
+
+Each CI run tests the database it is given. Tests in this folder marked
+`postgres` are deselected (not skipped) when the default database is not
+PostgreSQL, and tests marked `sqlite` are deselected when it is not SQLite, so
+the SQLite run of `make test` shows no skip for them and the PostgreSQL run
+runs them for real. The hook only touches items under this folder.
+"""
+
+from pathlib import Path
+
+import channels.db
+import django.db
+import pytest
+
+FAULTS_DIR = Path(__file__).resolve().parent
+ENGINE_MARKERS = {
+    "postgres": "django.db.backends.postgresql",
+    "sqlite": "django.db.backends.sqlite3",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sqlite: runs only when the default database is SQLite (tests/faults)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    deselected = [
+        item
+        for item in items
+        if FAULTS_DIR in Path(item.path).resolve().parents
+        and any(
+            item.get_closest_marker(marker) is not None and engine != wanted
+            for marker, wanted in ENGINE_MARKERS.items()
+        )
+    ]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        dropped = {id(item) for item in deselected}
+        items[:] = [item for item in items if id(item) not in dropped]
+
+
+@pytest.fixture(autouse=True)
+def unlimited_send_rate(settings):
+    """These tests send bursts on purpose; flood control is tested elsewhere."""
+    settings.PARLEY_SEND_RATE = (100_000, 10)
+
+
+@pytest.fixture(autouse=True)
+def connections_still_get_closed():
+    """channels.testing patches channels.db.close_old_connections while it waits for
+    output; overlapping waits can leave the no-op in place for the whole session."""
+    yield
+    if channels.db.close_old_connections is not django.db.close_old_connections:
+        channels.db.close_old_connections = django.db.close_old_connections
+        pytest.fail("channels.db.close_old_connections was left patched to a no-op")

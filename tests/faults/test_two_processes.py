@@ -1,0 +1,389 @@
+"""A two-process test: two real uvicorn servers share PostgreSQL and Redis.
+
+Each server holds its own sockets; only the Redis channel layer carries a
+message sent on one process to a socket on the other. Both servers use the test
+database that pytest-django created (so they see the users and sessions the
+test commits) and a private Redis channel prefix.
+
+Runs in the PostgreSQL CI run only (deselected otherwise, see conftest.py): an
+in-memory SQLite database cannot be shared between processes.
+"""
+
+import asyncio
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+import redis
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from chat.models import Message, Room
+from tests.conftest import require_service
+from tests.factories import RoomFactory, UserFactory
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True),
+]
+
+REDIS_DB = 14
+START_TIMEOUT = 30
+FRAME_TIMEOUT = 5
+LOG_TAIL = 4000
+PR_SET_PDEATHSIG = 1
+IDLE_SECONDS = 7  # longer than channels_redis' 5 s BZPOPMIN and redis-py's 5 s socket timeout
+PROMPT = 1.0  # how soon a live message must arrive after the pause
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def shared_database_url() -> str:
+    """The database pytest-django created for this session, as a DATABASE_URL."""
+    db = connection.settings_dict
+    user = quote(db["USER"] or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    host = db["HOST"] or "127.0.0.1"
+    port = db["PORT"] or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{quote(db['NAME'], safe='')}"
+
+
+def die_with_parent() -> None:
+    """In the child: get SIGTERM if pytest dies (a crash must not orphan the servers)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@pytest.fixture
+def redis_url():
+    """A Redis database for the servers' channel layer; its keys are removed afterwards."""
+    base = urlsplit(settings.REDIS_URL or "redis://127.0.0.1:6379/0")
+    url = f"redis://{base.hostname or '127.0.0.1'}:{base.port or 6379}/{REDIS_DB}"
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        require_service("Redis", f"{url} does not answer PING ({exc})")
+    prefix = f"parley-faults-{uuid.uuid4().hex[:12]}"
+    yield url, prefix
+    try:
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def logs(self) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return f"--- {self.name} (port {self.port}) stderr ---\n{text[-LOG_TAIL:]}"
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.origin}/healthz", timeout=1) as response:  # noqa: S310
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+@pytest.fixture
+def servers(transactional_db, redis_url, tmp_path):
+    """Two uvicorn processes on free loopback ports; always terminated afterwards.
+
+    Depends on transactional_db so that it is torn down first: the servers'
+    database sessions must be gone before the test database is flushed.
+    """
+    url, prefix = redis_url
+    started: list[Server] = []
+    try:
+        for name in ("server-a", "server-b"):
+            port = free_port()
+            env = {
+                key: value
+                for key, value in os.environ.items()
+                if key not in {"DEBUG", "PARLEY_ORIGINS", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"}
+            }
+            env.update(
+                DATABASE_URL=shared_database_url(),
+                REDIS_URL=url,
+                CHANNEL_PREFIX=prefix,
+                HOST="127.0.0.1",
+                PORT=str(port),
+                DJANGO_SETTINGS_MODULE="config.settings",
+                PYTHONUNBUFFERED="1",
+            )
+            log = tmp_path / f"{name}.log"
+            with log.open("wb") as stderr:
+                process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "config.asgi:application",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--lifespan",
+                        "off",
+                    ],
+                    cwd=settings.BASE_DIR,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    preexec_fn=die_with_parent,
+                )
+            started.append(Server(name, port, process, log))
+        deadline = time.monotonic() + START_TIMEOUT
+        waiting = list(started)
+        while waiting:
+            for server in list(waiting):
+                assert server.process.poll() is None, f"{server.name} exited\n{server.logs()}"
+                if server.ready():
+                    waiting.remove(server)
+            if waiting:
+                assert time.monotonic() < deadline, "servers not ready in time\n" + "\n".join(
+                    s.logs() for s in waiting
+                )
+                time.sleep(0.1)
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+class Peer:
+    """A websockets client with every frame it receives kept in order."""
+
+    def __init__(self, name: str, socket):
+        self.name = name
+        self.socket = socket
+        self.frames: list[dict] = []
+        self.closed: str | None = None
+        self.arrived = asyncio.Event()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for text in self.socket:
+                self.frames.append(json.loads(text))
+                self.arrived.set()
+        except ConnectionClosed as exc:
+            self.closed = repr(exc)
+        else:
+            self.closed = "closed normally"
+
+    async def send(self, frame: dict) -> None:
+        await self.socket.send(json.dumps(frame))
+
+    async def wait_for(self, predicate, what: str, timeout: float = FRAME_TIMEOUT) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            for frame in self.frames:
+                if predicate(frame):
+                    return frame
+            if self.reader.done():
+                raise AssertionError(
+                    f"{self.name}'s socket ended ({self.closed or self.reader.exception()!r}) "
+                    f"while waiting for {what}"
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{self.name} got no {what} in {timeout} s")
+            self.arrived.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), remaining)
+
+    def of_type(self, kind: str) -> list[dict]:
+        return [frame for frame in self.frames if frame["type"] == kind]
+
+
+@database_sync_to_async
+def session_cookie(user) -> str:
+    """A logged-in session, stored in the shared database, as a Cookie header value."""
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+async def open_peer(stack: AsyncExitStack, name: str, server: Server, user) -> Peer:
+    cookie = await session_cookie(user)
+    socket = await stack.enter_async_context(
+        connect(
+            f"ws://127.0.0.1:{server.port}/ws/",
+            origin=server.origin,
+            additional_headers={"Cookie": cookie},
+            open_timeout=FRAME_TIMEOUT,
+        )
+    )
+    peer = Peer(name, socket)
+    stack.push_async_callback(_stop_reader, peer)
+    return peer
+
+
+async def _stop_reader(peer: Peer) -> None:
+    peer.reader.cancel()
+    await asyncio.gather(peer.reader, return_exceptions=True)
+
+
+def is_live(client_msg_id: str):
+    return lambda f: f["type"] == "message" and f["message"]["client_msg_id"] == client_msg_id
+
+
+def is_ack(client_msg_id: str):
+    return lambda f: f["type"] == "ack" and f["client_msg_id"] == client_msg_id
+
+
+@database_sync_to_async
+def stored(room_id: int) -> tuple[list[tuple[int, str]], int]:
+    rows = list(
+        Message.objects.filter(room_id=room_id).order_by("seq").values_list("seq", "client_msg_id")
+    )
+    return [(seq, str(cid)) for seq, cid in rows], Room.objects.get(pk=room_id).last_seq
+
+
+class Conversation:
+    """alice on server A and bob on server B, both members of one room."""
+
+    def __init__(self, room_id: int, on_a: Peer, on_b: Peer):
+        self.room_id = room_id
+        self.on_a = on_a
+        self.on_b = on_b
+        self.sent: list[str] = []  # client_msg_ids, in the order sent
+
+    async def send(
+        self, sender: Peer, receiver: Peer, body: str, within: float = FRAME_TIMEOUT
+    ) -> dict:
+        """Send; the sender gets the ack, and both sides the message live `within` s."""
+        client_msg_id = str(uuid.uuid4())
+        self.sent.append(client_msg_id)
+        await sender.send(
+            {"type": "send", "room": self.room_id, "body": body, "client_msg_id": client_msg_id}
+        )
+        ack = await sender.wait_for(is_ack(client_msg_id), f"ack of {body!r}")
+        live = await receiver.wait_for(is_live(client_msg_id), f"live {body!r}", within)
+        assert live["message"] == ack["message"]
+        await sender.wait_for(is_live(client_msg_id), f"own live {body!r}", within)
+        return ack["message"]
+
+    async def check_seqs(self) -> None:
+        count = len(self.sent)
+        for peer in (self.on_a, self.on_b):
+            seqs = sorted(f["message"]["seq"] for f in peer.of_type("message"))
+            assert seqs == list(range(1, count + 1)), f"{peer.name} heard seqs {seqs}"
+            assert peer.of_type("error") == [], peer.of_type("error")
+        rows, last_seq = await stored(self.room_id)
+        assert [seq for seq, _ in rows] == list(range(1, count + 1))
+        assert {cid for _, cid in rows} == set(self.sent)
+        assert last_seq == count
+
+
+async def converse(servers, scenario) -> None:
+    """Run scenario(conversation) with alice on server A and bob on server B.
+
+    Any failure is re-raised as a fresh AssertionError carrying the servers'
+    stderr and no chained traceback: on Python 3.13.0 pytest can segfault
+    formatting a traceback that runs through finished generator frames
+    (websockets' parser).
+    """
+    server_a, server_b = servers
+    alice = await database_sync_to_async(UserFactory)(username="alice")
+    bob = await database_sync_to_async(UserFactory)(username="bob")
+    room = await database_sync_to_async(RoomFactory)(name="across", members=[alice, bob])
+    failure = None
+    try:
+        async with AsyncExitStack() as stack:
+            on_a = await open_peer(stack, "alice@a", server_a, alice)
+            on_b = await open_peer(stack, "bob@b", server_b, bob)
+            for peer in (on_a, on_b):
+                hello = await peer.wait_for(lambda f: f["type"] == "hello", "hello")
+                assert [r["id"] for r in hello["rooms"]] == [room.pk]
+            await scenario(Conversation(room.pk, on_a, on_b))
+    except Exception as exc:
+        failure = f"{type(exc).__name__}: {exc}"
+    if failure is not None:
+        raise AssertionError("\n".join([failure, *(s.logs() for s in servers)]))
+
+
+async def test_a_message_sent_on_one_process_reaches_a_socket_on_the_other_live(servers):
+    async def scenario(talk: Conversation) -> None:
+        for turn in range(3):  # turn by turn, both directions
+            await talk.send(talk.on_a, talk.on_b, f"a to b {turn}")
+            await talk.send(talk.on_b, talk.on_a, f"b to a {turn}")
+        await asyncio.gather(  # both at once
+            *(talk.send(talk.on_a, talk.on_b, f"a burst {i}") for i in range(4)),
+            *(talk.send(talk.on_b, talk.on_a, f"b burst {i}") for i in range(4)),
+        )
+        await talk.check_seqs()
+
+    await converse(servers, scenario)
+
+
+async def test_a_socket_idle_longer_than_the_redis_poll_keeps_hearing_the_other_process(
+    servers,
+):
+    """Sockets that hear nothing for a while stay open, hear the next message at
+    once, and the idle servers log no error.
+
+    channels_redis waits for layer messages with BZPOPMIN timeout=5 s, and
+    redis-py 8 gives each connection a 5 s socket_timeout by default, so an idle
+    receive can fail with redis.exceptions.TimeoutError: with a consumer per
+    socket that kills the socket; with a retry loop it delays and logs.
+    """
+
+    async def scenario(talk: Conversation) -> None:
+        await talk.send(talk.on_a, talk.on_b, "before the pause")
+        await asyncio.sleep(IDLE_SECONDS)
+        for peer in (talk.on_a, talk.on_b):
+            assert not peer.reader.done(), f"{peer.name}'s socket ended: {peer.closed}"
+        await talk.send(talk.on_a, talk.on_b, "after the pause", within=PROMPT)
+        await talk.send(talk.on_b, talk.on_a, "and back", within=PROMPT)
+        await talk.check_seqs()
+
+    await converse(servers, scenario)
+    for server in servers:
+        assert "Traceback" not in server.log.read_text(errors="replace"), (
+            f"{server.name} logged an error while idle\n{server.logs()}"
+        )
