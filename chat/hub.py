@@ -166,7 +166,7 @@ class Hub:
 
     async def _start(self) -> None:
         if self.channel is None:
-            self.channel = await self.layer.new_channel(prefix="hub.")
+            self.channel = await self.layer.new_channel(prefix="hub")
             self._tasks = [
                 asyncio.create_task(self._receive_forever()),
                 asyncio.create_task(self._heads_forever()),

@@ -5,6 +5,8 @@ With DEBUG off, an unsafe configuration stops the process at start-up instead
 of serving with it.
 """
 
+import fnmatch
+import re
 from pathlib import Path
 
 import environ
@@ -122,7 +124,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Channel layer: in-process by default, Redis when REDIS_URL is set.
 REDIS_URL = env.str("REDIS_URL", default="")
 # A process's hub channel carries every event for all its sockets: give it room.
-HUB_CHANNEL_CAPACITY = {r"^hub\.": env.int("HUB_CHANNEL_CAPACITY", default=20000)}
+HUB_CHANNEL_CAPACITY = env.int("HUB_CHANNEL_CAPACITY", default=20000)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -132,7 +134,7 @@ if REDIS_URL:
                 # timeout would fail every idle wait.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "capacity": env.int("CHANNEL_CAPACITY", default=1000),
-                "channel_capacity": HUB_CHANNEL_CAPACITY,
+                "channel_capacity": {"hub.*": HUB_CHANNEL_CAPACITY},
                 "expiry": 30,
                 "group_expiry": 86400,
                 "prefix": env.str("CHANNEL_PREFIX", default="parley"),
@@ -143,7 +145,14 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": 1000, "expiry": 30, "channel_capacity": HUB_CHANNEL_CAPACITY},
+            "CONFIG": {
+                "capacity": 1000,
+                "expiry": 30,
+                # This layer, unlike the Redis one, takes compiled patterns.
+                "channel_capacity": [
+                    (re.compile(fnmatch.translate("hub.*")), HUB_CHANNEL_CAPACITY)
+                ],
+            },
         }
     }
 

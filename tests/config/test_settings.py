@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "k" * 50
 PROBE = (
     "import json, django; from django.conf import settings; django.setup(); "
-    "print(json.dumps({name: getattr(settings, name, None) for name in %r}))"
+    "print(json.dumps({name: getattr(settings, name, None) for name in %r}, default=str))"
 )
 SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "HOST", "PORT", "PARLEY_ORIGINS")
 
