@@ -46,3 +46,12 @@ def test_direct_room_id_finds_the_pairs_room(user, other_user):
     assert queries.direct_room_id(user, other_user) is None
     room = direct_room(user, other_user)
     assert queries.direct_room_id(other_user, user) == room.pk
+
+
+def test_a_history_page_costs_one_query_however_long_the_room(user, django_assert_num_queries):
+    room = RoomFactory(members=[user])
+    for n in range(60):
+        send(user, room, f"m{n}")
+    with django_assert_num_queries(3):  # the room, the caller's membership, the page
+        page = queries.message_page(user, room.pk, limit=50)
+    assert len(page["messages"]) == 50

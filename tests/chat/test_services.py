@@ -1,7 +1,8 @@
 import uuid
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from chat import fanout, services
 from chat.errors import ChatError
@@ -322,3 +323,17 @@ class TestMarkRead:
             services.mark_read(user, room.pk, 1)
         told = sorted(args[0] for name, args in published if name == "publish_to_user")
         assert told == sorted([user.pk, other_user.pk])
+
+
+class TestQueryCounts:
+    def test_send_costs_the_same_queries_in_a_room_of_2_or_200_members(self, user):
+        counts = []
+        for size in (2, 200):
+            members = [user, *(UserFactory() for _ in range(size - 1))]
+            room = RoomFactory(members=members)
+            send(user, room)  # warm any first-use query
+            with CaptureQueriesContext(connection) as captured:
+                send(user, room)
+            counts.append(len(captured))
+        assert counts[0] == counts[1]
+        assert counts[0] <= 8
