@@ -5,7 +5,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.db import DatabaseError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, RawPostDataException
 from django.views.decorators.http import require_http_methods
 
 from . import queries, services
@@ -41,10 +41,15 @@ def api_view(*methods: str) -> Callable:
 
 
 def json_body(request: HttpRequest) -> dict:
-    if len(request.body) > MAX_FRAME_BYTES:
+    try:
+        raw = request.body
+    except RawPostDataException:
+        # A multipart form, already consumed by the CSRF check: not JSON.
+        raise ChatError("bad_request", "Send the body as JSON (application/json).") from None
+    if len(raw) > MAX_FRAME_BYTES:
         raise ChatError("too_large", f"Request bodies are limited to {MAX_FRAME_BYTES} bytes.")
     try:
-        data = json.loads(request.body or b"null")
+        data = json.loads(raw or b"null")
     except (ValueError, RecursionError):
         raise ChatError("bad_request", "The body is not valid JSON.") from None
     if not isinstance(data, dict):
@@ -55,7 +60,7 @@ def json_body(request: HttpRequest) -> dict:
 def int_param(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise ChatError("bad_request", f"`{name}` must be a non-negative integer.")
     return int(value)
 

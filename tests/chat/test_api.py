@@ -74,6 +74,12 @@ class TestRooms:
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "bad_request"
 
+    def test_a_form_instead_of_json_is_a_bad_request_and_creates_nothing(self, api):
+        response = api.post("/api/rooms/", {"name": "lobby"})  # multipart
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "bad_request"
+        assert not Room.objects.exists()
+
     def test_oversized_body_is_too_large(self, api):
         response = post(api, "/api/rooms/", {"name": "x" * 70_000})
         assert response.status_code == 413
@@ -147,7 +153,16 @@ class TestMessages:
 
     @pytest.mark.parametrize(
         "query",
-        ["?limit=0", "?limit=201", "?limit=x", "?after=-1", "?after=1&before=3", "?before=0"],
+        [
+            "?limit=0",
+            "?limit=201",
+            "?limit=x",
+            "?after=-1",
+            "?after=1&before=3",
+            "?before=0",
+            "?after=%C2%B2",
+            "?limit=%E2%91%A0",
+        ],
     )
     def test_bad_paging_is_a_bad_request(self, api, room, query):
         response = api.get(self.url(room.pk, query))

@@ -1,8 +1,46 @@
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
 
-POST_VIEWS = ["register", "login", "logout", "profile", "password_change"]
+# Every view that changes state, with the arguments its URL needs and its method.
+UNSAFE_VIEWS = [
+    ("register", {}, "post"),
+    ("login", {}, "post"),
+    ("logout", {}, "post"),
+    ("profile", {}, "post"),
+    ("password_change", {}, "post"),
+    ("join", {}, "post"),
+    ("api-rooms", {}, "post"),
+    ("api-direct", {}, "post"),
+    ("api-messages", {"room_id": 1}, "post"),
+    ("api-members", {"room_id": 1}, "post"),
+    ("api-member", {"room_id": 1, "username": "bob"}, "delete"),
+    ("api-read", {"room_id": 1}, "post"),
+]
+# Named routes that only read.
+SAFE_VIEWS = {
+    "home",
+    "room",
+    "direct",
+    "api-room",
+    "healthz",
+    "password_change_done",
+}
+
+
+def route_names(resolver: URLResolver | None = None) -> set[str]:
+    names = set()
+    for pattern in (resolver or get_resolver()).url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.app_name != "admin":
+                names |= route_names(pattern)
+        elif pattern.name:
+            names.add(pattern.name)
+    return names
+
+
+def test_every_named_route_is_classified_as_safe_or_unsafe():
+    assert route_names() == SAFE_VIEWS | {name for name, _, _ in UNSAFE_VIEWS}
 
 
 @pytest.fixture
@@ -12,16 +50,20 @@ def csrf_client(user):
     return client
 
 
-@pytest.mark.parametrize("name", POST_VIEWS)
-def test_every_post_view_refuses_a_post_without_csrf_token(csrf_client, name):
-    assert csrf_client.post(reverse(name), {}).status_code == 403
+@pytest.mark.parametrize(("name", "kwargs", "method"), UNSAFE_VIEWS)
+def test_every_unsafe_view_refuses_a_request_without_csrf_token(csrf_client, name, kwargs, method):
+    response = getattr(csrf_client, method)(reverse(name, kwargs=kwargs), {})
+    assert response.status_code == 403
 
 
-@pytest.mark.parametrize("name", POST_VIEWS)
-def test_every_post_view_accepts_a_post_with_csrf_token(csrf_client, name):
+@pytest.mark.parametrize(("name", "kwargs", "method"), UNSAFE_VIEWS)
+def test_every_unsafe_view_accepts_a_request_with_csrf_token(csrf_client, name, kwargs, method):
     csrf_client.get(reverse("profile"))
     token = csrf_client.cookies["csrftoken"].value
-    assert csrf_client.post(reverse(name), {"csrfmiddlewaretoken": token}).status_code != 403
+    response = getattr(csrf_client, method)(
+        reverse(name, kwargs=kwargs), {"csrfmiddlewaretoken": token}, HTTP_X_CSRFTOKEN=token
+    )
+    assert response.status_code != 403
 
 
 def test_healthz_answers_without_login(client):
