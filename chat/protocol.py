@@ -5,6 +5,7 @@ docs/protocol.md is the contract; keep the two in step.
 """
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from typing import Any
 from .errors import ChatError
 
 MAX_FRAME_BYTES = 64 * 1024
+MAX_NESTING = 16  # a real frame nests two or three levels
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 MAX_REQUEST_ID_CHARS = 64
 MAX_FETCH_LIMIT = 200
 DEFAULT_FETCH_LIMIT = 50
@@ -56,6 +59,8 @@ def parse_frame(text: str | None) -> Command:
         raise ChatError("bad_request", "Send JSON text frames, not binary.")
     if len(text) > MAX_FRAME_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
         raise ChatError("too_large", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
+    if nests_too_deep(text):
+        raise ChatError("too_large", f"Frames may nest at most {MAX_NESTING} levels deep.")
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
@@ -83,6 +88,22 @@ def parse_frame(text: str | None) -> Command:
         exc.client_msg_id = client_msg_id
         exc.request_id = request_id
         raise
+
+
+def nests_too_deep(text: str) -> bool:
+    """Whether JSON text nests arrays and objects past MAX_NESTING (brackets inside
+    strings do not count); cheap for the usual frame with only a few brackets."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return False
+    depth = 0
+    for char in JSON_STRING.sub("", text):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def _positive_int(data: dict, field: str, *, required: bool = True, minimum: int = 1) -> int | None:

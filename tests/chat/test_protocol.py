@@ -25,6 +25,25 @@ def test_send_frame_parses_into_a_send_command_with_a_canonical_uuid():
     assert parse_frame(json.dumps(frame)) == Send(room=3, body="hi", client_msg_id=CID)
 
 
+@pytest.mark.parametrize("depth", [17, 100, 8000])
+def test_deeply_nested_frame_is_too_large(depth):
+    text = '{"type": "ping", "x": ' + "[" * depth + "]" * depth + "}"
+    with pytest.raises(ChatError) as raised:
+        parse_frame(text)
+    assert raised.value.code == "too_large"
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    body = "[" * 500 + "{" * 500
+    frame = {"type": "send", "room": 3, "body": body, "client_msg_id": CID}
+    assert parse_frame(json.dumps(frame)).body == body
+
+
+def test_nesting_at_the_limit_is_accepted():
+    text = '{"type": "ping", "x": ' + "[" * 15 + "]" * 15 + "}"
+    assert parse_frame(text) == Ping()
+
+
 def test_fetch_frame_defaults_to_the_newest_page_of_fifty():
     assert parse_frame('{"type": "fetch", "room": 1}') == Fetch(
         room=1, after=None, before=None, limit=50
