@@ -45,13 +45,17 @@ def peers_by_room(user: AbstractBaseUser, room_ids: list[int]) -> dict[int, Abst
     return {m.room_id: m.user for m in others}
 
 
+def member_room_ids(user: AbstractBaseUser) -> set[int]:
+    return set(Membership.objects.filter(user=user).values_list("room_id", flat=True))
+
+
 def rooms_for_user(user: AbstractBaseUser, *, with_last_message: bool = False) -> list[dict]:
     """The user's rooms, most recently active first, with unread counts."""
     memberships = list(
         Membership.objects.filter(user=user)
         .select_related("room")
         .annotate(unread=_unread_count(user))
-        .order_by("-room__last_message_at", "-room__created_at")
+        .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")
     )
     direct_ids = [m.room_id for m in memberships if m.room.is_direct]
     peers = peers_by_room(user, direct_ids) if direct_ids else {}
@@ -109,7 +113,7 @@ def public_rooms(user: AbstractBaseUser, limit: int = 50) -> list[Room]:
     return list(
         Room.objects.filter(kind=Room.Kind.PUBLIC)
         .exclude(memberships__user=user)
-        .order_by("-last_message_at", "name")[:limit]
+        .order_by(F("last_message_at").desc(nulls_last=True), "name")[:limit]
     )
 
 

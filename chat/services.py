@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Case, When
 from django.utils import timezone
 
 from . import fanout
@@ -103,13 +104,11 @@ def send_message(
         body = clean_body(body)
         existing = _existing_send(user, room_id, client_msg_id)
         if existing is not None:
+            room_for_poster(user, room_id)  # a retry is still only for those who may post
             return existing, False
         check_send_rate(user.pk)
         with transaction.atomic():
             room, _membership = room_for_poster(user, room_id, lock=True)
-            existing = _existing_send(user, room_id, client_msg_id)
-            if existing is not None:
-                return existing, False
             now = timezone.now()
             seq = room.last_seq + 1
             Room.objects.filter(pk=room.pk).update(last_seq=seq, last_message_at=now)
@@ -127,7 +126,8 @@ def send_message(
         exc.client_msg_id = client_msg_id
         raise
     except IntegrityError:
-        # A concurrent retry of the same client_msg_id committed first.
+        # A concurrent retry of the same client_msg_id committed first (the unique
+        # constraint decides; the whole transaction, seq included, rolled back).
         existing = _existing_send(user, room_id, client_msg_id)
         if existing is None:
             raise
@@ -259,7 +259,8 @@ def leave_room(user: AbstractBaseUser, room_id: int) -> None:
             membership.role == Membership.Role.OWNER
             and not others.filter(role=Membership.Role.OWNER).exists()
         ):
-            heir = others.order_by("-role", "joined_at").first()
+            rank = Case(When(role=Membership.Role.ADMIN, then=0), default=1)
+            heir = others.order_by(rank, "joined_at", "pk").first()
             if heir is not None:
                 Membership.objects.filter(pk=heir.pk).update(role=Membership.Role.OWNER)
 

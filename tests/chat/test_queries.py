@@ -14,6 +14,13 @@ def test_rooms_are_listed_most_recently_active_first(user):
     assert [r["name"] for r in queries.rooms_for_user(user)] == ["busy", "quiet"]
 
 
+def test_rooms_without_messages_come_after_active_ones_on_every_database(user):
+    RoomFactory(name="empty", members=[user])
+    active = RoomFactory(name="active", members=[user])
+    send(user, active)
+    assert [r["name"] for r in queries.rooms_for_user(user)] == ["active", "empty"]
+
+
 def test_unread_counts_only_others_messages_after_the_read_pointer(user, other_user):
     room = RoomFactory(members=[user, other_user])
     for _ in range(3):

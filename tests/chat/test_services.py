@@ -51,6 +51,16 @@ class TestSendMessage:
         assert again.pk == first.pk
         assert Message.objects.count() == 1
 
+    def test_a_retry_after_removal_from_a_private_room_is_not_found(self, user, other_user):
+        private = services.create_private_room(other_user, "team")
+        services.add_member(other_user, private.pk, "alice")
+        cid = str(uuid.uuid4())
+        services.send_message(user, private.pk, "once", cid)
+        services.remove_member(other_user, private.pk, "alice")
+        with pytest.raises(ChatError) as caught:
+            services.send_message(user, private.pk, "once", cid)
+        assert caught.value.code == "not_found"
+
     def test_client_msg_id_reused_in_another_room_is_refused(self, user, room):
         cid = str(uuid.uuid4())
         services.send_message(user, room.pk, "once", cid)
@@ -297,6 +307,17 @@ class TestMembers:
         services.add_member(user, private.pk, "bob")
         services.leave_room(user, private.pk)
         assert Membership.objects.get(room=private, user=other_user).role == Membership.Role.OWNER
+
+    def test_an_admin_inherits_ownership_before_an_older_plain_member(
+        self, user, other_user, private
+    ):
+        services.add_member(user, private.pk, "bob")
+        carol = UserFactory(username="carol")
+        services.add_member(user, private.pk, "carol")
+        Membership.objects.filter(user=carol).update(role=Membership.Role.ADMIN)
+        services.leave_room(user, private.pk)
+        roles = dict(Membership.objects.filter(room=private).values_list("user__username", "role"))
+        assert roles == {"bob": Membership.Role.MEMBER, "carol": Membership.Role.OWNER}
 
     def test_direct_rooms_cannot_be_left(self, user, other_user):
         room = direct_room(user, other_user)
