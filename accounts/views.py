@@ -1,5 +1,5 @@
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.messages.views import SuccessMessageMixin
 from django.db import transaction
@@ -33,9 +33,12 @@ class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):
     form_class = ProfileForm
     success_url = reverse_lazy("profile")
     success_message = _("Your profile was saved.")
+    # Not "user": the page and nav bar show request.user, the saved profile.
+    context_object_name = "edited"
 
     def get_object(self, queryset=None):
-        return self.request.user
+        # A copy: a rejected form must not leave its values on request.user (the nav bar).
+        return get_user_model().objects.get(pk=self.request.user.pk)
 
     def form_valid(self, form):
         old_avatar = form.initial.get("avatar")

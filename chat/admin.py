@@ -19,6 +19,10 @@ class RoomAdmin(admin.ModelAdmin):
     readonly_fields = ("last_seq", "last_message_at", "created_at", "name_key", "direct_key")
     inlines = [MembershipInline]
 
+    def has_add_permission(self, request) -> bool:
+        """Rooms are made in the app, which assigns their name or pair keys."""
+        return False
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
@@ -36,6 +40,10 @@ class MessageAdmin(admin.ModelAdmin):
     raw_id_fields = ("room", "author")
     readonly_fields = ("room", "seq", "client_msg_id", "created_at")
     date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        """Messages are sent in the app, which assigns their seq under the room's lock."""
+        return False
 
     @admin.display(description="body")
     def short_body(self, message: Message) -> str:

@@ -171,6 +171,7 @@ class TestProfile:
         )
         assert response.status_code == 200
         assert response.context["form"].errors.as_data()["avatar"][0].code == "too_large"
+        assert response.context["user"].display_name == "Alice"  # the nav bar shows what is saved
         user.refresh_from_db()
         assert user.display_name == "Alice"
         assert not user.avatar
