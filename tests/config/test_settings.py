@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +115,7 @@ def test_production_with_a_safe_config_starts_with_secure_transport_settings():
         "SECURE_HSTS_SECONDS",
         "SECURE_PROXY_SSL_HEADER",
         "PARLEY_ORIGINS",
+        "SECURE_REDIRECT_EXEMPT",
     ]
     result = load_settings(env, names)
     assert result.returncode == 0, result.stderr
@@ -124,6 +126,15 @@ def test_production_with_a_safe_config_starts_with_secure_transport_settings():
     assert values["SECURE_HSTS_SECONDS"] >= 31536000
     assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert values["PARLEY_ORIGINS"] == ["https://chat.example.com"]
+    # SecurityMiddleware matches these against the path without its leading slash.
+    assert any(re.search(p, "healthz") for p in values["SECURE_REDIRECT_EXEMPT"])
+
+
+@pytest.mark.parametrize("interval", ["0", "30", "45"])
+def test_a_heads_interval_of_30_seconds_or_more_is_refused(interval):
+    result = load_settings({"PARLEY_HEADS_INTERVAL": interval}, ["DEBUG"])
+    assert result.returncode != 0
+    assert "PARLEY_HEADS_INTERVAL" in result.stderr
 
 
 @pytest.mark.parametrize(
