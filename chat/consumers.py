@@ -3,6 +3,7 @@
 import asyncio
 import logging
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
@@ -37,7 +38,7 @@ def _hello_rooms(user) -> list[dict]:
 
 @database_sync_to_async
 def _member_room_ids(user) -> set[int]:
-    return set(user.memberships.values_list("room_id", flat=True))
+    return queries.member_room_ids(user)
 
 
 @database_sync_to_async
@@ -70,6 +71,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     channel_layer_alias = None
     overloaded_total = 0
+
+    async def dispatch(self, message):
+        """Channels' dispatch without its thread hop per frame to close old database
+        connections: every database call here runs in database_sync_to_async, which
+        already does that."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         self.user = self.scope.get("user")

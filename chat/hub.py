@@ -22,7 +22,9 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from . import fanout
 from .errors import ChatError
+from .fanout import room_group, user_group
 from .models import Membership
 from .protocol import encode
 from .queries import room_for_user
@@ -30,14 +32,6 @@ from .queries import room_for_user
 logger = logging.getLogger(__name__)
 
 GROUP_REFRESH_SECONDS = 3600  # well inside the Redis layer's group_expiry
-
-
-def room_group(room_id: int) -> str:
-    return f"room.{room_id}"
-
-
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
 
 
 class Socket(Protocol):
@@ -131,8 +125,6 @@ class Hub:
         for group in groups:
             self._drop(group, socket)
         await self._sync_groups(groups)
-        if not self.groups:
-            await self._stop()
 
     def _drop(self, group: str, socket: Socket) -> None:
         members = self.groups.get(group)
@@ -166,13 +158,16 @@ class Hub:
 
     async def _start(self) -> None:
         if self.channel is None:
+            fanout.serve_from(asyncio.get_running_loop())
             self.channel = await self.layer.new_channel(prefix="hub")
             self._tasks = [
                 asyncio.create_task(self._receive_forever()),
                 asyncio.create_task(self._heads_forever()),
             ]
 
-    async def _stop(self) -> None:
+    async def stop(self) -> None:
+        """Stop receiving. The hub keeps its channel while its loop serves: one that
+        came and went with the last socket would race the next socket's joins."""
         for task in self._tasks:
             task.cancel()
         self._tasks = []

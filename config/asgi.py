@@ -8,18 +8,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.sessions import CookieMiddleware, SessionMiddleware  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
 
 from chat.origin import AllowedOriginsMiddleware  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.wsauth import SessionAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedOriginsMiddleware(
-            CookieMiddleware(SessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns))))
+            CookieMiddleware(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

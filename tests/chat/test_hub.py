@@ -5,7 +5,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
 
 from chat import hub as hub_module
-from chat.hub import Hub, room_group, user_group
+from chat.fanout import room_group, user_group
+from chat.hub import Hub
 from tests.factories import RoomFactory, UserFactory
 
 
@@ -41,7 +42,7 @@ class CountingLayer(InMemoryChannelLayer):
 async def hub():
     hub = Hub(CountingLayer())
     yield hub
-    await hub._stop()
+    await hub.stop()
 
 
 async def connect(hub, socket):
@@ -97,13 +98,44 @@ async def test_revoke_unsubscribes_and_leaves_the_group_when_nobody_local_needs_
     assert socket.frames == ["X"]
 
 
-async def test_last_socket_leaving_stops_the_hub(hub, alice):
+async def test_last_socket_leaving_leaves_every_group_and_keeps_the_channel(hub, alice):
     socket = FakeSocket(alice, {7})
     await connect(hub, socket)
+    channel = hub.channel
     await hub.detach(socket)
     assert hub.groups == {}
     assert hub._joined == set()
-    assert hub.channel is None
+    assert hub.channel == channel
+
+
+class RemoteLayer(InMemoryChannelLayer):
+    """Group changes that take a round trip, as on Redis."""
+
+    async def group_add(self, group, channel):
+        await asyncio.sleep(0.001)
+        await super().group_add(group, channel)
+
+    async def group_discard(self, group, channel):
+        await asyncio.sleep(0.001)
+        await super().group_discard(group, channel)
+
+
+async def test_sockets_leaving_together_then_a_new_one_still_hears_the_room(alice):
+    hub = Hub(RemoteLayer())
+    users = [await sync_to_async(UserFactory)() for _ in range(5)]
+    leaving = [FakeSocket(user, {7}) for user in users]
+    for socket in leaving:
+        await connect(hub, socket)
+    await asyncio.gather(*(hub.detach(socket) for socket in leaving))
+    assert hub.layer.groups == {}
+    newcomer = FakeSocket(alice, {7})
+    await connect(hub, newcomer)
+    await hub.layer.group_send(
+        room_group(7), {"type": "chat.frame", "group": room_group(7), "text": "T"}
+    )
+    await asyncio.sleep(0.05)
+    await hub.stop()
+    assert newcomer.frames == ["T"]
 
 
 async def test_heads_report_the_databases_rooms_and_repair_lost_grants_and_revokes(hub, alice):

@@ -1,0 +1,61 @@
+import asyncio
+import logging
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+
+from chat import fanout
+from chat.fanout import room_group
+
+
+@pytest.fixture
+async def listener():
+    """A channel in room 7's group on the configured layer, with the loop serving."""
+    fanout.serve_from(asyncio.get_running_loop())
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(room_group(7), channel)
+    yield layer, channel
+    await layer.group_discard(room_group(7), channel)
+
+
+async def test_publishes_from_a_worker_thread_reach_the_layer_in_commit_order(listener):
+    layer, channel = listener
+
+    def commit_many():
+        for i in range(30):
+            fanout.publish_to_room(7, {"type": "message", "n": i})
+
+    await sync_to_async(commit_many)()
+    texts = [(await asyncio.wait_for(layer.receive(channel), 2))["text"] for _ in range(30)]
+    assert texts == [f'{{"type":"message","n":{i}}}' for i in range(30)]
+
+
+async def test_a_failing_layer_is_logged_and_never_fails_the_committing_thread(
+    listener, monkeypatch, caplog
+):
+    layer, _channel = listener
+
+    async def broken(group, message):
+        raise ConnectionError("layer down")
+
+    monkeypatch.setattr(layer, "group_send", broken)
+    with caplog.at_level(logging.ERROR, logger="chat.fanout"):
+        await sync_to_async(fanout.publish_to_room)(7, {"type": "message"})
+        await asyncio.sleep(0.05)
+    assert "publish to room.7 failed" in caplog.text
+
+
+def test_without_a_serving_loop_a_publish_completes_in_place():
+    layer = get_channel_layer()
+
+    async def listen():
+        channel = await layer.new_channel()
+        await layer.group_add(room_group(8), channel)
+        return channel
+
+    channel = async_to_sync(listen)()
+    fanout.publish_to_room(8, {"type": "message"})
+    received = async_to_sync(layer.receive)(channel)
+    assert received["text"] == '{"type":"message"}'
