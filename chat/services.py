@@ -14,11 +14,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Case, When
+from django.db.models import Case, Subquery, When
 from django.utils import timezone
 
 from . import fanout
-from .access import room_for_manager, room_for_poster, room_for_reader
+from .access import (
+    locked_membership_for_poster,
+    room_for_manager,
+    room_for_poster,
+    room_for_reader,
+)
 from .errors import ChatError
 from .models import Membership, Message, Room, direct_key, room_name_key
 from .protocol import message_dict, parse_client_msg_id
@@ -102,13 +107,23 @@ def send_message(
     client_msg_id = parse_client_msg_id(client_msg_id)
     try:
         body = clean_body(body)
-        existing = _existing_send(user, room_id, client_msg_id)
-        if existing is not None:
-            room_for_poster(user, room_id)  # a retry is still only for those who may post
+        try:
+            check_send_rate(user.pk)
+        except ChatError:
+            # A retry is answered even past the limit: it stores nothing.
+            existing = _existing_send(user, room_id, client_msg_id)
+            if existing is None:
+                raise
+            room_for_poster(user, room_id)
             return existing, False
-        check_send_rate(user.pk)
         with transaction.atomic():
-            room, _membership = room_for_poster(user, room_id, lock=True)
+            earlier = Message.objects.filter(author=user, client_msg_id=client_msg_id)
+            membership = locked_membership_for_poster(
+                user, room_id, earlier_send=Subquery(earlier.values("pk")[:1])
+            )
+            if membership.earlier_send is not None:
+                return _existing_send(user, room_id, client_msg_id), False
+            room = membership.room
             now = timezone.now()
             seq = room.last_seq + 1
             Room.objects.filter(pk=room.pk).update(last_seq=seq, last_message_at=now)
