@@ -14,17 +14,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Subquery, When
+from django.db.models import Case, When
 from django.utils import timezone
 
-from . import fanout
-from .access import (
-    locked_membership_for_poster,
-    room_for_manager,
-    room_for_poster,
-    room_for_reader,
-)
-from .errors import ChatError
+from . import fanout, sending
+from .access import MAX_ID, may_post, room_for_manager, room_for_poster, room_for_reader
+from .errors import ChatError, RoomNotFound
 from .models import Membership, Message, Room, direct_key, room_name_key
 from .protocol import message_dict, parse_client_msg_id
 from .queries import room_for_user
@@ -116,27 +111,33 @@ def send_message(
                 raise
             room_for_poster(user, room_id)
             return existing, False
+        if not 0 < room_id <= MAX_ID:
+            raise RoomNotFound
         with transaction.atomic():
-            earlier = Message.objects.filter(author=user, client_msg_id=client_msg_id)
-            membership = locked_membership_for_poster(
-                user, room_id, earlier_send=Subquery(earlier.values("pk")[:1])
-            )
-            if membership.earlier_send is not None:
-                return _existing_send(user, room_id, client_msg_id), False
-            room = membership.room
             now = timezone.now()
-            seq = room.last_seq + 1
-            Room.objects.filter(pk=room.pk).update(last_seq=seq, last_message_at=now)
-            message = Message.objects.create(
-                room=room,
-                seq=seq,
-                author=user,
-                body=body,
-                created_at=now,
-                client_msg_id=client_msg_id,
-            )
-            frame = {"type": "message", "message": message_dict(message)}
-            transaction.on_commit(partial(fanout.publish_to_room, room.pk, frame))
+            seq = sending.take_next_seq(room_id, now)
+            role, earlier_id = sending.sender_state(room_id, user.pk, client_msg_id)
+            message = None
+            if seq is None or not may_post(role) or earlier_id is not None:
+                transaction.set_rollback(True)  # the seq goes back; nothing is stored
+            else:
+                values = {
+                    "room_id": room_id,
+                    "seq": seq,
+                    "author_id": user.pk,
+                    "body": body,
+                    "created_at": now,
+                    "client_msg_id": client_msg_id,
+                }
+                message = Message(pk=sending.insert_row(Message, values), **values)
+                message.author = user
+                frame = {"type": "message", "message": message_dict(message)}
+                transaction.on_commit(partial(fanout.publish_to_room, room_id, frame))
+        if seq is None or not may_post(role):
+            room_for_poster(user, room_id)  # raises what the caller may know
+            raise ChatError("unavailable", "Your membership changed; try again.")
+        if message is None:
+            return _existing_send(user, room_id, client_msg_id), False
     except ChatError as exc:
         exc.client_msg_id = client_msg_id
         raise

@@ -359,5 +359,5 @@ class TestQueryCounts:
                 [q["sql"].split()[0] for q in captured if "SAVEPOINT" not in q["sql"]]
             )
         assert counts[0] == counts[1]
-        # The membership with its room locked (and any earlier send), the seq, the message.
-        assert counts[0] == ["SELECT", "UPDATE", "INSERT"]
+        # The seq (taking the room's lock), the sender's role and earlier send, the message.
+        assert counts[0] == ["UPDATE", "SELECT", "INSERT"]
