@@ -355,9 +355,7 @@ class TestQueryCounts:
             send(user, room)  # warm any first-use query
             with CaptureQueriesContext(connection) as captured:
                 send(user, room)
-            counts.append(
-                [q["sql"].split()[0] for q in captured if "SAVEPOINT" not in q["sql"]]
-            )
+            counts.append([q["sql"].split()[0] for q in captured if "SAVEPOINT" not in q["sql"]])
         assert counts[0] == counts[1]
         # The seq (taking the room's lock), the sender's role and earlier send, the message.
         assert counts[0] == ["UPDATE", "SELECT", "INSERT"]
