@@ -13,8 +13,7 @@ STAMP := $(VENV)/.parley-synced
 .PHONY: run test lint fmt migrate demo services clean
 
 run: $(STAMP) migrate
-	$(VENV)/bin/python -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) \
-		--loop uvloop --http httptools --ws websockets-sansio --lifespan off --no-access-log
+	$(VENV)/bin/python -m config.serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -22,12 +22,15 @@ from .protocol import (
     parse_frame,
     user_dict,
 )
+from .wire import DirectWriter, Event
 
 logger = logging.getLogger(__name__)
 
-# Frames a socket may have waiting for a slow client before it is closed (1013);
-# the client reconnects and catches up from the database.
+# What a socket may have waiting for a slow client before it is closed (1013):
+# ASGI sends pending, or bytes in the transport's buffer. The client reconnects
+# and catches up from the database.
 MAX_BACKLOG = 256
+MAX_BUFFERED_BYTES = 512 * 1024
 TRY_AGAIN_LATER = 1013
 
 
@@ -87,7 +90,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.room_ids: set[int] = set()
         self.hub: Hub | None = None
         # Events held until `hello` is out, and rooms revoked while connecting.
-        self._held: list[str] | None = []
+        self._held: list[Event] | None = []
+        self._writer: DirectWriter | None = None
         self._revoked_while_connecting: set[int] = set()
         self._backlog = 0
         self._closing = False
@@ -103,10 +107,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.hub.subscribe(self, room_ids - self._revoked_while_connecting)
         rooms = await _hello_rooms(self.user)
         await self.accept()
+        self._writer = DirectWriter.for_send(self.base_send)
         await self.send_frame({"type": "hello", "user": user_dict(self.user), "rooms": rooms})
         held, self._held = self._held, None
-        for text in held:
-            self.deliver(text)
+        for event in held:
+            self.deliver(event)
 
     async def disconnect(self, code):
         if self.hub is not None:
@@ -156,23 +161,30 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # Called by the hub, on the event loop.
 
-    def deliver(self, text: str) -> None:
-        """Write an already-encoded frame without waiting for a slow client.
+    def deliver(self, event: Event) -> None:
+        """Write an already-encoded event without waiting for a slow client.
 
-        The send runs eagerly: if the client keeps up it completes at once;
-        otherwise it waits in the background, and past MAX_BACKLOG waiting
-        frames the socket is closed so it can reconnect and catch up.
+        Under uvicorn the framed bytes go straight to the connection; past
+        MAX_BUFFERED_BYTES not yet taken by the client, the socket is closed
+        (1013) so it reconnects and catches up. Elsewhere the ASGI send runs
+        eagerly, and past MAX_BACKLOG sends waiting the same happens.
         """
         if self._held is not None:
-            self._held.append(text)
+            self._held.append(event)
             return
         if self._closing:
             return
+        if self._writer is not None:
+            if self._writer.buffered() > MAX_BUFFERED_BYTES:
+                self._overloaded(f"{self._writer.buffered()} bytes")
+            elif not self._writer.write(event):
+                self._closing = True  # the client is leaving; disconnect() cleans up
+            return
         if self._backlog >= MAX_BACKLOG:
-            self._overloaded()
+            self._overloaded(f"{self._backlog} frames")
             return
         sending = asyncio.Task(
-            self.base_send({"type": "websocket.send", "text": text}),
+            self.base_send({"type": "websocket.send", "text": event.text}),
             loop=asyncio.get_running_loop(),
             eager_start=True,
         )
@@ -200,14 +212,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # The client went away mid-send; disconnect() cleans up.
             self._closing = True
 
-    def _overloaded(self) -> None:
+    def _overloaded(self, waiting: str) -> None:
         self._closing = True
         ChatConsumer.overloaded_total += 1
         logger.warning(
-            "closing a socket of user %s: %d frames waiting for a slow client "
+            "closing a socket of user %s: %s waiting for a slow client "
             "(%d sockets closed for overload in this process)",
             self.user_id,
-            self._backlog,
+            waiting,
             ChatConsumer.overloaded_total,
         )
         self._closer = asyncio.get_running_loop().create_task(self.close(code=TRY_AGAIN_LATER))

@@ -28,6 +28,7 @@ from .fanout import room_group, user_group
 from .models import Membership
 from .protocol import encode
 from .queries import room_for_user
+from .wire import Event
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Socket(Protocol):
     user_id: int
     room_ids: set[int]
 
-    def deliver(self, text: str) -> None: ...
+    def deliver(self, event: Event) -> None: ...
 
     def granted(self, room_id: int) -> None: ...
 
@@ -205,8 +206,9 @@ class Hub:
             # Subscribed before the sockets hear of the room, so their catch-up
             # fetch overlaps live delivery and nothing falls between the two.
             await self._sync_groups([room_group(room_id)])
+        event = Event(text)
         for socket in targets:
-            socket.deliver(text)
+            socket.deliver(event)
 
     async def _heads_forever(self) -> None:
         since_refresh = 0.0
@@ -247,18 +249,18 @@ class Hub:
                     joined.append((socket, room_id))
                 else:
                     self._revoke(socket, room_id)
-                    socket.deliver(encode({"type": "room.removed", "room": room_id}))
+                    socket.deliver(Event(encode({"type": "room.removed", "room": room_id})))
             heads = {
                 str(room_id): rooms[room_id] for room_id in socket.room_ids if room_id in rooms
             }
-            socket.deliver(encode({"type": "heads", "rooms": heads}))
+            socket.deliver(Event(encode({"type": "heads", "rooms": heads})))
         if changed:
             logger.warning("heads repaired %d subscriptions a lost event left wrong", len(changed))
             await self._sync_groups(changed)
         for socket, room_id in joined:
             frame = await _room_frame(socket.user, room_id)
             if frame is not None:
-                socket.deliver(encode(frame))
+                socket.deliver(Event(encode(frame)))
         self._changed_at = {key: at for key, at in self._changed_at.items() if at > asked_at}
 
     async def _refresh_groups(self) -> None:

@@ -1,13 +1,15 @@
 import asyncio
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from chat import services
-from chat.consumers import MAX_BACKLOG, ChatConsumer
+from chat.consumers import MAX_BACKLOG, MAX_BUFFERED_BYTES, ChatConsumer
 from chat.models import Message, Room
+from chat.wire import DirectWriter, Event
 from tests.chat.wsclient import open_tab
 from tests.factories import RoomFactory, UserFactory, direct_room
 
@@ -337,6 +339,15 @@ class TestRequestIds:
             assert "request_id" not in error
 
 
+def asgi_path_consumer(base_send) -> ChatConsumer:
+    """A connected consumer whose frames go through ASGI `send` (not uvicorn's transport)."""
+    consumer = ChatConsumer()
+    consumer.user_id, consumer._held, consumer._closing, consumer._backlog = 1, None, False, 0
+    consumer._writer = None
+    consumer.base_send = base_send
+    return consumer
+
+
 class TestBackpressure:
     async def test_a_socket_that_cannot_keep_up_is_closed_with_1013(self, caplog):
         stuck = asyncio.Event()
@@ -348,11 +359,9 @@ class TestBackpressure:
             else:
                 await stuck.wait()
 
-        consumer = ChatConsumer()
-        consumer.user_id, consumer._held, consumer._closing, consumer._backlog = 1, None, False, 0
-        consumer.base_send = base_send
+        consumer = asgi_path_consumer(base_send)
         for _ in range(MAX_BACKLOG + 5):
-            consumer.deliver("frame")
+            consumer.deliver(Event("frame"))
         await asyncio.sleep(0.01)
         assert closes == [1013]
         assert (
@@ -363,16 +372,32 @@ class TestBackpressure:
         await asyncio.sleep(0.01)
         assert consumer._backlog == 0
 
+    async def test_a_direct_socket_whose_client_lags_past_the_buffer_bound_is_closed_with_1013(
+        self,
+    ):
+        closes = []
+
+        async def base_send(message):
+            closes.append(message["code"])
+
+        consumer = asgi_path_consumer(base_send)
+        transport = SimpleNamespace(
+            get_write_buffer_size=lambda: MAX_BUFFERED_BYTES + 1, is_closing=lambda: False
+        )
+        consumer._writer = DirectWriter(SimpleNamespace(transport=transport))
+        consumer.deliver(Event("frame"))
+        consumer.deliver(Event("frame"))
+        await asyncio.sleep(0.01)
+        assert closes == [1013]
+
     async def test_a_client_that_keeps_up_never_builds_a_backlog(self):
         sent = []
 
         async def base_send(message):
             sent.append(message["text"])
 
-        consumer = ChatConsumer()
-        consumer.user_id, consumer._held, consumer._closing, consumer._backlog = 1, None, False, 0
-        consumer.base_send = base_send
+        consumer = asgi_path_consumer(base_send)
         for n in range(1000):
-            consumer.deliver(str(n))
+            consumer.deliver(Event(str(n)))
         assert sent == [str(n) for n in range(1000)]
         assert consumer._backlog == 0

@@ -18,8 +18,8 @@ class FakeSocket:
         self.frames: list[str] = []
         self.initial = set(room_ids)
 
-    def deliver(self, text: str) -> None:
-        self.frames.append(text)
+    def deliver(self, event) -> None:
+        self.frames.append(event.text)
 
     def granted(self, room_id: int) -> None:
         self.room_ids.add(room_id)
