@@ -10,7 +10,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.parley-synced
 
-.PHONY: run test lint fmt migrate demo services clean
+.PHONY: run test bench lint fmt migrate demo services clean
 
 run: $(STAMP) migrate
 	$(VENV)/bin/python -m config.serve --host $(HOST) --port $(PORT)
@@ -21,6 +21,10 @@ test: $(STAMP)
 	$(VENV)/bin/python manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest --ignore=tests/browser
 	$(VENV)/bin/pytest -p no:asyncio -W ignore::pytest.PytestConfigWarning tests/browser
+
+# Fan-out and persistence benchmark (docs/performance.md): ~30 min, or QUICK=1 for under a minute.
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench $(if $(QUICK),--quick)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,243 @@
+"""Parley fan-out benchmark: `python -m bench` (~15 min) or `python -m bench --quick` (<1 min).
+
+For N = 100 and 1,000 members of one room, it measures Parley (in-memory and Redis channel
+layers), the Channels-tutorial baseline and a bare-broadcaster ceiling with the same load
+generator in the same invocation: the highest deliveries/s at p99 <= 100 ms and <= 200 ms
+with every message delivered, server CPU per delivery, p99 of one message at a time, and
+idle memory per connection. Then sustained acked sends/s on SQLite and PostgreSQL, and a
+connect/disconnect storm. Progress goes to stderr; the tables to stdout. Loopback only.
+"""
+
+import argparse
+import contextlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import databases, fixtures, report
+from .environment import parley_env, server_root
+from .scenarios import (
+    TARGETS,
+    Context,
+    FanoutResult,
+    PersistResult,
+    Plan,
+    run_fanout,
+    run_persist,
+    run_storm,
+)
+from .search import SearchPlan
+from .storm import StormResult
+
+FULL = Plan(
+    sizes=(100, 1000),
+    targets=("ceiling", "tutorial", "parley-mem", "parley-redis"),
+    senders=10,
+    receiver_procs=2,
+    step_seconds=4.0,
+    drain_seconds=3.0,
+    low_rate_seconds=5.0,
+    search=SearchPlan(
+        start_deliveries=2500, factor=2.0, climb_steps=9, bisect_steps=3, max_deliveries=400_000
+    ),
+    persist_databases=("sqlite", "postgres", "postgres-noreuse"),
+    persist_senders=50,
+    persist_seconds=8.0,
+    storm_sockets=1000,
+    storm_concurrency=100,
+    budget_seconds=30 * 60,
+)
+QUICK = Plan(
+    sizes=(100,),
+    targets=("ceiling", "tutorial", "parley-mem"),
+    senders=10,
+    receiver_procs=2,
+    step_seconds=1.5,
+    drain_seconds=1.5,
+    low_rate_seconds=1.5,
+    search=SearchPlan(
+        start_deliveries=3000, factor=3.0, climb_steps=5, bisect_steps=1, max_deliveries=400_000
+    ),
+    persist_databases=("sqlite",),
+    persist_senders=20,
+    persist_seconds=2.5,
+    storm_sockets=0,
+    storm_concurrency=100,
+    budget_seconds=55,
+)
+# Time kept back from the fan-out searches for the persistence runs and the storm.
+RESERVE_PER_PERSIST = 15.0
+RESERVE_STORM = 60.0
+# CONN_MAX_AGE per persistence run: SQLite as configured (Django's default, 0), PostgreSQL
+# as .env.example recommends for production (60) and as settings default it (0).
+PERSIST_RUNS = {"sqlite": None, "postgres": 60, "postgres-noreuse": 0}
+
+
+def persist_rooms(label: str, senders: int) -> dict[str, int]:
+    """One single-member room per sender (dict keeps the order)."""
+    return {f"persist-{label}-{i}": 1 for i in range(senders)}
+
+
+@contextlib.contextmanager
+def failure_noted(name: str, failures: list[str]) -> Iterator[None]:
+    """Run one scenario; if it fails, note why and go on with the others."""
+    try:
+        yield
+    except Exception as exc:
+        say(f"{name} FAILED:\n{traceback.format_exc()}")
+        failures.append(f"{name}: {type(exc).__name__}: {str(exc)[:300]}")
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N=100, in-memory, under a minute")
+    parser.add_argument("--sizes", type=int, nargs="+", help="room sizes (default 100 1000)")
+    parser.add_argument("--targets", nargs="+", choices=sorted(TARGETS), help="servers to measure")
+    parser.add_argument("--no-persist", action="store_true", help="skip the sends/s runs")
+    parser.add_argument("--no-storm", action="store_true", help="skip the storm")
+    parser.add_argument("--keep-logs", type=Path, help="copy the server logs to this directory")
+    parser.add_argument(
+        "--server-root", type=Path, help="measure the Parley tree at this path (another revision)"
+    )
+    return parser.parse_args()
+
+
+def plan_from(args: argparse.Namespace) -> Plan:
+    plan = QUICK if args.quick else FULL
+    changes: dict = {}
+    if args.sizes:
+        changes["sizes"] = tuple(args.sizes)
+    if args.targets:
+        changes["targets"] = tuple(t for t in TARGETS if t in args.targets)
+    if args.no_persist:
+        changes["persist_databases"] = ()
+    if args.no_storm:
+        changes["storm_sockets"] = 0
+    return Plan(**{**plan.__dict__, **changes})
+
+
+def revision(path: Path) -> str:
+    """The git revision of a tree (a commit id in the path's name for an exported one)."""
+    result = subprocess.run(
+        ["git", "-C", str(path), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    )
+    status = ["git", "-C", str(path), "status", "--porcelain", "--", "chat", "config"]
+    dirty = subprocess.run(status, capture_output=True, text=True).stdout.strip()
+    if result.returncode != 0:
+        return "not a git checkout"
+    return result.stdout.strip()[:70] + (" + uncommitted changes" if dirty else "")
+
+
+def header(plan: Plan, args: argparse.Namespace) -> str:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"python -m bench{' --quick' if args.quick else ''} · "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.node()} · "
+        f"{os.cpu_count()} CPUs · load {load} · Python {platform.python_version()}\n"
+        f"server tree: {server_root.path} ({revision(server_root.path)})\n"
+        f"servers: one process each, DEBUG=false, SQLite (WAL) for the fan-out runs, Redis "
+        f"layer for the sends/s runs; "
+        f"generator: {plan.senders} open-loop senders + {plan.receiver_procs} reader "
+        f"processes, steps of {plan.step_seconds:g}s"
+    )
+
+
+def main() -> int:
+    args = parse_args()
+    plan = plan_from(args)
+    if args.server_root:
+        server_root.path = args.server_root.resolve()
+    started = time.monotonic()
+    end = started + plan.budget_seconds
+    fanout: list[FanoutResult] = []
+    persist: list[PersistResult] = []
+    storm: StormResult | None = None
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
+        workdir = Path(tmp)
+        ctx = Context(workdir=workdir, say=say, deadline=end)
+        try:
+            sqlite = databases.sqlite_url(workdir)
+            databases.migrate(sqlite)
+            rooms = {f"{t}-{n}": n for n in plan.sizes for t in plan.targets}
+            if "sqlite" in plan.persist_databases:
+                rooms.update(persist_rooms("sqlite", plan.persist_senders))
+            if plan.storm_sockets:
+                rooms["storm"] = plan.storm_sockets + 1
+            made = fixtures.make_rooms(parley_env(sqlite), rooms)
+            say(f"database ready: {sum(rooms.values())} users in {len(rooms)} rooms")
+
+            reserve = RESERVE_PER_PERSIST * len(plan.persist_databases)
+            reserve += RESERVE_STORM if plan.storm_sockets else 0
+            runs = [(n, t) for n in plan.sizes for t in plan.targets]
+            for i, (n, key) in enumerate(runs):
+                share = (end - reserve - time.monotonic()) / (len(runs) - i)
+                ctx.deadline = time.monotonic() + max(share, 5.0)
+                say(f"--- {key}, N={n}")
+                with failure_noted(f"{key} N={n}", failures):
+                    fanout.append(run_fanout(ctx, TARGETS[key], made[f"{key}-{n}"], sqlite, plan))
+
+            for label in plan.persist_databases:
+                say(f"--- sustained sends, {label}")
+                names = persist_rooms(label, plan.persist_senders)
+                if label == "sqlite":
+                    rooms_ = [made[name] for name in names]
+                    with failure_noted(f"sends/s {label}", failures):
+                        persist.append(run_persist(ctx, label, rooms_, sqlite, plan))
+                    continue
+                with (
+                    failure_noted(f"sends/s {label}", failures),
+                    databases.postgres_database() as pg,
+                ):
+                    databases.migrate(pg)
+                    made_pg = fixtures.make_rooms(parley_env(pg), names)
+                    rooms_ = [made_pg[name] for name in names]
+                    persist.append(run_persist(ctx, label, rooms_, pg, plan, PERSIST_RUNS[label]))
+
+            if plan.storm_sockets:
+                say(f"--- storm, {plan.storm_sockets} sockets, Redis layer")
+                with failure_noted("storm", failures):
+                    storm = run_storm(ctx, made["storm"], sqlite, plan)
+        finally:
+            if args.keep_logs:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                for log in workdir.glob("*.log"):
+                    shutil.copy(log, args.keep_logs / log.name)
+
+    print(header(plan, args))
+    print()
+    print(report.fanout_table(fanout))
+    if persist:
+        print()
+        print(report.persist_table(persist))
+    if storm is not None:
+        print()
+        print(report.storm_lines(storm))
+    problems = [
+        f"{r.target.key}-{r.members}: {r.log.samples[:2]}" for r in fanout if not r.log.clean
+    ]
+    problems += [f"persist {p.database}: {p.log.samples[:2]}" for p in persist if not p.log.clean]
+    if problems:
+        print("\nserver logs with tracebacks or errors:\n" + "\n".join(problems))
+    if failures:
+        print("\nscenarios that could not be measured:\n" + "\n".join(failures))
+    print()
+    print(report.targets(fanout, storm))
+    print(f"\ntotal {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
