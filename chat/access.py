@@ -6,8 +6,8 @@ exist (RoomNotFound), so ids cannot be probed.
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from .errors import ChatError, RoomNotFound
-from .models import Membership, Room
+from .errors import ChatError, MessageNotFound, RoomNotFound
+from .models import Membership, Message, Room
 
 MAX_ID = 2**63 - 1  # larger ids cannot exist, and would overflow the database driver
 
@@ -61,3 +61,37 @@ def room_for_manager(
     if room.is_direct or not membership.can_manage:
         raise ChatError("forbidden", "Only the room's owners and admins may do that.")
     return room, membership
+
+
+def message_for_member(
+    user: AbstractBaseUser, message_id: int, *, lock: bool = False
+) -> tuple[Message, Membership]:
+    """A message (author loaded) and the caller's membership of its room, if the caller
+    may act on it: edit, delete or react. A message in a room the caller may not see
+    is reported exactly like one that does not exist."""
+    if not user.is_authenticated or not 0 < message_id <= MAX_ID:
+        raise MessageNotFound
+    messages = Message.objects.select_related("author", "room")
+    message = (
+        (messages.select_for_update(of=("self",)) if lock else messages)
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None:
+        raise MessageNotFound
+    membership = membership_for(user, message.room)
+    if not can_see(message.room, membership):
+        raise MessageNotFound
+    if membership is None:
+        raise ChatError("forbidden", "Join this room first.")
+    return message, membership
+
+
+def may_edit(user: AbstractBaseUser, message: Message) -> bool:
+    """Only the author edits a message."""
+    return message.author_id == user.pk
+
+
+def may_delete(user: AbstractBaseUser, message: Message, membership: Membership) -> bool:
+    """The author deletes a message; so do a group room's owners and admins."""
+    return message.author_id == user.pk or (not message.room.is_direct and membership.can_manage)

@@ -10,7 +10,15 @@ from django.views.decorators.http import require_http_methods
 
 from . import queries, services
 from .errors import ChatError
-from .protocol import MAX_FRAME_BYTES, message_dict, parse_page
+from .protocol import (
+    MAX_FRAME_BYTES,
+    deleted_event,
+    message_dict,
+    parse_page,
+    positive_int,
+    text_field,
+)
+from .search import search_messages
 
 
 def error_response(error: ChatError) -> JsonResponse:
@@ -57,6 +65,9 @@ def json_body(request: HttpRequest) -> dict:
     return data
 
 
+PAGE_PARAMS = ("after", "before", "limit", "changed_after")
+
+
 def int_param(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
@@ -97,19 +108,46 @@ def room_detail(request: HttpRequest, room_id: int) -> JsonResponse:
 @api_view("GET", "POST")
 def messages(request: HttpRequest, room_id: int) -> JsonResponse:
     if request.method == "GET":
-        after, before, limit = parse_page(
-            int_param(request.GET.get("after"), "after"),
-            int_param(request.GET.get("before"), "before"),
-            int_param(request.GET.get("limit"), "limit"),
+        after, before, limit, changed_after = parse_page(
+            *(int_param(request.GET.get(name), name) for name in PAGE_PARAMS)
         )
-        page = queries.message_page(request.user, room_id, after=after, before=before, limit=limit)
+        page = queries.message_page(
+            request.user,
+            room_id,
+            after=after,
+            before=before,
+            changed_after=changed_after,
+            limit=limit,
+        )
         return JsonResponse({"messages": page["messages"], "has_more": page["has_more"]})
     data = json_body(request)
-    body = data.get("body")
-    if not isinstance(body, str):
-        raise ChatError("bad_request", "`body` must be a string.")
-    message, created = services.send_message(request.user, room_id, body, data.get("client_msg_id"))
+    message, created = services.send_message(
+        request.user,
+        room_id,
+        text_field(data, "body"),
+        data.get("client_msg_id"),
+        reply_to=positive_int(data, "reply_to", required=False),
+    )
     return JsonResponse(message_dict(message), status=201 if created else 200)
+
+
+@api_view("PATCH", "DELETE")
+def message(request: HttpRequest, message_id: int) -> JsonResponse:
+    if request.method == "PATCH":
+        body = text_field(json_body(request), "body")
+        return JsonResponse(message_dict(services.edit_message(request.user, message_id, body)))
+    event = deleted_event(services.delete_message(request.user, message_id))
+    return JsonResponse({key: value for key, value in event.items() if key != "type"})
+
+
+@api_view("POST")
+def reactions(request: HttpRequest, message_id: int) -> JsonResponse:
+    data = json_body(request)
+    on = data.get("on", True)
+    if not isinstance(on, bool):
+        raise ChatError("bad_request", "`on` must be true or false.")
+    event = services.react(request.user, message_id, data.get("emoji"), on)
+    return JsonResponse({key: value for key, value in event.items() if key != "type"})
 
 
 @api_view("POST")
@@ -134,6 +172,23 @@ def read(request: HttpRequest, room_id: int) -> JsonResponse:
         raise ChatError("bad_request", "`seq` must be a non-negative integer.")
     return JsonResponse(
         {"room": room_id, "last_read_seq": services.mark_read(request.user, room_id, seq)}
+    )
+
+
+@api_view("GET")
+def search(request: HttpRequest) -> JsonResponse:
+    params = request.GET
+    limit = int_param(params.get("limit"), "limit") or 20
+    if limit > 50:
+        raise ChatError("bad_request", "`limit` must be at most 50.")
+    return JsonResponse(
+        search_messages(
+            request.user,
+            params.get("q", ""),
+            room_id=int_param(params.get("room"), "room"),
+            before=int_param(params.get("before"), "before"),
+            limit=limit,
+        )
     )
 
 

@@ -2,20 +2,26 @@
 
 import asyncio
 import logging
+import uuid
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from . import queries, services
+from . import presence, queries, services
 from .errors import ChatError
 from .hub import Hub
 from .protocol import (
+    Delete,
+    Edit,
     Fetch,
     Ping,
+    Presence,
+    React,
     Read,
     Send,
+    Typing,
     encode,
     error_frame,
     message_dict,
@@ -40,6 +46,11 @@ def _hello_rooms(user) -> list[dict]:
 
 
 @database_sync_to_async
+def _sharing_a_room(user) -> list[int]:
+    return queries.users_sharing_a_room(user.pk)
+
+
+@database_sync_to_async
 def _member_room_ids(user) -> set[int]:
     return queries.member_room_ids(user)
 
@@ -47,17 +58,52 @@ def _member_room_ids(user) -> set[int]:
 @database_sync_to_async
 def _send(user, command: Send) -> dict:
     message, _created = services.send_message(
-        user, command.room, command.body, command.client_msg_id
+        user, command.room, command.body, command.client_msg_id, reply_to=command.reply_to
     )
     return {"type": "ack", "client_msg_id": command.client_msg_id, "message": message_dict(message)}
 
 
 @database_sync_to_async
+def _edit(user, command: Edit) -> dict:
+    message = services.edit_message(user, command.message, command.body)
+    return {"type": "message.updated", "message": message_dict(message)}
+
+
+@database_sync_to_async
+def _delete(user, command: Delete) -> dict:
+    message = services.delete_message(user, command.message)
+    return {
+        "type": "message.deleted",
+        "room": message.room_id,
+        "id": message.pk,
+        "seq": message.seq,
+    }
+
+
+@database_sync_to_async
+def _react(user, command: React) -> dict:
+    return services.react(user, command.message, command.emoji, command.on)
+
+
+@database_sync_to_async
+def _typing(user, command: Typing) -> None:
+    services.typing(user, command.room)
+
+
+@database_sync_to_async
 def _fetch(user, command: Fetch) -> dict:
     page = queries.message_page(
-        user, command.room, after=command.after, before=command.before, limit=command.limit
+        user,
+        command.room,
+        after=command.after,
+        before=command.before,
+        changed_after=command.changed_after,
+        limit=command.limit,
     )
-    return {"type": "messages", **page, "after": command.after, "before": command.before}
+    cursor = {"after": command.after, "before": command.before}
+    if command.changed_after is not None:
+        cursor["changed_after"] = command.changed_after
+    return {"type": "messages", **page, **cursor}
 
 
 @database_sync_to_async
@@ -92,6 +138,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Events held until `hello` is out, and rooms revoked while connecting.
         self._held: list[Event] | None = []
         self._writer: DirectWriter | None = None
+        self.presence_id = uuid.uuid4().hex
+        self.presence_state = "active"
         self._revoked_while_connecting: set[int] = set()
         self._backlog = 0
         self._closing = False
@@ -106,9 +154,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
         room_ids = await _member_room_ids(self.user)
         await self.hub.subscribe(self, room_ids - self._revoked_while_connecting)
         rooms = await _hello_rooms(self.user)
+        await self.hub.check_in(self, "active")
+        people = await self.hub.presence.statuses(await _sharing_a_room(self.user), presence.now())
         await self.accept()
         self._writer = DirectWriter.for_send(self.base_send)
-        await self.send_frame({"type": "hello", "user": user_dict(self.user), "rooms": rooms})
+        await self.send_frame(
+            {
+                "type": "hello",
+                "user": user_dict(self.user),
+                "rooms": rooms,
+                "presence": {str(uid): presence.presence_view(v) for uid, v in people.items()},
+            }
+        )
         held, self._held = self._held, None
         for event in held:
             self.deliver(event)
@@ -117,6 +174,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.hub is not None:
             hub, self.hub = self.hub, None
             await hub.detach(self)
+            await hub.check_out(self)
 
     async def receive(self, text_data=None, bytes_data=None):
         command = None
@@ -154,6 +212,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return None
             case Ping():
                 return {"type": "pong"}
+            case Edit():
+                return await _edit(self.user, command)
+            case Delete():
+                return await _delete(self.user, command)
+            case React():
+                return await _react(self.user, command)
+            case Typing():
+                await _typing(self.user, command)
+                return None
+            case Presence():
+                await self.hub.check_in(self, command.state)
+                return None
 
     async def send_frame(self, frame: dict | None) -> None:
         if frame is not None:

@@ -36,3 +36,10 @@ class RoomNotFound(ChatError):
 
     def __init__(self, *, client_msg_id: str | None = None):
         super().__init__("not_found", "No such room.", client_msg_id=client_msg_id)
+
+
+class MessageNotFound(ChatError):
+    """Said alike for a message that does not exist and one in a room the caller may not see."""
+
+    def __init__(self):
+        super().__init__("not_found", "No such message.")

@@ -22,7 +22,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import fanout
+from . import fanout, presence, queries
 from .errors import ChatError
 from .fanout import room_group, user_group
 from .models import Membership
@@ -42,6 +42,9 @@ class Socket(Protocol):
     user_id: int
     room_ids: set[int]
 
+    presence_id: str
+    presence_state: str
+
     def deliver(self, event: Event) -> None: ...
 
     def granted(self, room_id: int) -> None: ...
@@ -59,6 +62,11 @@ def _memberships(user_ids: list[int]) -> dict[int, dict[int, int]]:
     for user_id, room_id, last_seq in rows:
         rooms[user_id][room_id] = last_seq
     return rooms
+
+
+@database_sync_to_async
+def _sharing_a_room(user_id: int) -> list[int]:
+    return queries.users_sharing_a_room(user_id)
 
 
 @database_sync_to_async
@@ -82,6 +90,7 @@ class Hub:
         # When each (user, room) membership last changed by an event, so that heads
         # never undo a change newer than the query they were computed from.
         self._changed_at: dict[tuple[int, int], float] = {}
+        self.presence = presence.make_store()
 
     _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -166,6 +175,37 @@ class Hub:
                 asyncio.create_task(self._heads_forever()),
             ]
 
+    async def check_in(self, socket: Socket, state: str) -> None:
+        """Record the socket's presence state; announce the user's change, if any."""
+        socket.presence_state = state
+        change = await self.presence.check_in(
+            socket.user_id, socket.presence_id, state, presence.now()
+        )
+        await self._announce([change])
+
+    async def check_out(self, socket: Socket) -> None:
+        change = await self.presence.check_out(socket.user_id, socket.presence_id, presence.now())
+        await self._announce([change])
+
+    async def refresh_presence(self) -> None:
+        """Check every local socket in again, and count gone the sockets of any process
+        that stopped checking in."""
+        now = presence.now()
+        changes = [
+            await self.presence.check_in(s.user_id, s.presence_id, s.presence_state, now)
+            for s in self.sockets
+        ]
+        changes += await self.presence.sweep(now)
+        await self._announce(changes)
+
+    async def _announce(self, changes: list) -> None:
+        for change in changes:
+            if change is None:
+                continue
+            frame = presence.presence_frame(change)
+            for user_id in await _sharing_a_room(change.user_id):
+                fanout.publish_to_user(user_id, frame)
+
     async def stop(self) -> None:
         """Stop receiving. The hub keeps its channel while its loop serves: one that
         came and went with the last socket would race the next socket's joins."""
@@ -219,6 +259,10 @@ class Hub:
                 await self.send_heads()
             except Exception:
                 logger.warning("heads failed; trying again next interval", exc_info=True)
+            try:
+                await self.refresh_presence()
+            except Exception:
+                logger.warning("presence refresh failed; trying again next interval", exc_info=True)
             since_refresh += interval
             if since_refresh >= GROUP_REFRESH_SECONDS:
                 since_refresh = 0.0

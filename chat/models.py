@@ -38,6 +38,9 @@ class Room(models.Model):
     # The seq of the newest message; advanced under a row lock by send_message.
     last_seq = models.PositiveBigIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Counts changes to existing messages (edits, deletions, reactions), so a client
+    # that was away fetches what changed since the revision it last saw.
+    last_rev = models.PositiveBigIntegerField(default=0)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="rooms"
     )
@@ -104,8 +107,22 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="messages"
     )
     body = models.TextField()
+    # The body rendered to sanitised HTML (chat.richtext) when sent or edited.
+    html = models.TextField(blank=True)
     created_at = models.DateTimeField()
     client_msg_id = models.UUIDField(default=uuid.uuid4)
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Members of the room the body @mentions.
+    mentions = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in"
+    )
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # A deleted message keeps its seq; its body, html and reactions are gone.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    # The room's last_rev when this message last changed (0: never changed).
+    rev = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["room", "seq"]
@@ -115,6 +132,26 @@ class Message(models.Model):
                 fields=["author", "client_msg_id"], name="message_author_client_id_unique"
             ),
         ]
+        indexes = [models.Index(fields=["room", "rev"], name="message_room_rev")]
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq}"
+
+
+class Reaction(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reactions"
+    )
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "emoji"], name="reaction_once_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"

@@ -17,6 +17,7 @@ MAX_FRAME_BYTES = 64 * 1024
 MAX_NESTING = 16  # a real frame nests two or three levels
 JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 MAX_REQUEST_ID_CHARS = 64
+QUOTE_CHARS = 120
 MAX_FETCH_LIMIT = 200
 DEFAULT_FETCH_LIMIT = 50
 
@@ -26,6 +27,7 @@ class Send:
     room: int
     body: str
     client_msg_id: str
+    reply_to: int | None = None
     request_id: str | None = None
 
 
@@ -35,6 +37,7 @@ class Fetch:
     after: int | None = None
     before: int | None = None
     limit: int = DEFAULT_FETCH_LIMIT
+    changed_after: int | None = None
     request_id: str | None = None
 
 
@@ -50,7 +53,40 @@ class Ping:
     request_id: str | None = None
 
 
-Command = Send | Fetch | Read | Ping
+@dataclass(frozen=True)
+class Edit:
+    message: int
+    body: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Delete:
+    message: int
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class React:
+    message: int
+    emoji: str
+    on: bool
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Typing:
+    room: int
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Presence:
+    state: str  # "active" or "idle"
+    request_id: str | None = None
+
+
+Command = Send | Fetch | Read | Ping | Edit | Delete | React | Typing | Presence
 
 
 def parse_frame(text: str | None) -> Command:
@@ -106,7 +142,7 @@ def nests_too_deep(text: str) -> bool:
     return False
 
 
-def _positive_int(data: dict, field: str, *, required: bool = True, minimum: int = 1) -> int | None:
+def positive_int(data: dict, field: str, *, required: bool = True, minimum: int = 1) -> int | None:
     value = data.get(field)
     if value is None and not required:
         return None
@@ -125,35 +161,76 @@ def parse_client_msg_id(value: Any) -> str:
         raise ChatError("bad_request", "`client_msg_id` must be a UUID string.") from None
 
 
+def text_field(data: dict, field: str) -> str:
+    value = data.get(field)
+    if not isinstance(value, str):
+        raise ChatError("bad_request", f"`{field}` must be a string.")
+    return value
+
+
 def _parse_send(data: dict) -> Send:
-    room = _positive_int(data, "room")
-    body = data.get("body")
-    if not isinstance(body, str):
-        raise ChatError("bad_request", "`body` must be a string.")
-    return Send(room=room, body=body, client_msg_id=parse_client_msg_id(data.get("client_msg_id")))
+    return Send(
+        room=positive_int(data, "room"),
+        body=text_field(data, "body"),
+        client_msg_id=parse_client_msg_id(data.get("client_msg_id")),
+        reply_to=positive_int(data, "reply_to", required=False),
+    )
 
 
-def parse_page(after: Any, before: Any, limit: Any) -> tuple[int | None, int | None, int]:
+def _parse_edit(data: dict) -> Edit:
+    return Edit(message=positive_int(data, "message"), body=text_field(data, "body"))
+
+
+def _parse_delete(data: dict) -> Delete:
+    return Delete(message=positive_int(data, "message"))
+
+
+def _parse_react(data: dict) -> React:
+    emoji, on = data.get("emoji"), data.get("on", True)
+    if not isinstance(emoji, str):
+        raise ChatError("bad_request", "`emoji` must be a string.")
+    if not isinstance(on, bool):
+        raise ChatError("bad_request", "`on` must be true or false.")
+    return React(message=positive_int(data, "message"), emoji=emoji, on=on)
+
+
+def _parse_typing(data: dict) -> Typing:
+    return Typing(room=positive_int(data, "room"))
+
+
+def _parse_presence(data: dict) -> Presence:
+    state = data.get("status")
+    if state not in ("active", "idle"):
+        raise ChatError("bad_request", "`status` must be 'active' or 'idle'.")
+    return Presence(state=state)
+
+
+def parse_page(
+    after: Any, before: Any, limit: Any, changed_after: Any = None
+) -> tuple[int | None, int | None, int, int | None]:
     """Validate a history page request; shared by the socket and the HTTP API."""
-    page = {"after": after, "before": before, "limit": limit}
-    after = _positive_int(page, "after", required=False, minimum=0)
-    before = _positive_int(page, "before", required=False)
-    if after is not None and before is not None:
-        raise ChatError("bad_request", "Give `after` or `before`, not both.")
-    limit = _positive_int(page, "limit", required=False) or DEFAULT_FETCH_LIMIT
+    page = {"after": after, "before": before, "limit": limit, "changed_after": changed_after}
+    after = positive_int(page, "after", required=False, minimum=0)
+    before = positive_int(page, "before", required=False)
+    changed_after = positive_int(page, "changed_after", required=False, minimum=0)
+    if sum(cursor is not None for cursor in (after, before, changed_after)) > 1:
+        raise ChatError("bad_request", "Give one of `after`, `before` or `changed_after`.")
+    limit = positive_int(page, "limit", required=False) or DEFAULT_FETCH_LIMIT
     if limit > MAX_FETCH_LIMIT:
         raise ChatError("bad_request", f"`limit` must be at most {MAX_FETCH_LIMIT}.")
-    return after, before, limit
+    return after, before, limit, changed_after
 
 
 def _parse_fetch(data: dict) -> Fetch:
-    room = _positive_int(data, "room")
-    after, before, limit = parse_page(data.get("after"), data.get("before"), data.get("limit"))
-    return Fetch(room=room, after=after, before=before, limit=limit)
+    room = positive_int(data, "room")
+    after, before, limit, changed_after = parse_page(
+        data.get("after"), data.get("before"), data.get("limit"), data.get("changed_after")
+    )
+    return Fetch(room=room, after=after, before=before, limit=limit, changed_after=changed_after)
 
 
 def _parse_read(data: dict) -> Read:
-    return Read(room=_positive_int(data, "room"), seq=_positive_int(data, "seq", minimum=0))
+    return Read(room=positive_int(data, "room"), seq=positive_int(data, "seq", minimum=0))
 
 
 PARSERS = {
@@ -161,6 +238,11 @@ PARSERS = {
     "fetch": _parse_fetch,
     "read": _parse_read,
     "ping": lambda _data: Ping(),
+    "edit": _parse_edit,
+    "delete": _parse_delete,
+    "react": _parse_react,
+    "typing": _parse_typing,
+    "presence": _parse_presence,
 }
 
 
@@ -174,16 +256,50 @@ def user_dict(user) -> dict:
     return {"id": user.pk, "username": user.username, "display_name": user.shown_name}
 
 
+def reply_quote(parent) -> dict:
+    """What a reply shows of its parent: who wrote it and its first line (author loaded)."""
+    deleted = parent.deleted_at is not None
+    first_line = "" if deleted else parent.body.split("\n", 1)[0]
+    return {
+        "id": parent.pk,
+        "seq": parent.seq,
+        "author": user_dict(parent.author),
+        "excerpt": first_line[:QUOTE_CHARS],
+        "deleted": deleted,
+    }
+
+
 def message_dict(message) -> dict:
-    """A message as every API answer and event carries it (author must be loaded)."""
+    """A message as every API answer and event carries it.
+
+    Needs `author` (and `reply_to.author` for a reply) loaded, and the
+    `reaction_summary` and `mention_ids` that chat.queries.with_extras attaches.
+    A deleted message is a tombstone: its seq stays, its text is gone.
+    """
+    deleted = message.deleted_at is not None
     return {
         "id": message.pk,
         "room": message.room_id,
         "seq": message.seq,
         "author": user_dict(message.author),
-        "body": message.body,
+        "body": "" if deleted else message.body,
+        "html": "" if deleted else message.html,
         "created_at": iso_utc(message.created_at),
         "client_msg_id": str(message.client_msg_id),
+        "edited_at": iso_utc(message.edited_at) if message.edited_at else None,
+        "deleted": deleted,
+        "reply_to": reply_quote(message.reply_to) if message.reply_to_id else None,
+        "mentions": message.mention_ids,
+        "reactions": message.reaction_summary,
+    }
+
+
+def deleted_event(message) -> dict:
+    return {
+        "type": "message.deleted",
+        "room": message.room_id,
+        "id": message.pk,
+        "seq": message.seq,
     }
 
 

@@ -1,27 +1,63 @@
 """Read-side queries: what a user's client needs to draw rooms and history."""
 
+from collections import defaultdict
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from .access import room_for_reader
-from .models import Membership, Message, Room, direct_key
+from .models import Membership, Message, Reaction, Room, direct_key
 from .protocol import message_dict, user_dict
 
 
-def _unread_count(user: AbstractBaseUser):
-    unread = (
-        Message.objects.filter(room=OuterRef("room"), seq__gt=OuterRef("last_read_seq"))
-        .exclude(author=user)
-        .order_by()
-        .values("room")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(unread), 0)
+def _unread(user: AbstractBaseUser, *, mentioned: bool = False):
+    """Messages after the caller's read pointer that others wrote (and that mention
+    the caller, if `mentioned`), counted in a subquery per membership row."""
+    unread = Message.objects.filter(
+        room=OuterRef("room"), seq__gt=OuterRef("last_read_seq"), deleted_at__isnull=True
+    ).exclude(author=user)
+    if mentioned:
+        unread = unread.filter(mentions=user)
+    counted = unread.order_by().values("room").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
 
 
-def room_dict(room: Room, membership: Membership | None, *, unread: int = 0, peer=None) -> dict:
+def with_extras(messages: list[Message]) -> list[Message]:
+    """Attach what message_dict needs beyond the row: reactions and mentions, in two
+    queries for the whole list."""
+    ids = [m.pk for m in messages if m.deleted_at is None]
+    reactions: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    mentions: dict[int, list[int]] = defaultdict(list)
+    if ids:
+        rows = (
+            Reaction.objects.filter(message_id__in=ids)
+            .order_by("created_at", "pk")
+            .values_list("message_id", "emoji", "user_id")
+        )
+        for message_id, emoji, user_id in rows:
+            reactions[message_id][emoji].append(user_id)
+        rows = Message.mentions.through.objects.filter(message_id__in=ids).values_list(
+            "message_id", "user_id"
+        )
+        for message_id, user_id in rows:
+            mentions[message_id].append(user_id)
+    for message in messages:
+        message.reaction_summary = [
+            {"emoji": emoji, "count": len(users), "users": users}
+            for emoji, users in reactions.get(message.pk, {}).items()
+        ]
+        message.mention_ids = sorted(mentions.get(message.pk, []))
+    return messages
+
+
+def messages_with_authors():
+    return Message.objects.select_related("author", "reply_to__author")
+
+
+def room_dict(
+    room: Room, membership: Membership | None, *, unread: int = 0, mentions: int = 0, peer=None
+) -> dict:
     """A room as seen by one user (direct rooms are named after the other person)."""
     return {
         "id": room.pk,
@@ -29,8 +65,10 @@ def room_dict(room: Room, membership: Membership | None, *, unread: int = 0, pee
         "kind": room.kind,
         "topic": room.topic,
         "last_seq": room.last_seq,
+        "last_rev": room.last_rev,
         "last_read_seq": membership.last_read_seq if membership else 0,
         "unread": unread,
+        "unread_mentions": mentions,
         "role": membership.role if membership else None,
         "peer": user_dict(peer) if room.is_direct else None,
         "last_message_at": room.last_message_at.isoformat() if room.last_message_at else None,
@@ -49,21 +87,40 @@ def member_room_ids(user: AbstractBaseUser) -> set[int]:
     return set(Membership.objects.filter(user=user).values_list("room_id", flat=True))
 
 
+def users_sharing_a_room(user_id: int) -> list[int]:
+    """Everyone else in at least one room with this user."""
+    rooms = Membership.objects.filter(user_id=user_id).values("room_id")
+    return list(
+        Membership.objects.filter(room_id__in=rooms)
+        .exclude(user_id=user_id)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
 def rooms_for_user(user: AbstractBaseUser, *, with_last_message: bool = False) -> list[dict]:
     """The user's rooms, most recently active first, with unread counts."""
     memberships = list(
         Membership.objects.filter(user=user)
         .select_related("room")
-        .annotate(unread=_unread_count(user))
+        .annotate(unread=_unread(user), unread_mentions=_unread(user, mentioned=True))
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")
     )
     direct_ids = [m.room_id for m in memberships if m.room.is_direct]
     peers = peers_by_room(user, direct_ids) if direct_ids else {}
-    rooms = [room_dict(m.room, m, unread=m.unread, peer=peers.get(m.room_id)) for m in memberships]
+    rooms = [
+        room_dict(m.room, m, unread=m.unread, mentions=m.unread_mentions, peer=peers.get(m.room_id))
+        for m in memberships
+    ]
     if with_last_message and rooms:
-        newest = Message.objects.filter(
-            room__memberships__user=user, seq=F("room__last_seq")
-        ).select_related("author")
+        newest = with_extras(
+            list(
+                messages_with_authors().filter(
+                    room__memberships__user=user, seq=F("room__last_seq")
+                )
+            )
+        )
         by_room = {m.room_id: message_dict(m) for m in newest}
         for room in rooms:
             room["last_message"] = by_room.get(room["id"])
@@ -74,14 +131,13 @@ def room_for_user(user: AbstractBaseUser, room_id: int) -> dict:
     """One room as the user sees it, or RoomNotFound."""
     room, membership = room_for_reader(user, room_id)
     peer = peers_by_room(user, [room.pk]).get(room.pk) if room.is_direct else None
-    unread = 0
+    unread = mentions = 0
     if membership is not None:
-        unread = (
-            Message.objects.filter(room=room, seq__gt=membership.last_read_seq)
-            .exclude(author=user)
-            .count()
+        counts = Membership.objects.filter(pk=membership.pk).annotate(
+            unread=_unread(user), unread_mentions=_unread(user, mentioned=True)
         )
-    return room_dict(room, membership, unread=unread, peer=peer)
+        unread, mentions = counts.values_list("unread", "unread_mentions").get()
+    return room_dict(room, membership, unread=unread, mentions=mentions, peer=peer)
 
 
 def message_page(
@@ -90,12 +146,18 @@ def message_page(
     *,
     after: int | None = None,
     before: int | None = None,
+    changed_after: int | None = None,
     limit: int = 50,
 ) -> dict:
-    """A page of history in ascending seq: after a seq, before a seq, or the newest."""
+    """A page of history in ascending seq (after a seq, before a seq, or the newest),
+    or the messages changed since a revision, in ascending rev."""
     room, _membership = room_for_reader(user, room_id)
-    messages = Message.objects.filter(room=room).select_related("author")
-    if after is not None:
+    messages = messages_with_authors().filter(room=room)
+    if changed_after is not None:
+        rows = list(messages.filter(rev__gt=changed_after).order_by("rev")[: limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+    elif after is not None:
         rows = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
         has_more = len(rows) > limit
         rows = rows[:limit]
@@ -105,6 +167,7 @@ def message_page(
         rows = list(messages.order_by("-seq")[: limit + 1])
         has_more = len(rows) > limit
         rows = rows[:limit][::-1]
+    rows = with_extras(rows)
     return {"room": room.pk, "messages": [message_dict(m) for m in rows], "has_more": has_more}
 
 

@@ -7,8 +7,10 @@ that could still roll back, and a failed publish cannot undo a committed one.
 import logging
 import time
 import unicodedata
+from datetime import timedelta
 from functools import partial
 
+import emoji as emoji_lib
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -17,12 +19,21 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, When
 from django.utils import timezone
 
-from . import fanout, sending
-from .access import MAX_ID, may_post, room_for_manager, room_for_poster, room_for_reader
+from . import fanout, richtext, sending
+from .access import (
+    MAX_ID,
+    may_delete,
+    may_edit,
+    may_post,
+    message_for_member,
+    room_for_manager,
+    room_for_poster,
+    room_for_reader,
+)
 from .errors import ChatError, RoomNotFound
-from .models import Membership, Message, Room, direct_key, room_name_key
-from .protocol import message_dict, parse_client_msg_id
-from .queries import room_for_user
+from .models import Membership, Message, Reaction, Room, direct_key, room_name_key
+from .protocol import deleted_event, message_dict, parse_client_msg_id, user_dict
+from .queries import messages_with_authors, room_for_user, with_extras
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +41,8 @@ MAX_BODY_CHARS = 4000
 MAX_ROOM_NAME_CHARS = 64
 ALLOWED_CONTROL = {"\n", "\t"}
 ROOM_NAME_PUNCTUATION = {" ", "-", "_"}
+MAX_DISTINCT_REACTIONS = 20
+TYPING_SECONDS = 2
 
 
 def clean_body(body: str) -> str:
@@ -77,22 +90,49 @@ def check_send_rate(user_id: int) -> None:
 
 
 def _existing_send(user: AbstractBaseUser, room_id: int, client_msg_id: str) -> Message | None:
-    message = (
-        Message.objects.filter(author=user, client_msg_id=client_msg_id)
-        .select_related("author")
-        .first()
-    )
+    message = messages_with_authors().filter(author=user, client_msg_id=client_msg_id).first()
     if message is not None and message.room_id != room_id:
         raise ChatError(
             "bad_request",
             "This client_msg_id was already used in another room.",
             client_msg_id=client_msg_id,
         )
-    return message
+    return with_extras([message])[0] if message is not None else None
+
+
+def _reply_parent(room_id: int, reply_to: int | None) -> Message | None:
+    if reply_to is None:
+        return None
+    parent = (
+        Message.objects.select_related("author")
+        .filter(pk=reply_to, room_id=room_id, deleted_at__isnull=True)
+        .first()
+        if 0 < reply_to <= MAX_ID
+        else None
+    )
+    if parent is None:
+        raise ChatError("bad_request", "`reply_to` must be a message in this room.")
+    return parent
+
+
+def _mentioned_members(room_id: int, body: str) -> dict[str, int]:
+    """The room's members the body @mentions: username -> user id."""
+    if "@" not in body:
+        return {}
+    usernames = richtext.mention_usernames(body)
+    if not usernames:
+        return {}
+    rows = Membership.objects.filter(room_id=room_id, user__username__in=usernames)
+    return dict(rows.values_list("user__username", "user_id"))
 
 
 def send_message(
-    user: AbstractBaseUser, room_id: int, body: str, client_msg_id: str
+    user: AbstractBaseUser,
+    room_id: int,
+    body: str,
+    client_msg_id: str,
+    *,
+    reply_to: int | None = None,
 ) -> tuple[Message, bool]:
     """Store a message under the next seq of its room; (message, created).
 
@@ -113,6 +153,9 @@ def send_message(
             return existing, False
         if not 0 < room_id <= MAX_ID:
             raise RoomNotFound
+        parent = _reply_parent(room_id, reply_to)
+        mentioned = _mentioned_members(room_id, body)
+        html = richtext.render_html(body, set(mentioned))
         with transaction.atomic():
             now = timezone.now()
             seq = sending.take_next_seq(room_id, now)
@@ -126,11 +169,21 @@ def send_message(
                     "seq": seq,
                     "author_id": user.pk,
                     "body": body,
+                    "html": html,
                     "created_at": now,
                     "client_msg_id": client_msg_id,
+                    "reply_to_id": parent.pk if parent else None,
                 }
                 message = Message(pk=sending.insert_row(Message, values), **values)
-                message.author = user
+                message.author, message.reply_to = user, parent
+                if mentioned:
+                    Mention = Message.mentions.through
+                    Mention.objects.bulk_create(
+                        Mention(message_id=message.pk, user_id=user_id)
+                        for user_id in mentioned.values()
+                    )
+                message.mention_ids = sorted(mentioned.values())
+                message.reaction_summary = []
                 frame = {"type": "message", "message": message_dict(message)}
                 transaction.on_commit(partial(fanout.publish_to_room, room_id, frame))
         if seq is None or not may_post(role):
@@ -149,6 +202,104 @@ def send_message(
             raise
         return existing, False
     return message, True
+
+
+def edit_message(user: AbstractBaseUser, message_id: int, body: str) -> Message:
+    """The author rewrites a message within PARLEY_EDIT_WINDOW seconds of sending it."""
+    body = clean_body(body)
+    with transaction.atomic():
+        message, _membership = message_for_member(user, message_id, lock=True)
+        if not may_edit(user, message):
+            raise ChatError("forbidden", "Only the author may edit a message.")
+        if message.deleted_at is not None:
+            raise ChatError("bad_request", "A deleted message cannot be edited.")
+        window = settings.PARLEY_EDIT_WINDOW
+        if window and timezone.now() - message.created_at > timedelta(seconds=window):
+            raise ChatError("forbidden", "This message is too old to edit.")
+        mentioned = _mentioned_members(message.room_id, body)
+        message.body = body
+        message.html = richtext.render_html(body, set(mentioned))
+        message.edited_at = timezone.now()
+        message.rev = sending.take_next_rev(message.room_id)
+        message.save(update_fields=["body", "html", "edited_at", "rev"])
+        message.mentions.set(mentioned.values())
+        message = with_extras([messages_with_authors().get(pk=message.pk)])[0]
+        frame = {"type": "message.updated", "message": message_dict(message)}
+        transaction.on_commit(partial(fanout.publish_to_room, message.room_id, frame))
+    return message
+
+
+def delete_message(user: AbstractBaseUser, message_id: int) -> Message:
+    """Its author, or a group room's owner or admin, deletes a message: the seq stays,
+    as a tombstone; the text, mentions and reactions are gone from the database."""
+    with transaction.atomic():
+        message, membership = message_for_member(user, message_id, lock=True)
+        if not may_delete(user, message, membership):
+            raise ChatError("forbidden", "Only the author or a room admin may delete this.")
+        if message.deleted_at is None:
+            message.body = message.html = ""
+            message.deleted_at = timezone.now()
+            message.rev = sending.take_next_rev(message.room_id)
+            message.save(update_fields=["body", "html", "deleted_at", "rev"])
+            message.mentions.clear()
+            message.reactions.all().delete()
+            frame = deleted_event(message)
+            transaction.on_commit(partial(fanout.publish_to_room, message.room_id, frame))
+    return message
+
+
+def clean_emoji(emoji: str) -> str:
+    """One emoji (a single grapheme, skin tones and joined sequences included)."""
+    if not isinstance(emoji, str) or len(emoji) > 32 or not emoji_lib.is_emoji(emoji):
+        raise ChatError("bad_request", "`emoji` must be a single emoji.")
+    return emoji
+
+
+def react(user: AbstractBaseUser, message_id: int, emoji: str, on: bool) -> dict:
+    """Add (on) or take back (not on) the caller's reaction; returns the reaction event."""
+    emoji = clean_emoji(emoji)
+    with transaction.atomic():
+        message, _membership = message_for_member(user, message_id)
+        if message.deleted_at is not None:
+            raise ChatError("bad_request", "A deleted message takes no reactions.")
+        if on:
+            changed = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)[1]
+            if changed and (
+                Reaction.objects.filter(message=message).values("emoji").distinct().count()
+                > MAX_DISTINCT_REACTIONS
+            ):
+                raise ChatError(
+                    "bad_request", f"A message takes at most {MAX_DISTINCT_REACTIONS} emoji."
+                )
+        else:
+            changed = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()[0]
+        frame = {
+            "type": "reaction",
+            "message": message.pk,
+            "room": message.room_id,
+            "emoji": emoji,
+            "user": user.pk,
+            "on": on,
+        }
+        if changed:
+            rev = sending.take_next_rev(message.room_id)
+            Message.objects.filter(pk=message.pk).update(rev=rev)
+            transaction.on_commit(partial(fanout.publish_to_room, message.room_id, frame))
+    return frame
+
+
+def typing(user: AbstractBaseUser, room_id: int) -> None:
+    """Tell the room's other sockets the user is typing: best-effort, never stored,
+    at most once per TYPING_SECONDS per user and room whatever the client sends."""
+    room_for_poster(user, room_id)
+    try:
+        fresh = cache.add(f"parley:typing:{user.pk}:{room_id}", 1, timeout=TYPING_SECONDS)
+    except Exception:
+        fresh = True
+    if fresh:
+        fanout.publish_to_room(
+            room_id, {"type": "typing", "room": room_id, "user": user_dict(user)}
+        )
 
 
 def _join(user: AbstractBaseUser, room: Room, role: str = Membership.Role.MEMBER) -> Membership:

@@ -147,6 +147,12 @@ class TestMessages:
             "body",
             "created_at",
             "client_msg_id",
+            "html",
+            "edited_at",
+            "deleted",
+            "reply_to",
+            "mentions",
+            "reactions",
         }
         assert message["author"] == {"id": user.pk, "username": "alice", "display_name": "Alice"}
         assert message["created_at"].endswith("Z")
@@ -226,3 +232,57 @@ class TestMembersAndRead:
         assert post(api, f"/api/rooms/{room.pk}/read", {"seq": 2}).json()["last_read_seq"] == 2
         assert post(api, f"/api/rooms/{room.pk}/read", {"seq": 1}).json()["last_read_seq"] == 2
         assert post(api, f"/api/rooms/{room.pk}/read", {"seq": "3"}).status_code == 400
+
+
+class TestMessageActions:
+    @pytest.fixture
+    def room(self, user, other_user):
+        return RoomFactory(name="general", members=[user, other_user])
+
+    def test_patch_edits_your_message(self, api, user, room):
+        message = send(user, room, "helo")
+        response = api.patch(
+            f"/api/messages/{message.pk}", {"body": "hello"}, content_type="application/json"
+        )
+        assert response.status_code == 200
+        assert (response.json()["body"], response.json()["edited_at"] is not None) == (
+            "hello",
+            True,
+        )
+
+    def test_patch_of_someone_elses_message_is_forbidden(self, api, other_user, room):
+        message = send(other_user, room, "theirs")
+        response = api.patch(
+            f"/api/messages/{message.pk}", {"body": "mine"}, content_type="application/json"
+        )
+        assert response.status_code == 403
+        assert Message.objects.get(pk=message.pk).body == "theirs"
+
+    def test_delete_leaves_a_tombstone(self, api, user, room):
+        message = send(user, room, "oops")
+        response = api.delete(f"/api/messages/{message.pk}")
+        assert response.json() == {"room": room.pk, "id": message.pk, "seq": message.seq}
+        assert Message.objects.get(pk=message.pk).body == ""
+
+    def test_a_reaction_is_added_and_taken_back(self, api, user, room):
+        message = send(user, room)
+        url = f"/api/messages/{message.pk}/reactions"
+        added = post(api, url, {"emoji": "🎉"})
+        assert (added.status_code, added.json()["on"]) == (200, True)
+        post(api, url, {"emoji": "🎉", "on": False})
+        assert api.get(f"/api/rooms/{room.pk}/messages").json()["messages"][0]["reactions"] == []
+
+    def test_a_message_in_a_room_you_cannot_see_is_not_found_like_a_missing_one(self, api):
+        private = RoomFactory(kind="private", members=[UserFactory()])
+        message = send(private.memberships.get().user, private, "secret")
+        for url in (f"/api/messages/{message.pk}", "/api/messages/424242"):
+            response = api.patch(url, {"body": "x"}, content_type="application/json")
+            assert response.status_code == 404
+            assert response.json()["error"] == {"code": "not_found", "detail": "No such message."}
+        assert Message.objects.get(pk=message.pk).body == "secret"
+
+    def test_changes_since_a_revision_are_fetched_over_http(self, api, user, room):
+        message = send(user, room, "a")
+        api.patch(f"/api/messages/{message.pk}", {"body": "b"}, content_type="application/json")
+        page = api.get(f"/api/rooms/{room.pk}/messages?changed_after=0").json()
+        assert [m["body"] for m in page["messages"]] == ["b"]

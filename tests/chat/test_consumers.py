@@ -115,6 +115,50 @@ class TestSend:
             assert (await tab.receive_type("message"))["message"]["body"] == "via http"
 
 
+class TestMessageActions:
+    async def test_an_edit_reaches_every_tab_and_answers_the_editor(self, alice, bob, general):
+        async with open_tab(alice) as a1, open_tab(alice) as a2, open_tab(bob) as b1:
+            sent = (await a1.request(send_frame(general.pk, "helo"), "ack"))["message"]
+            edit = {"type": "edit", "message": sent["id"], "body": "hello", "request_id": "e1"}
+            await a1.send(edit)
+            reply = await a1.receive_type("message.updated")
+            assert reply["message"]["body"] == "hello"
+            for tab in (a2, b1):
+                event = await tab.receive_type("message.updated")
+                assert event["message"]["edited_at"] == reply["message"]["edited_at"]
+
+    async def test_someone_elses_edit_is_refused_and_changes_nothing(self, alice, bob, general):
+        async with open_tab(alice) as a1, open_tab(bob) as b1:
+            sent = (await a1.request(send_frame(general.pk, "mine"), "ack"))["message"]
+            error = await b1.request({"type": "edit", "message": sent["id"], "body": "x"}, "error")
+            assert error["code"] == "forbidden"
+            assert (await b1.request({"type": "ping"}, "pong")) == {"type": "pong"}
+
+    async def test_a_delete_reaches_every_member_as_a_tombstone(self, alice, bob, general):
+        async with open_tab(alice) as a1, open_tab(bob) as b1:
+            sent = (await a1.request(send_frame(general.pk, "oops"), "ack"))["message"]
+            await a1.send({"type": "delete", "message": sent["id"]})
+            event = await b1.receive_type("message.deleted")
+            assert event == {"type": "message.deleted", "room": general.pk, "id": sent["id"],
+                             "seq": sent["seq"]}  # fmt: skip
+            page = await b1.request({"type": "fetch", "room": general.pk}, "messages")
+            assert page["messages"][-1]["deleted"] is True
+
+    async def test_a_reaction_reaches_every_member(self, alice, bob, general):
+        async with open_tab(alice) as a1, open_tab(bob) as b1:
+            sent = (await a1.request(send_frame(general.pk), "ack"))["message"]
+            await b1.send({"type": "react", "message": sent["id"], "emoji": "🎉", "on": True})
+            event = await a1.receive_type("reaction")
+            assert (event["emoji"], event["user"], event["on"]) == ("🎉", bob.pk, True)
+
+    async def test_typing_reaches_the_other_members_and_is_not_stored(self, alice, bob, general):
+        async with open_tab(alice) as a1, open_tab(bob) as b1:
+            await a1.send({"type": "typing", "room": general.pk})
+            event = await b1.receive_type("typing")
+            assert (event["room"], event["user"]["username"]) == (general.pk, "alice")
+        assert await count_messages() == 0
+
+
 class TestFetch:
     async def test_fetch_pages_forward_and_backward_by_seq(self, alice, general):
         for i in range(7):
@@ -268,6 +312,21 @@ BAD_FRAMES = [
     ('{"type": "fetch", "room": ROOM, "after": "1"}', "bad_request"),
     ('{"type": "read", "room": ROOM}', "bad_request"),
     ('{"type": "fetch", "room": 424242}', "not_found"),
+    ('{"type": "edit", "body": "x"}', "bad_request"),
+    ('{"type": "edit", "message": 424242, "body": "x"}', "not_found"),
+    ('{"type": "delete", "message": "1"}', "bad_request"),
+    ('{"type": "react", "message": 424242, "emoji": "👍", "on": "yes"}', "bad_request"),
+    ('{"type": "react", "message": 424242, "emoji": "ok"}', "bad_request"),
+    ('{"type": "typing"}', "bad_request"),
+    ('{"type": "typing", "room": 424242}', "not_found"),
+    (
+        '{"type": "send", "room": ROOM, "body": "x", "client_msg_id": "CID", "reply_to": 0}',
+        "bad_request",
+    ),
+    (
+        '{"type": "send", "room": ROOM, "body": "x", "client_msg_id": "CID", "reply_to": 424242}',
+        "bad_request",
+    ),
     ("[" * 100_000 + "]" * 100_000, "too_large"),
     ("[" * 20_000 + "]" * 20_000, "too_large"),
     ('{"type": "ping", "x": ' + "[" * 100 + "]" * 100 + "}", "too_large"),

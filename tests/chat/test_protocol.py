@@ -79,12 +79,25 @@ def test_frame_over_the_byte_limit_is_too_large_even_when_short_in_characters():
 
 
 @pytest.mark.parametrize(
-    ("after", "before", "limit"),
-    [(1, 2, None), (None, 0, None), (-1, None, None), (None, None, 201), (True, None, None)],
+    ("after", "before", "limit", "changed_after"),
+    [
+        (1, 2, None, None),
+        (None, 0, None, None),
+        (-1, None, None, None),
+        (None, None, 201, None),
+        (True, None, None, None),
+        (1, None, None, 3),
+        (None, None, None, -1),
+    ],
 )
-def test_bad_pages_are_refused(after, before, limit):
+def test_bad_pages_are_refused(after, before, limit, changed_after):
     with pytest.raises(ChatError):
-        parse_page(after, before, limit)
+        parse_page(after, before, limit, changed_after)
+
+
+def test_a_fetch_of_changes_since_a_revision_parses():
+    fetch = parse_frame('{"type": "fetch", "room": 2, "changed_after": 0, "limit": 10}')
+    assert (fetch.changed_after, fetch.after, fetch.limit) == (0, None, 10)
 
 
 def test_encode_is_compact_and_keeps_unicode():

@@ -51,6 +51,8 @@ def test_an_inserted_row_reads_back_the_same_through_the_orm(user):
         "body": "héllo\nthere",
         "created_at": timezone.now(),
         "client_msg_id": str(uuid.uuid4()),
+        "html": "<p>héllo<br>there</p>",
+        "reply_to_id": None,
     }
     pk = sending.insert_row(Message, values)
     stored = Message.objects.get(pk=pk)

@@ -16,6 +16,9 @@ UNSAFE_VIEWS = [
     ("api-members", {"room_id": 1}, "post"),
     ("api-member", {"room_id": 1, "username": "bob"}, "delete"),
     ("api-read", {"room_id": 1}, "post"),
+    ("api-message", {"message_id": 1}, "patch"),
+    ("api-message", {"message_id": 1}, "delete"),
+    ("api-reactions", {"message_id": 1}, "post"),
 ]
 # Named routes that only read.
 SAFE_VIEWS = {
@@ -23,6 +26,7 @@ SAFE_VIEWS = {
     "room",
     "direct",
     "api-room",
+    "api-search",
     "healthz",
     "password_change_done",
 }
