@@ -1,6 +1,7 @@
 """One WebSocket per browser tab: authenticate, dispatch frames to services, forward events."""
 
 import asyncio
+import contextlib
 import logging
 import uuid
 
@@ -46,8 +47,8 @@ def _hello_rooms(user) -> list[dict]:
 
 
 @database_sync_to_async
-def _sharing_a_room(user) -> list[int]:
-    return queries.users_sharing_a_room(user.pk)
+def _presence_peers(user) -> list[int]:
+    return queries.presence_peers(user.pk)
 
 
 @database_sync_to_async
@@ -151,11 +152,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # hello or arrives live, and nothing falls between the two.
         self.hub = Hub.current()
         await self.hub.attach(self)
+        try:
+            await self._open()
+        except OSError:
+            await self.disconnect(None)  # the client left mid-handshake
+        except BaseException:
+            await self.disconnect(None)  # never leave the hub holding a dead socket
+            raise
+
+    async def _open(self) -> None:
         room_ids = await _member_room_ids(self.user)
         await self.hub.subscribe(self, room_ids - self._revoked_while_connecting)
         rooms = await _hello_rooms(self.user)
         await self.hub.check_in(self, "active")
-        people = await self.hub.presence.statuses(await _sharing_a_room(self.user), presence.now())
+        people = await self.hub.presence.statuses(await _presence_peers(self.user), presence.now())
         await self.accept()
         self._writer = DirectWriter.for_send(self.base_send)
         await self.send_frame(
@@ -226,7 +236,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return None
 
     async def send_frame(self, frame: dict | None) -> None:
-        if frame is not None:
+        if frame is None:
+            return
+        # OSError: the client left (uvicorn's ClientDisconnected); disconnect() cleans up.
+        with contextlib.suppress(OSError):
             await self.send(text_data=encode(frame))
 
     # Called by the hub, on the event loop.

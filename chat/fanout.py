@@ -97,9 +97,12 @@ def _group_send(group: str, message: dict) -> None:
         loop.call_soon_threadsafe(_outboxes[loop].put, group, message)
 
 
-def publish_to_room(room_id: int, frame: dict) -> None:
-    """Every socket subscribed to the room gets the frame."""
-    _group_send(room_group(room_id), {"type": "chat.frame", "text": encode(frame)})
+def publish_to_room(room_id: int, frame: dict, *, except_user: int | None = None) -> None:
+    """Every socket subscribed to the room gets the frame (but `except_user`'s own)."""
+    message = {"type": "chat.frame", "text": encode(frame)}
+    if except_user is not None:
+        message["except_user"] = except_user
+    _group_send(room_group(room_id), message)
 
 
 def publish_to_user(user_id: int, frame: dict) -> None:

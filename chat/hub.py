@@ -33,6 +33,7 @@ from .wire import Event
 logger = logging.getLogger(__name__)
 
 GROUP_REFRESH_SECONDS = 3600  # well inside the Redis layer's group_expiry
+MAX_CONCURRENT_LAYER_CALLS = 32
 
 
 class Socket(Protocol):
@@ -65,8 +66,8 @@ def _memberships(user_ids: list[int]) -> dict[int, dict[int, int]]:
 
 
 @database_sync_to_async
-def _sharing_a_room(user_id: int) -> list[int]:
-    return queries.users_sharing_a_room(user_id)
+def _presence_rooms(user_id: int) -> list[int]:
+    return queries.presence_room_ids(user_id)
 
 
 @database_sync_to_async
@@ -91,6 +92,9 @@ class Hub:
         # never undo a change newer than the query they were computed from.
         self._changed_at: dict[tuple[int, int], float] = {}
         self.presence = presence.make_store()
+        # A storm of connects or disconnects must not open a Redis connection per
+        # group change: redis-py's pool (100 by default) refuses the excess outright.
+        self._layer_calls = asyncio.Semaphore(MAX_CONCURRENT_LAYER_CALLS)
 
     _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -154,11 +158,13 @@ class Hub:
                 wanted = group in self.groups
                 try:
                     if wanted and group not in self._joined:
-                        await self.layer.group_add(group, self.channel)
+                        async with self._layer_calls:
+                            await self.layer.group_add(group, self.channel)
                         self._joined.add(group)
                     elif not wanted and group in self._joined:
                         self._joined.discard(group)
-                        await self.layer.group_discard(group, self.channel)
+                        async with self._layer_calls:
+                            await self.layer.group_discard(group, self.channel)
                 except Exception:
                     logger.exception(
                         "channel layer %s of %s failed", "join" if wanted else "leave", group
@@ -203,8 +209,8 @@ class Hub:
             if change is None:
                 continue
             frame = presence.presence_frame(change)
-            for user_id in await _sharing_a_room(change.user_id):
-                fanout.publish_to_user(user_id, frame)
+            for room_id in await _presence_rooms(change.user_id):
+                fanout.publish_to_room(room_id, frame, except_user=change.user_id)
 
     async def stop(self) -> None:
         """Stop receiving. The hub keeps its channel while its loop serves: one that
@@ -247,8 +253,10 @@ class Hub:
             # fetch overlaps live delivery and nothing falls between the two.
             await self._sync_groups([room_group(room_id)])
         event = Event(text)
+        skipped = message.get("except_user")
         for socket in targets:
-            socket.deliver(event)
+            if socket.user_id != skipped:
+                socket.deliver(event)
 
     async def _heads_forever(self) -> None:
         since_refresh = 0.0
@@ -311,6 +319,7 @@ class Hub:
         """Re-join every group, so the Redis layer's group expiry never drops a live one."""
         for group in list(self._joined):
             try:
-                await self.layer.group_add(group, self.channel)
+                async with self._layer_calls:
+                    await self.layer.group_add(group, self.channel)
             except Exception:
                 logger.warning("refreshing %s failed", group, exc_info=True)

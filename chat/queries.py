@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -87,11 +88,22 @@ def member_room_ids(user: AbstractBaseUser) -> set[int]:
     return set(Membership.objects.filter(user=user).values_list("room_id", flat=True))
 
 
-def users_sharing_a_room(user_id: int) -> list[int]:
-    """Everyone else in at least one room with this user."""
-    rooms = Membership.objects.filter(user_id=user_id).values("room_id")
+def presence_room_ids(user_id: int) -> list[int]:
+    """The user's rooms small enough to carry live presence (PARLEY_PRESENCE_MAX_MEMBERS);
+    direct rooms always are. In a larger room every status change would cost a write
+    to every member's sockets."""
     return list(
-        Membership.objects.filter(room_id__in=rooms)
+        Membership.objects.filter(user_id=user_id)
+        .annotate(size=Count("room__memberships"))
+        .filter(size__lte=max(2, settings.PARLEY_PRESENCE_MAX_MEMBERS))
+        .values_list("room_id", flat=True)
+    )
+
+
+def presence_peers(user_id: int) -> list[int]:
+    """Everyone else in the user's presence rooms: whose status the user sees."""
+    return list(
+        Membership.objects.filter(room_id__in=presence_room_ids(user_id))
         .exclude(user_id=user_id)
         .order_by("user_id")
         .values_list("user_id", flat=True)

@@ -258,6 +258,8 @@ LOGGING = {
 # Chat behaviour.
 PARLEY_SEND_RATE = tuple(env.list("PARLEY_SEND_RATE", cast=int, default=[30, 10]))
 PARLEY_HEADS_INTERVAL = env.float("PARLEY_HEADS_INTERVAL", default=25.0)
+# Rooms up to this many members (and every direct room) carry live presence.
+PARLEY_PRESENCE_MAX_MEMBERS = env.int("PARLEY_PRESENCE_MAX_MEMBERS", default=100)
 # How long after sending its author may edit a message (seconds; 0: always).
 PARLEY_EDIT_WINDOW = env.int("PARLEY_EDIT_WINDOW", default=3600)
 if not 0 < PARLEY_HEADS_INTERVAL < 30:

@@ -8,6 +8,7 @@ from channels.layers import get_channel_layer
 
 from chat import services
 from chat.consumers import MAX_BACKLOG, MAX_BUFFERED_BYTES, ChatConsumer
+from chat.hub import Hub
 from chat.models import Message, Room
 from chat.wire import DirectWriter, Event
 from tests.chat.wsclient import open_tab
@@ -405,6 +406,23 @@ def asgi_path_consumer(base_send) -> ChatConsumer:
     consumer._writer = None
     consumer.base_send = base_send
     return consumer
+
+
+class TestLeaving:
+    async def test_a_client_that_leaves_mid_handshake_leaves_nothing_in_the_hub(
+        self, alice, general
+    ):
+        consumer = ChatConsumer()
+        consumer.scope = {"user": alice}
+
+        async def client_gone(*args, **kwargs):
+            raise OSError("the client left")
+
+        consumer.accept = client_gone
+        await consumer.connect()
+        hub = Hub.current()
+        assert consumer not in hub.sockets
+        assert (await hub.presence.statuses([alice.pk], 0.0))[alice.pk]["status"] == "offline"
 
 
 class TestBackpressure:

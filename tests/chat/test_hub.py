@@ -173,3 +173,38 @@ async def test_the_hub_channel_gets_the_large_capacity_of_the_configured_layer(s
     channel = await layer.new_channel(prefix="hub")
     assert layer.get_capacity(channel) == settings.HUB_CHANNEL_CAPACITY
     assert layer.get_capacity(await layer.new_channel()) < settings.HUB_CHANNEL_CAPACITY
+
+
+class PooledLayer(RemoteLayer):
+    """Refuses a call while 40 are in flight, as redis-py's pool does past its size."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.in_flight = self.most = 0
+
+    async def _counted(self, call, group, channel):
+        if self.in_flight >= 40:
+            raise ConnectionError("Too many connections")
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await call(group, channel)
+        finally:
+            self.in_flight -= 1
+
+    async def group_add(self, group, channel):
+        await self._counted(super().group_add, group, channel)
+
+    async def group_discard(self, group, channel):
+        await self._counted(super().group_discard, group, channel)
+
+
+async def test_a_storm_of_sockets_never_has_more_layer_calls_in_flight_than_a_pool_allows():
+    hub = Hub(PooledLayer())
+    users = [await sync_to_async(UserFactory)() for _ in range(200)]
+    sockets = [FakeSocket(user, {7}) for user in users]
+    await asyncio.gather(*(connect(hub, socket) for socket in sockets))
+    await asyncio.gather(*(hub.detach(socket) for socket in sockets))
+    await hub.stop()
+    assert hub.layer.groups == {}
+    assert 0 < hub.layer.most <= 32

@@ -113,3 +113,24 @@ async def test_people_who_share_no_room_hear_nothing(db):
     await sync_to_async(RoomFactory)(members=[alice])
     async with open_tab(carol) as watcher, open_tab(alice):
         assert await watcher.nothing(0.3)
+
+
+@live_db
+async def test_rooms_larger_than_the_presence_limit_carry_no_live_presence(db, settings):
+    settings.PARLEY_PRESENCE_MAX_MEMBERS = 2
+    alice, bob, carol = [
+        await sync_to_async(UserFactory)(username=n) for n in ("alice", "bob", "carol")
+    ]
+    await sync_to_async(RoomFactory)(members=[alice, bob, carol])
+    async with open_tab(bob) as watcher, open_tab(alice):
+        assert await watcher.nothing(0.3)
+    async with open_tab(alice), open_tab(bob) as late:
+        assert late.hello["presence"] == {}
+
+
+@live_db
+async def test_a_user_does_not_hear_their_own_presence(db):
+    alice, bob = [await sync_to_async(UserFactory)(username=n) for n in ("alice", "bob")]
+    await sync_to_async(RoomFactory)(members=[alice, bob])
+    async with open_tab(alice) as first, open_tab(alice):
+        assert await first.nothing(0.3)
