@@ -33,8 +33,15 @@ def user_group(user_id: int) -> str:
 async def _group_send_now(group: str, message: dict) -> None:
     try:
         await get_channel_layer().group_send(group, {**message, "group": group})
-    except Exception:
-        logger.exception("publish to %s failed; clients will catch up from the database", group)
+    except Exception as exc:
+        # No traceback: under overload formatting one per failure would cost more
+        # than the publish itself. The type and message say what went wrong.
+        logger.error(
+            "publish to %s failed (%s: %s); clients will catch up from the database",
+            group,
+            type(exc).__name__,
+            exc,
+        )
 
 
 class Outbox:
