@@ -4,6 +4,7 @@ Publishing happens in on_commit callbacks, so no client ever hears of a change
 that could still roll back, and a failed publish cannot undo a committed one.
 """
 
+import functools
 import logging
 import time
 import unicodedata
@@ -14,9 +15,11 @@ import emoji as emoji_lib
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
+from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
 from django.db.models import Case, When
+from django.dispatch import receiver
 from django.utils import timezone
 
 from . import fanout, richtext, sending
@@ -75,13 +78,27 @@ def clean_room_name(name: str) -> str:
     return name
 
 
+@functools.cache
+def shared_cache() -> BaseCache:
+    """One cache client for the process. `django.core.cache.cache` is a new client per
+    async context, so on Redis every send would open a new connection."""
+    return caches.create_connection("default")
+
+
+@receiver(setting_changed)
+def _forget_shared_cache(setting: str, **kwargs) -> None:
+    if setting == "CACHES":
+        shared_cache.cache_clear()
+
+
 def check_send_rate(user_id: int) -> None:
     """Flood control: at most N sends per window per user, shared across processes."""
     limit, window = settings.PARLEY_SEND_RATE
     key = f"parley:send-rate:{user_id}:{int(time.time() // window)}"
     try:
-        cache.add(key, 0, timeout=window * 2)
-        count = cache.incr(key)
+        counts = shared_cache()
+        counts.add(key, 0, timeout=window * 2)
+        count = counts.incr(key)
     except Exception:
         logger.warning("rate-limit store unavailable; send allowed", exc_info=True)
         return
@@ -293,7 +310,8 @@ def typing(user: AbstractBaseUser, room_id: int) -> None:
     at most once per TYPING_SECONDS per user and room whatever the client sends."""
     room_for_poster(user, room_id)
     try:
-        fresh = cache.add(f"parley:typing:{user.pk}:{room_id}", 1, timeout=TYPING_SECONDS)
+        key = f"parley:typing:{user.pk}:{room_id}"
+        fresh = shared_cache().add(key, 1, timeout=TYPING_SECONDS)
     except Exception:
         fresh = True
     if fresh:
