@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(VENV)/bin/pytest --ignore=tests/browser
 	$(VENV)/bin/pytest -p no:asyncio -W ignore::pytest.PytestConfigWarning tests/browser
 
-# Fan-out and persistence benchmark (docs/performance.md): ~30 min, or QUICK=1 for under a minute.
+# Fan-out and persistence benchmark (docs/performance.md): ~10 min, or QUICK=1 for under a minute.
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench $(if $(QUICK),--quick)
 

@@ -64,3 +64,11 @@ def test_a_history_page_costs_one_query_however_long_the_room(user, django_asser
     with django_assert_num_queries(5):
         page = queries.message_page(user, room.pk, limit=50)
     assert len(page["messages"]) == 50
+
+
+def test_presence_peers_cost_one_query_however_many_rooms(user, django_assert_num_queries):
+    for _ in range(5):
+        RoomFactory(members=[user, UserFactory()])
+    with django_assert_num_queries(1):
+        peers = queries.presence_peers(user.pk)
+    assert len(peers) == 5

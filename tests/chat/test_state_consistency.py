@@ -1,0 +1,125 @@
+"""Initial state plus the live events a client applies equals a fresh client's state.
+
+A watcher tab applies every event it hears (message, message.updated,
+message.deleted, reaction, read) to what its hello and first fetch gave it; after
+a burst of sends, edits, deletions, reactions and reads from other tabs, its view
+must equal what a tab connecting afresh reads from the database.
+"""
+
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from tests.chat.wsclient import open_tab
+from tests.factories import RoomFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+COMPARED = ("seq", "body", "html", "deleted", "edited_at", "reactions", "mentions", "reply_to")
+
+
+class View:
+    """A client's model of one room, built from hello, a fetch and live events."""
+
+    def __init__(self, me: int, room: dict, messages: list[dict]):
+        self.me = me
+        self.last_read_seq = room["last_read_seq"]
+        self.messages = {m["id"]: m for m in messages}
+
+    def apply(self, frame: dict) -> None:
+        match frame["type"]:
+            case "message" | "message.updated":
+                self.messages[frame["message"]["id"]] = frame["message"]
+            case "message.deleted":
+                message = self.messages[frame["id"]]
+                message.update(
+                    deleted=True, body="", html="", reactions=[], mentions=[], edited_at=None
+                )
+            case "reaction":
+                self._react(frame)
+            case "read" if frame["user"] == self.me:
+                self.last_read_seq = max(self.last_read_seq, frame["seq"])
+
+    def _react(self, frame: dict) -> None:
+        reactions = self.messages[frame["message"]]["reactions"]
+        entry = next((r for r in reactions if r["emoji"] == frame["emoji"]), None)
+        if frame["on"]:
+            if entry is None:
+                reactions.append(entry := {"emoji": frame["emoji"], "count": 0, "users": []})
+            if frame["user"] not in entry["users"]:
+                entry["users"].append(frame["user"])
+        elif entry is not None and frame["user"] in entry["users"]:
+            entry["users"].remove(frame["user"])
+        if entry is not None:
+            entry["count"] = len(entry["users"])
+            if not entry["count"]:
+                reactions.remove(entry)
+
+    def unread(self) -> int:
+        return sum(
+            1
+            for m in self.messages.values()
+            if m["seq"] > self.last_read_seq and not m["deleted"] and m["author"]["id"] != self.me
+        )
+
+    def state(self) -> list[dict]:
+        return [
+            {k: m[k] for k in COMPARED if k != "edited_at" or not m["deleted"]}
+            for m in sorted(self.messages.values(), key=lambda m: m["seq"])
+        ]
+
+
+async def fetch_all(tab, room_id: int) -> list[dict]:
+    fetch = {"type": "fetch", "room": room_id, "after": 0, "limit": 200}
+    return (await tab.request(fetch, "messages"))["messages"]
+
+
+async def apply_everything(tab, view: View, quiet: float = 0.5) -> None:
+    """Apply every frame the tab has received, in order, until it goes quiet."""
+    while not await tab.nothing(quiet):
+        view.apply(await tab.receive())
+
+
+def send(room_id: int, body: str, **extra) -> dict:
+    return {"type": "send", "room": room_id, "body": body, "client_msg_id": str(uuid.uuid4()),
+            **extra}  # fmt: skip
+
+
+async def test_a_client_applying_live_events_ends_where_a_fresh_client_starts():
+    alice, bob, carol = [
+        await sync_to_async(UserFactory)(username=n) for n in ("alice", "bob", "carol")
+    ]
+    room = await sync_to_async(RoomFactory)(name="general", members=[alice, bob, carol])
+    async with open_tab(bob) as watcher, open_tab(alice) as a, open_tab(carol) as c:
+        [hello_room] = watcher.hello["rooms"]
+        view = View(bob.pk, hello_room, await fetch_all(watcher, room.pk))
+
+        sent = []
+        for n, tab in enumerate([a, c, a, c, a, a]):
+            body = f"message {n} for @bob" if n % 2 else f"message {n}"
+            sent.append((await tab.request(send(room.pk, body), "ack"))["message"])
+        edit = {"type": "edit", "message": sent[0]["id"], "body": "first, *edited*"}
+        await a.request(edit, "message.updated")
+        await a.request({"type": "delete", "message": sent[2]["id"]}, "message.deleted")
+        for tab, message, emoji, on in [
+            (c, sent[4], "👍", True),
+            (a, sent[4], "👍", True),
+            (c, sent[4], "👍", False),
+            (c, sent[5], "🎉", True),
+        ]:
+            react = {"type": "react", "message": message["id"], "emoji": emoji, "on": on}
+            await tab.request(react, "reaction")
+        await c.request(send(room.pk, "re", reply_to=sent[1]["id"]), "ack")
+        async with open_tab(bob) as other_tab:
+            await other_tab.send({"type": "read", "room": room.pk, "seq": 3})
+            await other_tab.receive_type("read")
+        await apply_everything(watcher, view)
+
+    async with open_tab(bob) as fresh:
+        [fresh_room] = fresh.hello["rooms"]
+        fresh_view = View(bob.pk, fresh_room, await fetch_all(fresh, room.pk))
+    assert view.state() == fresh_view.state()
+    assert view.last_read_seq == fresh_room["last_read_seq"] == 3
+    assert view.unread() == fresh_room["unread"]
+    assert fresh_room["unread_mentions"] == 2  # messages 3 and 5 mention bob; 1 is read
