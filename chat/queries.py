@@ -88,22 +88,26 @@ def member_room_ids(user: AbstractBaseUser) -> set[int]:
     return set(Membership.objects.filter(user=user).values_list("room_id", flat=True))
 
 
+def _presence_rooms(user_id: int):
+    return (
+        Membership.objects.filter(user_id=user_id)
+        .annotate(size=Count("room__memberships"))
+        .filter(size__lte=max(2, settings.PARLEY_PRESENCE_MAX_MEMBERS))
+        .values("room_id")
+    )
+
+
 def presence_room_ids(user_id: int) -> list[int]:
     """The user's rooms small enough to carry live presence (PARLEY_PRESENCE_MAX_MEMBERS);
     direct rooms always are. In a larger room every status change would cost a write
     to every member's sockets."""
-    return list(
-        Membership.objects.filter(user_id=user_id)
-        .annotate(size=Count("room__memberships"))
-        .filter(size__lte=max(2, settings.PARLEY_PRESENCE_MAX_MEMBERS))
-        .values_list("room_id", flat=True)
-    )
+    return [row["room_id"] for row in _presence_rooms(user_id)]
 
 
 def presence_peers(user_id: int) -> list[int]:
     """Everyone else in the user's presence rooms: whose status the user sees."""
     return list(
-        Membership.objects.filter(room_id__in=presence_room_ids(user_id))
+        Membership.objects.filter(room_id__in=_presence_rooms(user_id))
         .exclude(user_id=user_id)
         .order_by("user_id")
         .values_list("user_id", flat=True)

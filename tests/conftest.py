@@ -9,6 +9,7 @@ import os
 import uuid
 
 import pytest
+import redis
 
 from .factories import UserFactory
 
@@ -57,3 +58,16 @@ def fresh_cache(settings):
     else:
         backend = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
     settings.CACHES = {"default": {**backend, "KEY_PREFIX": prefix}}
+
+
+@pytest.fixture(autouse=True)
+def no_presence_from_earlier_tests(settings):
+    """With Redis, presence lives outside the test database: start every test without it."""
+    if not settings.REDIS_URL:
+        return
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    stale = list(client.scan_iter(f"{prefix}:presence:*"))
+    if stale:
+        client.delete(*stale)
+    client.close()
