@@ -204,8 +204,7 @@ class RedisPresence:
 
 def make_store() -> MemoryPresence | RedisPresence:
     if settings.REDIS_URL:
-        prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-        return RedisPresence(settings.REDIS_URL, prefix)
+        return RedisPresence(settings.REDIS_URL, settings.REDIS_PREFIX)
     return MemoryPresence()
 
 

@@ -126,6 +126,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channel layer: in-process by default, Redis when REDIS_URL is set.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Prefix of every Redis key Parley makes (channel layer, presence).
+REDIS_PREFIX = env.str("CHANNEL_PREFIX", default="parley")
 # A process's hub channel carries every event for all its sockets: give it room.
 HUB_CHANNEL_CAPACITY = env.int("HUB_CHANNEL_CAPACITY", default=20000)
 if REDIS_URL:
@@ -140,7 +142,7 @@ if REDIS_URL:
                 "channel_capacity": {"hub.*": HUB_CHANNEL_CAPACITY},
                 "expiry": 30,
                 "group_expiry": 86400,
-                "prefix": env.str("CHANNEL_PREFIX", default="parley"),
+                "prefix": REDIS_PREFIX,
             },
         }
     }

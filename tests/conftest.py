@@ -65,9 +65,8 @@ def no_presence_from_earlier_tests(settings):
     """With Redis, presence lives outside the test database: start every test without it."""
     if not settings.REDIS_URL:
         return
-    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
     client = redis.Redis.from_url(settings.REDIS_URL)
-    stale = list(client.scan_iter(f"{prefix}:presence:*"))
+    stale = list(client.scan_iter(f"{settings.REDIS_PREFIX}:presence:*"))
     if stale:
         client.delete(*stale)
     client.close()
