@@ -100,8 +100,11 @@ def direct(request: HttpRequest) -> JsonResponse:
     )
 
 
-@api_view("GET")
+@api_view("GET", "PATCH")
 def room_detail(request: HttpRequest, room_id: int) -> JsonResponse:
+    if request.method == "PATCH":
+        data = json_body(request)
+        services.update_room(request.user, room_id, name=data.get("name"), topic=data.get("topic"))
     return JsonResponse(queries.room_for_user(request.user, room_id))
 
 
@@ -156,8 +159,13 @@ def members(request: HttpRequest, room_id: int) -> JsonResponse:
     return JsonResponse(queries.room_for_user(request.user, room_id))
 
 
-@api_view("DELETE")
+@api_view("PATCH", "DELETE")
 def member(request: HttpRequest, room_id: int, username: str) -> JsonResponse:
+    if request.method == "PATCH":
+        membership = services.set_role(
+            request.user, room_id, username, json_body(request).get("role")
+        )
+        return JsonResponse({"username": username, "role": membership.role})
     if username == request.user.username:
         services.leave_room(request.user, room_id)
     else:

@@ -432,6 +432,74 @@ def remove_member(actor: AbstractBaseUser, room_id: int, username: str) -> None:
         _drop(target.user, room)
 
 
+MAX_TOPIC_CHARS = 250
+
+
+def clean_topic(topic: str) -> str:
+    if not isinstance(topic, str):
+        raise ChatError("bad_request", "`topic` must be a string.")
+    topic = " ".join(topic.split())
+    if len(topic) > MAX_TOPIC_CHARS:
+        raise ChatError("bad_request", f"A topic has at most {MAX_TOPIC_CHARS} characters.")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in topic):
+        raise ChatError("bad_request", "The topic contains a control character.")
+    return topic
+
+
+def update_room(
+    actor: AbstractBaseUser, room_id: int, *, name: str | None = None, topic: str | None = None
+) -> Room:
+    """An owner or admin renames a group room or sets its topic; every member hears it."""
+    with transaction.atomic():
+        room, _membership = room_for_manager(actor, room_id, lock=True)
+        fields = []
+        if name is not None:
+            room.name = clean_room_name(name)
+            room.name_key = room_name_key(room.name)
+            fields += ["name", "name_key"]
+        if topic is not None:
+            room.topic = clean_topic(topic)
+            fields.append("topic")
+        if not fields:
+            raise ChatError("bad_request", "Give a `name` or a `topic`.")
+        try:
+            with transaction.atomic():
+                room.save(update_fields=fields)
+        except IntegrityError:
+            raise ChatError("bad_request", "That room name is taken.") from None
+        frame = {"type": "room.updated", "room": room.pk, "name": room.name, "topic": room.topic}
+        transaction.on_commit(partial(fanout.publish_to_room, room.pk, frame))
+    return room
+
+
+def set_role(actor: AbstractBaseUser, room_id: int, username: str, role: str) -> Membership:
+    """An owner makes a member an admin or an owner, or back; a room keeps an owner."""
+    if role not in Membership.Role.values:
+        raise ChatError("bad_request", "`role` must be owner, admin or member.")
+    with transaction.atomic():
+        room, actor_membership = room_for_manager(actor, room_id, lock=True)
+        if actor_membership.role != Membership.Role.OWNER:
+            raise ChatError("forbidden", "Only an owner may change roles.")
+        target = Membership.objects.filter(room=room, user__username=username).first()
+        if target is None:
+            raise ChatError("not_found", "That person is not in this room.")
+        others = Membership.objects.filter(room=room, role=Membership.Role.OWNER).exclude(
+            pk=target.pk
+        )
+        if target.role == Membership.Role.OWNER and role != target.role and not others.exists():
+            raise ChatError("bad_request", "A room needs an owner: make someone else owner first.")
+        target.role = role
+        target.save(update_fields=["role"])
+        transaction.on_commit(partial(_announce_role, target.user_id, room.pk))
+    return target
+
+
+def _announce_role(user_id: int, room_id: int) -> None:
+    """The member's sockets get their room again, with the new role."""
+    user = get_user_model().objects.get(pk=user_id)
+    fanout.publish_to_user(user_id, {"type": "room", "room": room_for_user(user, room_id)})
+
+
 def leave_room(user: AbstractBaseUser, room_id: int) -> None:
     """The user leaves a group room; the longest-standing member inherits a last owner's role."""
     with transaction.atomic():

@@ -1,0 +1,98 @@
+"""Group rooms: rename, topic and roles (chat.services), over HTTP too."""
+
+import pytest
+
+from chat import fanout, services
+from chat.errors import ChatError
+from chat.models import Membership, Room
+from tests.factories import RoomFactory, UserFactory, direct_room
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def room(user, other_user):
+    return RoomFactory(name="general", kind="private", members=[user, other_user])
+
+
+@pytest.fixture
+def published(monkeypatch):
+    frames = []
+    monkeypatch.setattr(fanout, "publish_to_room", lambda room, frame: frames.append(frame))
+    monkeypatch.setattr(fanout, "publish_to_user", lambda user, frame: frames.append(frame))
+    return frames
+
+
+def refused(code, call, *args, **kwargs):
+    with pytest.raises(ChatError) as caught:
+        call(*args, **kwargs)
+    assert caught.value.code == code
+
+
+def test_an_owner_renames_and_sets_the_topic_and_members_hear_it(
+    user, room, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_room(user, room.pk, name="Team Room", topic="  ship  it ")
+    room.refresh_from_db()
+    assert (room.name, room.topic) == ("Team Room", "ship it")
+    assert published == [
+        {"type": "room.updated", "room": room.pk, "name": "Team Room", "topic": "ship it"}
+    ]
+
+
+def test_a_plain_member_cannot_rename_and_nothing_changes(other_user, room):
+    refused("forbidden", services.update_room, other_user, room.pk, name="mine")
+    assert Room.objects.get(pk=room.pk).name == "general"
+
+
+def test_a_name_taken_by_another_room_is_refused(user, room):
+    RoomFactory(name="Lobby")
+    refused("bad_request", services.update_room, user, room.pk, name="lobby")
+    assert Room.objects.get(pk=room.pk).name == "general"
+
+
+@pytest.mark.parametrize("topic", ["x" * 251, "bell\x07", 5])
+def test_a_bad_topic_is_refused(user, room, topic):
+    refused("bad_request", services.update_room, user, room.pk, topic=topic)
+
+
+def test_a_direct_room_cannot_be_renamed(user, other_user):
+    dm = direct_room(user, other_user)
+    refused("forbidden", services.update_room, user, dm.pk, topic="x")
+
+
+def test_a_room_you_cannot_see_is_not_found(room):
+    refused("not_found", services.update_room, UserFactory(), room.pk, topic="x")
+
+
+def test_an_owner_makes_a_member_admin_who_then_may_manage(user, other_user, room):
+    services.set_role(user, room.pk, "bob", "admin")
+    assert Membership.objects.get(room=room, user=other_user).role == "admin"
+    services.update_room(other_user, room.pk, topic="by bob")
+
+
+def test_an_admin_cannot_change_roles(user, other_user, room):
+    services.set_role(user, room.pk, "bob", "admin")
+    refused("forbidden", services.set_role, other_user, room.pk, "alice", "member")
+
+
+def test_the_last_owner_cannot_step_down(user, room):
+    refused("bad_request", services.set_role, user, room.pk, "alice", "member")
+    assert Membership.objects.get(room=room, user=user).role == "owner"
+
+
+def test_an_unknown_role_is_refused(user, room):
+    refused("bad_request", services.set_role, user, room.pk, "bob", "king")
+
+
+def test_the_room_and_member_endpoints_rename_and_set_roles(client, user, other_user, room):
+    client.force_login(user)
+    renamed = client.patch(
+        f"/api/rooms/{room.pk}/", {"topic": "hello"}, content_type="application/json"
+    )
+    assert (renamed.status_code, renamed.json()["topic"]) == (200, "hello")
+    role = client.patch(
+        f"/api/rooms/{room.pk}/members/bob", {"role": "admin"}, content_type="application/json"
+    )
+    assert role.json() == {"username": "bob", "role": "admin"}
