@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Membership, Message, Room
+from .models import Block, Membership, Message, Reaction, Room
 
 
 class MembershipInline(admin.TabularInline):
@@ -48,3 +48,17 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="body")
     def short_body(self, message: Message) -> str:
         return message.body[:80]
+
+
+@admin.register(Reaction)
+class ReactionAdmin(admin.ModelAdmin):
+    list_display = ("emoji", "user", "message", "created_at")
+    search_fields = ("emoji", "user__username")
+    raw_id_fields = ("message", "user")
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    list_display = ("blocker", "blocked", "created_at")
+    search_fields = ("blocker__username", "blocked__username")
+    raw_id_fields = ("blocker", "blocked")

@@ -183,6 +183,19 @@ def read(request: HttpRequest, room_id: int) -> JsonResponse:
     )
 
 
+@api_view("GET", "POST")
+def blocks(request: HttpRequest) -> JsonResponse:
+    if request.method == "POST":
+        services.block_user(request.user, text_field(json_body(request), "username"))
+    return JsonResponse({"blocked": services.blocked_usernames(request.user)})
+
+
+@api_view("DELETE")
+def block(request: HttpRequest, username: str) -> JsonResponse:
+    services.unblock_user(request.user, username)
+    return JsonResponse({"blocked": services.blocked_usernames(request.user)})
+
+
 @api_view("GET")
 def search(request: HttpRequest) -> JsonResponse:
     params = request.GET

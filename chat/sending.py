@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
-from .models import Membership, Message, Room
+from .models import Block, Membership, Message, Room
 
 
 def _q(name: str) -> str:
@@ -49,11 +49,17 @@ def _next_rev_sql() -> str:
 @cache
 def _sender_state_sql() -> str:
     membership, message = _q(Membership._meta.db_table), _q(Message._meta.db_table)
+    room, block = _q(Room._meta.db_table), _q(Block._meta.db_table)
     return (
         f"SELECT (SELECT {_column(Membership, 'role')} FROM {membership} "  # noqa: S608
         f"WHERE {_column(Membership, 'room')} = %s AND {_column(Membership, 'user')} = %s), "
         f"(SELECT {_column(Message, 'id')} FROM {message} "
-        f"WHERE {_column(Message, 'author')} = %s AND {_column(Message, 'client_msg_id')} = %s)"
+        f"WHERE {_column(Message, 'author')} = %s AND {_column(Message, 'client_msg_id')} = %s), "
+        f"EXISTS (SELECT 1 FROM {block} b JOIN {membership} m "
+        f"ON m.{_column(Membership, 'user')} = b.{_column(Block, 'blocker')} "
+        f"JOIN {room} r ON r.{_column(Room, 'id')} = m.{_column(Membership, 'room')} "
+        f"WHERE r.{_column(Room, 'id')} = %s AND r.{_column(Room, 'kind')} = %s "
+        f"AND b.{_column(Block, 'blocked')} = %s)"
     )
 
 
@@ -91,14 +97,18 @@ def take_next_rev(room_id: int) -> int:
         return cursor.fetchone()[0]
 
 
-def sender_state(room_id: int, user_id: int, client_msg_id: str) -> tuple[str | None, int | None]:
-    """The sender's role in the room (None: not a member), and the id of a message
-    the sender already stored under this client_msg_id, in any room."""
-    params = [room_id, user_id, user_id, _prep(Message, "client_msg_id", client_msg_id)]
+def sender_state(
+    room_id: int, user_id: int, client_msg_id: str
+) -> tuple[str | None, int | None, bool]:
+    """The sender's role in the room (None: not a member), the id of a message the
+    sender already stored under this client_msg_id (in any room), and whether this is
+    a direct room whose other member blocks the sender."""
+    cid = _prep(Message, "client_msg_id", client_msg_id)
+    params = [room_id, user_id, user_id, cid, room_id, Room.Kind.DIRECT.value, user_id]
     with connection.cursor() as cursor:
         cursor.execute(_sender_state_sql(), params)
-        role, earlier_id = cursor.fetchone()
-    return role, earlier_id
+        role, earlier_id, blocked = cursor.fetchone()
+    return role, earlier_id, bool(blocked)
 
 
 @cache

@@ -34,7 +34,7 @@ from .access import (
     room_for_reader,
 )
 from .errors import ChatError, RoomNotFound
-from .models import Membership, Message, Reaction, Room, direct_key, room_name_key
+from .models import Block, Membership, Message, Reaction, Room, direct_key, room_name_key
 from .protocol import deleted_event, message_dict, parse_client_msg_id, user_dict
 from .queries import messages_with_authors, room_for_user, with_extras
 
@@ -176,9 +176,9 @@ def send_message(
         with transaction.atomic():
             now = timezone.now()
             seq = sending.take_next_seq(room_id, now)
-            role, earlier_id = sending.sender_state(room_id, user.pk, client_msg_id)
+            role, earlier_id, blocked = sending.sender_state(room_id, user.pk, client_msg_id)
             message = None
-            if seq is None or not may_post(role) or earlier_id is not None:
+            if seq is None or not may_post(role) or earlier_id is not None or blocked:
                 transaction.set_rollback(True)  # the seq goes back; nothing is stored
             else:
                 values = {
@@ -206,6 +206,8 @@ def send_message(
         if seq is None or not may_post(role):
             room_for_poster(user, room_id)  # raises what the caller may know
             raise ChatError("unavailable", "Your membership changed; try again.")
+        if blocked and earlier_id is None:
+            raise ChatError("forbidden", "This person does not take your messages.")
         if message is None:
             return _existing_send(user, room_id, client_msg_id), False
     except ChatError as exc:
@@ -383,6 +385,8 @@ def open_direct(user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
         raise ChatError("not_found", "No such user.")
     if other.pk == user.pk:
         raise ChatError("bad_request", "A direct conversation needs another person.")
+    if Block.objects.filter(blocker=other, blocked=user).exists():
+        raise ChatError("forbidden", "This person does not take your messages.")
     key = direct_key(user.pk, other.pk)
     for _attempt in range(2):
         try:
@@ -516,6 +520,24 @@ def leave_room(user: AbstractBaseUser, room_id: int) -> None:
             heir = others.order_by(rank, "joined_at", "pk").first()
             if heir is not None:
                 Membership.objects.filter(pk=heir.pk).update(role=Membership.Role.OWNER)
+
+
+def block_user(user: AbstractBaseUser, username: str) -> None:
+    """From now on `username` cannot open a DM with the user or write in theirs."""
+    other = get_user_model().objects.filter(username=username).first()
+    if other is None:
+        raise ChatError("not_found", "No such user.")
+    if other.pk == user.pk:
+        raise ChatError("bad_request", "You cannot block yourself.")
+    Block.objects.get_or_create(blocker=user, blocked=other)
+
+
+def unblock_user(user: AbstractBaseUser, username: str) -> None:
+    Block.objects.filter(blocker=user, blocked__username=username).delete()
+
+
+def blocked_usernames(user: AbstractBaseUser) -> list[str]:
+    return sorted(Block.objects.filter(blocker=user).values_list("blocked__username", flat=True))
 
 
 def mark_read(user: AbstractBaseUser, room_id: int, seq: int) -> int:

@@ -16,5 +16,7 @@ urlpatterns = [
     path("api/rooms/<int:room_id>/read", api.read, name="api-read"),
     path("api/messages/<int:message_id>", api.message, name="api-message"),
     path("api/search", api.search, name="api-search"),
+    path("api/blocks/", api.blocks, name="api-blocks"),
+    path("api/blocks/<str:username>", api.block, name="api-block"),
     path("api/messages/<int:message_id>/reactions", api.reactions, name="api-reactions"),
 ]

@@ -4,8 +4,8 @@ import pytest
 
 from chat import fanout, services
 from chat.errors import ChatError
-from chat.models import Membership, Room
-from tests.factories import RoomFactory, UserFactory, direct_room
+from chat.models import Membership, Message, Room
+from tests.factories import RoomFactory, UserFactory, direct_room, send
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +96,42 @@ def test_the_room_and_member_endpoints_rename_and_set_roles(client, user, other_
         f"/api/rooms/{room.pk}/members/bob", {"role": "admin"}, content_type="application/json"
     )
     assert role.json() == {"username": "bob", "role": "admin"}
+
+
+class TestBlocking:
+    def test_a_blocked_user_cannot_open_a_dm_with_the_blocker(self, user, other_user):
+        services.block_user(user, "bob")
+        refused("forbidden", services.open_direct, other_user, "alice")
+        assert not Room.objects.filter(kind="direct").exists()
+
+    def test_a_blocked_user_cannot_write_in_an_existing_dm_and_nothing_is_stored(
+        self, user, other_user
+    ):
+        dm = direct_room(user, other_user)
+        services.block_user(user, "bob")
+        refused("forbidden", send, other_user, dm)
+        assert not Message.objects.exists()
+        assert Room.objects.get(pk=dm.pk).last_seq == 0  # the seq was given back
+
+    def test_the_blocker_still_writes_and_unblocking_lets_the_other_write_again(
+        self, user, other_user
+    ):
+        dm = direct_room(user, other_user)
+        services.block_user(user, "bob")
+        send(user, dm, "I can still talk")
+        services.unblock_user(user, "bob")
+        assert send(other_user, dm, "me too").seq == 2
+
+    def test_blocking_does_not_silence_anyone_in_group_rooms(self, user, other_user, room):
+        services.block_user(user, "bob")
+        assert send(other_user, room).seq == 1
+
+    def test_blocking_yourself_or_nobody_is_refused(self, user):
+        refused("bad_request", services.block_user, user, "alice")
+        refused("not_found", services.block_user, user, "nobody")
+
+    def test_the_blocks_endpoint_lists_adds_and_removes(self, client, user, other_user):
+        client.force_login(user)
+        added = client.post("/api/blocks/", {"username": "bob"}, content_type="application/json")
+        assert added.json() == {"blocked": ["bob"]}
+        assert client.delete("/api/blocks/bob").json() == {"blocked": []}

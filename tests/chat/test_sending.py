@@ -33,13 +33,14 @@ def test_sender_state_gives_the_role_and_an_earlier_send_in_any_room(user):
     assert sending.sender_state(room.pk, user.pk, str(earlier.client_msg_id)) == (
         "owner",
         earlier.pk,
+        False,
     )
-    assert sending.sender_state(room.pk, user.pk, str(uuid.uuid4())) == ("owner", None)
+    assert sending.sender_state(room.pk, user.pk, str(uuid.uuid4())) == ("owner", None, False)
 
 
 def test_sender_state_of_a_non_member_has_no_role(user):
     room = RoomFactory(members=[UserFactory()])
-    assert sending.sender_state(room.pk, user.pk, str(uuid.uuid4())) == (None, None)
+    assert sending.sender_state(room.pk, user.pk, str(uuid.uuid4())) == (None, None, False)
 
 
 def test_an_inserted_row_reads_back_the_same_through_the_orm(user):

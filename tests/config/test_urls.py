@@ -21,6 +21,8 @@ UNSAFE_VIEWS = [
     ("api-message", {"message_id": 1}, "patch"),
     ("api-message", {"message_id": 1}, "delete"),
     ("api-reactions", {"message_id": 1}, "post"),
+    ("api-blocks", {}, "post"),
+    ("api-block", {"username": "bob"}, "delete"),
 ]
 # Named routes that only read.
 SAFE_VIEWS = {
