@@ -287,6 +287,7 @@ def message_dict(message) -> dict:
         "created_at": iso_utc(message.created_at),
         "client_msg_id": str(message.client_msg_id),
         "edited_at": iso_utc(message.edited_at) if message.edited_at else None,
+        "rev": message.rev,
         "deleted": deleted,
         "reply_to": reply_quote(message.reply_to) if message.reply_to_id else None,
         "mentions": message.mention_ids,

@@ -149,6 +149,7 @@ class TestMessages:
             "client_msg_id",
             "html",
             "edited_at",
+            "rev",
             "deleted",
             "reply_to",
             "mentions",

@@ -46,10 +46,11 @@ async function request(method, path, body) {
 }
 
 /** A page of a room's history, ascending: `after` a seq, `before` a seq, or the newest. */
-export function fetchMessages(roomId, { after, before, limit } = {}) {
+export function fetchMessages(roomId, { after, before, changedAfter, limit } = {}) {
   const query = new URLSearchParams();
   if (after !== undefined) query.set("after", after);
   if (before !== undefined) query.set("before", before);
+  if (changedAfter !== undefined) query.set("changed_after", changedAfter);
   if (limit !== undefined) query.set("limit", limit);
   const suffix = query.size ? `?${query}` : "";
   return request("GET", `/api/rooms/${roomId}/messages${suffix}`);

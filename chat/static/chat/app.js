@@ -3,10 +3,13 @@
 import { joinRoom, openDirect } from "./api.js";
 import { t } from "./i18n.js";
 import { Connection, Sync, socketUrl } from "./socket.js";
-import { Store } from "./store.js";
+import { Store, excerptOf } from "./store.js";
 import { ChatView, HomeView } from "./view.js";
 
 const MAX_BODY_CHARS = 4000;
+// Tell the room at most this often that the user is typing; forget a typist after TYPING_MS.
+const TYPING_EVERY_MS = 3000;
+const TYPING_MS = 6000;
 
 function readJson(id) {
   const node = document.getElementById(id);
@@ -39,8 +42,17 @@ async function startHome(list) {
 }
 
 async function startChat(root) {
-  const me = { id: config.user, display_name: root.dataset.displayName };
+  const me = {
+    id: config.user,
+    username: root.dataset.username ?? "",
+    display_name: root.dataset.displayName,
+  };
   let openId = null;
+  // The message the next send answers (its quote), for the open room only.
+  let replyTo = null;
+  // Who is typing where: room id → Map(user id → {user, timer}).
+  const typists = new Map();
+  let typingSent = { room: null, at: 0 };
   // The open room as last seen, so its header survives being removed from it.
   let shown = null;
   let removed = false;
@@ -61,6 +73,14 @@ async function startChat(root) {
       join,
       reconnectNow: () => connection.reconnectNow(),
       nearTop: loadOlderIfNeeded,
+      edit,
+      remove,
+      react,
+      reply,
+      cancelReply: () => setReply(null),
+      jumpTo,
+      editLast,
+      typing,
     },
   });
 
@@ -70,8 +90,10 @@ async function startChat(root) {
     shown = store.room(id);
     removed = false;
     notice = null;
+    setReply(null);
     view.hideNotice();
     view.showRoom(shown);
+    renderTyping();
     view.renderRooms(store.memberRooms(), id);
     renderTimeline({ toBottom: true });
     updateTitle();
@@ -131,9 +153,105 @@ async function startChat(root) {
       return false;
     }
     clearNotice("send");
-    sync.send(openId, body);
+    sync.send(openId, body, replyTo);
+    setReply(null);
+    // The next keystroke may say "typing" again: the message ended the last one.
+    typingSent = { room: null, at: 0 };
     view.scrollToBottom();
     return true;
+  }
+
+  // Changes to sent messages: the store changes when the server's event arrives.
+
+  function whenConnected(sent) {
+    if (!sent) showNotice("action", t("Not connected: try again once reconnected."));
+    else clearNotice("action");
+    return sent;
+  }
+
+  /** Saves an edit; true when the editor can close (sent, or nothing changed). */
+  function edit(message, text) {
+    const body = text.trim();
+    if (!body) return false;
+    if (body === message.body) return true;
+    if ([...body].length > MAX_BODY_CHARS) {
+      showNotice("action", t("Messages are limited to %s characters.", MAX_BODY_CHARS));
+      return false;
+    }
+    return whenConnected(sync.edit(message.id, body));
+  }
+
+  function remove(message) {
+    if (!window.confirm(t("Delete this message? This cannot be undone."))) return;
+    whenConnected(sync.remove(message.id));
+  }
+
+  function react(message, emoji, on) {
+    whenConnected(sync.react(message.id, emoji, on));
+  }
+
+  function reply(message) {
+    setReply({
+      id: message.id,
+      seq: message.seq,
+      author: message.author,
+      excerpt: excerptOf(message.body),
+      deleted: false,
+    });
+    view.focusComposer();
+  }
+
+  function setReply(quote) {
+    replyTo = quote;
+    view.setReply(quote);
+  }
+
+  /** Shows a reply's parent: at once if loaded, else after loading history back to it. */
+  async function jumpTo(seq) {
+    const roomId = openId;
+    if (view.highlight(seq)) return;
+    await sync.loadAround(roomId, seq);
+    if (openId === roomId) view.highlight(seq);
+  }
+
+  /** The Up arrow in an empty composer: edit your newest message still editable. */
+  function editLast() {
+    const messages = store.log(openId)?.messages() ?? [];
+    for (let i = messages.length - 1; i >= 0; i -= 1) {
+      const message = messages[i];
+      if (message.author.id === me.id && !message.deleted) return view.startEdit(message.seq);
+    }
+    return false;
+  }
+
+  function typing() {
+    if (openId === null || !store.room(openId)?.role) return;
+    const now = Date.now();
+    if (typingSent.room === openId && now - typingSent.at < TYPING_EVERY_MS) return;
+    if (sync.typing(openId)) typingSent = { room: openId, at: now };
+  }
+
+  function typingStarted(roomId, user) {
+    if (!typists.has(roomId)) typists.set(roomId, new Map());
+    const inRoom = typists.get(roomId);
+    clearTimeout(inRoom.get(user.id)?.timer);
+    const timer = setTimeout(() => typingStopped(roomId, user.id), TYPING_MS);
+    inRoom.set(user.id, { user, timer });
+    if (roomId === openId) renderTyping();
+  }
+
+  function typingStopped(roomId, userId) {
+    const inRoom = typists.get(roomId);
+    const typist = inRoom?.get(userId);
+    if (!typist) return;
+    clearTimeout(typist.timer);
+    inRoom.delete(userId);
+    if (roomId === openId) renderTyping();
+  }
+
+  function renderTyping() {
+    const inRoom = typists.get(openId);
+    view.showTyping(inRoom ? [...inRoom.values()].map((typist) => typist.user.display_name) : []);
   }
 
   async function join() {
@@ -178,7 +296,11 @@ async function startChat(root) {
 
   store.addEventListener("messages", (event) => {
     const { room, added, live } = event.detail;
+    // A typist's message has arrived: they are done typing it.
+    if (live) for (const message of added) typingStopped(room, message.author.id);
     if (room !== openId) return;
+    // The message being answered was deleted meanwhile: the server would refuse the reply.
+    if (replyTo && store.log(room)?.get(replyTo.seq)?.deleted) setReply(null);
     clearNotice("load");
     const incoming = live ? added.filter((message) => message.author.id !== me.id) : [];
     renderTimeline({ incoming: incoming.length > 0 });
@@ -196,6 +318,16 @@ async function startChat(root) {
   sync.addEventListener("synced", markRead);
   sync.addEventListener("signedout", () => {
     showNotice("signedout", t("You have been signed out."), { login: true });
+  });
+  sync.addEventListener("typing", (event) => typingStarted(event.detail.room, event.detail.user));
+  sync.addEventListener("refused", (event) => {
+    const { kind, error } = event.detail;
+    const texts = {
+      edit: "Could not edit the message: %s",
+      delete: "Could not delete the message: %s",
+      react: "Could not react: %s",
+    };
+    showNotice("action", t(texts[kind], error.detail));
   });
   sync.addEventListener("problem", (event) => {
     const { room, error } = event.detail;

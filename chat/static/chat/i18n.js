@@ -19,6 +19,8 @@ const STRINGS = {
   "You are no longer a member of this room.": "You are no longer a member of this room.",
   "Could not join the room: %s": "Could not join the room: %s",
   "Could not open the conversation: %s": "Could not open the conversation: %s",
+  // Sidebar badge: the room has unread messages that @mention you.
+  "%s unread mentions": "%s unread mentions",
 
   // The conversation.
   "Today": "Today",
@@ -38,6 +40,46 @@ const STRINGS = {
   "Not sent: %s": "Not sent: %s",
   "Retry": "Retry",
   "Discard": "Discard",
+
+  // Message text, tombstones and edits.
+  "This message was deleted": "This message was deleted",
+  "(edited)": "(edited)",
+  "Edited %s": "Edited %s",
+
+  // Message actions.
+  "Message actions": "Message actions",
+  "Add reaction": "Add reaction",
+  "Pick a reaction": "Pick a reaction",
+  "React with %s": "React with %s",
+  // A reaction chip: the emoji, then how many reacted with it.
+  "%s, reacted by %s": "%s, reacted by %s",
+  "Reactions": "Reactions",
+  "Reply": "Reply",
+  "Edit": "Edit",
+  "Delete": "Delete",
+  "Delete this message? This cannot be undone.": "Delete this message? This cannot be undone.",
+
+  // Editing a message inline.
+  "Edit message": "Edit message",
+  "Enter to save, Esc to cancel": "Enter to save, Esc to cancel",
+  "Save": "Save",
+  "Cancel": "Cancel",
+  "Could not edit the message: %s": "Could not edit the message: %s",
+  "Could not delete the message: %s": "Could not delete the message: %s",
+  "Could not react: %s": "Could not react: %s",
+  "Not connected: try again once reconnected.": "Not connected: try again once reconnected.",
+
+  // Replies.
+  "Replying to %s:": "Replying to %s:",
+  "Cancel reply": "Cancel reply",
+  "In reply to": "In reply to",
+  "deleted message": "deleted message",
+  "Show the original message": "Show the original message",
+
+  // Typing indicator.
+  "%s is typing…": "%s is typing…",
+  "%s and %s are typing…": "%s and %s are typing…",
+  "Several people are typing…": "Several people are typing…",
 
   // The HTTP API.
   "The server could not be reached.": "The server could not be reached.",

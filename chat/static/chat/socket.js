@@ -151,15 +151,21 @@ export class Connection extends EventTarget {
 /**
  * The client's duties from docs/protocol.md. History comes over HTTP: its answers
  * pair with their requests, so has_more and errors are never matched to the wrong ask.
- * Events: "synced" (a hello was applied), "signedout", "problem" (detail {room, error}).
+ * Events: "synced" (a hello was applied), "signedout", "problem" (detail {room, error}),
+ * "refused" (detail {kind, error}: an edit, delete or react frame was answered by an error)
+ * and "typing" (detail {room, user}: someone else is typing there).
  */
 export class Sync extends EventTarget {
   openRoom = null;
   #connection;
   #store;
   #queues = new Map();
+  #revs = new Map(); // room id → the revision its held messages are known to be current to
   #unsentReads = new Map();
   #readTimer = 0;
+  // Edits, deletions and reactions awaiting their answer: request_id → kind.
+  #requests = new Map();
+  #nextRequest = 0;
 
   constructor({ connection, store }) {
     super();
@@ -167,15 +173,48 @@ export class Sync extends EventTarget {
     this.#store = store;
     connection.addEventListener("frame", (event) => this.#handle(event.detail));
     connection.addEventListener("lost", (event) => {
+      // Their answers went with the socket; the events of what did happen come on catch-up.
+      this.#requests.clear();
       if (!event.detail.heard) this.#checkSignedIn();
     });
     // A read still waiting for its debounce would be lost with the page.
     window.addEventListener("pagehide", () => this.#flushReads());
   }
 
-  /** Shows a message as pending at once and sends it now or after the next hello. */
-  send(roomId, body) {
-    this.#transmit(this.#store.addPending(roomId, body));
+  /**
+   * Shows a message as pending at once and sends it now or after the next hello.
+   * `replyTo` (a quote of the message answered, or null) travels with every retry.
+   */
+  send(roomId, body, replyTo = null) {
+    this.#transmit(this.#store.addPending(roomId, body, replyTo));
+  }
+
+  // Changes to sent messages: sent only while connected (false otherwise), never queued,
+  // since the store changes when the server's event comes back, not before.
+
+  edit(messageId, body) {
+    return this.#request("edit", { type: "edit", message: messageId, body });
+  }
+
+  remove(messageId) {
+    return this.#request("delete", { type: "delete", message: messageId });
+  }
+
+  react(messageId, emoji, on) {
+    return this.#request("react", { type: "react", message: messageId, emoji, on });
+  }
+
+  /** Tells the room the user is typing (best effort: no answer, nothing retried). */
+  typing(roomId) {
+    return this.#connection.send({ type: "typing", room: roomId });
+  }
+
+  #request(kind, frame) {
+    this.#nextRequest += 1;
+    const requestId = `${kind}-${this.#nextRequest}`;
+    if (!this.#connection.send({ ...frame, request_id: requestId })) return false;
+    this.#requests.set(requestId, kind);
+    return true;
   }
 
   /** Retries with the same client_msg_id, so the server stores it at most once. */
@@ -197,8 +236,32 @@ export class Sync extends EventTarget {
     this.#store.ensureLog(roomId);
     return this.#queue(roomId, "newest", async () => {
       if (this.#store.log(roomId).loaded) return;
+      // Taken before the fetch: the page holds at least the state of this revision.
+      const rev = this.#store.room(roomId)?.last_rev ?? 0;
       const page = await fetchMessages(roomId);
       this.#addPage(roomId, page);
+      this.#revs.set(roomId, rev);
+    });
+  }
+
+  /**
+   * Edits, deletions and reactions made while this tab was away: the room's last_rev
+   * (from hello) is past the revision its messages were loaded or brought up to, so
+   * fetch what changed since and put it in place (replacing is idempotent).
+   */
+  catchUpChanges(roomId) {
+    return this.#queue(roomId, "changes", async () => {
+      const since = this.#revs.get(roomId);
+      const target = this.#store.room(roomId)?.last_rev ?? 0;
+      if (since === undefined || target <= since) return;
+      let changedAfter = since;
+      for (let pages = 0; pages < MAX_CATCH_UP_PAGES; pages += 1) {
+        const page = await fetchMessages(roomId, { changedAfter, limit: CATCH_UP_LIMIT });
+        for (const message of page.messages) this.#store.updateMessage(message);
+        if (!page.has_more || !page.messages.length) break;
+        changedAfter = page.messages[page.messages.length - 1].rev;
+      }
+      this.#revs.set(roomId, Math.max(this.#revs.get(roomId) ?? 0, target));
     });
   }
 
@@ -225,6 +288,29 @@ export class Sync extends EventTarget {
     });
   }
 
+  /**
+   * Loads history back to `seq` (a reply's parent): the page ending at it, then what lies
+   * between it and the oldest message held, so the log stays gap-free from its floor.
+   */
+  loadAround(roomId, seq) {
+    return this.#queue(roomId, "around", async () => {
+      const log = this.#store.log(roomId);
+      if (!log?.loaded || log.floor <= seq) return;
+      const page = await fetchMessages(roomId, { before: seq + 1, limit: OLDER_LIMIT });
+      const messages = [...page.messages];
+      let after = seq;
+      for (let pages = 0; after < log.floor - 1; pages += 1) {
+        if (pages >= MAX_CATCH_UP_PAGES) throw new Error("too much history to load");
+        const limit = Math.min(CATCH_UP_LIMIT, log.floor - 1 - after);
+        const between = await fetchMessages(roomId, { after, limit });
+        if (!between.messages.length) break;
+        messages.push(...between.messages);
+        after = between.messages[between.messages.length - 1].seq;
+      }
+      this.#addPage(roomId, { messages, has_more: page.has_more });
+    });
+  }
+
   #addPage(roomId, page) {
     const first = page.has_more && page.messages.length ? page.messages[0].seq : 1;
     this.#store.addMessages(roomId, page.messages, { floor: first });
@@ -237,6 +323,7 @@ export class Sync extends EventTarget {
   }
 
   #handle(frame) {
+    if (frame.request_id && frame.type !== "error") this.#requests.delete(frame.request_id);
     switch (frame.type) {
       case "hello":
         this.#hello(frame);
@@ -261,6 +348,23 @@ export class Sync extends EventTarget {
       case "read":
         if (frame.user === this.#store.me) this.#store.applyRead(frame.room, frame.seq);
         break;
+      case "message.updated":
+        this.#store.updateMessage(frame.message);
+        break;
+      case "message.deleted":
+        this.#store.deleteMessage(frame.room, frame.id, frame.seq);
+        break;
+      case "reaction":
+        this.#store.applyReaction(frame.room, frame.message, frame.emoji, frame.user, frame.on);
+        break;
+      case "typing":
+        // The typist's own sockets hear it too.
+        if (frame.user?.id !== this.#store.me) {
+          this.dispatchEvent(
+            new CustomEvent("typing", { detail: { room: frame.room, user: frame.user } }),
+          );
+        }
+        break;
       case "error":
         this.#error(frame);
         break;
@@ -270,7 +374,10 @@ export class Sync extends EventTarget {
 
   #hello(frame) {
     this.#store.setRooms(frame.rooms);
-    for (const roomId of this.#store.loadedRooms()) this.catchUp(roomId);
+    for (const roomId of this.#store.loadedRooms()) {
+      this.catchUp(roomId);
+      this.catchUpChanges(roomId);
+    }
     if (this.openRoom !== null && !this.#store.log(this.openRoom)?.loaded) {
       this.loadNewest(this.openRoom);
     }
@@ -298,7 +405,11 @@ export class Sync extends EventTarget {
   }
 
   #error(frame) {
-    if (frame.client_msg_id && this.#store.hasPending(frame.client_msg_id)) {
+    const kind = frame.request_id ? this.#requests.get(frame.request_id) : undefined;
+    if (kind) {
+      this.#requests.delete(frame.request_id);
+      this.dispatchEvent(new CustomEvent("refused", { detail: { kind, error: frame } }));
+    } else if (frame.client_msg_id && this.#store.hasPending(frame.client_msg_id)) {
       this.#store.failPending(frame.client_msg_id, frame.detail);
     } else {
       this.#problem(null, frame);
@@ -306,12 +417,9 @@ export class Sync extends EventTarget {
   }
 
   #transmit(pending) {
-    this.#connection.send({
-      type: "send",
-      room: pending.room,
-      body: pending.body,
-      client_msg_id: pending.id,
-    });
+    const frame = { type: "send", room: pending.room, body: pending.body, client_msg_id: pending.id };
+    if (pending.reply_to) frame.reply_to = pending.reply_to.id;
+    this.#connection.send(frame);
   }
 
   #flushReads() {

@@ -1,12 +1,14 @@
 // Client state: the rooms, each room's messages by seq, and sends awaiting their ack.
 // No DOM and no network here. Events:
 //   "rooms"    the room list, an order, a badge or a room's details changed;
-//   "messages" detail {room, added, live}: a room's timeline changed;
+//   "messages" detail {room, added, live, updated}: a room's timeline changed (`updated`:
+//              messages held were edited, deleted or reacted to);
 //   "pending"  detail {room}: a room's unacknowledged sends changed.
 
 /** One room's messages, kept by seq (the protocol's only cursor). */
 export class RoomLog {
   #bySeq = new Map();
+  #seqById = new Map();
   #sorted = null;
   // Lowest seq from which every message up to `contiguous` is held; null until a page is loaded.
   floor = null;
@@ -34,10 +36,31 @@ export class RoomLog {
   /** Adds the messages not held yet; returns those. */
   add(messages) {
     const added = messages.filter((message) => !this.#bySeq.has(message.seq));
-    for (const message of added) this.#bySeq.set(message.seq, message);
+    for (const message of added) {
+      this.#bySeq.set(message.seq, message);
+      this.#seqById.set(message.id, message.seq);
+    }
     if (added.length) this.#sorted = null;
     this.#advance();
     return added;
+  }
+
+  get(seq) {
+    return this.#bySeq.get(seq) ?? null;
+  }
+
+  byId(id) {
+    const seq = this.#seqById.get(id);
+    return seq === undefined ? null : this.get(seq);
+  }
+
+  /** Puts a changed version of a held message in its place (same seq and id); true if held. */
+  replace(message) {
+    const held = this.#bySeq.get(message.seq);
+    if (!held || held.id !== message.id) return false;
+    this.#bySeq.set(message.seq, message);
+    this.#sorted = null;
+    return true;
   }
 
   /** History is complete from `seq` up to what the last page held (seqs have no gaps). */
@@ -55,6 +78,19 @@ export class RoomLog {
 }
 
 const PENDING_KEY = "parley:pending:";
+const EXCERPT_CHARS = 120;
+
+/** What a reply quotes of its parent: the first line, as the server cuts it. */
+export function excerptOf(body) {
+  return [...(body.split("\n", 1)[0] ?? "")].slice(0, EXCERPT_CHARS).join("");
+}
+
+/** A message as a tombstone: its seq stays, its text, mentions and reactions go. */
+function tombstone(message) {
+  return { ...message, body: "", html: "", deleted: true, mentions: [], reactions: [] };
+}
+
+const mentionsOf = (message) => message.mentions ?? [];
 
 export class Store extends EventTarget {
   #rooms = new Map();
@@ -136,17 +172,26 @@ export class Store extends EventTarget {
     });
   }
 
+  /** Recounts unread messages and mentions from what is held; true when either changed. */
   #recountUnread(room) {
     const log = this.log(room.id);
+    const before = `${room.unread}/${room.unread_mentions}`;
+    room.unread_mentions ??= 0;
     if (room.last_read_seq >= room.last_seq) {
       room.unread = 0;
+      room.unread_mentions = 0;
     } else if (log?.loaded && log.floor <= room.last_read_seq + 1) {
-      room.unread = log
+      // Like the server: others' messages after the read pointer, tombstones left out.
+      const unread = log
         .messages()
-        .filter((m) => m.seq > room.last_read_seq && m.author.id !== this.me).length;
+        .filter((m) => m.seq > room.last_read_seq && m.author.id !== this.me && !m.deleted);
+      room.unread = unread.length;
+      room.unread_mentions = unread.filter((m) => mentionsOf(m).includes(this.me)).length;
     } else {
       room.unread = Math.min(room.unread, room.last_seq - room.last_read_seq);
+      room.unread_mentions = Math.min(room.unread_mentions, room.unread);
     }
+    return before !== `${room.unread}/${room.unread_mentions}`;
   }
 
   // Messages.
@@ -198,7 +243,11 @@ export class Store extends EventTarget {
       if (message.seq <= room.last_seq) continue;
       // Seqs skipped over are unknown messages: count them as unread until fetched.
       const unseen = message.seq - room.last_seq - 1;
-      room.unread += unseen + (message.author.id === this.me ? 0 : 1);
+      const theirs = message.author.id !== this.me;
+      room.unread += unseen + (theirs ? 1 : 0);
+      if (theirs && mentionsOf(message).includes(this.me)) {
+        room.unread_mentions = (room.unread_mentions ?? 0) + 1;
+      }
       room.last_seq = message.seq;
     }
     room.last_message = newest;
@@ -206,6 +255,77 @@ export class Store extends EventTarget {
     room.activity = Date.parse(newest.created_at);
     this.#recountUnread(room);
     return true;
+  }
+
+  // Changes to messages already sent: edits, deletions, reactions. Each event carries
+  // the new state, so applying one twice changes nothing.
+
+  /** A `message.updated` event: the edited message replaces the one held (by seq). */
+  updateMessage(message) {
+    this.#change(message.room, message.seq, message.id, () => message);
+  }
+
+  /** A `message.deleted` event: the message held becomes a tombstone in its place. */
+  deleteMessage(roomId, id, seq) {
+    this.#change(roomId, seq, id, (held) => (held.deleted ? null : tombstone(held)));
+  }
+
+  /** A `reaction` event: adds or removes one user under one emoji; no-op if already so. */
+  applyReaction(roomId, messageId, emoji, userId, on) {
+    const held = this.log(roomId)?.byId(messageId);
+    if (!held) return;
+    this.#change(roomId, held.seq, messageId, (message) => {
+      if (message.deleted) return null;
+      const reactions = message.reactions ?? [];
+      const index = reactions.findIndex((reaction) => reaction.emoji === emoji);
+      const users = index >= 0 ? reactions[index].users : [];
+      if (users.includes(userId) === on) return null;
+      const next = on ? [...users, userId] : users.filter((user) => user !== userId);
+      const entry = { emoji, count: next.length, users: next };
+      let changed;
+      if (index < 0) changed = [...reactions, entry];
+      else if (next.length) changed = reactions.with(index, entry);
+      else changed = reactions.filter((_, i) => i !== index);
+      return { ...message, reactions: changed };
+    });
+  }
+
+  /**
+   * Replaces the message at `seq` (if it is message `id`) with `update(held)`; null means
+   * no change. Also keeps the room's preview and the quotes of replies to it current.
+   */
+  #change(roomId, seq, id, update) {
+    const log = this.log(roomId);
+    const room = this.room(roomId);
+    let held = log?.get(seq) ?? null;
+    if (held?.id !== id) held = null;
+    const preview = room?.last_message?.seq === seq && room.last_message.id === id;
+    const base = held ?? (preview ? room.last_message : null);
+    const next = base ? update(base) : null;
+    if (!next) return;
+    let roomsChanged = false;
+    if (preview) {
+      room.last_message = next;
+      roomsChanged = true;
+    }
+    if (held) {
+      log.replace(next);
+      this.#refreshQuotes(log, next);
+      if (room && this.#recountUnread(room)) roomsChanged = true;
+      this.#emit("messages", { room: roomId, added: [], live: false, updated: true });
+    }
+    if (roomsChanged) this.#emit("rooms");
+  }
+
+  /** Replies held that quote `parent` show its new first line, or that it was deleted. */
+  #refreshQuotes(log, parent) {
+    for (const message of log.messages()) {
+      const quote = message.reply_to;
+      if (quote?.id !== parent.id) continue;
+      const excerpt = parent.deleted ? "" : excerptOf(parent.body);
+      if (quote.excerpt === excerpt && quote.deleted === parent.deleted) continue;
+      log.replace({ ...message, reply_to: { ...quote, excerpt, deleted: parent.deleted } });
+    }
   }
 
   // Pending sends, kept in sessionStorage so a reload does not lose them.
@@ -220,11 +340,13 @@ export class Store extends EventTarget {
     return [...this.#pending.values()];
   }
 
-  addPending(roomId, body) {
+  /** `replyTo` is the quote of the message answered ({id, seq, author, excerpt}) or null. */
+  addPending(roomId, body, replyTo = null) {
     const pending = {
       id: crypto.randomUUID(),
       room: roomId,
       body,
+      reply_to: replyTo,
       createdAt: Date.now(),
       state: "sending",
       detail: "",

@@ -1,12 +1,17 @@
 // All DOM work: the chat page (ChatView) and the home page's live badges (HomeView).
-// User text (names, topics, bodies) enters the DOM only through textContent.
+// User text (names, topics, bodies) enters the DOM only through textContent; message
+// HTML only through richtext.js, which rebuilds it node by node from an allow-list.
 import { t } from "./i18n.js";
+import { renderMessageText } from "./richtext.js";
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 const NEAR_TOP_PX = 240;
 const NEAR_BOTTOM_PX = 48;
 const TONES = 8;
 const ANNOUNCE_CHARS = 200;
+const FLASH_MS = 2000;
+/** The reaction picker's choices. */
+export const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
@@ -19,6 +24,22 @@ const dayYearFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full" });
 const LOCK_PATH =
   "M7 10V7a5 5 0 0 1 10 0v3h1a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-9" +
   "a1 1 0 0 1 1-1h1zm2 0h6V7a3 3 0 0 0-6 0v3z";
+const SMILE_PATH =
+  "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16zM8.5 11" +
+  "a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zm7 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zM12 17.5" +
+  "c2.33 0 4.31-1.46 5.11-3.5H6.89c.8 2.04 2.78 3.5 5.11 3.5z";
+const REPLY_PATH = "M10 9V5l-7 7 7 7v-4.1c5 0 8.5 1.6 11 5.1-1-5-4-10-11-11z";
+const EDIT_PATH =
+  "M3 17.25V21h3.75L17.81 9.94l-3.75-3.75L3 17.25zM20.71 7.04a1 1 0 0 0 0-1.41l-2.34-2.34" +
+  "a1 1 0 0 0-1.41 0l-1.83 1.83 3.75 3.75 1.83-1.83z";
+const DELETE_PATH = "M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z";
+// Each action button and the permission letter that shows it (see #permissions).
+const ACTIONS = [
+  { action: "picker", need: "r", label: "Add reaction", path: SMILE_PATH },
+  { action: "reply", need: "p", label: "Reply", path: REPLY_PATH },
+  { action: "edit", need: "e", label: "Edit", path: EDIT_PATH },
+  { action: "delete", need: "d", label: "Delete", path: DELETE_PATH },
+];
 
 function el(tag, className = "", text) {
   const node = document.createElement(tag);
@@ -46,17 +67,28 @@ function avatar(name, userId, className) {
   return node;
 }
 
-function lockIcon() {
+function svgIcon(d) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
   svg.setAttribute("aria-hidden", "true");
   svg.setAttribute("class", "icon");
   const path = document.createElementNS(ns, "path");
-  path.setAttribute("d", LOCK_PATH);
+  path.setAttribute("d", d);
   svg.append(path);
   return svg;
 }
+
+const lockIcon = () => svgIcon(LOCK_PATH);
+
+function button(className, text) {
+  const node = el("button", className, text);
+  node.type = "button";
+  return node;
+}
+
+const reactedWith = (message, emoji, userId) =>
+  (message.reactions ?? []).some((r) => r.emoji === emoji && r.users.includes(userId));
 
 function dayKey(date) {
   return `${date.getFullYear()}-${date.getMonth() + 1}-${date.getDate()}`;
@@ -145,10 +177,20 @@ export class ChatView {
   #stuckToBottom = true;
   #countdown = 0;
   #announcedState = "connecting";
+  // The open room and whether the user was removed from it: what actions to offer.
+  #room = null;
+  #removed = false;
+  // Per message node: the message drawn there and the permissions it was drawn with.
+  #drawn = new WeakMap();
+  // The inline editor ({li, id, form, input}) and the reaction picker ({li, toggle, node}).
+  #editing = null;
+  #picker = null;
 
   /**
    * `me` is {id, username, display_name}; `on` holds the callbacks: openRoom(id),
-   * send(text) → true when taken, retry(id), discard(id), join(), reconnectNow(), nearTop().
+   * send(text) → true when taken, retry(id), discard(id), join(), reconnectNow(), nearTop(),
+   * edit(message, body) → true when done, remove(message), react(message, emoji, on),
+   * reply(message), cancelReply(), jumpTo(seq), editLast() → true when editing, typing().
    */
   constructor(root, { me, on }) {
     const ids = [
@@ -156,7 +198,7 @@ export class ChatView {
       "room-kind", "connection", "connection-text", "connection-live", "reconnect-now",
       "chat-notice", "chat-notice-text", "chat-notice-dismiss", "login-link", "conversation",
       "history-status", "messages", "jump-latest", "announcer", "composer", "composer-input",
-      "join-bar", "join-room",
+      "join-bar", "join-room", "typing", "reply-bar", "reply-bar-text", "reply-cancel",
     ];
     this.#els = Object.fromEntries(ids.map((id) => [id, document.getElementById(id)]));
     this.#root = root;
@@ -183,6 +225,10 @@ export class ChatView {
     els["join-bar"].hidden = removed || member || room.kind !== "public";
     const target = room.kind === "direct" ? room.name : `#${room.name}`;
     els["composer-input"].placeholder = t("Message %s", target);
+    const before = this.#permissionContext();
+    this.#room = room;
+    this.#removed = removed;
+    if (before !== this.#permissionContext()) this.#redrawMessages();
   }
 
   renderRooms(rooms, openId) {
@@ -216,6 +262,11 @@ export class ChatView {
     icon.setAttribute("aria-hidden", "true");
     link.replaceChildren(icon, el("span", "room-name", room.name));
     if (room.kind === "direct") link.append(hiddenText(t("(direct message)")));
+    if (room.unread_mentions > 0) {
+      const badge = el("span", "badge badge-mention", `@${room.unread_mentions}`);
+      badge.setAttribute("aria-hidden", "true");
+      link.append(badge, hiddenText(t("%s unread mentions", room.unread_mentions)));
+    }
     if (room.unread > 0) {
       const badge = el("span", "badge", String(room.unread));
       badge.setAttribute("aria-hidden", "true");
@@ -241,6 +292,8 @@ export class ChatView {
     if (switched) {
       this.#timelineRoom = roomId;
       this.#stuckToBottom = true;
+      this.closePicker();
+      this.#editing = null;
       list.replaceChildren();
       jump.hidden = true;
     }
@@ -254,7 +307,10 @@ export class ChatView {
         if (entry.pending?.state === "failed") failures.push(entry.pending);
         return entry.day ? this.#dayNode(entry) : this.#messageNode(entry);
       },
-      (node, entry) => node.classList.toggle("msg-continued", Boolean(entry.continued)),
+      (node, entry) => {
+        node.classList.toggle("msg-continued", Boolean(entry.continued));
+        if (entry.message) this.#drawMessage(node, entry.message);
+      },
     );
     this.#renderHistoryStatus(state);
     if (this.#stuckToBottom || toBottom) {
@@ -302,13 +358,324 @@ export class ChatView {
     const meta = el("div", "msg-meta");
     meta.append(el("span", "msg-author", author.display_name), " ", timeNode(entry.at, "msg-time"));
     const main = el("div", "msg-main");
-    main.append(meta, el("div", "msg-body", (entry.message ?? pending).body));
+    main.append(meta);
+    li.append(avatar(author.display_name, author.id, "msg-avatar"), side, main);
     if (pending) {
       li.classList.add("msg-pending", `msg-${pending.state}`);
-      main.append(this.#pendingStatus(pending));
+      if (pending.reply_to) main.append(this.#quoteNode(pending.reply_to, { link: false }));
+      main.append(el("div", "msg-body msg-plain", pending.body), this.#pendingStatus(pending));
+      return li;
     }
-    li.append(avatar(author.display_name, author.id, "msg-avatar"), side, main);
+    const reactions = el("ul", "msg-reactions");
+    reactions.setAttribute("aria-label", t("Reactions"));
+    main.append(el("div", "msg-text"), reactions);
+    li.append(this.#actionsNode());
+    this.#drawMessage(li, entry.message);
     return li;
+  }
+
+  /**
+   * What the user may do to a message, as letters: r react, p reply, e edit, d delete.
+   * The server decides; this only leaves out buttons that could not work.
+   */
+  #permissions(message) {
+    const room = this.#room;
+    if (!room?.role || this.#removed || message.deleted) return "";
+    const mine = message.author.id === this.#me.id;
+    const moderator = room.kind !== "direct" && ["owner", "admin"].includes(room.role);
+    return `rp${mine ? "e" : ""}${mine || moderator ? "d" : ""}`;
+  }
+
+  #permissionContext() {
+    const room = this.#room;
+    return room ? `${room.id}:${room.kind}:${room.role}:${this.#removed}` : "";
+  }
+
+  #redrawMessages() {
+    for (const li of this.#els.messages.children) {
+      const drawn = this.#drawn.get(li);
+      if (drawn) this.#drawMessage(li, drawn.message);
+    }
+  }
+
+  /**
+   * Brings a message node up to date in place, part by part, so that focus and an open
+   * editor or picker survive an edit, a reaction or a change of role elsewhere.
+   */
+  #drawMessage(li, message) {
+    const permissions = this.#permissions(message);
+    const drawn = this.#drawn.get(li);
+    if (drawn?.message === message && drawn.permissions === permissions) return;
+    this.#drawn.set(li, { message, permissions });
+    const before = drawn?.message;
+    li.classList.toggle("msg-deleted", Boolean(message.deleted));
+    li.classList.toggle(
+      "msg-mentions-me",
+      !message.deleted && (message.mentions ?? []).includes(this.#me.id),
+    );
+    const main = li.querySelector(".msg-main");
+    if (!before || before.reply_to !== message.reply_to) {
+      main.querySelector(":scope > .msg-quote")?.remove();
+      if (message.reply_to) main.querySelector(".msg-meta").after(this.#quoteNode(message.reply_to));
+    }
+    const textChanged =
+      !before ||
+      ["html", "body", "deleted", "edited_at"].some((field) => before[field] !== message[field]);
+    if (textChanged) this.#fillText(main.querySelector(".msg-text"), message);
+    this.#fillReactions(li, message, permissions.includes("r"));
+    const bar = li.querySelector(".msg-actions");
+    for (const { action, need } of ACTIONS) {
+      bar.querySelector(`[data-action="${action}"]`).hidden = !permissions.includes(need);
+    }
+    bar.hidden = permissions === "";
+    if (!permissions.includes("r") && this.#picker?.li === li) this.closePicker();
+    if (!permissions.includes("e") && this.#editing?.li === li) this.#endEdit();
+  }
+
+  #fillText(container, message) {
+    const body = el("div", "msg-body");
+    if (message.deleted) {
+      body.classList.add("msg-tombstone");
+      body.textContent = t("This message was deleted");
+      container.replaceChildren(body);
+      return;
+    }
+    // No html (an older message): the body as plain text, newlines kept.
+    body.classList.toggle("msg-plain", !message.html);
+    body.append(renderMessageText(message.html, message.body, { me: this.#me.username }));
+    container.replaceChildren(body);
+    if (message.edited_at) {
+      const edited = el("span", "msg-edited", t("(edited)"));
+      edited.title = t("Edited %s", fullFormat.format(new Date(message.edited_at)));
+      container.append(" ", edited);
+    }
+  }
+
+  /** A reply's quote of its parent; `link`: a button that shows the parent. */
+  #quoteNode(quote, { link = true } = {}) {
+    const node = link ? button("msg-quote") : el("div", "msg-quote");
+    if (link) {
+      node.dataset.action = "quote";
+      node.dataset.seq = quote.seq;
+      node.title = t("Show the original message");
+    }
+    node.append(hiddenText(`${t("In reply to")} `));
+    if (quote.deleted) {
+      node.append(el("span", "msg-quote-excerpt msg-quote-deleted", t("deleted message")));
+    } else {
+      node.append(
+        el("span", "msg-quote-author", quote.author.display_name),
+        " ",
+        el("span", "msg-quote-excerpt", quote.excerpt),
+      );
+    }
+    return node;
+  }
+
+  #fillReactions(li, message, canReact) {
+    const list = li.querySelector(".msg-reactions");
+    const reactions = message.deleted ? [] : (message.reactions ?? []);
+    const hadFocus = list.contains(document.activeElement);
+    list.hidden = reactions.length === 0;
+    reconcile(
+      list,
+      reactions.map((reaction) => ({ key: reaction.emoji, reaction })),
+      (item) => {
+        const chip = button("reaction");
+        chip.dataset.action = "react";
+        chip.dataset.emoji = item.reaction.emoji;
+        const node = el("li");
+        node.append(chip);
+        this.#fillChip(chip, item.reaction, canReact);
+        return node;
+      },
+      (node, item) => this.#fillChip(node.firstElementChild, item.reaction, canReact),
+    );
+    // The chip that had focus went with its last reaction: keep focus in the message.
+    if (hadFocus && !list.contains(document.activeElement)) {
+      li.querySelector('[data-action="picker"]:not([hidden])')?.focus();
+    }
+  }
+
+  #fillChip(chip, reaction, canReact) {
+    const mine = reaction.users.includes(this.#me.id);
+    chip.disabled = !canReact;
+    chip.setAttribute("aria-pressed", String(mine));
+    chip.setAttribute("aria-label", t("%s, reacted by %s", reaction.emoji, reaction.users.length));
+    const emoji = el("span", "reaction-emoji", reaction.emoji);
+    const count = el("span", "reaction-count", String(reaction.users.length));
+    chip.replaceChildren(emoji, count);
+  }
+
+  #actionsNode() {
+    const bar = el("div", "msg-actions");
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", t("Message actions"));
+    for (const { action, label, path } of ACTIONS) {
+      const node = button("msg-action");
+      node.dataset.action = action;
+      node.setAttribute("aria-label", t(label));
+      node.title = t(label);
+      node.append(svgIcon(path));
+      if (action === "picker") {
+        node.setAttribute("aria-haspopup", "true");
+        node.setAttribute("aria-expanded", "false");
+      }
+      bar.append(node);
+    }
+    return bar;
+  }
+
+  // The reaction picker: one open at a time, inside its message.
+
+  #togglePicker(li, toggle) {
+    if (this.#picker?.li === li) {
+      this.closePicker({ refocus: true });
+      return;
+    }
+    this.closePicker();
+    const message = this.#drawn.get(li)?.message;
+    if (!message) return;
+    const picker = el("div", "reaction-picker");
+    picker.setAttribute("role", "group");
+    picker.setAttribute("aria-label", t("Pick a reaction"));
+    for (const emoji of QUICK_EMOJI) {
+      const option = button("reaction-option", emoji);
+      option.dataset.action = "pick";
+      option.dataset.emoji = emoji;
+      option.setAttribute("aria-label", t("React with %s", emoji));
+      option.setAttribute("aria-pressed", String(reactedWith(message, emoji, this.#me.id)));
+      picker.append(option);
+    }
+    picker.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape") return;
+      event.preventDefault();
+      event.stopPropagation();
+      this.closePicker({ refocus: true });
+    });
+    picker.addEventListener("focusout", (event) => {
+      const next = event.relatedTarget;
+      if (next && !picker.contains(next) && next !== toggle) this.closePicker();
+    });
+    li.append(picker);
+    li.classList.add("msg-picking");
+    toggle.setAttribute("aria-expanded", "true");
+    this.#picker = { li, toggle, node: picker };
+    picker.scrollIntoView({ block: "nearest" });
+    picker.firstElementChild.focus();
+  }
+
+  closePicker({ refocus = false } = {}) {
+    const picker = this.#picker;
+    if (!picker) return;
+    this.#picker = null;
+    picker.node.remove();
+    picker.li.classList.remove("msg-picking");
+    picker.toggle.setAttribute("aria-expanded", "false");
+    if (refocus && picker.toggle.isConnected) picker.toggle.focus();
+  }
+
+  // The inline editor.
+
+  /** Opens the editor on a message shown in the timeline; false when it is not there. */
+  startEdit(seq) {
+    const li = this.#els.messages.querySelector(`li[data-key="m:${seq}"]`);
+    const drawn = li && this.#drawn.get(li);
+    if (!drawn?.permissions.includes("e")) return false;
+    this.#endEdit();
+    this.closePicker();
+    const form = el("form", "msg-editor");
+    const input = el("textarea", "msg-editor-input");
+    input.value = drawn.message.body;
+    input.rows = 1;
+    input.setAttribute("aria-label", t("Edit message"));
+    const hintId = `edit-hint-${seq}`;
+    input.setAttribute("aria-describedby", hintId);
+    const hint = el("p", "msg-editor-hint", t("Enter to save, Esc to cancel"));
+    hint.id = hintId;
+    const save = el("button", "button button-small", t("Save"));
+    save.type = "submit";
+    const cancel = button("button button-secondary button-small", t("Cancel"));
+    cancel.dataset.action = "edit-cancel";
+    const buttons = el("div", "msg-editor-buttons");
+    buttons.append(save, cancel, hint);
+    form.append(input, buttons);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#saveEdit();
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.#saveEdit();
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        this.#endEdit({ refocus: true });
+      }
+    });
+    li.querySelector(".msg-text").after(form);
+    li.classList.add("msg-editing");
+    this.#editing = { li, form, input };
+    li.scrollIntoView({ block: "nearest" });
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+    return true;
+  }
+
+  #saveEdit() {
+    const editing = this.#editing;
+    const message = editing && this.#drawn.get(editing.li)?.message;
+    if (message && this.#on.edit(message, editing.input.value)) this.#endEdit({ refocus: true });
+  }
+
+  #endEdit({ refocus = false } = {}) {
+    const editing = this.#editing;
+    if (!editing) return;
+    this.#editing = null;
+    editing.form.remove();
+    editing.li.classList.remove("msg-editing");
+    if (refocus) this.focusComposer();
+  }
+
+  /** Scrolls to a message and flashes it; false when it is not in the timeline. */
+  highlight(seq) {
+    const li = this.#els.messages.querySelector(`li[data-key="m:${seq}"]`);
+    if (!li) return false;
+    li.tabIndex = -1;
+    li.scrollIntoView({ block: "center" });
+    li.focus({ preventScroll: true });
+    li.classList.remove("msg-flash");
+    void li.offsetWidth; // restart the animation when the same message is shown again
+    li.classList.add("msg-flash");
+    setTimeout(() => li.classList.remove("msg-flash"), FLASH_MS);
+    return true;
+  }
+
+  // The reply bar and the typing line.
+
+  /** Shows what the next message answers (a quote {author, excerpt}), or nothing. */
+  setReply(quote) {
+    const { "reply-bar": bar, "reply-bar-text": text } = this.#els;
+    bar.hidden = !quote;
+    if (!quote) {
+      text.replaceChildren();
+      return;
+    }
+    text.replaceChildren(
+      el("span", "reply-bar-label", t("Replying to %s:", quote.author.display_name)),
+      " ",
+      el("span", "reply-bar-excerpt", quote.excerpt),
+    );
+  }
+
+  /** The display names of the people typing in the open room. */
+  showTyping(names) {
+    let text = "";
+    if (names.length === 1) text = t("%s is typing…", names[0]);
+    else if (names.length === 2) text = t("%s and %s are typing…", names[0], names[1]);
+    else if (names.length > 2) text = t("Several people are typing…");
+    this.#els.typing.textContent = text;
   }
 
   #pendingStatus(pending) {
@@ -439,11 +806,16 @@ export class ChatView {
     new ResizeObserver(() => {
       if (this.#stuckToBottom) this.scrollToBottom();
     }).observe(els.conversation);
-    els.messages.addEventListener("click", (event) => {
-      const button = event.target.closest("button[data-action]");
-      if (!button) return;
-      if (button.dataset.action === "retry") this.#on.retry(button.dataset.id);
-      else this.#on.discard(button.dataset.id);
+    els.messages.addEventListener("click", (event) => this.#messageAction(event));
+    // A click anywhere outside the open picker closes it.
+    document.addEventListener("click", (event) => {
+      const picker = this.#picker;
+      if (picker && !picker.node.contains(event.target) && !picker.toggle.contains(event.target)) {
+        this.closePicker();
+      }
+    });
+    els["reply-cancel"].addEventListener("click", () => {
+      this.#on.cancelReply();
       this.focusComposer();
     });
     els.composer.addEventListener("submit", (event) => {
@@ -451,11 +823,64 @@ export class ChatView {
       if (this.#on.send(els["composer-input"].value)) this.clearComposer();
     });
     els["composer-input"].addEventListener("keydown", (event) => {
+      const modified = event.shiftKey || event.altKey || event.ctrlKey || event.metaKey;
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         els.composer.requestSubmit();
+      } else if (event.key === "ArrowUp" && !modified && els["composer-input"].value === "") {
+        // Up in an empty composer edits your last message, as in most chat apps.
+        if (this.#on.editLast()) event.preventDefault();
+      } else if (event.key === "Escape" && !els["reply-bar"].hidden) {
+        event.preventDefault();
+        event.stopPropagation();
+        this.#on.cancelReply();
       }
     });
+    els["composer-input"].addEventListener("input", () => {
+      if (els["composer-input"].value.trim()) this.#on.typing();
+    });
+  }
+
+  #messageAction(event) {
+    const target = event.target.closest("button[data-action]");
+    if (!target) return;
+    const li = target.closest("li.msg");
+    const message = li && this.#drawn.get(li)?.message;
+    const { action, emoji } = target.dataset;
+    const pressed = target.getAttribute("aria-pressed") === "true";
+    if (action === "retry" || action === "discard") {
+      this.#on[action](target.dataset.id);
+      this.focusComposer();
+      return;
+    }
+    if (!message) return;
+    switch (action) {
+      case "picker":
+        this.#togglePicker(li, target);
+        break;
+      case "pick":
+        this.#on.react(message, emoji, !pressed);
+        this.closePicker({ refocus: true });
+        break;
+      case "react":
+        this.#on.react(message, emoji, !pressed);
+        break;
+      case "reply":
+        this.#on.reply(message);
+        break;
+      case "edit":
+        this.startEdit(message.seq);
+        break;
+      case "edit-cancel":
+        this.#endEdit({ refocus: true });
+        break;
+      case "delete":
+        this.#on.remove(message);
+        break;
+      case "quote":
+        this.#on.jumpTo(Number(target.dataset.seq));
+        break;
+    }
   }
 }
 
@@ -471,9 +896,14 @@ export class HomeView {
     for (const room of rooms) {
       const item = this.#list.querySelector(`[data-room-id="${Number(room.id)}"]`);
       if (!item) continue;
-      const badge = item.querySelector(".badge");
+      const badge = item.querySelector(".badge-unread");
       badge.hidden = room.unread === 0;
       badge.querySelector("[data-count]").textContent = String(room.unread);
+      const mentions = item.querySelector(".badge-mention");
+      if (mentions) {
+        mentions.hidden = !(room.unread_mentions > 0);
+        mentions.querySelector("[data-count]").textContent = String(room.unread_mentions ?? 0);
+      }
       item.querySelector(".room-summary")?.classList.toggle("room-unread", room.unread > 0);
       if (room.last_message) this.#showPreview(item, room.last_message);
       this.#list.append(item);
@@ -482,12 +912,15 @@ export class HomeView {
 
   #showPreview(item, message) {
     const preview = item.querySelector(".room-preview");
-    if (preview.dataset.seq === String(message.seq)) return;
+    // An edit or a deletion changes a preview without changing its seq.
+    const version = message.deleted ? "deleted" : (message.edited_at ?? "");
+    if (preview.dataset.seq === String(message.seq) && preview.dataset.version === version) return;
     preview.dataset.seq = message.seq;
+    preview.dataset.version = version;
     preview.replaceChildren(
       el("span", "room-preview-author", `${message.author.display_name}:`),
       " ",
-      message.body,
+      message.deleted ? el("em", "", t("This message was deleted")) : message.body,
     );
   }
 
