@@ -173,6 +173,12 @@ def member(request: HttpRequest, room_id: int, username: str) -> JsonResponse:
     return JsonResponse({}, status=200)
 
 
+@api_view("PATCH")
+def membership(request: HttpRequest, room_id: int) -> JsonResponse:
+    services.set_muted(request.user, room_id, json_body(request).get("muted"))
+    return JsonResponse(queries.room_for_user(request.user, room_id))
+
+
 @api_view("POST")
 def read(request: HttpRequest, room_id: int) -> JsonResponse:
     seq = json_body(request).get("seq")

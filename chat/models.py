@@ -83,6 +83,8 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
     last_read_seq = models.PositiveBigIntegerField(default=0)
+    # The member hears no notifications from this room (its messages still arrive).
+    muted = models.BooleanField(default=False)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

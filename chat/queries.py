@@ -71,6 +71,7 @@ def room_dict(
         "unread": unread,
         "unread_mentions": mentions,
         "role": membership.role if membership else None,
+        "muted": membership.muted if membership else False,
         "peer": user_dict(peer) if room.is_direct else None,
         "last_message_at": room.last_message_at.isoformat() if room.last_message_at else None,
     }

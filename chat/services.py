@@ -494,12 +494,12 @@ def set_role(actor: AbstractBaseUser, room_id: int, username: str, role: str) ->
             raise ChatError("bad_request", "A room needs an owner: make someone else owner first.")
         target.role = role
         target.save(update_fields=["role"])
-        transaction.on_commit(partial(_announce_role, target.user_id, room.pk))
+        transaction.on_commit(partial(_announce_membership, target.user_id, room.pk))
     return target
 
 
-def _announce_role(user_id: int, room_id: int) -> None:
-    """The member's sockets get their room again, with the new role."""
+def _announce_membership(user_id: int, room_id: int) -> None:
+    """The member's sockets get their room again, with its new role or mute."""
     user = get_user_model().objects.get(pk=user_id)
     fanout.publish_to_user(user_id, {"type": "room", "room": room_for_user(user, room_id)})
 
@@ -520,6 +520,17 @@ def leave_room(user: AbstractBaseUser, room_id: int) -> None:
             heir = others.order_by(rank, "joined_at", "pk").first()
             if heir is not None:
                 Membership.objects.filter(pk=heir.pk).update(role=Membership.Role.OWNER)
+
+
+def set_muted(user: AbstractBaseUser, room_id: int, muted: bool) -> bool:
+    """The member mutes (or unmutes) notifications from a room, on every device."""
+    if not isinstance(muted, bool):
+        raise ChatError("bad_request", "`muted` must be true or false.")
+    with transaction.atomic():
+        _room, membership = room_for_poster(user, room_id)
+        Membership.objects.filter(pk=membership.pk).update(muted=muted)
+        transaction.on_commit(partial(_announce_membership, user.pk, room_id))
+    return muted
 
 
 def block_user(user: AbstractBaseUser, username: str) -> None:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/rooms/<int:room_id>/members/", api.members, name="api-members"),
     path("api/rooms/<int:room_id>/members/<str:username>", api.member, name="api-member"),
     path("api/rooms/<int:room_id>/read", api.read, name="api-read"),
+    path("api/rooms/<int:room_id>/membership", api.membership, name="api-membership"),
     path("api/messages/<int:message_id>", api.message, name="api-message"),
     path("api/search", api.search, name="api-search"),
     path("api/blocks/", api.blocks, name="api-blocks"),

@@ -16,6 +16,7 @@ UNSAFE_VIEWS = [
     ("api-members", {"room_id": 1}, "post"),
     ("api-member", {"room_id": 1, "username": "bob"}, "delete"),
     ("api-read", {"room_id": 1}, "post"),
+    ("api-membership", {"room_id": 1}, "patch"),
     ("api-room", {"room_id": 1}, "patch"),
     ("api-member", {"room_id": 1, "username": "bob"}, "patch"),
     ("api-message", {"message_id": 1}, "patch"),
