@@ -2,7 +2,7 @@
 
 Run from the project root:
 
-    .venv/bin/python bench/asgi_servers.py [--quick]
+    .venv/bin/python -m bench.asgi_servers [--quick]
 
 Each server runs bench/echo_asgi.py as a subprocess on a free 127.0.0.1 port. Per run:
 a warm-up, then server RSS before and with 500 idle WebSockets, then GET /healthz with
@@ -32,6 +32,8 @@ from typing import IO
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 
+from .procfs import cpu_seconds, rss_kib
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = "bench.echo_asgi:application"
 HOST = "127.0.0.1"
@@ -45,7 +47,6 @@ STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 OP_TIMEOUT = 10.0  # added to a phase's duration to bound it if a server stalls
 CLOSE_TIMEOUT = 2.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Roughly the size of a Parley chat frame.
 WS_MESSAGE = '{"type": "chat.message", "room": "general", "body": "' + "x" * 64 + '"}'
 
@@ -175,22 +176,6 @@ def running_server(name: str) -> Iterator[tuple[int, int]]:
                 raise RuntimeError(f"{name} died during the run:\n{log_tail(log)}")
         finally:
             stop(proc)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process, all threads included, from /proc/<pid>/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    # Fields after the parenthesised command name start at field 3 (state).
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_kib(pid: int) -> int:
-    """Resident set size of a process in KiB, from /proc/<pid>/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
