@@ -59,3 +59,16 @@ export function fetchMessages(roomId, { after, before, changedAfter, limit } = {
 export const listRooms = () => request("GET", "/api/rooms/");
 export const joinRoom = (name) => request("POST", "/api/rooms/", { name });
 export const openDirect = (username) => request("POST", "/api/rooms/direct/", { username });
+
+/** Messages matching `q`, newest first; page on with `before` (the last result's id). */
+export function searchMessages(q, { room, before, limit } = {}) {
+  const query = new URLSearchParams({ q });
+  if (room !== undefined) query.set("room", room);
+  if (before !== undefined) query.set("before", before);
+  if (limit !== undefined) query.set("limit", limit);
+  return request("GET", `/api/search?${query}`);
+}
+
+/** Mutes or unmutes a room's notifications for the user (every tab hears a room frame). */
+export const setMuted = (roomId, muted) =>
+  request("PATCH", `/api/rooms/${roomId}/membership`, { muted });

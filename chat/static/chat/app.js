@@ -1,7 +1,9 @@
 // Entry point: reads the page's config and wires store, socket and view together.
 // On the room page it runs the chat; on the home page it only keeps unread badges live.
-import { joinRoom, openDirect } from "./api.js";
+import { ActivityMonitor } from "./activity.js";
+import { joinRoom, openDirect, searchMessages, setMuted } from "./api.js";
 import { t } from "./i18n.js";
+import { Notifier, notificationPermission, requestNotifications } from "./notify.js";
 import { Connection, Sync, socketUrl } from "./socket.js";
 import { Store, excerptOf } from "./store.js";
 import { ChatView, HomeView } from "./view.js";
@@ -28,6 +30,17 @@ const store = new Store(config.user);
 const connection = new Connection(socketUrl(config.ws_path));
 const sync = new Sync({ connection, store });
 
+// Presence: tell the server when this tab's user goes idle and comes back.
+const activity = new ActivityMonitor();
+activity.addEventListener("change", (event) => sync.reportActivity(event.detail.status));
+activity.start();
+
+// Notifications for live messages while the tab is hidden (once the user opted in).
+// A click shows the room: on the chat page in place, elsewhere by going there.
+let showRoomFromNotification = (roomId) => window.location.assign(roomPath(roomId));
+const notifier = new Notifier({ store, onOpen: (roomId) => showRoomFromNotification(roomId) });
+sync.addEventListener("live", (event) => notifier.consider(event.detail.message));
+
 const chatRoot = document.getElementById("chat");
 const started = chatRoot ? startChat(chatRoot) : startHome(document.getElementById("home-rooms"));
 // Connect once a DM link has made its room, so the hello already lists it.
@@ -39,6 +52,7 @@ async function startHome(list) {
     view.update(store.memberRooms());
     view.setTitle(store.totalUnread());
   });
+  store.addEventListener("presence", () => view.refreshPresence((id) => store.presenceOf(id)));
 }
 
 async function startChat(root) {
@@ -58,15 +72,16 @@ async function startChat(root) {
   let removed = false;
   // The notice showing, so that only what resolves it clears it.
   let notice = null;
+  // The search shown: its query, how many results, the id to page on from, and a
+  // generation that makes answers to an abandoned search go unused.
+  // `room`: the one room searched, or undefined for all of the user's rooms.
+  let search = { query: "", room: undefined, count: 0, lastId: null, generation: 0 };
+  let muting = false;
 
   const view = new ChatView(root, {
     me,
     on: {
-      openRoom(id) {
-        if (id === openId) return;
-        history.pushState(null, "", roomPath(id));
-        open(id);
-      },
+      openRoom,
       send,
       retry: (id) => sync.retry(id),
       discard: (id) => store.removePending(id),
@@ -81,8 +96,27 @@ async function startChat(root) {
       jumpTo,
       editLast,
       typing,
+      search: (query, { here }) => runSearch(query, { room: here ? openId : undefined }),
+      searchMore: () => runSearch(search.query, { more: true }),
+      closeSearch,
+      openResult: (message) => {
+        closeSearch();
+        showMessage(message.room, message.seq);
+      },
+      toggleMute,
+      enableNotifications,
     },
   });
+  view.presenceOf = (userId) => store.presenceOf(userId);
+
+  function openRoom(id) {
+    if (id === openId) {
+      closeSearch();
+      return;
+    }
+    history.pushState(null, "", roomPath(id));
+    open(id);
+  }
 
   function open(id) {
     openId = id;
@@ -91,6 +125,7 @@ async function startChat(root) {
     removed = false;
     notice = null;
     setReply(null);
+    closeSearch();
     view.hideNotice();
     view.showRoom(shown);
     renderTyping();
@@ -209,9 +244,89 @@ async function startChat(root) {
   /** Shows a reply's parent: at once if loaded, else after loading history back to it. */
   async function jumpTo(seq) {
     const roomId = openId;
-    if (view.highlight(seq)) return;
+    if (roomId === null || view.highlight(seq)) return;
+    if (!store.log(roomId)?.loaded) await sync.loadNewest(roomId);
+    if (openId !== roomId || view.highlight(seq)) return;
     await sync.loadAround(roomId, seq);
     if (openId === roomId) view.highlight(seq);
+  }
+
+  /** Opens a room (if another is open) and shows one of its messages, highlighted. */
+  function showMessage(roomId, seq) {
+    if (!store.room(roomId)) {
+      window.location.assign(roomPath(roomId));
+      return;
+    }
+    openRoom(roomId);
+    jumpTo(seq);
+  }
+
+  // Search.
+
+  async function runSearch(query, { more = false, room } = {}) {
+    search.generation += 1;
+    const generation = search.generation;
+    if (!more) {
+      search = { query, room: room ?? undefined, count: 0, lastId: null, generation };
+      view.startSearch(t("Searching…"));
+    }
+    let page;
+    try {
+      const before = more ? search.lastId : undefined;
+      page = await searchMessages(query, { room: search.room, before });
+    } catch (error) {
+      if (generation === search.generation) view.searchProblem(t("Search failed: %s", error.detail));
+      return;
+    }
+    if (generation !== search.generation) return;
+    const { results } = page;
+    search.count += results.length;
+    if (results.length) search.lastId = results[results.length - 1].id;
+    let status = t("%s results for “%s”", search.count, query);
+    if (search.count === 0) status = t("No messages match “%s”.", query);
+    else if (search.count === 1) status = t("1 result for “%s”", query);
+    view.addSearchResults(
+      results.map((message) => {
+        const room = store.room(message.room);
+        return { message, roomName: room?.name ?? "", direct: room?.kind === "direct" };
+      }),
+      { hasMore: page.has_more && results.length > 0, status, focusFirst: more },
+    );
+  }
+
+  function closeSearch() {
+    search.generation += 1;
+    view.closeSearch();
+  }
+
+  // Mute and notifications.
+
+  async function toggleMute() {
+    const room = store.room(openId);
+    if (!room?.role || muting) return;
+    muting = true;
+    try {
+      store.upsertRoom(await setMuted(room.id, !room.muted));
+      clearNotice("mute");
+    } catch (error) {
+      showNotice("mute", t("Could not change the room's notifications: %s", error.detail));
+    } finally {
+      muting = false;
+    }
+  }
+
+  function offerNotifications() {
+    view.showNotificationOffer(notificationPermission() === "default");
+  }
+
+  async function enableNotifications() {
+    const permission = await requestNotifications();
+    offerNotifications();
+    if (permission === "denied") {
+      showNotice("notify", t("Notifications are blocked for Parley in the browser's settings."));
+    } else {
+      clearNotice("notify");
+    }
   }
 
   /** The Up arrow in an empty composer: edit your newest message still editable. */
@@ -310,6 +425,8 @@ async function startChat(root) {
     markRead();
   });
 
+  store.addEventListener("presence", (event) => view.refreshPresence(event.detail.user));
+
   store.addEventListener("pending", (event) => {
     if (event.detail.room === openId) renderTimeline();
   });
@@ -337,6 +454,13 @@ async function startChat(root) {
 
   document.addEventListener("visibilitychange", markRead);
   window.addEventListener("focus", markRead);
+  // Permission can also change in the browser's own settings.
+  window.addEventListener("focus", offerNotifications);
+  offerNotifications();
+  showRoomFromNotification = (roomId) => {
+    if (roomId === openId) view.scrollToBottom();
+    else if (store.room(roomId)) openRoom(roomId);
+  };
   window.addEventListener("popstate", () => {
     const id = roomIdFromPath(window.location.pathname);
     if (id !== null && store.room(id)) open(id);

@@ -81,6 +81,32 @@ const STRINGS = {
   "%s and %s are typing…": "%s and %s are typing…",
   "Several people are typing…": "Several people are typing…",
 
+  // Presence: the dot next to a direct message's peer.
+  "Online": "Online",
+  "Idle": "Idle",
+  "Offline — last seen %s": "Offline — last seen %s",
+
+  // Muting a room's notifications.
+  "Mute notifications for this room": "Mute notifications for this room",
+  "Unmute notifications for this room": "Unmute notifications for this room",
+  // Sidebar icon on a muted room.
+  "Muted": "Muted",
+  "Could not change the room's notifications: %s": "Could not change the room's notifications: %s",
+
+  // Notifications: the title of one for a group room is author, then room.
+  "%s in #%s": "%s in #%s",
+  "Notifications are blocked for Parley in the browser's settings.":
+    "Notifications are blocked for Parley in the browser's settings.",
+
+  // Search.
+  "Searching…": "Searching…",
+  "Search failed: %s": "Search failed: %s",
+  "No messages match “%s”.": "No messages match “%s”.",
+  "1 result for “%s”": "1 result for “%s”",
+  // How many results are shown, then the query.
+  "%s results for “%s”": "%s results for “%s”",
+  "Show this message in its room": "Show this message in its room",
+
   // The HTTP API.
   "The server could not be reached.": "The server could not be reached.",
   "The server answered with an error (%s).": "The server answered with an error (%s).",

@@ -152,8 +152,10 @@ export class Connection extends EventTarget {
  * The client's duties from docs/protocol.md. History comes over HTTP: its answers
  * pair with their requests, so has_more and errors are never matched to the wrong ask.
  * Events: "synced" (a hello was applied), "signedout", "problem" (detail {room, error}),
- * "refused" (detail {kind, error}: an edit, delete or react frame was answered by an error)
- * and "typing" (detail {room, user}: someone else is typing there).
+ * "refused" (detail {kind, error}: an edit, delete or react frame was answered by an error),
+ * "typing" (detail {room, user}: someone else is typing there) and "live" (detail {message}:
+ * a live `message` frame brought a message this tab had not counted yet; never for history
+ * fetched on catch-up, so a notification is only ever about something new).
  */
 export class Sync extends EventTarget {
   openRoom = null;
@@ -166,6 +168,8 @@ export class Sync extends EventTarget {
   // Edits, deletions and reactions awaiting their answer: request_id → kind.
   #requests = new Map();
   #nextRequest = 0;
+  // What this tab last said of its user's activity; a new socket starts out "active".
+  #activity = "active";
 
   constructor({ connection, store }) {
     super();
@@ -207,6 +211,16 @@ export class Sync extends EventTarget {
   /** Tells the room the user is typing (best effort: no answer, nothing retried). */
   typing(roomId) {
     return this.#connection.send({ type: "typing", room: roomId });
+  }
+
+  /**
+   * Reports the user's activity ("active" or "idle"), only when it changes. A socket that
+   * drops takes its state along: the next hello re-sends "idle" (see #hello).
+   */
+  reportActivity(status) {
+    if (status === this.#activity) return;
+    this.#activity = status;
+    this.#connection.send({ type: "presence", status });
   }
 
   #request(kind, frame) {
@@ -329,8 +343,7 @@ export class Sync extends EventTarget {
         this.#hello(frame);
         break;
       case "message":
-        this.#store.addMessages(frame.message.room, [frame.message], { live: true });
-        this.#fillGap(frame.message.room);
+        this.#live(frame.message);
         break;
       case "ack":
         this.#store.addMessages(frame.message.room, [frame.message]);
@@ -357,6 +370,9 @@ export class Sync extends EventTarget {
       case "reaction":
         this.#store.applyReaction(frame.room, frame.message, frame.emoji, frame.user, frame.on);
         break;
+      case "presence":
+        this.#store.applyPresence(frame.user, frame.status, frame.last_seen);
+        break;
       case "typing":
         // The typist's own sockets hear it too.
         if (frame.user?.id !== this.#store.me) {
@@ -372,8 +388,20 @@ export class Sync extends EventTarget {
     }
   }
 
+  #live(message) {
+    const room = this.#store.room(message.room);
+    // Past the room's head: not held, not counted, not fetched by a catch-up before it.
+    const fresh = room !== null && message.seq > room.last_seq && !message.deleted;
+    this.#store.addMessages(message.room, [message], { live: true });
+    this.#fillGap(message.room);
+    if (fresh) this.dispatchEvent(new CustomEvent("live", { detail: { message } }));
+  }
+
   #hello(frame) {
     this.#store.setRooms(frame.rooms);
+    this.#store.setPresence(frame.presence);
+    // The server counts a new socket as active.
+    if (this.#activity === "idle") this.#connection.send({ type: "presence", status: "idle" });
     for (const roomId of this.#store.loadedRooms()) {
       this.catchUp(roomId);
       this.catchUpChanges(roomId);

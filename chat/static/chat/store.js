@@ -3,7 +3,8 @@
 //   "rooms"    the room list, an order, a badge or a room's details changed;
 //   "messages" detail {room, added, live, updated}: a room's timeline changed (`updated`:
 //              messages held were edited, deleted or reacted to);
-//   "pending"  detail {room}: a room's unacknowledged sends changed.
+//   "pending"  detail {room}: a room's unacknowledged sends changed;
+//   "presence" detail {user}: someone's status changed (user null: the whole table, on hello).
 
 /** One room's messages, kept by seq (the protocol's only cursor). */
 export class RoomLog {
@@ -92,10 +93,14 @@ function tombstone(message) {
 
 const mentionsOf = (message) => message.mentions ?? [];
 
+const PRESENCE_STATUSES = new Set(["online", "idle", "offline"]);
+
 export class Store extends EventTarget {
   #rooms = new Map();
   #logs = new Map();
   #pending = new Map();
+  // User id → {status, last_seen}: the people whose status the server tells us.
+  #presence = new Map();
   #storage;
 
   constructor(userId, storage = window.sessionStorage) {
@@ -163,7 +168,9 @@ export class Store extends EventTarget {
 
   #put(room, joined) {
     const previous = this.#rooms.get(room.id);
-    const fallback = joined ? Date.now() : 0;
+    // A room without messages: a new membership goes on top, a known room keeps its place
+    // (a room frame also says that a member's mute or role changed).
+    const fallback = joined && !previous?.role ? Date.now() : (previous?.activity ?? 0);
     this.#rooms.set(room.id, {
       last_message: null,
       ...previous,
@@ -192,6 +199,34 @@ export class Store extends EventTarget {
       room.unread_mentions = Math.min(room.unread_mentions, room.unread);
     }
     return before !== `${room.unread}/${room.unread_mentions}`;
+  }
+
+  // Presence.
+
+  /** {status: "online" | "idle" | "offline", last_seen: ISO or null}, or null if unknown. */
+  presenceOf(userId) {
+    return this.#presence.get(userId) ?? null;
+  }
+
+  /** The `hello` table ({"<user id>": {status, last_seen}}): the whole truth on connect. */
+  setPresence(table) {
+    this.#presence.clear();
+    for (const [key, value] of Object.entries(table ?? {})) {
+      if (PRESENCE_STATUSES.has(value?.status)) {
+        this.#presence.set(Number(key), { status: value.status, last_seen: value.last_seen ?? null });
+      }
+    }
+    this.#emit("presence", { user: null });
+  }
+
+  /** A `presence` event; heard once per shared room, so a repeat changes nothing. */
+  applyPresence(userId, status, lastSeen = null) {
+    if (!PRESENCE_STATUSES.has(status)) return;
+    const held = this.#presence.get(userId);
+    const last_seen = lastSeen ?? null;
+    if (held?.status === status && held.last_seen === last_seen) return;
+    this.#presence.set(userId, { status, last_seen });
+    this.#emit("presence", { user: userId });
   }
 
   // Messages.

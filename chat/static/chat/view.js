@@ -21,6 +21,7 @@ const dayFormat = new Intl.DateTimeFormat(undefined, {
   day: "numeric",
 });
 const dayYearFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full" });
+const whenFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const LOCK_PATH =
   "M7 10V7a5 5 0 0 1 10 0v3h1a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-9" +
   "a1 1 0 0 1 1-1h1zm2 0h6V7a3 3 0 0 0-6 0v3z";
@@ -32,6 +33,10 @@ const REPLY_PATH = "M10 9V5l-7 7 7 7v-4.1c5 0 8.5 1.6 11 5.1-1-5-4-10-11-11z";
 const EDIT_PATH =
   "M3 17.25V21h3.75L17.81 9.94l-3.75-3.75L3 17.25zM20.71 7.04a1 1 0 0 0 0-1.41l-2.34-2.34" +
   "a1 1 0 0 0-1.41 0l-1.83 1.83 3.75 3.75 1.83-1.83z";
+const BELL_OFF_PATH =
+  "M20 18.69 7.84 6.14 5.27 3.49 4 4.76l2.8 2.8v.01c-.52.99-.8 2.16-.8 3.42v5l-2 2v1h13.73l2 2" +
+  "L21 19.72l-1-1.03zM12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2zm6-7.32V11c0-3.08-1.64-5.64-4.5-6.32" +
+  "V4a1.5 1.5 0 0 0-3 0v.68c-.76.18-1.47.5-2.1.93L18 14.68z";
 const DELETE_PATH = "M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z";
 // Each action button and the permission letter that shows it (see #permissions).
 const ACTIONS = [
@@ -80,6 +85,29 @@ function svgIcon(d) {
 }
 
 const lockIcon = () => svgIcon(LOCK_PATH);
+
+/** What a presence dot says: "Online", "Idle", or "Offline — last seen <time>". */
+export function presenceLabel(presence) {
+  if (presence.status === "online") return t("Online");
+  if (presence.status === "idle") return t("Idle");
+  if (!presence.last_seen) return t("Offline");
+  return t("Offline — last seen %s", whenFormat.format(new Date(presence.last_seen)));
+}
+
+/** Shows someone's status on a dot (role img, labelled), or hides it when unknown. */
+function fillPresence(node, presence) {
+  node.hidden = !presence;
+  if (!presence) {
+    node.removeAttribute("aria-label");
+    node.removeAttribute("title");
+    delete node.dataset.status;
+    return;
+  }
+  const label = presenceLabel(presence);
+  node.dataset.status = presence.status;
+  node.setAttribute("aria-label", label);
+  node.title = label;
+}
 
 function button(className, text) {
   const node = el("button", className, text);
@@ -185,12 +213,18 @@ export class ChatView {
   // The inline editor ({li, id, form, input}) and the reaction picker ({li, toggle, node}).
   #editing = null;
   #picker = null;
+  // Someone's status by user id ({status, last_seen} or null), set by the app.
+  #presenceOf = () => null;
+  // Search result nodes → the message each shows.
+  #results = new WeakMap();
 
   /**
    * `me` is {id, username, display_name}; `on` holds the callbacks: openRoom(id),
    * send(text) → true when taken, retry(id), discard(id), join(), reconnectNow(), nearTop(),
    * edit(message, body) → true when done, remove(message), react(message, emoji, on),
-   * reply(message), cancelReply(), jumpTo(seq), editLast() → true when editing, typing().
+   * reply(message), cancelReply(), jumpTo(seq), editLast() → true when editing, typing(),
+   * search(query, {here}), searchMore(), closeSearch(), openResult(message), toggleMute(),
+   * enableNotifications().
    */
   constructor(root, { me, on }) {
     const ids = [
@@ -199,6 +233,9 @@ export class ChatView {
       "chat-notice", "chat-notice-text", "chat-notice-dismiss", "login-link", "conversation",
       "history-status", "messages", "jump-latest", "announcer", "composer", "composer-input",
       "join-bar", "join-room", "typing", "reply-bar", "reply-bar-text", "reply-cancel",
+      "room-presence", "mute-toggle", "search-form", "search-input", "search-panel",
+      "search-close", "search-status", "search-results", "search-more", "search-here",
+      "notify-offer", "notify-enable",
     ];
     this.#els = Object.fromEntries(ids.map((id) => [id, document.getElementById(id)]));
     this.#root = root;
@@ -225,10 +262,40 @@ export class ChatView {
     els["join-bar"].hidden = removed || member || room.kind !== "public";
     const target = room.kind === "direct" ? room.name : `#${room.name}`;
     els["composer-input"].placeholder = t("Message %s", target);
+    const toggle = els["mute-toggle"];
+    toggle.hidden = !member;
+    toggle.setAttribute("aria-pressed", String(Boolean(room.muted)));
+    toggle.title = room.muted
+      ? t("Unmute notifications for this room")
+      : t("Mute notifications for this room");
+    els["room-presence"].dataset.peer = room.kind === "direct" ? (room.peer?.id ?? "") : "";
     const before = this.#permissionContext();
     this.#room = room;
     this.#removed = removed;
     if (before !== this.#permissionContext()) this.#redrawMessages();
+    this.#fillHeaderPresence();
+  }
+
+  // Presence dots: in the sidebar next to direct rooms, and in a direct room's header.
+
+  /** `lookup(userId)` → {status, last_seen} or null. */
+  set presenceOf(lookup) {
+    this.#presenceOf = lookup;
+  }
+
+  /** Someone's status changed (userId null: maybe anyone's): update the dots in place. */
+  refreshPresence(userId = null) {
+    for (const dot of this.#els["room-list"].querySelectorAll(".presence[data-peer]")) {
+      const peer = Number(dot.dataset.peer);
+      if (userId === null || peer === userId) fillPresence(dot, this.#presenceOf(peer));
+    }
+    this.#fillHeaderPresence();
+  }
+
+  #fillHeaderPresence() {
+    const dot = this.#els["room-presence"];
+    const peer = dot.dataset.peer ? Number(dot.dataset.peer) : null;
+    fillPresence(dot, peer === null ? null : this.#presenceOf(peer));
   }
 
   renderRooms(rooms, openId) {
@@ -260,8 +327,27 @@ export class ChatView {
     if (room.kind === "public") icon.textContent = "#";
     if (room.kind === "private") icon.append(lockIcon());
     icon.setAttribute("aria-hidden", "true");
-    link.replaceChildren(icon, el("span", "room-name", room.name));
-    if (room.kind === "direct") link.append(hiddenText(t("(direct message)")));
+    const face = el("span", "room-face");
+    face.append(icon);
+    link.replaceChildren(face, el("span", "room-name", room.name));
+    if (room.kind === "direct") {
+      link.append(hiddenText(t("(direct message)")));
+      if (room.peer?.id != null) {
+        const dot = el("span", "presence presence-room");
+        dot.setAttribute("role", "img");
+        dot.dataset.peer = room.peer.id;
+        fillPresence(dot, this.#presenceOf(room.peer.id));
+        face.append(dot);
+      }
+    }
+    if (room.muted) {
+      const muted = el("span", "room-muted");
+      muted.setAttribute("role", "img");
+      muted.setAttribute("aria-label", t("Muted"));
+      muted.title = t("Muted");
+      muted.append(svgIcon(BELL_OFF_PATH));
+      link.append(muted);
+    }
     if (room.unread_mentions > 0) {
       const badge = el("span", "badge badge-mention", `@${room.unread_mentions}`);
       badge.setAttribute("aria-hidden", "true");
@@ -644,12 +730,95 @@ export class ChatView {
     if (!li) return false;
     li.tabIndex = -1;
     li.scrollIntoView({ block: "center" });
+    // Decided now, not on the scroll event: a render before it must not jump to the bottom.
+    const scroller = this.#els.conversation;
+    const gap = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+    this.#stuckToBottom = gap < NEAR_BOTTOM_PX;
     li.focus({ preventScroll: true });
     li.classList.remove("msg-flash");
     void li.offsetWidth; // restart the animation when the same message is shown again
     li.classList.add("msg-flash");
     setTimeout(() => li.classList.remove("msg-flash"), FLASH_MS);
     return true;
+  }
+
+  // Search: the form in the sidebar, the results in a panel over the conversation.
+
+  get searchOpen() {
+    return !this.#els["search-panel"].hidden;
+  }
+
+  /** Opens the panel with a status line ("Searching…"), dropping the previous results. */
+  startSearch(status) {
+    const { "search-panel": panel, "search-results": list, "search-more": more } = this.#els;
+    list.replaceChildren();
+    more.hidden = true;
+    this.#els["search-status"].textContent = status;
+    panel.hidden = false;
+    if (this.#root.classList.contains("sidebar-open")) {
+      // The drawer closes over the search box: keep focus where the results are.
+      this.#setSidebar(false);
+      this.#els["search-close"].focus();
+    }
+  }
+
+  /**
+   * Adds a page of results: items are {message, roomName, direct}. `hasMore` shows the
+   * "More results" button; after it was used, focus goes to the first new result.
+   */
+  addSearchResults(items, { hasMore, status, focusFirst = false }) {
+    const { "search-results": list, "search-more": more } = this.#els;
+    const nodes = items.map((item) => this.#searchResultNode(item));
+    list.append(...nodes);
+    more.hidden = !hasMore;
+    more.disabled = false;
+    this.#els["search-status"].textContent = status;
+    if (focusFirst && nodes.length) nodes[0].querySelector(".search-result-open").focus();
+  }
+
+  searchProblem(status) {
+    const more = this.#els["search-more"];
+    this.#els["search-status"].textContent = status;
+    more.disabled = false;
+    // Disabling the button while it loaded took focus away from it: give it back.
+    if (!more.hidden && document.activeElement === document.body) more.focus();
+  }
+
+  closeSearch({ refocus = false } = {}) {
+    const panel = this.#els["search-panel"];
+    if (panel.hidden) return;
+    panel.hidden = true;
+    this.#els["search-results"].replaceChildren();
+    if (refocus) this.#els["search-input"].focus();
+  }
+
+  #searchResultNode({ message, roomName, direct }) {
+    const li = el("li", "search-result");
+    const open = button("search-result-open");
+    const when = new Date(message.created_at);
+    const time = el("time", "search-result-time", whenFormat.format(when));
+    time.dateTime = when.toISOString();
+    open.append(
+      avatar(message.author.display_name, message.author.id, "search-result-avatar"),
+      el("span", "search-result-author", message.author.display_name),
+      el("span", "search-result-room", direct ? roomName : `#${roomName}`),
+      time,
+    );
+    open.title = t("Show this message in its room");
+    const text = el("div", "search-result-text");
+    const body = el("div", "msg-body");
+    body.classList.toggle("msg-plain", !message.html);
+    body.append(renderMessageText(message.html, message.body, { me: this.#me.username }));
+    text.append(body);
+    li.append(open, text);
+    this.#results.set(li, message);
+    return li;
+  }
+
+  // Notifications: the opt-in button, shown only while the browser has not asked yet.
+
+  showNotificationOffer(show) {
+    this.#els["notify-offer"].hidden = !show;
   }
 
   // The reply bar and the typing line.
@@ -814,6 +983,42 @@ export class ChatView {
         this.closePicker();
       }
     });
+    els["search-form"].addEventListener("submit", (event) => {
+      event.preventDefault();
+      const query = els["search-input"].value.trim();
+      if (query) this.#on.search(query, { here: els["search-here"].checked });
+    });
+    els["search-input"].addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.searchOpen) {
+        event.preventDefault();
+        event.stopPropagation();
+        this.#on.closeSearch();
+      }
+    });
+    els["search-panel"].addEventListener("keydown", (event) => {
+      if (event.key !== "Escape") return;
+      event.preventDefault();
+      event.stopPropagation();
+      this.#on.closeSearch();
+      els["search-input"].focus();
+    });
+    els["search-close"].addEventListener("click", () => {
+      this.#on.closeSearch();
+      els["search-input"].focus();
+    });
+    els["search-more"].addEventListener("click", () => {
+      els["search-more"].disabled = true;
+      this.#on.searchMore();
+    });
+    els["search-results"].addEventListener("click", (event) => {
+      // A link in a message's text opens the link, not the message.
+      if (event.target.closest("a")) return;
+      const li = event.target.closest("li.search-result");
+      const message = li && this.#results.get(li);
+      if (message) this.#on.openResult(message);
+    });
+    els["mute-toggle"].addEventListener("click", () => this.#on.toggleMute());
+    els["notify-enable"].addEventListener("click", () => this.#on.enableNotifications());
     els["reply-cancel"].addEventListener("click", () => {
       this.#on.cancelReply();
       this.focusComposer();
@@ -905,6 +1110,8 @@ export class HomeView {
         mentions.querySelector("[data-count]").textContent = String(room.unread_mentions ?? 0);
       }
       item.querySelector(".room-summary")?.classList.toggle("room-unread", room.unread > 0);
+      const muted = item.querySelector(".room-muted");
+      if (muted) muted.hidden = !room.muted;
       if (room.last_message) this.#showPreview(item, room.last_message);
       this.#list.append(item);
     }
@@ -922,6 +1129,13 @@ export class HomeView {
       " ",
       message.deleted ? el("em", "", t("This message was deleted")) : message.body,
     );
+  }
+
+  /** Presence dots of direct rooms; `lookup(userId)` → {status, last_seen} or null. */
+  refreshPresence(lookup) {
+    for (const dot of this.#list.querySelectorAll(".presence[data-peer]")) {
+      fillPresence(dot, lookup(Number(dot.dataset.peer)));
+    }
   }
 
   setTitle(unread) {
