@@ -13,6 +13,7 @@ from .errors import ChatError
 from .protocol import (
     MAX_FRAME_BYTES,
     deleted_event,
+    flag,
     message_dict,
     parse_page,
     positive_int,
@@ -146,10 +147,7 @@ def message(request: HttpRequest, message_id: int) -> JsonResponse:
 @api_view("POST")
 def reactions(request: HttpRequest, message_id: int) -> JsonResponse:
     data = json_body(request)
-    on = data.get("on", True)
-    if not isinstance(on, bool):
-        raise ChatError("bad_request", "`on` must be true or false.")
-    event = services.react(request.user, message_id, data.get("emoji"), on)
+    event = services.react(request.user, message_id, data.get("emoji"), flag(data, "on", True))
     return JsonResponse({key: value for key, value in event.items() if key != "type"})
 
 

@@ -23,6 +23,7 @@ from .protocol import (
     Read,
     Send,
     Typing,
+    deleted_event,
     encode,
     error_frame,
     message_dict,
@@ -72,13 +73,7 @@ def _edit(user, command: Edit) -> dict:
 
 @database_sync_to_async
 def _delete(user, command: Delete) -> dict:
-    message = services.delete_message(user, command.message)
-    return {
-        "type": "message.deleted",
-        "room": message.room_id,
-        "id": message.pk,
-        "seq": message.seq,
-    }
+    return deleted_event(services.delete_message(user, command.message))
 
 
 @database_sync_to_async

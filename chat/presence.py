@@ -208,23 +208,22 @@ def make_store() -> MemoryPresence | RedisPresence:
     return MemoryPresence()
 
 
+def _iso(timestamp: float | None) -> str | None:
+    return iso_utc(datetime.fromtimestamp(timestamp, UTC)) if timestamp else None
+
+
 def presence_frame(change: Change) -> dict:
-    last_seen = change.last_seen
     return {
         "type": "presence",
         "user": change.user_id,
         "status": change.status,
-        "last_seen": iso_utc(datetime.fromtimestamp(last_seen, UTC)) if last_seen else None,
+        "last_seen": _iso(change.last_seen),
     }
 
 
 def presence_view(view: dict) -> dict:
     """A stored status as hello carries it."""
-    last_seen = view["last_seen"]
-    return {
-        "status": view["status"],
-        "last_seen": iso_utc(datetime.fromtimestamp(last_seen, UTC)) if last_seen else None,
-    }
+    return {"status": view["status"], "last_seen": _iso(view["last_seen"])}
 
 
 def now() -> float:

@@ -185,13 +185,19 @@ def _parse_delete(data: dict) -> Delete:
     return Delete(message=positive_int(data, "message"))
 
 
+def flag(data: dict, field: str, default: bool) -> bool:
+    value = data.get(field, default)
+    if not isinstance(value, bool):
+        raise ChatError("bad_request", f"`{field}` must be true or false.")
+    return value
+
+
 def _parse_react(data: dict) -> React:
-    emoji, on = data.get("emoji"), data.get("on", True)
-    if not isinstance(emoji, str):
-        raise ChatError("bad_request", "`emoji` must be a string.")
-    if not isinstance(on, bool):
-        raise ChatError("bad_request", "`on` must be true or false.")
-    return React(message=positive_int(data, "message"), emoji=emoji, on=on)
+    return React(
+        message=positive_int(data, "message"),
+        emoji=text_field(data, "emoji"),
+        on=flag(data, "on", True),
+    )
 
 
 def _parse_typing(data: dict) -> Typing:

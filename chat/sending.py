@@ -28,21 +28,14 @@ def _column(model: type[Model], name: str) -> str:
 
 
 @cache
-def _next_seq_sql() -> str:
+def _advance_sql(counter: str, stamp: str | None = None) -> str:
+    """UPDATE a room's counter by one (setting `stamp` too) and return its new value."""
+    column = _column(Room, counter)
+    stamped = f", {_column(Room, stamp)} = %s" if stamp else ""
     return (
         f"UPDATE {_q(Room._meta.db_table)} "  # noqa: S608 (names from model metadata)
-        f"SET {_column(Room, 'last_seq')} = {_column(Room, 'last_seq')} + 1, "
-        f"{_column(Room, 'last_message_at')} = %s "
-        f"WHERE {_column(Room, 'id')} = %s RETURNING {_column(Room, 'last_seq')}"
-    )
-
-
-@cache
-def _next_rev_sql() -> str:
-    return (
-        f"UPDATE {_q(Room._meta.db_table)} "  # noqa: S608 (names from model metadata)
-        f"SET {_column(Room, 'last_rev')} = {_column(Room, 'last_rev')} + 1 "
-        f"WHERE {_column(Room, 'id')} = %s RETURNING {_column(Room, 'last_rev')}"
+        f"SET {column} = {column} + 1{stamped} "
+        f"WHERE {_column(Room, 'id')} = %s RETURNING {column}"
     )
 
 
@@ -84,7 +77,10 @@ def take_next_seq(room_id: int, now) -> int | None:
     commit one after another, in seq order.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_next_seq_sql(), [_prep(Room, "last_message_at", now), room_id])
+        cursor.execute(
+            _advance_sql("last_seq", "last_message_at"),
+            [_prep(Room, "last_message_at", now), room_id],
+        )
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -93,7 +89,7 @@ def take_next_rev(room_id: int) -> int:
     """Advance the room's change counter (edits, deletions, reactions) and return it,
     holding the room's row lock until commit, so revisions commit in order."""
     with connection.cursor() as cursor:
-        cursor.execute(_next_rev_sql(), [room_id])
+        cursor.execute(_advance_sql("last_rev"), [room_id])
         return cursor.fetchone()[0]
 
 

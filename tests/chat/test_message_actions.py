@@ -272,6 +272,14 @@ class TestTyping:
         services.typing(user, room.pk)
         assert len(published) == 1
 
+    def test_a_typing_frame_within_the_interval_costs_no_query(
+        self, user, room, published, fresh_cache, django_assert_num_queries
+    ):
+        services.typing(user, room.pk)
+        with django_assert_num_queries(0):
+            services.typing(user, room.pk)
+        assert len(published) == 1
+
     def test_typing_into_a_room_you_cannot_see_is_not_found(self, published, fresh_cache):
         private = RoomFactory(kind="private", members=[UserFactory()])
         refused("not_found", services.typing, UserFactory(), private.pk)
