@@ -33,7 +33,7 @@ from .access import (
     room_for_poster,
     room_for_reader,
 )
-from .errors import ChatError, RoomNotFound
+from .errors import ChatError, MessageNotFound, RoomNotFound
 from .models import Block, Membership, Message, Reaction, Room, direct_key, room_name_key
 from .protocol import deleted_event, message_dict, parse_client_msg_id, user_dict
 from .queries import messages_with_authors, room_for_user, with_extras
@@ -259,16 +259,22 @@ def delete_message(user: AbstractBaseUser, message_id: int) -> Message:
         message, membership = message_for_member(user, message_id, lock=True)
         if not may_delete(user, message, membership):
             raise ChatError("forbidden", "Only the author or a room admin may delete this.")
-        if message.deleted_at is None:
-            message.body = message.html = ""
-            message.deleted_at = timezone.now()
-            message.rev = sending.take_next_rev(message.room_id)
-            message.save(update_fields=["body", "html", "deleted_at", "rev"])
-            message.mentions.clear()
-            message.reactions.all().delete()
-            frame = deleted_event(message)
-            transaction.on_commit(partial(fanout.publish_to_room, message.room_id, frame))
+        _tombstone(message)
     return message
+
+
+def _tombstone(message: Message) -> None:
+    """Inside the caller's transaction, with the message locked."""
+    if message.deleted_at is not None:
+        return
+    message.body = message.html = ""
+    message.deleted_at = timezone.now()
+    message.rev = sending.take_next_rev(message.room_id)
+    message.save(update_fields=["body", "html", "deleted_at", "rev"])
+    message.mentions.clear()
+    message.reactions.all().delete()
+    frame = deleted_event(message)
+    transaction.on_commit(partial(fanout.publish_to_room, message.room_id, frame))
 
 
 def clean_emoji(emoji: str) -> str:
@@ -467,24 +473,29 @@ def update_room(
     """An owner or admin renames a group room or sets its topic; every member hears it."""
     with transaction.atomic():
         room, _membership = room_for_manager(actor, room_id, lock=True)
-        fields = []
-        if name is not None:
-            room.name = clean_room_name(name)
-            room.name_key = room_name_key(room.name)
-            fields += ["name", "name_key"]
-        if topic is not None:
-            room.topic = clean_topic(topic)
-            fields.append("topic")
-        if not fields:
-            raise ChatError("bad_request", "Give a `name` or a `topic`.")
-        try:
-            with transaction.atomic():
-                room.save(update_fields=fields)
-        except IntegrityError:
-            raise ChatError("bad_request", "That room name is taken.") from None
-        frame = {"type": "room.updated", "room": room.pk, "name": room.name, "topic": room.topic}
-        transaction.on_commit(partial(fanout.publish_to_room, room.pk, frame))
+        _change_room(room, name=name, topic=topic)
     return room
+
+
+def _change_room(room: Room, *, name: str | None, topic: str | None) -> None:
+    """Inside the caller's transaction, with the room locked."""
+    fields = []
+    if name is not None:
+        room.name = clean_room_name(name)
+        room.name_key = room_name_key(room.name)
+        fields += ["name", "name_key"]
+    if topic is not None:
+        room.topic = clean_topic(topic)
+        fields.append("topic")
+    if not fields:
+        raise ChatError("bad_request", "Give a `name` or a `topic`.")
+    try:
+        with transaction.atomic():
+            room.save(update_fields=fields)
+    except IntegrityError:
+        raise ChatError("bad_request", "That room name is taken.") from None
+    frame = {"type": "room.updated", "room": room.pk, "name": room.name, "topic": room.topic}
+    transaction.on_commit(partial(fanout.publish_to_room, room.pk, frame))
 
 
 def set_role(actor: AbstractBaseUser, room_id: int, username: str, role: str) -> Membership:
@@ -498,15 +509,22 @@ def set_role(actor: AbstractBaseUser, room_id: int, username: str, role: str) ->
         target = Membership.objects.filter(room=room, user__username=username).first()
         if target is None:
             raise ChatError("not_found", "That person is not in this room.")
-        others = Membership.objects.filter(room=room, role=Membership.Role.OWNER).exclude(
-            pk=target.pk
-        )
-        if target.role == Membership.Role.OWNER and role != target.role and not others.exists():
-            raise ChatError("bad_request", "A room needs an owner: make someone else owner first.")
-        target.role = role
-        target.save(update_fields=["role"])
-        transaction.on_commit(partial(_announce_membership, target.user_id, room.pk))
+        _change_role(target, role)
     return target
+
+
+def _change_role(target: Membership, role: str) -> None:
+    """Inside the caller's transaction, with the room locked."""
+    others = Membership.objects.filter(room_id=target.room_id, role=Membership.Role.OWNER)
+    if (
+        target.role == Membership.Role.OWNER
+        and role != target.role
+        and not others.exclude(pk=target.pk).exists()
+    ):
+        raise ChatError("bad_request", "A room needs an owner: make someone else owner first.")
+    target.role = role
+    target.save(update_fields=["role"])
+    transaction.on_commit(partial(_announce_membership, target.user_id, target.room_id))
 
 
 def _announce_membership(user_id: int, room_id: int) -> None:
@@ -522,15 +540,20 @@ def leave_room(user: AbstractBaseUser, room_id: int) -> None:
         if room.is_direct:
             raise ChatError("bad_request", "Direct conversations cannot be left.")
         _drop(user, room)
-        others = Membership.objects.filter(room=room)
-        if (
-            membership.role == Membership.Role.OWNER
-            and not others.filter(role=Membership.Role.OWNER).exists()
-        ):
-            rank = Case(When(role=Membership.Role.ADMIN, then=0), default=1)
-            heir = others.order_by(rank, "joined_at", "pk").first()
-            if heir is not None:
-                Membership.objects.filter(pk=heir.pk).update(role=Membership.Role.OWNER)
+        if membership.role == Membership.Role.OWNER:
+            _hand_on_ownership(room)
+
+
+def _hand_on_ownership(room: Room) -> None:
+    """A room whose last owner went: an admin, else the longest-standing member, inherits."""
+    others = Membership.objects.filter(room=room)
+    if others.filter(role=Membership.Role.OWNER).exists():
+        return
+    rank = Case(When(role=Membership.Role.ADMIN, then=0), default=1)
+    heir = others.order_by(rank, "joined_at", "pk").first()
+    if heir is not None:
+        Membership.objects.filter(pk=heir.pk).update(role=Membership.Role.OWNER)
+        transaction.on_commit(partial(_announce_membership, heir.user_id, room.pk))
 
 
 def set_muted(user: AbstractBaseUser, room_id: int, muted: bool) -> bool:
@@ -580,3 +603,85 @@ def mark_read(user: AbstractBaseUser, room_id: int, seq: int) -> int:
             for peer_id in room.memberships.exclude(user=user).values_list("user_id", flat=True):
                 transaction.on_commit(partial(fanout.publish_to_user, peer_id, frame))
     return seq
+
+
+# Staff in the Django admin act as a room's owner would: the same rules, the same events.
+
+
+def _locked_room(room_id: int) -> Room:
+    room = Room.objects.select_for_update().filter(pk=room_id).first()
+    if room is None:
+        raise RoomNotFound()
+    return room
+
+
+def moderate_delete_message(message_id: int) -> Message:
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None:
+            raise MessageNotFound()
+        _tombstone(message)
+    return message
+
+
+def moderate_room(room_id: int, *, name: str, topic: str) -> Room:
+    """Only what changed is applied, so an unchanged name is not re-validated."""
+    with transaction.atomic():
+        room = _locked_room(room_id)
+        if room.is_direct:
+            raise ChatError("bad_request", "A direct conversation has no name or topic.")
+        new_name = name if name != room.name else None
+        new_topic = topic if topic != room.topic else None
+        if new_name is not None or new_topic is not None:
+            _change_room(room, name=new_name, topic=new_topic)
+    return room
+
+
+def moderate_add_member(room_id: int, user_id: int, role: str) -> Membership:
+    with transaction.atomic():
+        room = _locked_room(room_id)
+        if room.is_direct:
+            raise ChatError("bad_request", "A direct conversation keeps its two people.")
+        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+        if user is None:
+            raise ChatError("not_found", "No such user.")
+        if Membership.objects.filter(room=room, user=user).exists():
+            raise ChatError("bad_request", "That person is already in this room.")
+        return _join(user, room, role=role)
+
+
+def moderate_set_role(membership_id: int, role: str) -> Membership:
+    if role not in Membership.Role.values:
+        raise ChatError("bad_request", "`role` must be owner, admin or member.")
+    with transaction.atomic():
+        membership = Membership.objects.filter(pk=membership_id).first()
+        if membership is None:
+            raise ChatError("not_found", "No such membership.")
+        _locked_room(membership.room_id)
+        membership.refresh_from_db()
+        if membership.role != role:
+            _change_role(membership, role)
+    return membership
+
+
+def moderate_remove_member(membership_id: int) -> None:
+    """The removed member's sockets stop hearing the room at once; ownership passes on."""
+    with transaction.atomic():
+        membership = Membership.objects.select_related("user").filter(pk=membership_id).first()
+        if membership is None:
+            return
+        room = _locked_room(membership.room_id)
+        if room.is_direct:
+            raise ChatError("bad_request", "A direct conversation keeps its two people.")
+        _drop(membership.user, room)
+        if membership.role == Membership.Role.OWNER:
+            _hand_on_ownership(room)
+
+
+def moderate_delete_room(room_id: int) -> None:
+    """Every member's sockets hear `room.removed` before the room and its messages go."""
+    with transaction.atomic():
+        room = _locked_room(room_id)
+        for membership in room.memberships.select_related("user"):
+            _drop(membership.user, room)
+        room.delete()

@@ -1,7 +1,10 @@
 import pytest
+from django.test import TestCase
 from django.urls import reverse
 
-from tests.factories import RoomFactory, UserFactory, send
+from chat import fanout
+from chat.models import Membership, Message, Room, room_name_key
+from tests.factories import RoomFactory, UserFactory, direct_room, send
 
 pytestmark = pytest.mark.django_db
 
@@ -30,3 +33,146 @@ def test_room_and_message_pages_open_for_a_real_room(admin_client, user):
 @pytest.mark.parametrize("model", ["chat_room", "chat_message"])
 def test_rooms_and_messages_cannot_be_added_past_the_app_rules(admin_client, model):
     assert admin_client.get(reverse(f"admin:{model}_add")).status_code == 403
+
+
+@pytest.fixture
+def heard(monkeypatch):
+    """What the admin's changes told members' sockets, as (how, whom, frame type)."""
+    events = []
+    monkeypatch.setattr(
+        fanout, "publish_to_room", lambda room, frame: events.append(("room", room, frame["type"]))
+    )
+    monkeypatch.setattr(
+        fanout, "publish_to_user", lambda user, frame: events.append(("user", user, frame["type"]))
+    )
+    monkeypatch.setattr(
+        fanout, "revoke_room", lambda user, room, frame: events.append(("revoke", user, room))
+    )
+    monkeypatch.setattr(
+        fanout, "grant_room", lambda user, room, frame: events.append(("grant", user, room))
+    )
+    return events
+
+
+def change(admin_client, model, obj, data):
+    """Post the change form as the page would, with its inlines' forms as they are."""
+    url = reverse(f"admin:chat_{model}_change", args=[obj.pk])
+    page = admin_client.get(url)
+    fields = {}
+    for inline in page.context["inline_admin_formsets"] if page.status_code == 200 else []:
+        management = inline.formset.management_form
+        for form in [management, *inline.formset.forms]:
+            for name in form.fields:
+                if form[name].value() is not None:
+                    fields[form.add_prefix(name)] = form[name].value()
+    return admin_client.post(url, {**fields, **data}, follow=True)
+
+
+def test_renaming_a_room_in_the_admin_is_heard_and_keeps_names_unique(
+    admin_client, user, heard, django_capture_on_commit_callbacks
+):
+    room = RoomFactory(name="lobby", members=[user])
+    with django_capture_on_commit_callbacks(execute=True):
+        change(admin_client, "room", room, {"name": "Team", "topic": "ship it"})
+    room.refresh_from_db()
+    assert (room.name, room.topic, room.name_key) == ("Team", "ship it", room_name_key("Team"))
+    assert heard == [("room", room.pk, "room.updated")]
+
+
+def test_a_room_name_taken_or_invalid_is_refused_in_the_admin(admin_client, user, heard):
+    RoomFactory(name="Lobby")
+    room = RoomFactory(name="general", members=[user])
+    for bad in ["lobby", "bell\x07", ""]:
+        page = change(admin_client, "room", room, {"name": bad, "topic": ""})
+        assert page.context["adminform"].form.errors, bad
+    assert Room.objects.get(pk=room.pk).name == "general"
+    assert heard == []
+
+
+def test_deleting_a_room_in_the_admin_tells_every_member_first(admin_client, user, other_user):
+    room = RoomFactory(name="lobby", members=[user, other_user])
+    send(user, room, "hello")
+    revoked = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fanout, "revoke_room", lambda u, r, frame: revoked.append((u, frame)))
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            admin_client.post(reverse("admin:chat_room_delete", args=[room.pk]), {"post": "yes"})
+    assert not Room.objects.filter(pk=room.pk).exists()
+    assert sorted(revoked, key=lambda r: r[0]) == [
+        (user.pk, {"type": "room.removed", "room": room.pk}),
+        (other_user.pk, {"type": "room.removed", "room": room.pk}),
+    ]
+
+
+def test_adding_a_member_in_the_admin_gives_their_sockets_the_room(
+    admin_client, user, other_user, heard, django_capture_on_commit_callbacks
+):
+    room = RoomFactory(name="lobby", kind="private", members=[user])
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:chat_membership_add"),
+            {"room": room.pk, "user": other_user.pk, "role": "member"},
+        )
+    assert Membership.objects.filter(room=room, user=other_user, role="member").exists()
+    assert heard == [("grant", other_user.pk, room.pk)]
+
+
+def test_a_role_change_in_the_admin_is_heard_and_a_room_keeps_an_owner(
+    admin_client, user, other_user, heard, django_capture_on_commit_callbacks
+):
+    room = RoomFactory(name="lobby", members=[user, other_user])
+    owner = Membership.objects.get(room=room, user=user)
+    member = Membership.objects.get(room=room, user=other_user)
+    owner.role = "owner"
+    owner.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        change(admin_client, "membership", member, {"role": "admin"})
+    assert Membership.objects.get(pk=member.pk).role == "admin"
+    assert heard == [("user", other_user.pk, "room")]
+
+    page = change(admin_client, "membership", owner, {"role": "member"})
+    assert Membership.objects.get(pk=owner.pk).role == "owner"
+    assert "A room needs an owner" in page.content.decode()
+    assert "was changed successfully" not in page.content.decode()
+
+
+def test_removing_a_member_in_the_admin_stops_their_sockets_and_passes_on_ownership(
+    admin_client, user, other_user, heard, django_capture_on_commit_callbacks
+):
+    room = RoomFactory(name="lobby", members=[user, other_user])
+    owner = Membership.objects.get(room=room, user=user)
+    owner.role = "owner"
+    owner.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("admin:chat_membership_delete", args=[owner.pk]), {"post": "yes"})
+    assert not Membership.objects.filter(pk=owner.pk).exists()
+    assert Membership.objects.get(room=room, user=other_user).role == "owner"
+    assert heard == [("revoke", user.pk, room.pk), ("user", other_user.pk, "room")]
+
+
+def test_a_direct_conversation_keeps_its_two_people_in_the_admin(admin_client, user, other_user):
+    room = direct_room(user, other_user)
+    membership = Membership.objects.get(room=room, user=user)
+    page = admin_client.post(
+        reverse("admin:chat_membership_delete", args=[membership.pk]), {"post": "yes"}
+    )
+    assert page.status_code == 403
+    assert Membership.objects.filter(room=room).count() == 2
+
+
+def test_messages_are_read_only_in_the_admin_and_deleted_as_tombstones(
+    admin_client, user, heard, django_capture_on_commit_callbacks
+):
+    room = RoomFactory(name="lobby", members=[user])
+    message = send(user, room, "spam spam")
+    page = change(admin_client, "message", message, {"body": "rewritten"})
+    assert Message.objects.get(pk=message.pk).body == "spam spam"
+    assert page.status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:chat_message_changelist"),
+            {"action": "tombstone", "_selected_action": [message.pk]},
+        )
+    message.refresh_from_db()
+    assert (message.seq, message.body, message.deleted_at is not None) == (1, "", True)
+    assert heard == [("room", room.pk, "message.deleted")]
