@@ -3,7 +3,8 @@
 A watcher tab applies every event it hears (message, message.updated,
 message.deleted, reaction, read) to what its hello and first fetch gave it; after
 a burst of sends, edits, deletions, reactions and reads from other tabs, its view
-must equal what a tab connecting afresh reads from the database.
+must equal what a tab connecting afresh reads from the database. Likewise its
+list of rooms, after renames, invitations, removals, role changes and mutes.
 """
 
 import uuid
@@ -11,6 +12,7 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 
+from chat import services
 from tests.chat.wsclient import open_tab
 from tests.factories import RoomFactory, UserFactory
 
@@ -123,3 +125,54 @@ async def test_a_client_applying_live_events_ends_where_a_fresh_client_starts():
     assert view.last_read_seq == fresh_room["last_read_seq"] == 3
     assert view.unread() == fresh_room["unread"]
     assert fresh_room["unread_mentions"] == 2  # messages 3 and 5 mention bob; 1 is read
+
+
+ROOM_FIELDS = ("name", "kind", "topic", "role", "muted")
+
+
+class RoomList:
+    """A client's sidebar, built from hello and the room events it hears."""
+
+    def __init__(self, hello: dict):
+        self.rooms = {room["id"]: room for room in hello["rooms"]}
+
+    def apply(self, frame: dict) -> None:
+        match frame["type"]:
+            case "room":
+                self.rooms[frame["room"]["id"]] = frame["room"]
+            case "room.updated":
+                self.rooms[frame["room"]].update(name=frame["name"], topic=frame["topic"])
+            case "room.removed":
+                self.rooms.pop(frame["room"], None)
+
+    def state(self) -> dict[int, tuple]:
+        return {
+            room_id: tuple(room[f] for f in ROOM_FIELDS) for room_id, room in self.rooms.items()
+        }
+
+
+async def test_a_client_applying_room_events_lists_the_rooms_a_fresh_client_lists():
+    alice, bob, carol = [
+        await sync_to_async(UserFactory)(username=n) for n in ("alice", "bob", "carol")
+    ]
+    general = await sync_to_async(RoomFactory)(name="general", members=[alice, bob])
+    side = await sync_to_async(RoomFactory)(name="side", kind="private", members=[alice, bob])
+    async with open_tab(bob) as watcher, open_tab(bob) as bobs_other_tab:
+        rooms = RoomList(watcher.hello)
+        await sync_to_async(services.update_room)(alice, general.pk, name="General", topic="hi")
+        plans = await sync_to_async(services.create_private_room)(carol, "plans")
+        await sync_to_async(services.add_member)(carol, plans.pk, "bob")
+        await sync_to_async(services.set_role)(alice, general.pk, "bob", "admin")
+        await sync_to_async(services.remove_member)(alice, side.pk, "bob")
+        await sync_to_async(services.open_direct)(carol, "bob")
+        await sync_to_async(services.set_muted)(bob, general.pk, True)
+        while not await watcher.nothing(0.5):
+            rooms.apply(await watcher.receive())
+        assert await bobs_other_tab.receive_type("room.removed")
+
+    async with open_tab(bob) as fresh:
+        fresh_rooms = RoomList(fresh.hello)
+    assert rooms.state() == fresh_rooms.state()
+    assert sorted(r[0] for r in fresh_rooms.state().values()) == ["Carol", "General", "plans"]
+    assert fresh_rooms.rooms[general.pk]["role"] == "admin"
+    assert fresh_rooms.rooms[general.pk]["muted"] is True
