@@ -1,5 +1,6 @@
 """Pages: the home page and the chat app shell."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models.fields.files import FieldFile
@@ -14,7 +15,12 @@ from .models import Attachment
 
 
 def _client_config(request: HttpRequest, room_id: int | None) -> dict:
-    return {"user": request.user.pk, "room": room_id, "ws_path": "/ws/"}
+    return {
+        "user": request.user.pk,
+        "room": room_id,
+        "ws_path": "/ws/",
+        "upload_max_bytes": settings.PARLEY_UPLOAD_MAX_BYTES,
+    }
 
 
 def _home_context(request: HttpRequest, **extra) -> dict:

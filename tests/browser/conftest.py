@@ -186,3 +186,8 @@ def fast_password_hashing():
 @pytest.fixture
 def generous_send_rate():
     return None
+
+
+@pytest.fixture
+def upload_root():
+    return None  # the server process stores uploads under its own UPLOAD_ROOT
