@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Block, Membership, Message, Reaction, Room
+from .models import Attachment, Block, Membership, Message, Reaction, Room
 
 
 class MembershipInline(admin.TabularInline):
@@ -62,3 +62,26 @@ class BlockAdmin(admin.ModelAdmin):
     list_display = ("blocker", "blocked", "created_at")
     search_fields = ("blocker__username", "blocked__username")
     raw_id_fields = ("blocker", "blocked")
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ("name", "content_type", "size", "room", "uploader", "message", "created_at")
+    list_filter = ("content_type",)
+    search_fields = ("name", "uploader__username", "room__name")
+    raw_id_fields = ("room", "uploader", "message")
+    readonly_fields = (
+        "file",
+        "thumbnail",
+        "name",
+        "content_type",
+        "size",
+        "width",
+        "height",
+        "created_at",
+    )
+
+    def has_add_permission(self, request) -> bool:
+        """Uploads come through the app, which checks and re-encodes them. Deleting one
+        here deletes its files too (chat.models)."""
+        return False

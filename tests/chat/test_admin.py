@@ -12,7 +12,9 @@ def admin_client(client):
     return client
 
 
-@pytest.mark.parametrize("model", ["accounts_user", "chat_room", "chat_membership", "chat_message"])
+@pytest.mark.parametrize(
+    "model", ["accounts_user", "chat_room", "chat_membership", "chat_message", "chat_attachment"]
+)
 def test_every_model_has_a_searchable_list(admin_client, model, user):
     send(user, RoomFactory(name="lobby", members=[user]), "hello there")
     response = admin_client.get(reverse(f"admin:{model}_changelist"), {"q": "l"})
