@@ -12,6 +12,7 @@ import os
 import tempfile
 import unicodedata
 import warnings
+import zipfile
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import PurePath
@@ -48,6 +49,9 @@ IMAGE_EXTENSIONS = {
     "image/gif": (".gif",),
     "image/webp": (".webp",),
 }
+# The accepted types that are zip archives inside.
+ZIP_TYPES = {"application/zip", *(kind for kind in FILE_TYPES if ".openxmlformats-" in kind)}
+ZIP_TYPES |= {kind for kind in FILE_TYPES if ".oasis.opendocument." in kind}
 # Plain-text kinds puremagic tells apart; all are stored and served as text/plain.
 TEXT_TYPES = {"text/plain", "text/csv", "application/json", "text/x-python", "text/markdown"}
 
@@ -108,9 +112,14 @@ def _magic(path: str) -> str | None:
     if os.path.getsize(path) == 0:
         return None
     try:
-        return puremagic.from_file(path, mime=True)
+        detected = puremagic.from_file(path, mime=True)
     except puremagic.PureError:
         return None
+    # For bytes that merely start like a zip, puremagic falls back to a guess from the
+    # header: a zip-based type must also open as a zip (its deep scan then decided).
+    if detected in ZIP_TYPES and not zipfile.is_zipfile(path):
+        return None
+    return detected
 
 
 def _frames(image: Image.Image) -> list[Image.Image]:

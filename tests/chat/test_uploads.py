@@ -8,15 +8,20 @@ import zipfile
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
-from chat import services, uploads
+from chat import queries, services, uploads
 from chat.errors import ChatError
 from chat.models import Attachment
-from chat.protocol import message_dict
+from chat.protocol import attachment_dict, message_dict
+from chat.search import search_messages
+from tests.chat.wsclient import open_tab
 from tests.factories import RoomFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -165,6 +170,17 @@ class TestProcess:
             uploads.process(
                 upload_file("a.docx", docx_bytes("ms-word.document.macroEnabled.main+xml"))
             )
+
+    def test_junk_that_starts_like_a_zip_is_refused(self):
+        with pytest.raises(ChatError):
+            uploads.process(upload_file("a.docx", b"PK\x03\x04" + os.urandom(200)))
+
+    def test_a_plain_zip_is_a_zip(self):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as archive:
+            archive.writestr("notes.txt", "hi")
+        processed = uploads.process(upload_file("bundle", out.getvalue()))
+        assert (processed.content_type, processed.name) == ("application/zip", "bundle.zip")
 
     def test_plain_text_is_accepted_and_binary_junk_refused(self):
         text = uploads.process(upload_file("notes", "héllo\nworld\n".encode()))
@@ -330,9 +346,6 @@ class TestAttaching:
         assert Attachment.objects.filter(message=first).count() == 1
 
     def test_history_and_search_carry_attachments(self, user, room):
-        from chat import queries
-        from chat.search import search_messages
-
         attachment = upload(user, room)
         send_with(user, room, [attachment.pk], body="holiday picture")
         [listed] = queries.message_page(user, room.pk)["messages"]
@@ -349,6 +362,15 @@ class TestAttaching:
         )
         assert response.status_code == 201
         assert response.json()["attachments"][0]["id"] == attachment.pk
+
+    def test_a_send_costs_the_same_queries_with_one_or_ten_attachments(self, user, room):
+        counts = []
+        for n in (1, 10):
+            ids = [upload(user, room).pk for _ in range(n)]
+            with CaptureQueriesContext(connection) as captured:
+                send_with(user, room, ids)
+            counts.append(len([q for q in captured if "SAVEPOINT" not in q["sql"]]))
+        assert counts[0] == counts[1]
 
     def test_deleting_a_message_removes_its_attachments_and_files_after_commit(
         self, user, room, upload_root, django_capture_on_commit_callbacks
@@ -368,6 +390,28 @@ class TestAttaching:
             attachment.delete()
             assert len(stored_files(upload_root)) == 2
         assert len(callbacks) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+class TestSocketSend:
+    async def test_members_hear_a_message_with_its_attachments(self, user, other_user, room):
+        attachment = await sync_to_async(upload)(user, room, name="pic.png")
+        async with open_tab(user) as mine, open_tab(other_user) as theirs:
+            cid = str(uuid.uuid4())
+            frame = {"type": "send", "room": room.pk, "body": "", "client_msg_id": cid}
+            ack = await mine.request({**frame, "attachments": [attachment.pk]}, "ack")
+            [shaped] = ack["message"]["attachments"]
+            assert (shaped["id"], shaped["name"]) == (attachment.pk, "pic.png")
+            heard = await theirs.receive_type("message")
+            assert heard["message"]["attachments"] == ack["message"]["attachments"]
+
+    async def test_someone_elses_upload_gets_an_error_frame(self, user, other_user, room):
+        theirs = await sync_to_async(upload)(other_user, room)
+        async with open_tab(user) as tab:
+            cid = str(uuid.uuid4())
+            frame = {"type": "send", "room": room.pk, "body": "x", "client_msg_id": cid}
+            error = await tab.request({**frame, "attachments": [theirs.pk]}, "error")
+            assert (error["code"], error["client_msg_id"]) == ("bad_request", cid)
 
 
 class TestServing:
@@ -424,6 +468,14 @@ class TestServing:
         send_with(user, room, [attachment.pk])
         services.remove_member(user, room.pk, other_user.username)
         assert client_for(other_user).get(f"/files/{attachment.pk}/pic.png").status_code == 404
+
+    def test_a_name_outside_ascii_round_trips_through_its_url(self, user, room):
+        attachment = upload(user, room, name="résumé 2026.pdf", data=pdf_bytes())
+        url = attachment_dict(attachment)["url"]
+        assert url == f"/files/{attachment.pk}/r%C3%A9sum%C3%A9%202026.pdf"
+        response = client_for(user).get(url)
+        assert response.status_code == 200
+        assert "filename*=utf-8''r%C3%A9sum%C3%A9%202026.pdf" in response["Content-Disposition"]
 
     def test_a_wrong_name_in_the_url_is_404(self, user, room):
         attachment = upload(user, room, name="pic.png")
