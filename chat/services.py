@@ -268,12 +268,15 @@ def _claim_attachments(
 
 
 def edit_message(user: AbstractBaseUser, message_id: int, body: str) -> Message:
-    """The author rewrites a message within PARLEY_EDIT_WINDOW seconds of sending it."""
-    body = clean_body(body)
+    """The author rewrites a message within PARLEY_EDIT_WINDOW seconds of sending it
+    (to no text at all, if it carries attachments)."""
+    body = clean_body(body, may_be_empty=True)
     with transaction.atomic():
         message, _membership = message_for_member(user, message_id, lock=True)
         if not may_edit(user, message):
             raise ChatError("forbidden", "Only the author may edit a message.")
+        if not body and not message.attachments.exists():
+            raise ChatError("bad_request", "A message cannot be empty.")
         if message.deleted_at is not None:
             raise ChatError("bad_request", "A deleted message cannot be edited.")
         window = settings.PARLEY_EDIT_WINDOW

@@ -307,6 +307,14 @@ class TestAttaching:
         with pytest.raises(ChatError):
             send_with(user, room, [])
 
+    def test_an_edit_may_take_the_text_away_only_from_a_message_with_files(self, user, room):
+        with_file, _ = send_with(user, room, [upload(user, room).pk], body="caption")
+        assert services.edit_message(user, with_file.pk, "  ").body == ""
+        text_only, _ = send_with(user, room, [], body="words")
+        with pytest.raises(ChatError) as refused:
+            services.edit_message(user, text_only.pk, "")
+        assert refused.value.code == "bad_request"
+
     def test_attaching_someone_elses_upload_is_refused_and_stores_nothing(
         self, user, other_user, room
     ):

@@ -6,7 +6,7 @@ import { t } from "./i18n.js";
 import { Notifier, notificationPermission, requestNotifications } from "./notify.js";
 import { Connection, Sync, socketUrl } from "./socket.js";
 import { Store, excerptOf } from "./store.js";
-import { UploadTray } from "./uploads.js";
+import { UploadTray, textOf } from "./uploads.js";
 import { ChatView, HomeView } from "./view.js";
 
 const MAX_BODY_CHARS = 4000;
@@ -250,7 +250,7 @@ async function startChat(root) {
       id: message.id,
       seq: message.seq,
       author: message.author,
-      excerpt: excerptOf(message.body),
+      excerpt: excerptOf(textOf(message)),
       deleted: false,
     });
     view.focusComposer();
@@ -440,7 +440,7 @@ async function startChat(root) {
     const incoming = live ? added.filter((message) => message.author.id !== me.id) : [];
     renderTimeline({ incoming: incoming.length > 0 });
     for (const message of incoming) {
-      view.announce(t("%s: %s", message.author.display_name, message.body));
+      view.announce(t("%s: %s", message.author.display_name, textOf(message)));
     }
     markRead();
   });

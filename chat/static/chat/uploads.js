@@ -60,6 +60,13 @@ export function attachmentsNode(attachments) {
   return list;
 }
 
+/** A message's text for a one-line preview: its body, or for a message of files
+ * alone their names ("📎 a.png, b.pdf"). */
+export function textOf(message) {
+  if (message.body || !message.attachments?.length) return message.body;
+  return `📎 ${message.attachments.map((a) => a.name).join(", ")}`;
+}
+
 /** Which attachments a message shows, as a key that changes only when they do. */
 export const attachmentsKey = (attachments) => (attachments ?? []).map((a) => a.id).join(",");
 

@@ -3,7 +3,7 @@
 // HTML only through richtext.js, which rebuilds it node by node from an allow-list.
 import { t } from "./i18n.js";
 import { renderMessageText } from "./richtext.js";
-import { attachmentsKey, attachmentsNode } from "./uploads.js";
+import { attachmentsKey, attachmentsNode, textOf } from "./uploads.js";
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 const NEAR_TOP_PX = 240;
@@ -1136,7 +1136,7 @@ export class HomeView {
     preview.replaceChildren(
       el("span", "room-preview-author", `${message.author.display_name}:`),
       " ",
-      message.deleted ? el("em", "", t("This message was deleted")) : message.body,
+      message.deleted ? el("em", "", t("This message was deleted")) : textOf(message),
     );
   }
 
