@@ -671,16 +671,16 @@ def clean_stale_uploads(older_than: timedelta) -> tuple[int, int]:
     """Delete uploads never sent within `older_than`, and stored files no row names
     (left by a crash between writing a file and its row); (rows, stray files)."""
     cutoff = timezone.now() - older_than
-    rows = Attachment.objects.filter(message__isnull=True, created_at__lt=cutoff).delete()[0]
+    deleted = Attachment.objects.filter(message__isnull=True, created_at__lt=cutoff).delete()[0]
     storage = upload_storage()
-    known = set(Attachment.objects.values_list("file", flat=True))
-    known |= set(Attachment.objects.exclude(thumbnail="").values_list("thumbnail", flat=True))
     strays = 0
-    folders, _files = storage.listdir("") if storage.exists("") else ([], [])
-    for folder in folders:
+    folders = storage.listdir("")[0] if storage.exists("") else []
+    for folder in folders:  # one per room, named by its id
+        named = Attachment.objects.filter(room_id=int(folder) if folder.isdigit() else None)
+        known = {name for pair in named.values_list("file", "thumbnail") for name in pair}
         for name in storage.listdir(folder)[1]:
             path = f"{folder}/{name}"
             if path not in known and storage.get_modified_time(path) < cutoff:
                 storage.delete(path)
                 strays += 1
-    return rows, strays
+    return deleted, strays

@@ -55,9 +55,11 @@ ZIP_TYPES |= {kind for kind in FILE_TYPES if ".oasis.opendocument." in kind}
 # Plain-text kinds puremagic tells apart; all are stored and served as text/plain.
 TEXT_TYPES = {"text/plain", "text/csv", "application/json", "text/x-python", "text/markdown"}
 
-MAX_PIXELS = 40_000_000  # one frame; a decompression bomb is refused before decoding
+# Decoded, a pixel costs 3–4 bytes of memory: these bound what one upload may take
+# (a decompression bomb is refused from its header, before decoding).
+MAX_PIXELS = 40_000_000  # one frame: a 48-megapixel phone photo is 8000×6000
 MAX_FRAMES = 200
-MAX_ANIMATION_PIXELS = 400_000_000  # all frames together
+MAX_ANIMATION_PIXELS = 60_000_000  # all frames together
 THUMB_SIZE = (320, 320)
 MAX_NAME_CHARS = 160
 JPEG_QUALITY = 85
@@ -113,7 +115,7 @@ def _magic(path: str) -> str | None:
         return None
     try:
         detected = puremagic.from_file(path, mime=True)
-    except puremagic.PureError:
+    except (puremagic.PureError, ValueError):
         return None
     # For bytes that merely start like a zip, puremagic falls back to a guess from the
     # header: a zip-based type must also open as a zip (its deep scan then decided).
@@ -199,7 +201,9 @@ def _image_format(upload: UploadedFile) -> str | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(upload, formats=list(IMAGE_TYPES)) as probe:
                 return probe.format
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError as exc:
+        raise ChatError("too_large", "The image has too many pixels.") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None
 
 

@@ -152,6 +152,12 @@ class TestProcess:
             uploads.process(upload_file("big.png", png_bytes((100, 100))))
         assert refused.value.code == "too_large"
 
+    def test_an_image_pillow_calls_a_bomb_is_too_large_not_of_a_wrong_type(self, monkeypatch):
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+        with pytest.raises(ChatError) as refused:
+            uploads.process(upload_file("big.png", png_bytes((100, 100))))
+        assert refused.value.code == "too_large"
+
     def test_a_truncated_image_is_refused(self):
         with pytest.raises(ChatError) as refused:
             uploads.process(upload_file("cut.png", png_bytes((300, 300))[:120]))
