@@ -234,6 +234,14 @@ class TestUploadEndpoint:
         assert (attachment.uploader, attachment.room, attachment.message) == (user, room, None)
         assert len(stored_files(upload_root)) == 2
 
+    def test_a_file_spooled_to_disk_is_judged_the_same(self, settings, api, room):
+        settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 16  # Django writes the upload to a temp file
+        response = api.post(self.url(room), {"file": upload_file("doc", docx_bytes())})
+        assert response.status_code == 201
+        assert response.json()["name"] == "doc.docx"
+        html = upload_file("page.pdf", b"<html><body>" + b"x" * 100 + b"</body></html>")
+        assert api.post(self.url(room), {"file": html}).status_code == 400
+
     def test_uploads_are_stored_outside_media(self, settings, api, room, upload_root):
         api.post(self.url(room), {"file": upload_file("pic.png", png_bytes())})
         stored = Attachment.objects.get().file.path
