@@ -7,7 +7,7 @@ exist (RoomNotFound), so ids cannot be probed.
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from .errors import ChatError, MessageNotFound, RoomNotFound
-from .models import Membership, Message, Room
+from .models import Attachment, Membership, Message, Room
 
 MAX_ID = 2**63 - 1  # larger ids cannot exist, and would overflow the database driver
 
@@ -95,3 +95,20 @@ def may_edit(user: AbstractBaseUser, message: Message) -> bool:
 def may_delete(user: AbstractBaseUser, message: Message, membership: Membership) -> bool:
     """The author deletes a message; so do a group room's owners and admins."""
     return message.author_id == user.pk or (not message.room.is_direct and membership.can_manage)
+
+
+def attachment_for_reader(user: AbstractBaseUser, attachment_id: int) -> Attachment:
+    """An upload the caller may fetch: their own before it is sent; once sent, whoever
+    may read its room. Any other is reported exactly like one that does not exist."""
+    missing = ChatError("not_found", "No such file.")
+    if not user.is_authenticated or not 0 < attachment_id <= MAX_ID:
+        raise missing
+    attachment = Attachment.objects.select_related("room").filter(pk=attachment_id).first()
+    if attachment is None:
+        raise missing
+    if attachment.message_id is None:
+        if attachment.uploader_id != user.pk:
+            raise missing
+    elif not can_see(attachment.room, membership_for(user, attachment.room)):
+        raise missing
+    return attachment

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from . import services
 from .errors import ChatError
-from .models import Block, Membership, Message, Reaction, Room, room_name_key
+from .models import Attachment, Block, Membership, Message, Reaction, Room, room_name_key
 
 
 class RefusalsShown:
@@ -198,3 +198,26 @@ class BlockAdmin(admin.ModelAdmin):
     list_display = ("blocker", "blocked", "created_at")
     search_fields = ("blocker__username", "blocked__username")
     raw_id_fields = ("blocker", "blocked")
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ("name", "content_type", "size", "room", "uploader", "message", "created_at")
+    list_filter = ("content_type",)
+    search_fields = ("name", "uploader__username", "room__name")
+
+    def has_add_permission(self, request) -> bool:
+        """Uploads come through the app, which checks and re-encodes them."""
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        """Never moved to another message or room; only deleted."""
+        return False
+
+    def delete_model(self, request, obj: Attachment) -> None:
+        """Its files go too, and its message is updated on members' screens."""
+        services.moderate_delete_attachment(obj.pk)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for pk in queryset.values_list("pk", flat=True):
+            services.moderate_delete_attachment(pk)

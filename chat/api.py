@@ -3,15 +3,20 @@
 import json
 from collections.abc import Callable
 from functools import wraps
+from inspect import iscoroutinefunction
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse, RawPostDataException
+from django.utils.decorators import sync_and_async_middleware
 from django.views.decorators.http import require_http_methods
 
 from . import queries, services
 from .errors import ChatError
 from .protocol import (
     MAX_FRAME_BYTES,
+    attachment_dict,
+    attachment_ids,
     deleted_event,
     flag,
     message_dict,
@@ -131,8 +136,18 @@ def messages(request: HttpRequest, room_id: int) -> JsonResponse:
         text_field(data, "body"),
         data.get("client_msg_id"),
         reply_to=positive_int(data, "reply_to", required=False),
+        attachments=attachment_ids(data),
     )
     return JsonResponse(message_dict(message), status=201 if created else 200)
+
+
+@api_view("POST")
+def upload(request: HttpRequest, room_id: int) -> JsonResponse:
+    files = request.FILES.getlist("file")
+    if len(files) > 1:
+        raise ChatError("bad_request", "Send one file per upload.")
+    attachment = services.upload_attachment(request.user, room_id, files[0] if files else None)
+    return JsonResponse(attachment_dict(attachment), status=201)
 
 
 @api_view("PATCH", "DELETE")
@@ -224,3 +239,37 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
     if request.path.startswith("/api/"):
         return error_response(ChatError("forbidden", f"CSRF check failed: {reason}"))
     return default_failure(request, reason)
+
+
+# Room for the multipart framing and a CSRF field around an upload of the largest size.
+BODY_SLACK_BYTES = 64 * 1024
+
+
+def _too_large(request: HttpRequest) -> JsonResponse | None:
+    if not request.path.startswith("/api/"):
+        return None
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = settings.PARLEY_UPLOAD_MAX_BYTES
+    if length <= limit + BODY_SLACK_BYTES:
+        return None
+    return error_response(ChatError("too_large", f"Files are limited to {limit} bytes."))
+
+
+@sync_and_async_middleware
+def body_limit_middleware(get_response: Callable) -> Callable:
+    """Refuse an API request whose declared body is over the upload limit before anything
+    (the CSRF check first of all) reads it: a JSON 413 instead of spooling it to disk."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest):
+            return _too_large(request) or await get_response(request)
+
+    else:
+
+        def middleware(request: HttpRequest):
+            return _too_large(request) or get_response(request)
+
+    return middleware

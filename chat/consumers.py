@@ -60,7 +60,12 @@ def _member_room_ids(user) -> set[int]:
 @database_sync_to_async
 def _send(user, command: Send) -> dict:
     message, _created = services.send_message(
-        user, command.room, command.body, command.client_msg_id, reply_to=command.reply_to
+        user,
+        command.room,
+        command.body,
+        command.client_msg_id,
+        reply_to=command.reply_to,
+        attachments=command.attachments,
     )
     return {"type": "ack", "client_msg_id": command.client_msg_id, "message": message_dict(message)}
 

@@ -1,9 +1,15 @@
 import unicodedata
 import uuid
+from functools import partial
 
 from django.conf import settings
-from django.db import models
+from django.core.files.storage import Storage, storages
+from django.core.signals import setting_changed
+from django.db import models, transaction
 from django.db.models import F, Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
 
@@ -178,3 +184,72 @@ class Block(models.Model):
 
     def __str__(self) -> str:
         return f"{self.blocker_id} blocks {self.blocked_id}"
+
+
+class _UploadStorage(LazyObject):
+    def _setup(self) -> None:
+        self._wrapped = storages["uploads"]
+
+
+_upload_storage = _UploadStorage()
+
+
+@receiver(setting_changed)
+def _forget_upload_storage(setting: str, **kwargs) -> None:
+    if setting == "STORAGES":
+        _upload_storage._wrapped = empty
+
+
+def upload_storage() -> Storage:
+    """The private storage of attachments (STORAGES["uploads"]): never under MEDIA_URL,
+    served only by chat.views.attachment_file after an access check. Lazy, like
+    default_storage, so it follows STORAGES when that changes."""
+    return _upload_storage
+
+
+class Attachment(models.Model):
+    """An uploaded file or image; unattached (message NULL) until a send claims it."""
+
+    # SET_NULL: a deleted account's messages keep their attachments, as they keep their text.
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    # The original bytes for a file; the re-encoded image for an image.
+    file = models.FileField(storage=upload_storage, max_length=200)
+    thumbnail = models.FileField(storage=upload_storage, max_length=200, blank=True)
+    name = models.CharField(max_length=160)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(message__isnull=True),
+                name="attachment_unsent_age",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} in {self.room_id}"
+
+    @property
+    def is_image(self) -> bool:
+        return self.thumbnail.name != ""
+
+
+@receiver(post_delete, sender=Attachment)
+def _delete_attachment_files(sender, instance: Attachment, **kwargs) -> None:
+    """However a row goes (a deleted message, room or stale upload), its files go once
+    the deletion commits, and not at all if it rolls back."""
+    storage = upload_storage()
+    for name in (instance.file.name, instance.thumbnail.name):
+        if name:
+            transaction.on_commit(partial(storage.delete, name), using=kwargs.get("using"))

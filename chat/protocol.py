@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from django.urls import reverse
+
 from .errors import ChatError
 
 MAX_FRAME_BYTES = 64 * 1024
@@ -20,6 +22,7 @@ MAX_REQUEST_ID_CHARS = 64
 QUOTE_CHARS = 120
 MAX_FETCH_LIMIT = 200
 DEFAULT_FETCH_LIMIT = 50
+MAX_ATTACHMENTS = 10
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Send:
     body: str
     client_msg_id: str
     reply_to: int | None = None
+    attachments: tuple[int, ...] = ()
     request_id: str | None = None
 
 
@@ -168,12 +172,32 @@ def text_field(data: dict, field: str) -> str:
     return value
 
 
+def attachment_ids(data: dict) -> tuple[int, ...]:
+    """The optional `attachments` of a send: distinct upload ids, at most MAX_ATTACHMENTS."""
+    value = data.get("attachments")
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_ATTACHMENTS
+        or any(type(item) is not int or not 0 < item <= 2**62 for item in value)
+    ):
+        raise ChatError(
+            "bad_request",
+            f"`attachments` must be a list of at most {MAX_ATTACHMENTS} upload ids.",
+        )
+    if len(set(value)) != len(value):
+        raise ChatError("bad_request", "`attachments` lists an upload twice.")
+    return tuple(value)
+
+
 def _parse_send(data: dict) -> Send:
     return Send(
         room=positive_int(data, "room"),
         body=text_field(data, "body"),
         client_msg_id=parse_client_msg_id(data.get("client_msg_id")),
         reply_to=positive_int(data, "reply_to", required=False),
+        attachments=attachment_ids(data),
     )
 
 
@@ -275,11 +299,29 @@ def reply_quote(parent) -> dict:
     }
 
 
+def attachment_dict(attachment) -> dict:
+    """An upload as messages and the upload endpoint carry it; the URLs are the
+    access-checked /files/ views."""
+    return {
+        "id": attachment.pk,
+        "name": attachment.name,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+        "url": reverse("attachment-file", args=[attachment.pk, attachment.name]),
+        "thumb_url": reverse("attachment-thumb", args=[attachment.pk])
+        if attachment.is_image
+        else None,
+        "width": attachment.width,
+        "height": attachment.height,
+    }
+
+
 def message_dict(message) -> dict:
     """A message as every API answer and event carries it.
 
     Needs `author` (and `reply_to.author` for a reply) loaded, and the
-    `reaction_summary` and `mention_ids` that chat.queries.with_extras attaches.
+    `reaction_summary`, `mention_ids` and `attachment_list` that
+    chat.queries.with_extras attaches.
     A deleted message is a tombstone: its seq stays, its text is gone.
     """
     deleted = message.deleted_at is not None
@@ -298,6 +340,7 @@ def message_dict(message) -> dict:
         "reply_to": reply_quote(message.reply_to) if message.reply_to_id else None,
         "mentions": message.mention_ids,
         "reactions": message.reaction_summary,
+        "attachments": [attachment_dict(a) for a in message.attachment_list],
     }
 
 

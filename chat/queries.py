@@ -8,7 +8,7 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from .access import room_for_reader
-from .models import Membership, Message, Reaction, Room, direct_key
+from .models import Attachment, Membership, Message, Reaction, Room, direct_key
 from .protocol import message_dict, user_dict
 
 
@@ -25,11 +25,12 @@ def _unread(user: AbstractBaseUser, *, mentioned: bool = False):
 
 
 def with_extras(messages: list[Message]) -> list[Message]:
-    """Attach what message_dict needs beyond the row: reactions and mentions, in two
-    queries for the whole list."""
+    """Attach what message_dict needs beyond the row: reactions, mentions and
+    attachments, in three queries for the whole list."""
     ids = [m.pk for m in messages if m.deleted_at is None]
     reactions: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     mentions: dict[int, list[int]] = defaultdict(list)
+    attachments: dict[int, list[Attachment]] = defaultdict(list)
     if ids:
         rows = (
             Reaction.objects.filter(message_id__in=ids)
@@ -43,12 +44,15 @@ def with_extras(messages: list[Message]) -> list[Message]:
         )
         for message_id, user_id in rows:
             mentions[message_id].append(user_id)
+        for attachment in Attachment.objects.filter(message_id__in=ids).order_by("pk"):
+            attachments[attachment.message_id].append(attachment)
     for message in messages:
         message.reaction_summary = [
             {"emoji": emoji, "count": len(users), "users": users}
             for emoji, users in reactions.get(message.pk, {}).items()
         ]
         message.mention_ids = sorted(mentions.get(message.pk, []))
+        message.attachment_list = attachments.get(message.pk, [])
     return messages
 
 

@@ -8,6 +8,7 @@ import functools
 import logging
 import time
 import unicodedata
+import uuid
 from datetime import timedelta
 from functools import partial
 
@@ -16,13 +17,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import BaseCache, caches
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
 from django.db.models import Case, When
 from django.dispatch import receiver
 from django.utils import timezone
 
-from . import fanout, richtext, sending
+from . import fanout, richtext, sending, uploads
 from .access import (
     MAX_ID,
     may_delete,
@@ -34,8 +37,18 @@ from .access import (
     room_for_reader,
 )
 from .errors import ChatError, MessageNotFound, RoomNotFound
-from .models import Block, Membership, Message, Reaction, Room, direct_key, room_name_key
-from .protocol import deleted_event, message_dict, parse_client_msg_id, user_dict
+from .models import (
+    Attachment,
+    Block,
+    Membership,
+    Message,
+    Reaction,
+    Room,
+    direct_key,
+    room_name_key,
+    upload_storage,
+)
+from .protocol import MAX_ATTACHMENTS, deleted_event, message_dict, parse_client_msg_id, user_dict
 from .queries import messages_with_authors, room_for_user, with_extras
 
 logger = logging.getLogger(__name__)
@@ -54,10 +67,11 @@ def _refuse_control_characters(text: str, what: str) -> None:
             raise ChatError("bad_request", f"The {what} contains a control character.")
 
 
-def clean_body(body: str) -> str:
-    """The message text to store: trimmed, 1–4000 characters, no control characters."""
+def clean_body(body: str, *, may_be_empty: bool = False) -> str:
+    """The message text to store: trimmed, 1–4000 characters (0 for a message that
+    carries attachments), no control characters."""
     body = body.strip()
-    if not body:
+    if not body and not may_be_empty:
         raise ChatError("bad_request", "A message cannot be empty.")
     if len(body) > MAX_BODY_CHARS:
         raise ChatError("too_large", f"A message is limited to {MAX_BODY_CHARS} characters.")
@@ -154,15 +168,19 @@ def send_message(
     client_msg_id: str,
     *,
     reply_to: int | None = None,
+    attachments: tuple[int, ...] = (),
 ) -> tuple[Message, bool]:
     """Store a message under the next seq of its room; (message, created).
 
-    A retried client_msg_id returns the stored message and creates nothing.
-    The seq is taken under a row lock on the room, so commit order is seq order.
+    A retried client_msg_id returns the stored message and creates nothing (its
+    attachments stay on the first one). The seq is taken under a row lock on the
+    room, so commit order is seq order.
     """
     client_msg_id = parse_client_msg_id(client_msg_id)
     try:
-        body = clean_body(body)
+        if len(attachments) > MAX_ATTACHMENTS:
+            raise ChatError("bad_request", f"A message carries at most {MAX_ATTACHMENTS} files.")
+        body = clean_body(body, may_be_empty=bool(attachments))
         try:
             check_send_rate(user.pk)
         except ChatError:
@@ -205,6 +223,11 @@ def send_message(
                     )
                 message.mention_ids = sorted(mentioned.values())
                 message.reaction_summary = []
+                message.attachment_list = (
+                    _claim_attachments(user, room_id, message.pk, attachments)
+                    if attachments
+                    else []
+                )
                 frame = {"type": "message", "message": message_dict(message)}
                 transaction.on_commit(partial(fanout.publish_to_room, room_id, frame))
         if seq is None or not may_post(role):
@@ -227,13 +250,33 @@ def send_message(
     return message, True
 
 
+def _claim_attachments(
+    user: AbstractBaseUser, room_id: int, message_id: int, ids: tuple[int, ...]
+) -> list[Attachment]:
+    """Attach the sender's own unsent uploads to this room to the new message, inside
+    the send's transaction: one that is not (someone else's, another room's, already
+    sent) fails the whole send. The UPDATE's condition decides, so two sends racing
+    for one upload cannot both have it."""
+    claimed = Attachment.objects.filter(
+        pk__in=ids, uploader_id=user.pk, room_id=room_id, message__isnull=True
+    ).update(message_id=message_id)
+    if claimed != len(ids):
+        raise ChatError(
+            "bad_request", "Attach only your own uploads to this room that are not yet sent."
+        )
+    return list(Attachment.objects.filter(message_id=message_id).order_by("pk"))
+
+
 def edit_message(user: AbstractBaseUser, message_id: int, body: str) -> Message:
-    """The author rewrites a message within PARLEY_EDIT_WINDOW seconds of sending it."""
-    body = clean_body(body)
+    """The author rewrites a message within PARLEY_EDIT_WINDOW seconds of sending it
+    (to no text at all, if it carries attachments)."""
+    body = clean_body(body, may_be_empty=True)
     with transaction.atomic():
         message, _membership = message_for_member(user, message_id, lock=True)
         if not may_edit(user, message):
             raise ChatError("forbidden", "Only the author may edit a message.")
+        if not body and not message.attachments.exists():
+            raise ChatError("bad_request", "A message cannot be empty.")
         if message.deleted_at is not None:
             raise ChatError("bad_request", "A deleted message cannot be edited.")
         window = settings.PARLEY_EDIT_WINDOW
@@ -273,6 +316,7 @@ def _tombstone(message: Message) -> None:
     message.save(update_fields=["body", "html", "deleted_at", "rev"])
     message.mentions.clear()
     message.reactions.all().delete()
+    message.attachments.all().delete()  # their files go after commit (models.py)
     frame = deleted_event(message)
     transaction.on_commit(partial(fanout.publish_to_room, message.room_id, frame))
 
@@ -685,3 +729,86 @@ def moderate_delete_room(room_id: int) -> None:
         for membership in room.memberships.select_related("user"):
             _drop(membership.user, room)
         room.delete()
+
+
+def moderate_delete_attachment(attachment_id: int) -> None:
+    """A sent message that loses a file is updated on every member's screen; one left
+    with neither text nor files becomes a tombstone."""
+    with transaction.atomic():
+        attachment = Attachment.objects.filter(pk=attachment_id).first()
+        if attachment is None:
+            return
+        message_id = attachment.message_id
+        if message_id is None:
+            attachment.delete()
+            return
+        message = Message.objects.select_for_update().get(pk=message_id)
+        attachment.delete()  # its files go after commit (models.py)
+        if not message.body and not message.attachments.exists():
+            _tombstone(message)
+            return
+        message.rev = sending.take_next_rev(message.room_id)
+        message.save(update_fields=["rev"])
+        message = with_extras([messages_with_authors().get(pk=message.pk)])[0]
+        frame = {"type": "message.updated", "message": message_dict(message)}
+        transaction.on_commit(partial(fanout.publish_to_room, message.room_id, frame))
+
+
+def upload_attachment(
+    user: AbstractBaseUser, room_id: int, upload: UploadedFile | None
+) -> Attachment:
+    """Store an upload for a later send into this room (members who may post only).
+
+    Judged by its bytes (chat.uploads); images are re-encoded. Nothing is kept
+    when it is refused: files written before a failure are deleted again."""
+    room, _membership = room_for_poster(user, room_id)
+    if upload is None:
+        raise ChatError("bad_request", "Send the file as multipart form data in the field `file`.")
+    limit = settings.PARLEY_UPLOAD_MAX_BYTES
+    if upload.size > limit:
+        raise ChatError("too_large", f"Files are limited to {limit} bytes.")
+    if upload.size == 0:
+        raise ChatError("bad_request", "The file is empty.")
+    check_send_rate(user.pk)
+    processed = uploads.process(upload)
+    storage = upload_storage()
+    stem = f"{room.pk}/{uuid.uuid4().hex}"
+    stored: list[str] = []
+    try:
+        stored.append(storage.save(stem + processed.extension, ContentFile(processed.data)))
+        if processed.thumbnail is not None:
+            stored.append(storage.save(f"{stem}-thumb.webp", ContentFile(processed.thumbnail)))
+        return Attachment.objects.create(
+            uploader=user,
+            room=room,
+            file=stored[0],
+            thumbnail=stored[1] if len(stored) > 1 else "",
+            name=processed.name,
+            content_type=processed.content_type,
+            size=len(processed.data),
+            width=processed.width,
+            height=processed.height,
+        )
+    except BaseException:
+        for name in stored:
+            storage.delete(name)
+        raise
+
+
+def clean_stale_uploads(older_than: timedelta) -> tuple[int, int]:
+    """Delete uploads never sent within `older_than`, and stored files no row names
+    (left by a crash between writing a file and its row); (rows, stray files)."""
+    cutoff = timezone.now() - older_than
+    deleted = Attachment.objects.filter(message__isnull=True, created_at__lt=cutoff).delete()[0]
+    storage = upload_storage()
+    strays = 0
+    folders = storage.listdir("")[0] if storage.exists("") else []
+    for folder in folders:  # one per room, named by its id
+        named = Attachment.objects.filter(room_id=int(folder) if folder.isdigit() else None)
+        known = {name for pair in named.values_list("file", "thumbnail") for name in pair}
+        for name in storage.listdir(folder)[1]:
+            path = f"{folder}/{name}"
+            if path not in known and storage.get_modified_time(path) < cutoff:
+                storage.delete(path)
+                strays += 1
+    return deleted, strays

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/rooms/direct/", api.direct, name="api-direct"),
     path("api/rooms/<int:room_id>/", api.room_detail, name="api-room"),
     path("api/rooms/<int:room_id>/messages", api.messages, name="api-messages"),
+    path("api/rooms/<int:room_id>/uploads", api.upload, name="api-uploads"),
     path("api/rooms/<int:room_id>/members/", api.members, name="api-members"),
     path("api/rooms/<int:room_id>/members/<str:username>", api.member, name="api-member"),
     path("api/rooms/<int:room_id>/read", api.read, name="api-read"),
@@ -20,4 +21,7 @@ urlpatterns = [
     path("api/blocks/", api.blocks, name="api-blocks"),
     path("api/blocks/<str:username>", api.block, name="api-block"),
     path("api/messages/<int:message_id>/reactions", api.reactions, name="api-reactions"),
+    # A file's name cannot hold "/", so it never meets the thumbnail's path.
+    path("files/<int:attachment_id>/thumb/", views.attachment_thumb, name="attachment-thumb"),
+    path("files/<int:attachment_id>/<str:name>", views.attachment_file, name="attachment-file"),
 ]

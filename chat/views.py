@@ -1,17 +1,26 @@
 """Pages: the home page and the chat app shell."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from . import queries, services
+from .access import attachment_for_reader
 from .errors import ChatError
+from .models import Attachment
 
 
 def _client_config(request: HttpRequest, room_id: int | None) -> dict:
-    return {"user": request.user.pk, "room": room_id, "ws_path": "/ws/"}
+    return {
+        "user": request.user.pk,
+        "room": room_id,
+        "ws_path": "/ws/",
+        "upload_max_bytes": settings.PARLEY_UPLOAD_MAX_BYTES,
+    }
 
 
 def _home_context(request: HttpRequest, **extra) -> dict:
@@ -73,3 +82,57 @@ def direct(request: HttpRequest, username: str) -> HttpResponse:
         return redirect("room", room_id=room_id)
     config = {**_client_config(request, None), "dm": other.username}
     return render(request, "chat/room.html", {"room": None, "peer": other, "client_config": config})
+
+
+# A stored file is never a page: no script, no plugin, no form, even if opened directly.
+FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+def _readable_attachment(request: HttpRequest, attachment_id: int) -> Attachment:
+    """404 for anyone who may not fetch it (not 403, so ids cannot be probed)."""
+    try:
+        return attachment_for_reader(request.user, attachment_id)
+    except ChatError:
+        raise Http404 from None
+
+
+def _file_response(
+    stored: FieldFile, content_type: str, *, inline: bool, name: str
+) -> FileResponse:
+    try:
+        handle = stored.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(
+        handle, content_type=content_type, as_attachment=not inline, filename=name
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = FILE_CSP
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    response["Cache-Control"] = "private, max-age=86400"
+    response["Vary"] = "Cookie"
+    return response
+
+
+@require_safe
+def attachment_file(request: HttpRequest, attachment_id: int, name: str) -> FileResponse:
+    """The stored file: images (re-encoded) inline, anything else as a download."""
+    attachment = _readable_attachment(request, attachment_id)
+    if name != attachment.name:
+        raise Http404
+    return _file_response(
+        attachment.file,
+        attachment.content_type,
+        inline=attachment.is_image,
+        name=attachment.name,
+    )
+
+
+@require_safe
+def attachment_thumb(request: HttpRequest, attachment_id: int) -> FileResponse:
+    attachment = _readable_attachment(request, attachment_id)
+    if not attachment.is_image:
+        raise Http404
+    return _file_response(
+        attachment.thumbnail, "image/webp", inline=True, name=f"thumb-{attachment.pk}.webp"
+    )

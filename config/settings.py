@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
+    "chat.api.body_limit_middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -185,8 +186,17 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 # Serve uploaded avatars from the app itself (they are re-encoded PNGs); turn off
 # when a web server or object storage serves MEDIA_URL instead.
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+# Message attachments: private files, outside MEDIA_ROOT (which SERVE_MEDIA serves to
+# anyone), served only by the access-checked /files/ views.
+UPLOAD_ROOT = env.path("UPLOAD_ROOT", default=BASE_DIR / "uploads")
+if Path(UPLOAD_ROOT).resolve().is_relative_to(Path(MEDIA_ROOT).resolve()):
+    raise ImproperlyConfigured("UPLOAD_ROOT must not lie inside MEDIA_ROOT: media is public.")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "uploads": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": UPLOAD_ROOT, "base_url": "/files/"},
+    },
     "staticfiles": {
         "BACKEND": "config.storage.StaticStorage"
         if not DEBUG
@@ -199,6 +209,9 @@ SERVESTATIC_USE_FINDERS = DEBUG
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = AVATAR_MAX_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Message attachments: the largest file accepted. A request body larger than this
+# (plus a little for the multipart framing) is refused before it is read.
+PARLEY_UPLOAD_MAX_BYTES = env.int("PARLEY_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 
 # Content-Security-Policy: no inline script, ever.
 SECURE_CSP = {

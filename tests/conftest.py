@@ -70,3 +70,17 @@ def no_presence_from_earlier_tests(settings):
     if stale:
         client.delete(*stale)
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def upload_root(settings, tmp_path):
+    """Attachments go to a private folder per test, never into the work tree."""
+    root = tmp_path / "uploads"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "uploads": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": root, "base_url": "/files/"},
+        },
+    }
+    return root

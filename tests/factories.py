@@ -1,12 +1,15 @@
 """Model factories shared by every test module."""
 
+import io
 import uuid
 
 import factory
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 from chat import services
-from chat.models import Membership, Message, Room, direct_key, room_name_key
+from chat.models import Attachment, Membership, Message, Room, direct_key, room_name_key
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -56,3 +59,11 @@ def direct_room(user_a, user_b) -> Room:
 def send(user, room, body: str = "hello") -> Message:
     """Store a message through the real send path."""
     return services.send_message(user, room.pk, body, str(uuid.uuid4()))[0]
+
+
+def upload(user, room, name: str = "photo.png") -> Attachment:
+    """A small PNG uploaded through the real path, not yet sent."""
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(image, format="PNG")
+    data = SimpleUploadedFile(name, image.getvalue(), content_type="image/png")
+    return services.upload_attachment(user, room.pk, data)

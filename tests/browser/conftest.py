@@ -51,6 +51,7 @@ class LiveServer:
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
             "DATABASE_URL": f"sqlite:///{workdir / 'browser.sqlite3'}",
             "MEDIA_ROOT": str(workdir / "media"),
+            "UPLOAD_ROOT": str(workdir / "uploads"),
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "PARLEY_HEADS_INTERVAL": "2",
@@ -185,3 +186,8 @@ def fast_password_hashing():
 @pytest.fixture
 def generous_send_rate():
     return None
+
+
+@pytest.fixture
+def upload_root():
+    return None  # the server process stores uploads under its own UPLOAD_ROOT

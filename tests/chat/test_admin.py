@@ -1,10 +1,12 @@
+import uuid
+
 import pytest
 from django.test import TestCase
 from django.urls import reverse
 
-from chat import fanout
-from chat.models import Membership, Message, Room, room_name_key
-from tests.factories import RoomFactory, UserFactory, direct_room, send
+from chat import fanout, services
+from chat.models import Attachment, Membership, Message, Room, room_name_key
+from tests.factories import RoomFactory, UserFactory, direct_room, send, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +17,9 @@ def admin_client(client):
     return client
 
 
-@pytest.mark.parametrize("model", ["accounts_user", "chat_room", "chat_membership", "chat_message"])
+@pytest.mark.parametrize(
+    "model", ["accounts_user", "chat_room", "chat_membership", "chat_message", "chat_attachment"]
+)
 def test_every_model_has_a_searchable_list(admin_client, model, user):
     send(user, RoomFactory(name="lobby", members=[user]), "hello there")
     response = admin_client.get(reverse(f"admin:{model}_changelist"), {"q": "l"})
@@ -176,3 +180,27 @@ def test_messages_are_read_only_in_the_admin_and_deleted_as_tombstones(
     message.refresh_from_db()
     assert (message.seq, message.body, message.deleted_at is not None) == (1, "", True)
     assert heard == [("room", room.pk, "message.deleted")]
+
+
+def test_deleting_an_attachment_in_the_admin_updates_its_message_on_screens(
+    admin_client, user, heard, django_capture_on_commit_callbacks
+):
+    room = RoomFactory(name="lobby", members=[user])
+    with_text, only_files = upload(user, room), upload(user, room)
+    captioned = services.send_message(
+        user, room.pk, "look", str(uuid.uuid4()), attachments=(with_text.pk,)
+    )[0]
+    bare = services.send_message(
+        user, room.pk, "", str(uuid.uuid4()), attachments=(only_files.pk,)
+    )[0]
+    heard.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        for attachment in (with_text, only_files):
+            url = reverse("admin:chat_attachment_delete", args=[attachment.pk])
+            admin_client.post(url, {"post": "yes"})
+    assert not Attachment.objects.exists()
+    captioned.refresh_from_db()
+    bare.refresh_from_db()
+    assert (captioned.body, captioned.deleted_at, captioned.rev > 0) == ("look", None, True)
+    assert bare.deleted_at is not None
+    assert heard == [("room", room.pk, "message.updated"), ("room", room.pk, "message.deleted")]

@@ -154,6 +154,7 @@ class TestMessages:
             "reply_to",
             "mentions",
             "reactions",
+            "attachments",
         }
         assert message["author"] == {"id": user.pk, "username": "alice", "display_name": "Alice"}
         assert message["created_at"].endswith("Z")

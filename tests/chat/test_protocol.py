@@ -25,6 +25,21 @@ def test_send_frame_parses_into_a_send_command_with_a_canonical_uuid():
     assert parse_frame(json.dumps(frame)) == Send(room=3, body="hi", client_msg_id=CID)
 
 
+def test_a_send_may_list_attachments():
+    frame = {"type": "send", "room": 3, "body": "", "client_msg_id": CID, "attachments": [4, 9]}
+    assert parse_frame(json.dumps(frame)).attachments == (4, 9)
+
+
+@pytest.mark.parametrize(
+    "attachments", ["4", [0], [1.5], ["4"], [True], [4, 4], list(range(1, 12)), {"id": 4}]
+)
+def test_bad_attachment_lists_are_refused(attachments):
+    frame = {"type": "send", "room": 3, "body": "", "client_msg_id": CID}
+    with pytest.raises(ChatError) as refused:
+        parse_frame(json.dumps({**frame, "attachments": attachments}))
+    assert refused.value.code == "bad_request"
+
+
 @pytest.mark.parametrize("depth", [17, 100, 8000])
 def test_deeply_nested_frame_is_too_large(depth):
     text = '{"type": "ping", "x": ' + "[" * depth + "]" * depth + "}"

@@ -37,8 +37,9 @@ def test_rooms_for_user_costs_a_fixed_number_of_queries(user, django_assert_max_
         other = UserFactory(username=f"peer{n}")
         send(other, direct_room(user, other))
         send(user, RoomFactory(members=[user]))
-    # memberships with counts, direct peers, last messages, their reactions and mentions
-    with django_assert_max_num_queries(5):
+    # memberships with counts, direct peers, last messages, their reactions, mentions
+    # and attachments
+    with django_assert_max_num_queries(6):
         rooms = queries.rooms_for_user(user, with_last_message=True)
     assert len(rooms) == 10
     assert all(r["last_message"] for r in rooms)
@@ -60,8 +61,8 @@ def test_a_history_page_costs_one_query_however_long_the_room(user, django_asser
     room = RoomFactory(members=[user])
     for n in range(60):
         send(user, room, f"m{n}")
-    # the room, the caller's membership, the page, its reactions, its mentions
-    with django_assert_num_queries(5):
+    # the room, the caller's membership, the page, its reactions, mentions, attachments
+    with django_assert_num_queries(6):
         page = queries.message_page(user, room.pk, limit=50)
     assert len(page["messages"]) == 50
 

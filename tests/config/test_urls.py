@@ -13,6 +13,7 @@ UNSAFE_VIEWS = [
     ("api-rooms", {}, "post"),
     ("api-direct", {}, "post"),
     ("api-messages", {"room_id": 1}, "post"),
+    ("api-uploads", {"room_id": 1}, "post"),
     ("api-members", {"room_id": 1}, "post"),
     ("api-member", {"room_id": 1, "username": "bob"}, "delete"),
     ("api-read", {"room_id": 1}, "post"),
@@ -31,6 +32,8 @@ SAFE_VIEWS = {
     "room",
     "direct",
     "api-search",
+    "attachment-file",
+    "attachment-thumb",
     "healthz",
     "password_change_done",
 }

@@ -72,3 +72,40 @@ export function searchMessages(q, { room, before, limit } = {}) {
 /** Mutes or unmutes a room's notifications for the user (every tab hears a room frame). */
 export const setMuted = (roomId, muted) =>
   request("PATCH", `/api/rooms/${roomId}/membership`, { muted });
+
+/**
+ * Uploads one file into a room for a later send; resolves with the attachment.
+ * XMLHttpRequest, not fetch, for upload progress: `onProgress(share)` with 0…1.
+ */
+export function uploadFile(roomId, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/rooms/${roomId}/uploads`);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-CSRFToken", cookie("csrftoken"));
+    xhr.responseType = "json";
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress?.(event.loaded / event.total);
+    });
+    xhr.addEventListener("load", () => {
+      const data = xhr.response;
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(data);
+        return;
+      }
+      reject(
+        new ApiError(
+          xhr.status,
+          data?.error?.code ?? "http",
+          data?.error?.detail ?? t("The server answered with an error (%s).", xhr.status),
+        ),
+      );
+    });
+    xhr.addEventListener("error", () =>
+      reject(new ApiError(0, "network", t("The server could not be reached."))),
+    );
+    const form = new FormData();
+    form.append("file", file, file.name || "pasted");
+    xhr.send(form);
+  });
+}

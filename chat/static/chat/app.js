@@ -6,6 +6,7 @@ import { t } from "./i18n.js";
 import { Notifier, notificationPermission, requestNotifications } from "./notify.js";
 import { Connection, Sync, socketUrl } from "./socket.js";
 import { Store, excerptOf } from "./store.js";
+import { UploadTray, textOf } from "./uploads.js";
 import { ChatView, HomeView } from "./view.js";
 
 const MAX_BODY_CHARS = 4000;
@@ -108,6 +109,16 @@ async function startChat(root) {
     },
   });
   view.presenceOf = (userId) => store.presenceOf(userId);
+  const tray = new UploadTray(
+    {
+      form: document.getElementById("composer"),
+      input: document.getElementById("composer-input"),
+      picker: document.getElementById("composer-file"),
+      button: document.getElementById("composer-attach"),
+      tray: document.getElementById("upload-tray"),
+    },
+    { roomId: () => openId, maxBytes: config.upload_max_bytes },
+  );
 
   function openRoom(id) {
     if (id === openId) {
@@ -125,6 +136,7 @@ async function startChat(root) {
     removed = false;
     notice = null;
     setReply(null);
+    tray.clear();
     closeSearch();
     view.hideNotice();
     view.showRoom(shown);
@@ -182,13 +194,21 @@ async function startChat(root) {
 
   function send(text) {
     const body = text.trim();
-    if (!body || openId === null || !store.room(openId)?.role) return false;
+    const attachments = tray.ready();
+    if ((!body && !attachments.length) || openId === null || !store.room(openId)?.role) {
+      return false;
+    }
     if ([...body].length > MAX_BODY_CHARS) {
       showNotice("send", t("Messages are limited to %s characters.", MAX_BODY_CHARS));
       return false;
     }
+    if (tray.busy()) {
+      showNotice("send", t("Wait until the files have uploaded."));
+      return false;
+    }
     clearNotice("send");
-    sync.send(openId, body, replyTo);
+    sync.send(openId, body, replyTo, attachments);
+    tray.clear();
     setReply(null);
     // The next keystroke may say "typing" again: the message ended the last one.
     typingSent = { room: null, at: 0 };
@@ -230,7 +250,7 @@ async function startChat(root) {
       id: message.id,
       seq: message.seq,
       author: message.author,
-      excerpt: excerptOf(message.body),
+      excerpt: excerptOf(textOf(message)),
       deleted: false,
     });
     view.focusComposer();
@@ -420,7 +440,7 @@ async function startChat(root) {
     const incoming = live ? added.filter((message) => message.author.id !== me.id) : [];
     renderTimeline({ incoming: incoming.length > 0 });
     for (const message of incoming) {
-      view.announce(t("%s: %s", message.author.display_name, message.body));
+      view.announce(t("%s: %s", message.author.display_name, textOf(message)));
     }
     markRead();
   });

@@ -107,6 +107,18 @@ const STRINGS = {
   "%s results for “%s”": "%s results for “%s”",
   "Show this message in its room": "Show this message in its room",
 
+  // Attachments: the composer's uploads and files in messages.
+  "Attachments": "Attachments",
+  "%s B": "%s B",
+  "%s KB": "%s KB",
+  "%s MB": "%s MB",
+  "pasted image": "pasted image",
+  "Files are limited to %s.": "Files are limited to %s.",
+  "Uploading %s": "Uploading %s",
+  "Not uploaded: %s": "Not uploaded: %s",
+  "Remove %s": "Remove %s",
+  "Wait until the files have uploaded.": "Wait until the files have uploaded.",
+
   // The HTTP API.
   "The server could not be reached.": "The server could not be reached.",
   "The server answered with an error (%s).": "The server answered with an error (%s).",

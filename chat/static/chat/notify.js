@@ -2,6 +2,7 @@
 // Only for live messages (never catch-up), only while the tab is hidden, only for a direct
 // message or one that mentions the user, never for the user's own and never in a muted room.
 import { t } from "./i18n.js";
+import { textOf } from "./uploads.js";
 
 const BODY_CHARS = 120;
 
@@ -59,7 +60,7 @@ export class Notifier {
     try {
       // The same tag in every tab of the user: the browser shows the message once.
       notification = new Notification(title, {
-        body: notificationBody(message.body),
+        body: notificationBody(textOf(message)),
         tag: `parley-message-${message.id}`,
       });
     } catch {

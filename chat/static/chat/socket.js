@@ -187,10 +187,11 @@ export class Sync extends EventTarget {
 
   /**
    * Shows a message as pending at once and sends it now or after the next hello.
-   * `replyTo` (a quote of the message answered, or null) travels with every retry.
+   * `replyTo` (a quote of the message answered, or null) and `attachments` (uploads)
+   * travel with every retry.
    */
-  send(roomId, body, replyTo = null) {
-    this.#transmit(this.#store.addPending(roomId, body, replyTo));
+  send(roomId, body, replyTo = null, attachments = []) {
+    this.#transmit(this.#store.addPending(roomId, body, replyTo, attachments));
   }
 
   // Changes to sent messages: sent only while connected (false otherwise), never queued,
@@ -447,6 +448,7 @@ export class Sync extends EventTarget {
   #transmit(pending) {
     const frame = { type: "send", room: pending.room, body: pending.body, client_msg_id: pending.id };
     if (pending.reply_to) frame.reply_to = pending.reply_to.id;
+    if (pending.attachments?.length) frame.attachments = pending.attachments.map((a) => a.id);
     this.#connection.send(frame);
   }
 

@@ -375,13 +375,15 @@ export class Store extends EventTarget {
     return [...this.#pending.values()];
   }
 
-  /** `replyTo` is the quote of the message answered ({id, seq, author, excerpt}) or null. */
-  addPending(roomId, body, replyTo = null) {
+  /** `replyTo` is the quote of the message answered ({id, seq, author, excerpt}) or null;
+   * `attachments` the uploads the message carries. */
+  addPending(roomId, body, replyTo = null, attachments = []) {
     const pending = {
       id: crypto.randomUUID(),
       room: roomId,
       body,
       reply_to: replyTo,
+      attachments,
       createdAt: Date.now(),
       state: "sending",
       detail: "",

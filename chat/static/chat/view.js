@@ -3,6 +3,7 @@
 // HTML only through richtext.js, which rebuilds it node by node from an allow-list.
 import { t } from "./i18n.js";
 import { renderMessageText } from "./richtext.js";
+import { attachmentsKey, attachmentsNode, textOf } from "./uploads.js";
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 const NEAR_TOP_PX = 240;
@@ -449,7 +450,9 @@ export class ChatView {
     if (pending) {
       li.classList.add("msg-pending", `msg-${pending.state}`);
       if (pending.reply_to) main.append(this.#quoteNode(pending.reply_to, { link: false }));
-      main.append(el("div", "msg-body msg-plain", pending.body), this.#pendingStatus(pending));
+      main.append(el("div", "msg-body msg-plain", pending.body));
+      if (pending.attachments?.length) main.append(attachmentsNode(pending.attachments));
+      main.append(this.#pendingStatus(pending));
       return li;
     }
     const reactions = el("ul", "msg-reactions");
@@ -508,6 +511,12 @@ export class ChatView {
       !before ||
       ["html", "body", "deleted", "edited_at"].some((field) => before[field] !== message[field]);
     if (textChanged) this.#fillText(main.querySelector(".msg-text"), message);
+    if (!before || attachmentsKey(before.attachments) !== attachmentsKey(message.attachments)) {
+      main.querySelector(":scope > .msg-attachments")?.remove();
+      if (message.attachments?.length) {
+        main.querySelector(".msg-text").after(attachmentsNode(message.attachments));
+      }
+    }
     this.#fillReactions(li, message, permissions.includes("r"));
     const bar = li.querySelector(".msg-actions");
     for (const { action, need } of ACTIONS) {
@@ -1127,7 +1136,7 @@ export class HomeView {
     preview.replaceChildren(
       el("span", "room-preview-author", `${message.author.display_name}:`),
       " ",
-      message.deleted ? el("em", "", t("This message was deleted")) : message.body,
+      message.deleted ? el("em", "", t("This message was deleted")) : textOf(message),
     );
   }
 
