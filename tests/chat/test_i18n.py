@@ -77,6 +77,11 @@ class TestPages:
         assert ">English</option>" in page
         assert ">Deutsch</option>" in page
 
+    def test_the_profile_form_is_in_german_help_texts_included(self, german):
+        page = german.get(reverse("profile")).content.decode()
+        assert "Anzeigename" in page
+        assert "PNG, JPEG, GIF oder WebP, höchstens 2,0" in page
+
     def test_a_form_error_is_in_german(self, german):
         response = german.post(reverse("join"), {"name": "no/slashes"})
         assert response.status_code == 400
