@@ -43,6 +43,14 @@ demo: migrate
 services:
 	scripts/services
 
+# README's screenshots (docs/screenshots/): real server, demo data, fixed clock; needs Chromium.
+screenshots: $(STAMP)
+	$(VENV)/bin/python -m tests.browser.screenshots
+
+# Opening a room of 10 / 50 / 10,000 messages in Chromium (docs/performance.md, Client).
+bench-client: $(STAMP)
+	$(VENV)/bin/python -m bench.client_open
+
 # Translations (README: Languages): refresh locale/*/django.po from the code, then compile the .mo
 # files that are committed (so running Parley needs no gettext). Needs gettext installed.
 MESSAGES_IGNORE := --ignore=.venv --ignore=.tools --ignore=staticfiles --ignore=tests --ignore=bench

@@ -7,7 +7,8 @@ process; DEBUG on, so static files come from the app's finders without collectst
 and opens each room in Debian's Chromium from a fresh browser context (cold cache)
 `--runs` times, alternating. It prints, per room, the time from navigation start to the
 animation frame that first shows a message (median, min, max), the requests made, and
-the bytes received: in all, for the history API, and on the socket until then.
+the bytes received: in all, for the history API (and its request-to-last-byte time),
+and on the socket until then.
 Loopback only; the figures in docs/performance.md ("Client") come from this command.
 """
 
@@ -49,6 +50,7 @@ class Sample:
     total_bytes: int
     history_bytes: int
     history_requests: int
+    history_ms: float
     socket_bytes: int
 
 
@@ -85,6 +87,9 @@ def open_once(browser: Browser, origin: str, cookie: str, room_id: int) -> Sampl
     socket_at_paint = socket_bytes[0]
     page.wait_for_load_state("networkidle")
     sizes = [(request.url, request.sizes()) for request in finished]
+    history_timing = [
+        request.timing for request in finished if f"/api/rooms/{room_id}/messages" in request.url
+    ]
     context.close()
     history = [s for url, s in sizes if f"/api/rooms/{room_id}/messages" in url]
     return Sample(
@@ -94,6 +99,7 @@ def open_once(browser: Browser, origin: str, cookie: str, room_id: int) -> Sampl
         total_bytes=sum(s["responseBodySize"] + s["responseHeadersSize"] for _, s in sizes),
         history_bytes=sum(s["responseBodySize"] + s["responseHeadersSize"] for s in history),
         history_requests=len(history),
+        history_ms=sum(t["responseEnd"] - t["requestStart"] for t in history_timing),
         socket_bytes=socket_at_paint,
     )
 
@@ -101,8 +107,9 @@ def open_once(browser: Browser, origin: str, cookie: str, room_id: int) -> Sampl
 def report(results: list[RoomResult]) -> str:
     lines = [
         "| room | first message painted, median (min–max) | messages shown | requests "
-        "| bytes received | history API bytes (requests) | socket bytes by then |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| bytes received | history API bytes (requests) | history API time, median "
+        "| socket bytes before it, median |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for result in results:
         times = [s.first_message_ms for s in result.samples]
@@ -111,7 +118,8 @@ def report(results: list[RoomResult]) -> str:
             f"| {result.messages:,} messages | {statistics.median(times):.0f} ms "
             f"({min(times):.0f}–{max(times):.0f}) | {last.messages_shown} | {last.requests} "
             f"| {last.total_bytes:,} | {last.history_bytes:,} ({last.history_requests}) "
-            f"| {last.socket_bytes:,} |"
+            f"| {statistics.median(s.history_ms for s in result.samples):.1f} ms "
+            f"| {statistics.median(s.socket_bytes for s in result.samples):,.0f} |"
         )
     return "\n".join(lines)
 
