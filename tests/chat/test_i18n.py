@@ -153,6 +153,14 @@ class TestClientCatalogue:
         assert "Connecting…" in client_msgids()
         assert len(client_msgids()) == len(set(client_msgids()))
 
+    def test_every_string_the_client_code_translates_is_in_the_catalogue(self):
+        called = set()
+        for source in I18N_JS.parent.glob("*.js"):
+            text = source.read_text(encoding="utf-8")
+            called |= {json.loads(m) for m in re.findall(r'\bt\(\s*("(?:[^"\\]|\\.)*")', text)}
+        assert "Connected" in called
+        assert called - set(client_msgids()) == set()
+
     @pytest.mark.parametrize("language", TRANSLATED)
     def test_every_client_string_has_a_translation_with_the_same_placeholders(self, language):
         catalog = json.loads(client_catalog_path(language).read_text(encoding="utf-8"))
