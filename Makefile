@@ -10,7 +10,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.parley-synced
 
-.PHONY: run test bench lint fmt migrate demo services clean
+.PHONY: run test bench lint fmt migrate demo services clean messages screenshots bench-client
 
 run: $(STAMP) migrate
 	$(VENV)/bin/python -m config.serve --host $(HOST) --port $(PORT)
@@ -42,6 +42,21 @@ demo: migrate
 
 services:
 	scripts/services
+
+# README's screenshots (docs/screenshots/): real server, demo data, fixed clock; needs Chromium.
+screenshots: $(STAMP)
+	$(VENV)/bin/python -m tests.browser.screenshots
+
+# Opening a room of 10 / 50 / 10,000 messages in Chromium (docs/performance.md, Client).
+bench-client: $(STAMP)
+	$(VENV)/bin/python -m bench.client_open
+
+# Translations (README: Languages): refresh locale/*/django.po from the code, then compile the .mo
+# files that are committed (so running Parley needs no gettext). Needs gettext installed.
+MESSAGES_IGNORE := --ignore=.venv --ignore=.tools --ignore=staticfiles --ignore=tests --ignore=bench
+messages: $(STAMP)
+	$(VENV)/bin/python manage.py makemessages -l de $(MESSAGES_IGNORE) --no-obsolete --add-location=file
+	$(VENV)/bin/python manage.py compilemessages -l de --ignore=.venv --ignore=.tools
 
 $(STAMP): pyproject.toml uv.lock .python-version | $(UV)
 	$(UV) sync --locked

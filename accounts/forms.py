@@ -63,8 +63,6 @@ class ProfileForm(forms.ModelForm):
     avatar = forms.FileField(
         label=_("Avatar"),
         required=False,
-        help_text=_("PNG, JPEG, GIF or WebP, at most %(limit)s.")
-        % {"limit": filesizeformat(settings.AVATAR_MAX_BYTES)},
         widget=forms.ClearableFileInput(
             attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
         ),
@@ -74,6 +72,13 @@ class ProfileForm(forms.ModelForm):
         model = User
         fields = ("display_name", "bio", "avatar")
         widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Filled in per form, not at import, so that it is in the request's language.
+        self.fields["avatar"].help_text = _("PNG, JPEG, GIF or WebP, at most %(limit)s.") % {
+            "limit": filesizeformat(settings.AVATAR_MAX_BYTES)
+        }
 
     def clean_display_name(self) -> str:
         name = self.cleaned_data["display_name"].strip()

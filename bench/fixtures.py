@@ -12,7 +12,9 @@ this runs as a subprocess with the run's environment (bench.environment):
     python -m bench.fixtures < spec.json > result.json
 
 spec `{"rooms": {"<name>": <members>, ...}}` → `{"rooms": {"<name>": {"id", "cookies"}}}`;
-spec `{"count": [<room id>, ...]}` → `{"counts": {"<room id>": <messages stored>}}`.
+spec `{"count": [<room id>, ...]}` → `{"counts": {"<room id>": <messages stored>}}`;
+spec `{"history": {"<room id>": <n>}}` → `{"history": {"<room id>": <last seq>}}`: n old
+messages by the room's first member, a minute apart, read by every member.
 """
 
 import json
@@ -54,6 +56,12 @@ def make_rooms(env: dict[str, str], rooms: dict[str, int]) -> dict[str, RoomFixt
         return {}
     made = _run({"rooms": rooms}, env)["rooms"]
     return {name: RoomFixture(name, r["id"], r["cookies"]) for name, r in made.items()}
+
+
+def add_history(env: dict[str, str], history: dict[int, int]) -> dict[int, int]:
+    """Give each room that many old messages; returns each room's last seq."""
+    made = _run({"history": {str(k): v for k, v in history.items()}}, env)["history"]
+    return {int(k): v for k, v in made.items()}
 
 
 def count_messages(env: dict[str, str], room_ids: list[int]) -> dict[int, int]:
@@ -130,6 +138,53 @@ def _count(room_ids: list[int]) -> dict[str, int]:
     return {str(room_id): Message.objects.filter(room_id=room_id).count() for room_id in room_ids}
 
 
+HISTORY_BODIES = [
+    "Morning! Has anyone seen the build logs from last night?",
+    "Yes, **two** flaky tests; I opened an issue for them.",
+    "Thanks. I'll look after lunch: see https://example.com/ci for the run.",
+    "Short one.",
+    "A longer message, to give the history a realistic mix of lengths: the quick brown "
+    "fox jumps over the lazy dog, and then does it again for good measure.",
+]
+
+
+def _add_history(history: dict[str, int]) -> dict[str, int]:
+    from django.db import transaction
+    from django.utils import timezone
+
+    from chat.models import Membership, Message, Room
+    from chat.richtext import render_html
+
+    html = {body: render_html(body) for body in HISTORY_BODIES}
+    made: dict[str, int] = {}
+    with transaction.atomic():
+        for key, count in history.items():
+            room = Room.objects.select_for_update().get(pk=int(key))
+            author_id = (
+                Membership.objects.filter(room=room).order_by("pk").values_list("user", flat=True)
+            ).first()
+            start, now = room.last_seq, timezone.now()
+            Message.objects.bulk_create(
+                (
+                    Message(
+                        room=room,
+                        seq=start + i,
+                        author_id=author_id,
+                        body=HISTORY_BODIES[i % len(HISTORY_BODIES)],
+                        html=html[HISTORY_BODIES[i % len(HISTORY_BODIES)]],
+                        created_at=now - timedelta(minutes=count - i),
+                    )
+                    for i in range(1, count + 1)
+                ),
+                batch_size=1000,
+            )
+            room.last_seq, room.last_message_at = start + count, now
+            room.save(update_fields=["last_seq", "last_message_at"])
+            Membership.objects.filter(room=room).update(last_read_seq=room.last_seq)
+            made[key] = room.last_seq
+    return made
+
+
 def main() -> None:
     import django
 
@@ -137,6 +192,8 @@ def main() -> None:
     spec = json.load(sys.stdin)
     if "rooms" in spec:
         json.dump({"rooms": _create_rooms(spec["rooms"])}, sys.stdout)
+    elif "history" in spec:
+        json.dump({"history": _add_history(spec["history"])}, sys.stdout)
     else:
         json.dump({"counts": _count(spec["count"])}, sys.stdout)
 

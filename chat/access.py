@@ -5,6 +5,7 @@ exist (RoomNotFound), so ids cannot be probed.
 """
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils.translation import gettext as _
 
 from .errors import ChatError, MessageNotFound, RoomNotFound
 from .models import Attachment, Membership, Message, Room
@@ -43,7 +44,7 @@ def room_for_poster(
     """The room and membership, if the caller may post in it (members only)."""
     room, membership = room_for_reader(user, room_id, lock=lock)
     if not may_post(membership and membership.role):
-        raise ChatError("forbidden", "Join this room before posting in it.")
+        raise ChatError("forbidden", _("Join this room before posting in it."))
     return room, membership
 
 
@@ -59,7 +60,7 @@ def room_for_manager(
     """The room and membership, if the caller may add or remove its members."""
     room, membership = room_for_poster(user, room_id, lock=lock)
     if room.is_direct or not membership.can_manage:
-        raise ChatError("forbidden", "Only the room's owners and admins may do that.")
+        raise ChatError("forbidden", _("Only the room's owners and admins may do that."))
     return room, membership
 
 
@@ -83,7 +84,7 @@ def message_for_member(
     if not can_see(message.room, membership):
         raise MessageNotFound
     if membership is None:
-        raise ChatError("forbidden", "Join this room first.")
+        raise ChatError("forbidden", _("Join this room first."))
     return message, membership
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse, RawPostDataException
 from django.utils.decorators import sync_and_async_middleware
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from . import queries, services
@@ -41,13 +42,13 @@ def api_view(*methods: str) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
             if not request.user.is_authenticated:
-                return error_response(ChatError("unauthorized", "Log in first."))
+                return error_response(ChatError("unauthorized", _("Log in first.")))
             try:
                 return view(request, *args, **kwargs)
             except ChatError as error:
                 return error_response(error)
             except DatabaseError:
-                return error_response(ChatError("unavailable", "Try again shortly."))
+                return error_response(ChatError("unavailable", _("Try again shortly.")))
 
         return wrapper
 

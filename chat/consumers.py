@@ -9,10 +9,13 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from . import presence, queries, services
 from .errors import ChatError
 from .hub import Hub
+from .i18n import language_from_scope
 from .protocol import (
     Delete,
     Edit,
@@ -134,6 +137,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.user = self.scope.get("user")
         self.user_id = getattr(self.user, "pk", None)
+        # Error details are for people: in the language the tab's pages are in.
+        self.language = language_from_scope(self.scope)
         self.room_ids: set[int] = set()
         self.hub: Hub | None = None
         # Events held until `hello` is out, and rooms revoked while connecting.
@@ -187,6 +192,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await hub.check_out(self)
 
     async def receive(self, text_data=None, bytes_data=None):
+        with translation.override(self.language):
+            await self._receive(text_data)
+
+    async def _receive(self, text_data: str | None) -> None:
         command = None
         try:
             command = parse_frame(text_data)
@@ -198,11 +207,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_error(error, command)
         except DatabaseError:
             logger.exception("database error handling a frame")
-            await self.send_error(ChatError("unavailable", "Try again shortly."), command)
+            await self.send_error(ChatError("unavailable", _("Try again shortly.")), command)
         except Exception:
             # A bug must cost one frame, not the tab's connection.
             logger.exception("unexpected error handling a frame")
-            await self.send_error(ChatError("unavailable", "Internal error."), command)
+            await self.send_error(ChatError("unavailable", _("Internal error.")), command)
 
     async def send_error(self, error: ChatError, command) -> None:
         """The error frame, paired with the command's ids when the command was parsed."""

@@ -2,6 +2,8 @@
 
 from http import HTTPStatus
 
+from django.utils.translation import gettext as _
+
 STATUS_BY_CODE = {
     "bad_request": HTTPStatus.BAD_REQUEST,
     "unauthorized": HTTPStatus.UNAUTHORIZED,
@@ -35,11 +37,11 @@ class RoomNotFound(ChatError):
     """Said alike for a room that does not exist and one the caller may not see."""
 
     def __init__(self, *, client_msg_id: str | None = None):
-        super().__init__("not_found", "No such room.", client_msg_id=client_msg_id)
+        super().__init__("not_found", _("No such room."), client_msg_id=client_msg_id)
 
 
 class MessageNotFound(ChatError):
     """Said alike for a message that does not exist and one in a room the caller may not see."""
 
     def __init__(self):
-        super().__init__("not_found", "No such message.")
+        super().__init__("not_found", _("No such message."))

@@ -9,6 +9,7 @@ word must appear in the body, case-insensitively.
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from .access import room_for_reader
 from .errors import ChatError
@@ -43,9 +44,12 @@ def search_messages(
     newest first; page on with `before`, the id of the last result."""
     text = (text or "").strip()
     if not text:
-        raise ChatError("bad_request", "Give something to search for.")
+        raise ChatError("bad_request", _("Give something to search for."))
     if len(text) > MAX_QUERY_CHARS:
-        raise ChatError("bad_request", f"A search is limited to {MAX_QUERY_CHARS} characters.")
+        raise ChatError(
+            "bad_request",
+            _("A search is limited to %(limit)s characters.") % {"limit": MAX_QUERY_CHARS},
+        )
     messages = messages_with_authors().filter(deleted_at__isnull=True)
     if room_id is not None:
         room, _membership = room_for_reader(user, room_id)

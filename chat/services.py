@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, When
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import fanout, richtext, sending, uploads
 from .access import (
@@ -61,10 +62,10 @@ MAX_DISTINCT_REACTIONS = 20
 TYPING_SECONDS = 2
 
 
-def _refuse_control_characters(text: str, what: str) -> None:
+def _refuse_control_characters(text: str, refusal: str) -> None:
     for char in text:
         if char not in ALLOWED_CONTROL and unicodedata.category(char) in ("Cc", "Cs"):
-            raise ChatError("bad_request", f"The {what} contains a control character.")
+            raise ChatError("bad_request", refusal)
 
 
 def clean_body(body: str, *, may_be_empty: bool = False) -> str:
@@ -72,10 +73,13 @@ def clean_body(body: str, *, may_be_empty: bool = False) -> str:
     carries attachments), no control characters."""
     body = body.strip()
     if not body and not may_be_empty:
-        raise ChatError("bad_request", "A message cannot be empty.")
+        raise ChatError("bad_request", _("A message cannot be empty."))
     if len(body) > MAX_BODY_CHARS:
-        raise ChatError("too_large", f"A message is limited to {MAX_BODY_CHARS} characters.")
-    _refuse_control_characters(body, "message")
+        raise ChatError(
+            "too_large",
+            _("A message is limited to %(limit)s characters.") % {"limit": MAX_BODY_CHARS},
+        )
+    _refuse_control_characters(body, _("The message contains a control character."))
     return body
 
 
@@ -84,15 +88,21 @@ def clean_room_name(name: str) -> str:
     if not isinstance(name, str):
         raise ChatError("bad_request", "`name` must be a string.")
     if len(name) > 4 * MAX_ROOM_NAME_CHARS:
-        raise ChatError("bad_request", f"A room name has 1 to {MAX_ROOM_NAME_CHARS} characters.")
+        raise ChatError(
+            "bad_request",
+            _("A room name has 1 to %(limit)s characters.") % {"limit": MAX_ROOM_NAME_CHARS},
+        )
     for char in name:
         if char not in ROOM_NAME_PUNCTUATION and unicodedata.category(char)[0] not in "LNM":
             raise ChatError(
-                "bad_request", "A room name may hold letters, digits, spaces, '-' and '_'."
+                "bad_request", _("A room name may hold letters, digits, spaces, '-' and '_'.")
             )
     name = " ".join(part for part in name.split(" ") if part)
     if not name or len(name) > MAX_ROOM_NAME_CHARS:
-        raise ChatError("bad_request", f"A room name has 1 to {MAX_ROOM_NAME_CHARS} characters.")
+        raise ChatError(
+            "bad_request",
+            _("A room name has 1 to %(limit)s characters.") % {"limit": MAX_ROOM_NAME_CHARS},
+        )
     return name
 
 
@@ -121,7 +131,7 @@ def check_send_rate(user_id: int) -> None:
         logger.warning("rate-limit store unavailable; send allowed", exc_info=True)
         return
     if count > limit:
-        raise ChatError("rate_limited", "You are sending too fast; wait a moment.")
+        raise ChatError("rate_limited", _("You are sending too fast; wait a moment."))
 
 
 def _existing_send(user: AbstractBaseUser, room_id: int, client_msg_id: str) -> Message | None:
@@ -232,9 +242,9 @@ def send_message(
                 transaction.on_commit(partial(fanout.publish_to_room, room_id, frame))
         if seq is None or not may_post(role):
             room_for_poster(user, room_id)  # raises what the caller may know
-            raise ChatError("unavailable", "Your membership changed; try again.")
+            raise ChatError("unavailable", _("Your membership changed; try again."))
         if blocked and earlier_id is None:
-            raise ChatError("forbidden", "This person does not take your messages.")
+            raise ChatError("forbidden", _("This person does not take your messages."))
         if message is None:
             return _existing_send(user, room_id, client_msg_id), False
     except ChatError as exc:
@@ -274,14 +284,14 @@ def edit_message(user: AbstractBaseUser, message_id: int, body: str) -> Message:
     with transaction.atomic():
         message, _membership = message_for_member(user, message_id, lock=True)
         if not may_edit(user, message):
-            raise ChatError("forbidden", "Only the author may edit a message.")
+            raise ChatError("forbidden", _("Only the author may edit a message."))
         if not body and not message.attachments.exists():
-            raise ChatError("bad_request", "A message cannot be empty.")
+            raise ChatError("bad_request", _("A message cannot be empty."))
         if message.deleted_at is not None:
-            raise ChatError("bad_request", "A deleted message cannot be edited.")
+            raise ChatError("bad_request", _("A deleted message cannot be edited."))
         window = settings.PARLEY_EDIT_WINDOW
         if window and timezone.now() - message.created_at > timedelta(seconds=window):
-            raise ChatError("forbidden", "This message is too old to edit.")
+            raise ChatError("forbidden", _("This message is too old to edit."))
         mentioned = _mentioned_members(message.room_id, body)
         message.body = body
         message.html = richtext.render_html(body, set(mentioned))
@@ -301,7 +311,7 @@ def delete_message(user: AbstractBaseUser, message_id: int) -> Message:
     with transaction.atomic():
         message, membership = message_for_member(user, message_id, lock=True)
         if not may_delete(user, message, membership):
-            raise ChatError("forbidden", "Only the author or a room admin may delete this.")
+            raise ChatError("forbidden", _("Only the author or a room admin may delete this."))
         _tombstone(message)
     return message
 
@@ -334,7 +344,7 @@ def react(user: AbstractBaseUser, message_id: int, emoji: str, on: bool) -> dict
     with transaction.atomic():
         message, _membership = message_for_member(user, message_id)
         if message.deleted_at is not None:
-            raise ChatError("bad_request", "A deleted message takes no reactions.")
+            raise ChatError("bad_request", _("A deleted message takes no reactions."))
         if on:
             changed = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)[1]
             if changed and (
@@ -342,7 +352,9 @@ def react(user: AbstractBaseUser, message_id: int, emoji: str, on: bool) -> dict
                 > MAX_DISTINCT_REACTIONS
             ):
                 raise ChatError(
-                    "bad_request", f"A message takes at most {MAX_DISTINCT_REACTIONS} emoji."
+                    "bad_request",
+                    _("A message takes at most %(limit)s emoji.")
+                    % {"limit": MAX_DISTINCT_REACTIONS},
                 )
         else:
             changed = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()[0]
@@ -416,12 +428,12 @@ def create_or_join_room(user: AbstractBaseUser, name: str) -> tuple[Room, bool]:
                     room.kind != Room.Kind.PUBLIC
                     and not room.memberships.filter(user=user).exists()
                 ):
-                    raise ChatError("bad_request", "That room name is taken.")
+                    raise ChatError("bad_request", _("That room name is taken."))
                 _join(user, room, Membership.Role.OWNER if created else Membership.Role.MEMBER)
                 return room, created
         except IntegrityError:
             continue  # Someone created it at the same moment: join theirs.
-    raise ChatError("unavailable", "Could not create the room; try again.")
+    raise ChatError("unavailable", _("Could not create the room; try again."))
 
 
 def create_private_room(user: AbstractBaseUser, name: str) -> Room:
@@ -434,7 +446,7 @@ def create_private_room(user: AbstractBaseUser, name: str) -> Room:
             )
             _join(user, room, Membership.Role.OWNER)
     except IntegrityError:
-        raise ChatError("bad_request", "That room name is taken.") from None
+        raise ChatError("bad_request", _("That room name is taken.")) from None
     return room
 
 
@@ -444,11 +456,11 @@ def open_direct(user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
         raise ChatError("bad_request", "`username` must be a non-empty string.")
     other = get_user_model().objects.filter(username=username, is_active=True).first()
     if other is None:
-        raise ChatError("not_found", "No such user.")
+        raise ChatError("not_found", _(_("No such user.")))
     if other.pk == user.pk:
-        raise ChatError("bad_request", "A direct conversation needs another person.")
+        raise ChatError("bad_request", _("A direct conversation needs another person."))
     if Block.objects.filter(blocker=other, blocked=user).exists():
-        raise ChatError("forbidden", "This person does not take your messages.")
+        raise ChatError("forbidden", _("This person does not take your messages."))
     key = direct_key(user.pk, other.pk)
     for _attempt in range(2):
         try:
@@ -461,7 +473,7 @@ def open_direct(user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
                 return room, created
         except IntegrityError:
             continue
-    raise ChatError("unavailable", "Could not open the conversation; try again.")
+    raise ChatError("unavailable", _("Could not open the conversation; try again."))
 
 
 def add_member(actor: AbstractBaseUser, room_id: int, username: str) -> Membership:
@@ -470,7 +482,7 @@ def add_member(actor: AbstractBaseUser, room_id: int, username: str) -> Membersh
         room, _membership = room_for_manager(actor, room_id, lock=True)
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
-            raise ChatError("not_found", "No such user.")
+            raise ChatError("not_found", _(_("No such user.")))
         return _join(user, room)
 
 
@@ -490,11 +502,11 @@ def remove_member(actor: AbstractBaseUser, room_id: int, username: str) -> None:
             .first()
         )
         if target is None:
-            raise ChatError("not_found", "That person is not in this room.")
+            raise ChatError("not_found", _("That person is not in this room."))
         if target.user_id == actor.pk:
-            raise ChatError("bad_request", "Use leave to leave a room.")
+            raise ChatError("bad_request", _("Use leave to leave a room."))
         if target.role == Membership.Role.OWNER and actor_membership.role != Membership.Role.OWNER:
-            raise ChatError("forbidden", "Only an owner may remove an owner.")
+            raise ChatError("forbidden", _("Only an owner may remove an owner."))
         _drop(target.user, room)
 
 
@@ -506,8 +518,11 @@ def clean_topic(topic: str) -> str:
         raise ChatError("bad_request", "`topic` must be a string.")
     topic = " ".join(topic.split())
     if len(topic) > MAX_TOPIC_CHARS:
-        raise ChatError("bad_request", f"A topic has at most {MAX_TOPIC_CHARS} characters.")
-    _refuse_control_characters(topic, "topic")
+        raise ChatError(
+            "bad_request",
+            _("A topic has at most %(limit)s characters.") % {"limit": MAX_TOPIC_CHARS},
+        )
+    _refuse_control_characters(topic, _("The topic contains a control character."))
     return topic
 
 
@@ -537,7 +552,7 @@ def _change_room(room: Room, *, name: str | None, topic: str | None) -> None:
         with transaction.atomic():
             room.save(update_fields=fields)
     except IntegrityError:
-        raise ChatError("bad_request", "That room name is taken.") from None
+        raise ChatError("bad_request", _("That room name is taken.")) from None
     frame = {"type": "room.updated", "room": room.pk, "name": room.name, "topic": room.topic}
     transaction.on_commit(partial(fanout.publish_to_room, room.pk, frame))
 
@@ -549,10 +564,10 @@ def set_role(actor: AbstractBaseUser, room_id: int, username: str, role: str) ->
     with transaction.atomic():
         room, actor_membership = room_for_manager(actor, room_id, lock=True)
         if actor_membership.role != Membership.Role.OWNER:
-            raise ChatError("forbidden", "Only an owner may change roles.")
+            raise ChatError("forbidden", _("Only an owner may change roles."))
         target = Membership.objects.filter(room=room, user__username=username).first()
         if target is None:
-            raise ChatError("not_found", "That person is not in this room.")
+            raise ChatError("not_found", _("That person is not in this room."))
         _change_role(target, role)
     return target
 
@@ -565,7 +580,7 @@ def _change_role(target: Membership, role: str) -> None:
         and role != target.role
         and not others.exclude(pk=target.pk).exists()
     ):
-        raise ChatError("bad_request", "A room needs an owner: make someone else owner first.")
+        raise ChatError("bad_request", _("A room needs an owner: make someone else owner first."))
     target.role = role
     target.save(update_fields=["role"])
     transaction.on_commit(partial(_announce_membership, target.user_id, target.room_id))
@@ -582,7 +597,7 @@ def leave_room(user: AbstractBaseUser, room_id: int) -> None:
     with transaction.atomic():
         room, membership = room_for_poster(user, room_id, lock=True)
         if room.is_direct:
-            raise ChatError("bad_request", "Direct conversations cannot be left.")
+            raise ChatError("bad_request", _("Direct conversations cannot be left."))
         _drop(user, room)
         if membership.role == Membership.Role.OWNER:
             _hand_on_ownership(room)
@@ -615,9 +630,9 @@ def block_user(user: AbstractBaseUser, username: str) -> None:
     """From now on `username` cannot open a DM with the user or write in theirs."""
     other = get_user_model().objects.filter(username=username).first()
     if other is None:
-        raise ChatError("not_found", "No such user.")
+        raise ChatError("not_found", _(_("No such user.")))
     if other.pk == user.pk:
-        raise ChatError("bad_request", "You cannot block yourself.")
+        raise ChatError("bad_request", _("You cannot block yourself."))
     Block.objects.get_or_create(blocker=user, blocked=other)
 
 
@@ -634,7 +649,7 @@ def mark_read(user: AbstractBaseUser, room_id: int, seq: int) -> int:
     with transaction.atomic():
         room, membership = room_for_reader(user, room_id)
         if membership is None:
-            raise ChatError("forbidden", "Join this room first.")
+            raise ChatError("forbidden", _("Join this room first."))
         seq = min(seq, room.last_seq)
         moved = Membership.objects.filter(pk=membership.pk, last_read_seq__lt=seq).update(
             last_read_seq=seq
@@ -673,7 +688,7 @@ def moderate_room(room_id: int, *, name: str, topic: str) -> Room:
     with transaction.atomic():
         room = _locked_room(room_id)
         if room.is_direct:
-            raise ChatError("bad_request", "A direct conversation has no name or topic.")
+            raise ChatError("bad_request", _("A direct conversation has no name or topic."))
         new_name = name if name != room.name else None
         new_topic = topic if topic != room.topic else None
         if new_name is not None or new_topic is not None:
@@ -685,12 +700,12 @@ def moderate_add_member(room_id: int, user_id: int, role: str) -> Membership:
     with transaction.atomic():
         room = _locked_room(room_id)
         if room.is_direct:
-            raise ChatError("bad_request", "A direct conversation keeps its two people.")
+            raise ChatError("bad_request", _("A direct conversation keeps its two people."))
         user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
         if user is None:
-            raise ChatError("not_found", "No such user.")
+            raise ChatError("not_found", _("No such user."))
         if Membership.objects.filter(room=room, user=user).exists():
-            raise ChatError("bad_request", "That person is already in this room.")
+            raise ChatError("bad_request", _("That person is already in this room."))
         return _join(user, room, role=role)
 
 
@@ -700,7 +715,7 @@ def moderate_set_role(membership_id: int, role: str) -> Membership:
     with transaction.atomic():
         membership = Membership.objects.filter(pk=membership_id).first()
         if membership is None:
-            raise ChatError("not_found", "No such membership.")
+            raise ChatError("not_found", _("No such membership."))
         _locked_room(membership.room_id)
         membership.refresh_from_db()
         if membership.role != role:
@@ -716,7 +731,7 @@ def moderate_remove_member(membership_id: int) -> None:
             return
         room = _locked_room(membership.room_id)
         if room.is_direct:
-            raise ChatError("bad_request", "A direct conversation keeps its two people.")
+            raise ChatError("bad_request", _("A direct conversation keeps its two people."))
         _drop(membership.user, room)
         if membership.role == Membership.Role.OWNER:
             _hand_on_ownership(room)
@@ -766,9 +781,9 @@ def upload_attachment(
         raise ChatError("bad_request", "Send the file as multipart form data in the field `file`.")
     limit = settings.PARLEY_UPLOAD_MAX_BYTES
     if upload.size > limit:
-        raise ChatError("too_large", f"Files are limited to {limit} bytes.")
+        raise ChatError("too_large", _("Files are limited to %(limit)s bytes.") % {"limit": limit})
     if upload.size == 0:
-        raise ChatError("bad_request", "The file is empty.")
+        raise ChatError("bad_request", _("The file is empty."))
     check_send_rate(user.pk)
     processed = uploads.process(upload)
     storage = upload_storage()

@@ -20,3 +20,13 @@ def test_seed_demo_creates_users_rooms_and_messages_and_is_rerunnable():
     general = Room.objects.get(name="general")
     assert list(general.messages.values_list("seq", flat=True)) == [1, 2, 3]
     assert general.members.count() == 4
+
+
+def test_seed_demo_at_dates_the_messages_a_minute_apart_from_that_time():
+    call_command("seed_demo", at="2026-03-02T09:30:00+00:00")
+    times = list(Message.objects.order_by("pk").values_list("created_at", flat=True))
+    assert [t.isoformat() for t in times[:2]] == [
+        "2026-03-02T09:30:00+00:00",
+        "2026-03-02T09:31:00+00:00",
+    ]
+    assert Room.objects.get(name="general").last_message_at == times[2]

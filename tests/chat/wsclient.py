@@ -61,8 +61,14 @@ class Tab:
 
 
 @asynccontextmanager
-async def open_tab(user=None, *, origin: str | None = ORIGIN, expect_hello: bool = True):
-    headers = []
+async def open_tab(
+    user=None,
+    *,
+    origin: str | None = ORIGIN,
+    expect_hello: bool = True,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+):
+    headers = list(headers)
     if origin is not None:
         headers.append((b"origin", origin.encode()))
     if user is not None:

@@ -25,6 +25,7 @@ UNSAFE_VIEWS = [
     ("api-reactions", {"message_id": 1}, "post"),
     ("api-blocks", {}, "post"),
     ("api-block", {"username": "bob"}, "delete"),
+    ("set_language", {}, "post"),
 ]
 # Named routes that only read.
 SAFE_VIEWS = {

@@ -1,13 +1,15 @@
 """Demo users, rooms and a little conversation, so a new install looks alive."""
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.db.models import Max
 
 from chat import services
-from chat.models import Message
+from chat.models import Message, Room
 
 DEMO_PASSWORD = "parley-demo"  # noqa: S105 (documented demo credential)
 PEOPLE = [
@@ -33,6 +35,13 @@ DIRECT = [("ada", "grace", "Grace, could you review my notes on the engine?")]
 class Command(BaseCommand):
     help = f"Create demo users (password {DEMO_PASSWORD!r}), rooms and messages. Safe to rerun."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--at",
+            help="Date the demo messages from this ISO time on, a minute apart "
+            "(reproducible screenshots); default: now.",
+        )
+
     @transaction.atomic
     def handle(self, *args, **options):
         users = {}
@@ -56,8 +65,18 @@ class Command(BaseCommand):
             room, created = services.open_direct(users[sender], receiver)
             if created:
                 services.send_message(users[sender], room.pk, body, str(uuid.uuid4()))
+        if options.get("at"):
+            self.date_messages(datetime.fromisoformat(options["at"]))
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: log in as any of {', '.join(users)} with password {DEMO_PASSWORD!r}."
             )
         )
+
+    def date_messages(self, start: datetime) -> None:
+        for minute, message in enumerate(Message.objects.order_by("pk")):
+            message.created_at = start + timedelta(minutes=minute)
+            message.save(update_fields=["created_at"])
+        for room in Room.objects.annotate(latest=Max("messages__created_at")):
+            room.last_message_at = room.latest
+            room.save(update_fields=["last_message_at"])

@@ -1,5 +1,7 @@
 // Every string the client shows, in one place, keyed by its English text (gettext style).
-// A translation replaces the values; `%s` placeholders are filled in order.
+// Translations live in locale/<lang>/client.json (one line per string: "English": "translation"),
+// which the server puts in the page as a json_script tag for the active language.
+// `%s` placeholders are filled in order; a translation keeps the same number of them.
 const STRINGS = {
   // Connection state.
   "Connecting…": "Connecting…",
@@ -124,8 +126,21 @@ const STRINGS = {
   "The server answered with an error (%s).": "The server answered with an error (%s).",
 };
 
+const catalogTag = document.getElementById("parley-i18n");
+const TRANSLATED = catalogTag ? JSON.parse(catalogTag.textContent) : {};
+
+/** The page's language, as the server chose it (profile setting, else Accept-Language). */
+const PAGE_LANGUAGE = document.documentElement.lang || "en";
+
+/** The locale for dates and numbers: the browser's own variant of the page's language
+ * (en-GB, de-AT…) when it has one, else the page's language; times stay in the browser's zone. */
+export const LOCALE =
+  navigator.languages.find((tag) => tag.split("-")[0] === PAGE_LANGUAGE.split("-")[0]) ||
+  PAGE_LANGUAGE;
+
 /** The text for `message` with each `%s` replaced by the next argument. */
 export function t(message, ...args) {
   let next = 0;
-  return (STRINGS[message] ?? message).replace(/%s/g, () => String(args[next++] ?? ""));
+  const text = TRANSLATED[message] || STRINGS[message] || message;
+  return text.replace(/%s/g, () => String(args[next++] ?? ""));
 }

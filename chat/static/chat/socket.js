@@ -404,7 +404,10 @@ export class Sync extends EventTarget {
     // The server counts a new socket as active.
     if (this.#activity === "idle") this.#connection.send({ type: "presence", status: "idle" });
     for (const roomId of this.#store.loadedRooms()) {
-      this.catchUp(roomId);
+      // Hello's heads were read after this socket subscribed: a room whose messages are
+      // held up to its head misses nothing (a first page loaded while connecting).
+      const head = this.#store.room(roomId)?.last_seq ?? Infinity;
+      if (head > this.#store.log(roomId).contiguous) this.catchUp(roomId);
       this.catchUpChanges(roomId);
     }
     if (this.openRoom !== null && !this.#store.log(this.openRoom)?.loaded) {

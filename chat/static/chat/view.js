@@ -1,7 +1,7 @@
 // All DOM work: the chat page (ChatView) and the home page's live badges (HomeView).
 // User text (names, topics, bodies) enters the DOM only through textContent; message
 // HTML only through richtext.js, which rebuilds it node by node from an allow-list.
-import { t } from "./i18n.js";
+import { LOCALE, t } from "./i18n.js";
 import { renderMessageText } from "./richtext.js";
 import { attachmentsKey, attachmentsNode, textOf } from "./uploads.js";
 
@@ -14,15 +14,15 @@ const FLASH_MS = 2000;
 /** The reaction picker's choices. */
 export const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
-const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
-const dayFormat = new Intl.DateTimeFormat(undefined, {
+const timeFormat = new Intl.DateTimeFormat(LOCALE, { hour: "numeric", minute: "2-digit" });
+const fullFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "full", timeStyle: "short" });
+const dayFormat = new Intl.DateTimeFormat(LOCALE, {
   weekday: "long",
   month: "long",
   day: "numeric",
 });
-const dayYearFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full" });
-const whenFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const dayYearFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "full" });
+const whenFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short" });
 const LOCK_PATH =
   "M7 10V7a5 5 0 0 1 10 0v3h1a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-9" +
   "a1 1 0 0 1 1-1h1zm2 0h6V7a3 3 0 0 0-6 0v3z";
