@@ -116,6 +116,15 @@ def presence_peers(user_id: int) -> list[int]:
     )
 
 
+def room_presence_peers(user_id: int, room_id: int) -> list[int]:
+    """The room's other members, if the room is small enough to carry live presence."""
+    most = max(2, settings.PARLEY_PRESENCE_MAX_MEMBERS)
+    members = list(
+        Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True)[: most + 1]
+    )
+    return [] if len(members) > most else sorted(m for m in members if m != user_id)
+
+
 def rooms_for_user(user: AbstractBaseUser, *, with_last_message: bool = False) -> list[dict]:
     """The user's rooms, most recently active first, with unread counts."""
     memberships = list(
