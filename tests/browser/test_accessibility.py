@@ -7,7 +7,7 @@ import uuid
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PASSWORD, Person
-from tests.browser.test_chat_client import MESSAGES, join_room, send_from_composer
+from tests.browser.test_chat_client import MESSAGES, join_room, post_messages, send_from_composer
 from tests.browser.test_client_presence_search import NOTIFICATION_STUB, open_dm
 
 ROOM_URL = re.compile(r"/rooms/\d+/$")
@@ -73,6 +73,33 @@ def test_keyboard_only_log_in_join_send_switch_rooms_and_use_the_members_panel(p
     expect(toggle).to_have_attribute("aria-expanded", "false")
     assert alice.errors == []
     alice.context.close()
+
+
+def test_alt_shift_down_skips_to_the_next_room_with_unread_messages(people):
+    alice, bob = people("alice"), people("bob")
+    tag = uuid.uuid4().hex[:6]
+    page, bob_page = alice.new_page(), bob.new_page()
+    page.goto(alice.server.url)
+    bob_page.goto(bob.server.url)
+    first = join_room(page, f"r1 {tag}")
+    second = join_room(page, f"r2 {tag}")
+    join_room(bob_page, f"r1 {tag}")
+    join_room(page, f"r3 {tag}")
+    post_messages(bob_page, first, ["unread for alice"])
+    post_messages(page, second, ["read: alice wrote it"])
+    send_from_composer(page, "newest")
+    names = page.locator("#room-list .room-name")
+    expect(names).to_have_text([f"r3 {tag}", f"r2 {tag}", f"r1 {tag}"])
+    expect(page.locator(f'#room-list a[data-room="{first}"]')).to_have_class(
+        re.compile(r"\broom-unread\b")
+    )
+
+    page.keyboard.press("Alt+Shift+ArrowDown")
+    expect(page.locator("#room-title")).to_have_text(f"r1 {tag}")
+    expect(page.locator(MESSAGES)).to_have_text(["unread for alice"])
+    page.keyboard.press("Alt+Shift+ArrowUp")  # nothing unread above any more: stays
+    expect(page.locator("#room-title")).to_have_text(f"r1 {tag}")
+    assert alice.errors == []
 
 
 def test_every_control_on_the_chat_page_has_an_accessible_name(people):

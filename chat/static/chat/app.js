@@ -138,8 +138,10 @@ async function startChat(root) {
       enableNotifications,
       toggleMembers,
       saveRoom: ({ name, topic }) =>
-        manage(async () => store.upsertRoom(await updateRoom(openId, { name, topic })),
-          "Could not save the room: %s"),
+        manage(
+          async () => store.upsertRoom(await updateRoom(openId, { name, topic })),
+          "Could not save the room: %s",
+        ),
       invite: (username) =>
         manage(async () => {
           await inviteMember(openId, username);
@@ -148,9 +150,9 @@ async function startChat(root) {
       setRole: (username, role) =>
         manage(() => setRole(openId, username, role), "Could not change the role: %s"),
       removeMember: (member) => {
-        if (!window.confirm(t("Remove %s from this room?", member.user.display_name))) return;
-        manage(() => removeMember(openId, member.user.username), "Could not remove %s: %s",
-          member.user.display_name);
+        const name = member.user.display_name;
+        if (!window.confirm(t("Remove %s from this room?", name))) return;
+        manage(() => removeMember(openId, member.user.username), "Could not remove %s: %s", name);
       },
       leave: () => {
         if (!window.confirm(t("Leave %s?", `#${shown.name}`))) return;
@@ -380,7 +382,7 @@ async function startChat(root) {
       members.list = new Map(page.members.map((member) => [member.user.username, member]));
       members.hasMore = page.has_more;
     } catch (error) {
-      if (generation !== members.generation) return;
+      if (generation !== members.generation || !view.membersOpen) return;
       view.membersError(t("Could not load the members: %s", error.detail));
     }
     members.loading = false;
@@ -396,7 +398,8 @@ async function startChat(root) {
       (a, b) =>
         RANKS[a.role] - RANKS[b.role] || a.user.username.localeCompare(b.user.username),
     );
-    view.renderMembers({ room, members: list, hasMore: members.hasMore, loading: members.loading, blocked });
+    const { hasMore, loading } = members;
+    view.renderMembers({ room, members: list, hasMore, loading, blocked });
   }
 
   /** Runs a change the server may refuse; shows its reason in the panel. */
