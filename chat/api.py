@@ -167,8 +167,10 @@ def reactions(request: HttpRequest, message_id: int) -> JsonResponse:
     return JsonResponse({key: value for key, value in event.items() if key != "type"})
 
 
-@api_view("POST")
+@api_view("GET", "POST")
 def members(request: HttpRequest, room_id: int) -> JsonResponse:
+    if request.method == "GET":
+        return JsonResponse(queries.room_members(request.user, room_id))
     services.add_member(request.user, room_id, json_body(request).get("username"))
     return JsonResponse(queries.room_for_user(request.user, room_id))
 

@@ -71,6 +71,11 @@ def _presence_rooms(user_id: int) -> list[int]:
 
 
 @database_sync_to_async
+def _room_presence_peers(user_id: int, room_id: int) -> list[int]:
+    return queries.room_presence_peers(user_id, room_id)
+
+
+@database_sync_to_async
 def _room_frame(user, room_id: int) -> dict | None:
     try:
         return {"type": "room", "room": room_for_user(user, room_id)}
@@ -95,6 +100,8 @@ class Hub:
         # A storm of connects or disconnects must not open a Redis connection per
         # group change: redis-py's pool (100 by default) refuses the excess outright.
         self._layer_calls = asyncio.Semaphore(MAX_CONCURRENT_LAYER_CALLS)
+        # Presence look-ups for rooms just granted, run beside routing (they query).
+        self._telling: set[asyncio.Task] = set()
 
     _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -256,6 +263,25 @@ class Hub:
         skipped = message.get("except_user")
         for socket in targets:
             if socket.user_id != skipped:
+                socket.deliver(event)
+        if kind == "chat.grant" and targets:
+            task = asyncio.create_task(self._tell_presence(targets, message["room"]))
+            self._telling.add(task)
+            task.add_done_callback(self._telling.discard)
+
+    async def _tell_presence(self, sockets: list[Socket], room_id: int) -> None:
+        """Sockets granted a room (a DM opened, an invitation) hear the status of its
+        members at once: their hello told them only of the people in their rooms then."""
+        try:
+            peers = await _room_presence_peers(sockets[0].user_id, room_id)
+            views = await self.presence.statuses(peers, presence.now()) if peers else {}
+        except Exception:
+            logger.warning("could not tell room %s's presence to a new member", room_id)
+            return
+        for user_id, view in views.items():
+            frame = {"type": "presence", "user": user_id, **presence.presence_view(view)}
+            event = Event(encode(frame))
+            for socket in sockets:
                 socket.deliver(event)
 
     async def _heads_forever(self) -> None:

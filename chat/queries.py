@@ -4,7 +4,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Case, Count, F, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce
 
 from .access import room_for_reader
@@ -120,6 +120,15 @@ def presence_peers(user_id: int) -> list[int]:
     )
 
 
+def room_presence_peers(user_id: int, room_id: int) -> list[int]:
+    """The room's other members, if the room is small enough to carry live presence."""
+    most = max(2, settings.PARLEY_PRESENCE_MAX_MEMBERS)
+    members = list(
+        Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True)[: most + 1]
+    )
+    return [] if len(members) > most else sorted(m for m in members if m != user_id)
+
+
 def rooms_for_user(user: AbstractBaseUser, *, with_last_message: bool = False) -> list[dict]:
     """The user's rooms, most recently active first, with unread counts."""
     memberships = list(
@@ -207,3 +216,30 @@ def direct_room_id(user: AbstractBaseUser, other: AbstractBaseUser) -> int | Non
         .values_list("pk", flat=True)
         .first()
     )
+
+
+MAX_MEMBERS_LISTED = 500
+
+
+def room_members(user: AbstractBaseUser, room_id: int, limit: int = MAX_MEMBERS_LISTED) -> dict:
+    """Who is in a room the caller may see, owners first then by name, with their roles."""
+    room, _membership = room_for_reader(user, room_id)
+    rank = Case(
+        When(role=Membership.Role.OWNER, then=0),
+        When(role=Membership.Role.ADMIN, then=1),
+        default=2,
+    )
+    rows = list(
+        Membership.objects.filter(room=room)
+        .select_related("user")
+        .order_by(rank, "user__username")[: limit + 1]
+    )
+    return {
+        "room": room.pk,
+        "members": [member_dict(m.user, m.role) for m in rows[:limit]],
+        "has_more": len(rows) > limit,
+    }
+
+
+def member_dict(user: AbstractBaseUser, role: str | None) -> dict:
+    return {"user": user_dict(user), "role": role}

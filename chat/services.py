@@ -50,7 +50,7 @@ from .models import (
     upload_storage,
 )
 from .protocol import MAX_ATTACHMENTS, deleted_event, message_dict, parse_client_msg_id, user_dict
-from .queries import messages_with_authors, room_for_user, with_extras
+from .queries import member_dict, messages_with_authors, room_for_user, with_extras
 
 logger = logging.getLogger(__name__)
 
@@ -402,7 +402,15 @@ def _join(user: AbstractBaseUser, room: Room, role: str = Membership.Role.MEMBER
     )
     if created:
         transaction.on_commit(partial(_announce_room, user, room.pk))
+        transaction.on_commit(partial(_announce_member, room.pk, user, membership.role))
     return membership
+
+
+def _announce_member(room_id: int, user: AbstractBaseUser, role: str | None) -> None:
+    """The room's members hear that someone joined (role), changed role, or left (None),
+    so member lists stay current without polling."""
+    frame = {"type": "member", "room": room_id, **member_dict(user, role)}
+    fanout.publish_to_room(room_id, frame)
 
 
 def _announce_room(user: AbstractBaseUser, room_id: int) -> None:
@@ -490,6 +498,7 @@ def _drop(user: AbstractBaseUser, room: Room) -> None:
     Membership.objects.filter(room=room, user=user).delete()
     frame = {"type": "room.removed", "room": room.pk}
     transaction.on_commit(partial(fanout.revoke_room, user.pk, room.pk, frame))
+    transaction.on_commit(partial(_announce_member, room.pk, user, None))
 
 
 def remove_member(actor: AbstractBaseUser, room_id: int, username: str) -> None:
@@ -565,7 +574,11 @@ def set_role(actor: AbstractBaseUser, room_id: int, username: str, role: str) ->
         room, actor_membership = room_for_manager(actor, room_id, lock=True)
         if actor_membership.role != Membership.Role.OWNER:
             raise ChatError("forbidden", _("Only an owner may change roles."))
-        target = Membership.objects.filter(room=room, user__username=username).first()
+        target = (
+            Membership.objects.filter(room=room, user__username=username)
+            .select_related("user")
+            .first()
+        )
         if target is None:
             raise ChatError("not_found", _("That person is not in this room."))
         _change_role(target, role)
@@ -584,6 +597,7 @@ def _change_role(target: Membership, role: str) -> None:
     target.role = role
     target.save(update_fields=["role"])
     transaction.on_commit(partial(_announce_membership, target.user_id, target.room_id))
+    transaction.on_commit(partial(_announce_member, target.room_id, target.user, role))
 
 
 def _announce_membership(user_id: int, room_id: int) -> None:
@@ -609,10 +623,11 @@ def _hand_on_ownership(room: Room) -> None:
     if others.filter(role=Membership.Role.OWNER).exists():
         return
     rank = Case(When(role=Membership.Role.ADMIN, then=0), default=1)
-    heir = others.order_by(rank, "joined_at", "pk").first()
+    heir = others.select_related("user").order_by(rank, "joined_at", "pk").first()
     if heir is not None:
         Membership.objects.filter(pk=heir.pk).update(role=Membership.Role.OWNER)
         transaction.on_commit(partial(_announce_membership, heir.user_id, room.pk))
+        transaction.on_commit(partial(_announce_member, room.pk, heir.user, Membership.Role.OWNER))
 
 
 def set_muted(user: AbstractBaseUser, room_id: int, muted: bool) -> bool:

@@ -230,3 +230,28 @@ def test_enable_notifications_button_asks_only_when_clicked_and_then_goes_away(p
     expect(button).to_be_hidden()
     assert page.evaluate("window.__permissionRequests") == 1
     assert alice.errors == []
+
+
+def test_a_dm_opened_while_connected_shows_the_peers_presence_at_once(people):
+    alice, bob = people("alice"), people("bob")
+    alice_page, bob_page = alice.new_page(), bob.new_page()
+    alice_page.goto(alice.server.url)
+    expect(alice_page.locator("#home-rooms")).to_be_visible()
+    bob_page.goto(bob.server.url)
+    join_room(bob_page, f"waiting {uuid.uuid4().hex[:6]}")
+    # Alice, online all along (no change of hers to hear), opens a DM without reloading.
+    room_id = alice_page.evaluate(
+        """async (username) => {
+            const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
+            const response = await fetch("/api/rooms/direct/", {
+                method: "POST",
+                headers: {"Content-Type": "application/json", "X-CSRFToken": token},
+                body: JSON.stringify({username}),
+            });
+            return (await response.json()).id;
+        }""",
+        bob.username,
+    )
+    dot = bob_page.locator(f'#room-list a[data-room="{room_id}"] .presence')
+    expect(dot).to_have_attribute("data-status", "online")
+    assert alice.errors == [] and bob.errors == []

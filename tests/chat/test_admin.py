@@ -118,7 +118,7 @@ def test_adding_a_member_in_the_admin_gives_their_sockets_the_room(
             {"room": room.pk, "user": other_user.pk, "role": "member"},
         )
     assert Membership.objects.filter(room=room, user=other_user, role="member").exists()
-    assert heard == [("grant", other_user.pk, room.pk)]
+    assert heard == [("grant", other_user.pk, room.pk), ("room", room.pk, "member")]
 
 
 def test_a_role_change_in_the_admin_is_heard_and_a_room_keeps_an_owner(
@@ -132,7 +132,7 @@ def test_a_role_change_in_the_admin_is_heard_and_a_room_keeps_an_owner(
     with django_capture_on_commit_callbacks(execute=True):
         change(admin_client, "membership", member, {"role": "admin"})
     assert Membership.objects.get(pk=member.pk).role == "admin"
-    assert heard == [("user", other_user.pk, "room")]
+    assert heard == [("user", other_user.pk, "room"), ("room", room.pk, "member")]
 
     page = change(admin_client, "membership", owner, {"role": "member"})
     assert Membership.objects.get(pk=owner.pk).role == "owner"
@@ -151,7 +151,12 @@ def test_removing_a_member_in_the_admin_stops_their_sockets_and_passes_on_owners
         admin_client.post(reverse("admin:chat_membership_delete", args=[owner.pk]), {"post": "yes"})
     assert not Membership.objects.filter(pk=owner.pk).exists()
     assert Membership.objects.get(room=room, user=other_user).role == "owner"
-    assert heard == [("revoke", user.pk, room.pk), ("user", other_user.pk, "room")]
+    assert heard == [
+        ("revoke", user.pk, room.pk),
+        ("room", room.pk, "member"),
+        ("user", other_user.pk, "room"),
+        ("room", room.pk, "member"),
+    ]
 
 
 def test_a_direct_conversation_keeps_its_two_people_in_the_admin(admin_client, user, other_user):

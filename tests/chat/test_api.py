@@ -227,6 +227,28 @@ class TestMembersAndRead:
         assert api.delete(f"/api/rooms/{room_id}/members/alice").status_code == 200
         assert not Room.objects.get(pk=room_id).members.exists()
 
+    def test_members_lists_owners_first_with_roles(self, api, user, other_user):
+        room_id = post(api, "/api/rooms/", {"name": "team", "kind": "private"}).json()["id"]
+        post(api, f"/api/rooms/{room_id}/members/", {"username": "bob"})
+        UserFactory(username="aaron")
+        post(api, f"/api/rooms/{room_id}/members/", {"username": "aaron"})
+        answer = api.get(f"/api/rooms/{room_id}/members/").json()
+        assert answer["room"] == room_id and answer["has_more"] is False
+        listed = [(m["user"]["username"], m["role"]) for m in answer["members"]]
+        assert listed == [("alice", "owner"), ("aaron", "member"), ("bob", "member")]
+
+    def test_members_of_a_room_you_cannot_see_is_not_found(self, api, other_user):
+        private = RoomFactory(kind=Room.Kind.PRIVATE, members=[other_user])
+        hidden = api.get(f"/api/rooms/{private.pk}/members/")
+        missing = api.get("/api/rooms/999999/members/")
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.json() == missing.json()
+
+    def test_members_of_a_public_room_are_listed_to_a_visitor(self, api, other_user):
+        public = RoomFactory(name="open", members=[other_user])
+        answer = api.get(f"/api/rooms/{public.pk}/members/").json()
+        assert [m["user"]["username"] for m in answer["members"]] == ["bob"]
+
     def test_read_moves_the_pointer_forward_only(self, api, user):
         room = RoomFactory(members=[user])
         for _ in range(3):

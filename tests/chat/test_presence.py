@@ -134,3 +134,32 @@ async def test_a_user_does_not_hear_their_own_presence(db):
     await sync_to_async(RoomFactory)(members=[alice, bob])
     async with open_tab(alice) as first, open_tab(alice):
         assert await first.nothing(0.3)
+
+
+@live_db
+async def test_a_dm_opened_after_connecting_brings_the_peers_status_at_once(db):
+    from chat import services
+
+    alice, bob = [await sync_to_async(UserFactory)(username=n) for n in ("alice", "bob")]
+    async with open_tab(alice), open_tab(bob) as tab:
+        assert tab.hello["presence"] == {}
+        await sync_to_async(services.open_direct)(bob, "alice")
+        await tab.receive_type("room")
+        told = await tab.receive_type("presence")
+        assert (told["user"], told["status"], told["last_seen"]) == (alice.pk, ONLINE, None)
+
+
+@live_db
+async def test_joining_a_room_too_large_for_presence_brings_no_statuses(db, settings):
+    from chat import services
+
+    settings.PARLEY_PRESENCE_MAX_MEMBERS = 2
+    alice, bob, carol = [
+        await sync_to_async(UserFactory)(username=n) for n in ("alice", "bob", "carol")
+    ]
+    room = await sync_to_async(RoomFactory)(members=[alice, carol])
+    async with open_tab(alice), open_tab(bob) as tab:
+        await sync_to_async(services.create_or_join_room)(bob, room.name)
+        await tab.receive_type("room")
+        assert (await tab.receive_type("member"))["user"]["username"] == "bob"
+        assert await tab.nothing(0.3)

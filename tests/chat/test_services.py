@@ -296,6 +296,32 @@ class TestMembers:
             (other_user.pk, private.pk, {"type": "room.removed", "room": private.pk}),
         ) in published
 
+    def test_the_rooms_members_hear_who_joins_changes_role_and_is_removed(
+        self, user, other_user, private, published, django_capture_on_commit_callbacks
+    ):
+        for change in (
+            lambda: services.add_member(user, private.pk, "bob"),
+            lambda: services.set_role(user, private.pk, "bob", Membership.Role.ADMIN),
+            lambda: services.remove_member(user, private.pk, "bob"),
+        ):
+            with django_capture_on_commit_callbacks(execute=True):
+                change()
+        told = [
+            (args[1]["user"]["username"], args[1]["role"])
+            for name, args in published
+            if name == "publish_to_room" and args[1]["type"] == "member"
+        ]
+        assert told == [("bob", "member"), ("bob", "admin"), ("bob", None)]
+        assert all(args[0] == private.pk for name, args in published if name == "publish_to_room")
+
+    def test_a_refused_removal_tells_the_room_nothing(
+        self, user, other_user, private, published, django_capture_on_commit_callbacks
+    ):
+        services.add_member(user, private.pk, "bob")
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(ChatError):
+            services.remove_member(other_user, private.pk, "alice")
+        assert published == []
+
     def test_admin_cannot_remove_an_owner(self, user, other_user, private):
         services.add_member(user, private.pk, "bob")
         Membership.objects.filter(user=other_user).update(role=Membership.Role.ADMIN)
@@ -307,6 +333,20 @@ class TestMembers:
         services.add_member(user, private.pk, "bob")
         services.leave_room(user, private.pk)
         assert Membership.objects.get(room=private, user=other_user).role == Membership.Role.OWNER
+
+    def test_the_heir_of_a_leaving_owner_and_the_room_are_told(
+        self, user, other_user, private, published, django_capture_on_commit_callbacks
+    ):
+        services.add_member(user, private.pk, "bob")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.leave_room(user, private.pk)
+        members = [args[1] for name, args in published if name == "publish_to_room"]
+        assert [(m["user"]["username"], m["role"]) for m in members] == [
+            ("alice", None),
+            ("bob", "owner"),
+        ]
+        [(heir, frame)] = [args for name, args in published if name == "publish_to_user"]
+        assert (heir, frame["room"]["role"]) == (other_user.pk, "owner")
 
     def test_an_admin_inherits_ownership_before_an_older_plain_member(
         self, user, other_user, private

@@ -109,3 +109,22 @@ export function uploadFile(roomId, file, onProgress) {
     xhr.send(form);
   });
 }
+
+// Room management: the server decides who may do what; a refusal comes back as ApiError.
+
+export const listMembers = (roomId) => request("GET", `/api/rooms/${roomId}/members/`);
+export const updateRoom = (roomId, changes) => request("PATCH", `/api/rooms/${roomId}/`, changes);
+export const inviteMember = (roomId, username) =>
+  request("POST", `/api/rooms/${roomId}/members/`, { username });
+export const setRole = (roomId, username, role) =>
+  request("PATCH", `/api/rooms/${roomId}/members/${encodeURIComponent(username)}`, { role });
+/** Removes someone; your own username leaves the room. */
+export const removeMember = (roomId, username) =>
+  request("DELETE", `/api/rooms/${roomId}/members/${encodeURIComponent(username)}`);
+
+// Blocking: `{"blocked": [username…]}` after each call.
+
+export const listBlocks = () => request("GET", "/api/blocks/");
+export const blockUser = (username) => request("POST", "/api/blocks/", { username });
+export const unblockUser = (username) =>
+  request("DELETE", `/api/blocks/${encodeURIComponent(username)}`);

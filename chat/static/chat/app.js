@@ -1,7 +1,20 @@
 // Entry point: reads the page's config and wires store, socket and view together.
 // On the room page it runs the chat; on the home page it only keeps unread badges live.
 import { ActivityMonitor } from "./activity.js";
-import { joinRoom, openDirect, searchMessages, setMuted } from "./api.js";
+import {
+  blockUser,
+  inviteMember,
+  joinRoom,
+  listBlocks,
+  listMembers,
+  openDirect,
+  removeMember,
+  searchMessages,
+  setMuted,
+  setRole,
+  unblockUser,
+  updateRoom,
+} from "./api.js";
 import { t } from "./i18n.js";
 import { Notifier, notificationPermission, requestNotifications } from "./notify.js";
 import { Connection, Sync, socketUrl } from "./socket.js";
@@ -54,6 +67,17 @@ async function startHome(list) {
     view.setTitle(store.totalUnread());
   });
   store.addEventListener("presence", () => view.refreshPresence((id) => store.presenceOf(id)));
+  // The same opt-in as in the chat's sidebar, shown while the browser has not asked yet.
+  const offer = document.getElementById("notify-offer");
+  const showOffer = () => {
+    offer.hidden = notificationPermission() !== "default";
+  };
+  document.getElementById("notify-enable").addEventListener("click", async () => {
+    await requestNotifications();
+    showOffer();
+  });
+  window.addEventListener("focus", showOffer);
+  showOffer();
 }
 
 async function startChat(root) {
@@ -78,6 +102,13 @@ async function startChat(root) {
   // `room`: the one room searched, or undefined for all of the user's rooms.
   let search = { query: "", room: undefined, count: 0, lastId: null, generation: 0 };
   let muting = false;
+  // The members panel's list: the room it is for and its members by username. A generation
+  // makes answers for a room no longer shown go unused.
+  let members = { room: null, list: new Map(), hasMore: false, loading: false, generation: 0 };
+  // The usernames the user blocks (null until fetched), and per direct room the server's
+  // reason for refusing the user's last send there (the other person blocks them).
+  let blocked = null;
+  const refusals = new Map();
 
   const view = new ChatView(root, {
     me,
@@ -106,6 +137,34 @@ async function startChat(root) {
       },
       toggleMute,
       enableNotifications,
+      toggleMembers,
+      saveRoom: ({ name, topic }) =>
+        manage(
+          async () => store.upsertRoom(await updateRoom(openId, { name, topic })),
+          "Could not save the room: %s",
+        ),
+      invite: (username) =>
+        manage(async () => {
+          await inviteMember(openId, username);
+          view.clearInvite();
+        }, "Could not invite %s: %s", username),
+      setRole: (username, role) =>
+        manage(() => setRole(openId, username, role), "Could not change the role: %s"),
+      removeMember: (member) => {
+        const name = member.user.display_name;
+        if (!window.confirm(t("Remove %s from this room?", name))) return;
+        manage(() => removeMember(openId, member.user.username), "Could not remove %s: %s", name);
+      },
+      leave: () => {
+        if (!window.confirm(t("Leave %s?", `#${shown.name}`))) return;
+        manage(() => removeMember(openId, me.username), "Could not leave the room: %s");
+      },
+      block: (username, on) =>
+        manage(async () => {
+          const answer = await (on ? blockUser(username) : unblockUser(username));
+          blocked = new Set(answer.blocked);
+          updateComposerNote();
+        }, on ? "Could not block %s: %s" : "Could not unblock %s: %s", username),
     },
   });
   view.presenceOf = (userId) => store.presenceOf(userId);
@@ -146,6 +205,9 @@ async function startChat(root) {
     updateTitle();
     if (!store.log(id)?.loaded) sync.loadNewest(id);
     markRead();
+    updateComposerNote();
+    if (shown?.kind === "direct") loadBlocks();
+    if (view.membersOpen) loadMembers();
     // On touch screens focusing the composer would pop up the keyboard uninvited.
     if (window.matchMedia("(pointer: fine)").matches) view.focusComposer();
   }
@@ -319,6 +381,84 @@ async function startChat(root) {
     view.closeSearch();
   }
 
+  // The members panel.
+
+  function toggleMembers(open) {
+    view.setMembersOpen(open);
+    if (open) loadMembers();
+  }
+
+  /** Fetches the open room's members; `quiet` keeps the list shown meanwhile. */
+  async function loadMembers({ quiet = false } = {}) {
+    if (openId === null || !view.membersOpen) return;
+    const roomId = openId;
+    const generation = members.generation + 1;
+    if (quiet && members.room === roomId) members.generation = generation;
+    else members = { room: roomId, list: new Map(), hasMore: false, loading: true, generation };
+    renderMembers();
+    try {
+      const page = await listMembers(roomId);
+      if (generation !== members.generation) return;
+      members.list = new Map(page.members.map((member) => [member.user.username, member]));
+      members.hasMore = page.has_more;
+    } catch (error) {
+      if (generation !== members.generation || !view.membersOpen) return;
+      view.membersError(t("Could not load the members: %s", error.detail));
+    }
+    members.loading = false;
+    renderMembers();
+  }
+
+  const RANKS = { owner: 0, admin: 1, member: 2 };
+
+  function renderMembers() {
+    const room = store.room(openId) ?? shown;
+    if (!room || !view.membersOpen || members.room !== openId) return;
+    const list = [...members.list.values()].sort(
+      (a, b) =>
+        RANKS[a.role] - RANKS[b.role] || a.user.username.localeCompare(b.user.username),
+    );
+    const { hasMore, loading } = members;
+    view.renderMembers({ room, members: list, hasMore, loading, blocked });
+  }
+
+  /** Runs a change the server may refuse; shows its reason in the panel. */
+  async function manage(action, failure, ...args) {
+    try {
+      await action();
+      view.membersError(null);
+      loadMembers({ quiet: true });
+    } catch (error) {
+      view.membersError(t(failure, ...args, error.detail));
+      renderMembers();
+    }
+  }
+
+  async function loadBlocks() {
+    if (blocked !== null) return;
+    try {
+      blocked = new Set((await listBlocks()).blocked);
+    } catch {
+      return; // the Block button and the composer's note wait for the next try
+    }
+    updateComposerNote();
+    renderMembers();
+  }
+
+  /** In a DM, the composer says why the other person may not get what you write. */
+  function updateComposerNote() {
+    const room = store.room(openId);
+    let text = null;
+    if (room?.kind === "direct" && room.role) {
+      if (refusals.has(room.id)) {
+        text = t("You cannot write to %s: %s", room.name, refusals.get(room.id));
+      } else if (blocked?.has(room.peer?.username)) {
+        text = t("You block %s: they cannot write to you here.", room.name);
+      }
+    }
+    view.showComposerNote(text);
+  }
+
   // Mute and notifications.
 
   async function toggleMute() {
@@ -422,15 +562,22 @@ async function startChat(root) {
         view.showRoom(room);
       } else if (!removed) {
         removed = true;
+        view.setMembersOpen(false, { refocus: false });
         view.showRoom(shown, { removed: true });
         showNotice("removed", t("You are no longer a member of this room."));
       }
     }
     updateTitle();
+    renderMembers();
   });
 
   store.addEventListener("messages", (event) => {
     const { room, added, live } = event.detail;
+    // A send went through: whatever refused the last one no longer does.
+    if (refusals.has(room) && added.some((message) => message.author.id === me.id)) {
+      refusals.delete(room);
+      if (room === openId) updateComposerNote();
+    }
     // A typist's message has arrived: they are done typing it.
     if (live) for (const message of added) typingStopped(room, message.author.id);
     if (room !== openId) return;
@@ -449,6 +596,20 @@ async function startChat(root) {
 
   store.addEventListener("pending", (event) => {
     if (event.detail.room === openId) renderTimeline();
+  });
+
+  sync.addEventListener("member", (event) => {
+    const { room, user, role } = event.detail;
+    if (room !== members.room) return;
+    if (role === null) members.list.delete(user.username);
+    else members.list.set(user.username, { user, role });
+    renderMembers();
+  });
+  sync.addEventListener("sendrefused", (event) => {
+    const { room, error } = event.detail;
+    if (error.code !== "forbidden" || store.room(room)?.kind !== "direct") return;
+    refusals.set(room, error.detail);
+    if (room === openId) updateComposerNote();
   });
 
   connection.addEventListener("state", (event) => view.setConnection(event.detail));

@@ -121,6 +121,42 @@ const STRINGS = {
   "Remove %s": "Remove %s",
   "Wait until the files have uploaded.": "Wait until the files have uploaded.",
 
+  // The members panel.
+  "Members": "Members",
+  // The panel's heading in a direct message.
+  "People": "People",
+  "Loading members…": "Loading members…",
+  "1 member": "1 member",
+  "%s members": "%s members",
+  // The list is cut short in a very large room.
+  "The first %s members": "The first %s members",
+  "(you)": "(you)",
+  "Owner": "Owner",
+  "Admin": "Admin",
+  "Member": "Member",
+  "Role of %s": "Role of %s",
+  "Remove %s from the room": "Remove %s from the room",
+  "Remove %s from this room?": "Remove %s from this room?",
+  "Leave %s?": "Leave %s?",
+  "Could not load the members: %s": "Could not load the members: %s",
+  "Could not save the room: %s": "Could not save the room: %s",
+  // The username, then the server's reason.
+  "Could not invite %s: %s": "Could not invite %s: %s",
+  "Could not change the role: %s": "Could not change the role: %s",
+  "Could not remove %s: %s": "Could not remove %s: %s",
+  "Could not leave the room: %s": "Could not leave the room: %s",
+
+  // Blocking, in a direct message.
+  "Block": "Block",
+  "Unblock": "Unblock",
+  "Block %s": "Block %s",
+  "Unblock %s": "Unblock %s",
+  "Could not block %s: %s": "Could not block %s: %s",
+  "Could not unblock %s: %s": "Could not unblock %s: %s",
+  // Above the composer: the other person, then the server's reason.
+  "You cannot write to %s: %s": "You cannot write to %s: %s",
+  "You block %s: they cannot write to you here.": "You block %s: they cannot write to you here.",
+
   // The HTTP API.
   "The server could not be reached.": "The server could not be reached.",
   "The server answered with an error (%s).": "The server answered with an error (%s).",

@@ -155,7 +155,9 @@ export class Connection extends EventTarget {
  * "refused" (detail {kind, error}: an edit, delete or react frame was answered by an error),
  * "typing" (detail {room, user}: someone else is typing there) and "live" (detail {message}:
  * a live `message` frame brought a message this tab had not counted yet; never for history
- * fetched on catch-up, so a notification is only ever about something new).
+ * fetched on catch-up, so a notification is only ever about something new), "member"
+ * (detail {room, user, role}: someone joined, changed role or left; role null when gone) and
+ * "sendrefused" (detail {room, error}: the server refused one of this tab's sends).
  */
 export class Sync extends EventTarget {
   openRoom = null;
@@ -359,6 +361,16 @@ export class Sync extends EventTarget {
       case "room.removed":
         this.#store.removeRoom(frame.room);
         break;
+      case "room.updated":
+        this.#store.updateRoomDetails(frame.room, { name: frame.name, topic: frame.topic });
+        break;
+      case "member":
+        this.dispatchEvent(
+          new CustomEvent("member", {
+            detail: { room: frame.room, user: frame.user, role: frame.role },
+          }),
+        );
+        break;
       case "read":
         if (frame.user === this.#store.me) this.#store.applyRead(frame.room, frame.seq);
         break;
@@ -442,7 +454,9 @@ export class Sync extends EventTarget {
       this.#requests.delete(frame.request_id);
       this.dispatchEvent(new CustomEvent("refused", { detail: { kind, error: frame } }));
     } else if (frame.client_msg_id && this.#store.hasPending(frame.client_msg_id)) {
+      const room = this.#store.allPending().find((p) => p.id === frame.client_msg_id).room;
       this.#store.failPending(frame.client_msg_id, frame.detail);
+      this.dispatchEvent(new CustomEvent("sendrefused", { detail: { room, error: frame } }));
     } else {
       this.#problem(null, frame);
     }

@@ -143,6 +143,15 @@ export class Store extends EventTarget {
     this.#emit("rooms");
   }
 
+  /** A `room.updated` event: a group room's new name and topic. */
+  updateRoomDetails(id, { name, topic }) {
+    const room = this.room(id);
+    if (!room || (room.name === name && room.topic === topic)) return;
+    room.name = name;
+    room.topic = topic;
+    this.#emit("rooms");
+  }
+
   removeRoom(id) {
     if (this.#rooms.delete(id)) this.#emit("rooms");
   }

@@ -38,6 +38,9 @@ const BELL_OFF_PATH =
   "M20 18.69 7.84 6.14 5.27 3.49 4 4.76l2.8 2.8v.01c-.52.99-.8 2.16-.8 3.42v5l-2 2v1h13.73l2 2" +
   "L21 19.72l-1-1.03zM12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2zm6-7.32V11c0-3.08-1.64-5.64-4.5-6.32" +
   "V4a1.5 1.5 0 0 0-3 0v.68c-.76.18-1.47.5-2.1.93L18 14.68z";
+const REMOVE_PATH =
+  "M15 12a4 4 0 1 0-4-4 4 4 0 0 0 4 4zm-6-2H1v2h8v-2zm6 4c-2.67 0-8 1.34-8 4v2h16v-2" +
+  "c0-2.66-5.33-4-8-4z";
 const DELETE_PATH = "M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z";
 // Each action button and the permission letter that shows it (see #permissions).
 const ACTIONS = [
@@ -56,6 +59,11 @@ function el(tag, className = "", text) {
 
 function hiddenText(text) {
   return el("span", "visually-hidden", text);
+}
+
+/** Text folded for matching: lower case, accents dropped ("É" finds "e"). */
+function fold(text) {
+  return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
 }
 
 function initial(name) {
@@ -218,6 +226,10 @@ export class ChatView {
   #presenceOf = () => null;
   // Search result nodes → the message each shows.
   #results = new WeakMap();
+  // What the sidebar's filter box holds, folded for matching.
+  #filter = "";
+  // Member list nodes → the member each shows ({user, role}).
+  #members = new WeakMap();
 
   /**
    * `me` is {id, username, display_name}; `on` holds the callbacks: openRoom(id),
@@ -225,7 +237,8 @@ export class ChatView {
    * edit(message, body) → true when done, remove(message), react(message, emoji, on),
    * reply(message), cancelReply(), jumpTo(seq), editLast() → true when editing, typing(),
    * search(query, {here}), searchMore(), closeSearch(), openResult(message), toggleMute(),
-   * enableNotifications().
+   * enableNotifications(), toggleMembers(open), saveRoom({name, topic}), invite(username),
+   * setRole(username, role), removeMember(member), leave(), block(username, on).
    */
   constructor(root, { me, on }) {
     const ids = [
@@ -236,7 +249,10 @@ export class ChatView {
       "join-bar", "join-room", "typing", "reply-bar", "reply-bar-text", "reply-cancel",
       "room-presence", "mute-toggle", "search-form", "search-input", "search-panel",
       "search-close", "search-status", "search-results", "search-more", "search-here",
-      "notify-offer", "notify-enable",
+      "notify-offer", "notify-enable", "room-filter", "rooms-unmatched", "members-toggle",
+      "members-panel", "members-close", "members-error", "room-settings", "room-name-input",
+      "room-topic-input", "invite-form", "invite-input", "members-status", "member-list",
+      "leave-room", "composer-note", "members-heading",
     ];
     this.#els = Object.fromEntries(ids.map((id) => [id, document.getElementById(id)]));
     this.#root = root;
@@ -270,6 +286,7 @@ export class ChatView {
       ? t("Unmute notifications for this room")
       : t("Mute notifications for this room");
     els["room-presence"].dataset.peer = room.kind === "direct" ? (room.peer?.id ?? "") : "";
+    els["members-toggle"].hidden = removed;
     const before = this.#permissionContext();
     this.#room = room;
     this.#removed = removed;
@@ -286,7 +303,10 @@ export class ChatView {
 
   /** Someone's status changed (userId null: maybe anyone's): update the dots in place. */
   refreshPresence(userId = null) {
-    for (const dot of this.#els["room-list"].querySelectorAll(".presence[data-peer]")) {
+    const dots = [this.#els["room-list"], this.#els["member-list"]].flatMap((list) => [
+      ...list.querySelectorAll(".presence[data-peer]"),
+    ]);
+    for (const dot of dots) {
       const peer = Number(dot.dataset.peer);
       if (userId === null || peer === userId) fillPresence(dot, this.#presenceOf(peer));
     }
@@ -311,11 +331,39 @@ export class ChatView {
       },
       (li, item) => this.#fillRoomItem(li, item.room, openId),
     );
+    this.#applyFilter();
+  }
+
+  /** Hides the rooms whose name (or DM peer's username) does not hold the filter text. */
+  #applyFilter() {
+    let shown = 0;
+    const items = [...this.#els["room-list"].children];
+    for (const li of items) {
+      li.hidden = Boolean(this.#filter) && !li.dataset.name.includes(this.#filter);
+      if (!li.hidden) shown += 1;
+    }
+    this.#els["rooms-unmatched"].hidden = items.length === 0 || shown > 0;
+  }
+
+  /** Alt+Up/Down: the room before or after the open one in the sidebar (Shift: unread only). */
+  #stepRoom(step, unreadOnly) {
+    const links = [...this.#els["room-list"].querySelectorAll("li:not([hidden]) > a[data-room]")];
+    const current = links.findIndex((link) => link.getAttribute("aria-current") === "page");
+    let index = current === -1 ? (step > 0 ? -1 : links.length) : current;
+    for (index += step; index >= 0 && index < links.length; index += step) {
+      if (!unreadOnly || links[index].classList.contains("room-unread")) break;
+    }
+    const link = links[index];
+    if (!link) return false;
+    this.#setSidebar(false);
+    this.#on.openRoom(Number(link.dataset.room));
+    return true;
   }
 
   #fillRoomItem(li, room, openId) {
     // The link element is kept across updates so keyboard focus stays on it.
     const link = li.firstElementChild ?? li.appendChild(el("a", "room-link"));
+    li.dataset.name = fold(`${room.name} ${room.peer?.username ?? ""}`);
     link.href = `/rooms/${room.id}/`;
     link.dataset.room = room.id;
     link.classList.toggle("room-unread", room.unread > 0);
@@ -824,6 +872,134 @@ export class ChatView {
     return li;
   }
 
+  // The members panel: who is in the open room. It offers the controls the user's role
+  // suggests; the server decides, and the app shows its refusal (membersError).
+
+  get membersOpen() {
+    return !this.#els["members-panel"].hidden;
+  }
+
+  /** Opens or closes the panel; focus goes into it, or back to its toggle. */
+  setMembersOpen(open, { refocus = true } = {}) {
+    const { "members-panel": panel, "members-toggle": toggle } = this.#els;
+    if (panel.hidden === !open) return;
+    panel.hidden = !open;
+    this.#root.classList.toggle("members-open", open);
+    toggle.setAttribute("aria-expanded", String(open));
+    if (!open) this.membersError(null);
+    if (!refocus) return;
+    if (open) this.#els["members-close"].focus();
+    else if (!toggle.hidden) toggle.focus();
+  }
+
+  /**
+   * Draws the panel. state: {room, members: [{user, role}], hasMore, loading,
+   * blocked: Set of usernames the user blocks, or null while unknown}.
+   */
+  renderMembers({ room, members, hasMore, loading, blocked }) {
+    const els = this.#els;
+    const group = room.kind !== "direct";
+    const member = room.role !== null && !this.#removed;
+    const manager = group && member && ["owner", "admin"].includes(room.role);
+    const owner = manager && room.role === "owner";
+    els["members-heading"].textContent = group ? t("Members") : t("People");
+    els["room-settings"].hidden = !manager;
+    if (manager && !els["room-settings"].contains(document.activeElement)) {
+      els["room-name-input"].value = room.name;
+      els["room-topic-input"].value = room.topic ?? "";
+    }
+    els["invite-form"].hidden = !manager;
+    els["leave-room"].hidden = !(group && member);
+    let status = t("%s members", members.length);
+    if (loading) status = t("Loading members…");
+    else if (members.length === 1) status = t("1 member");
+    else if (hasMore) status = t("The first %s members", members.length);
+    els["members-status"].textContent = status;
+    const can = { owner, manager, direct: !group && member, blocked };
+    reconcile(
+      els["member-list"],
+      members.map((entry) => ({ key: entry.user.username, entry })),
+      (item) => {
+        const li = el("li", "member");
+        this.#fillMember(li, item.entry, can);
+        return li;
+      },
+      (li, item) => this.#fillMember(li, item.entry, can),
+    );
+  }
+
+  #fillMember(li, { user, role }, can) {
+    const me = user.id === this.#me.id;
+    const blocked = Boolean(can.blocked?.has(user.username));
+    const signature = JSON.stringify([user, role, me, can.owner, can.manager, can.direct, blocked]);
+    if (li.dataset.signature === signature) return;
+    li.dataset.signature = signature;
+    const face = el("span", "room-face");
+    face.append(avatar(user.display_name, user.id, "member-avatar"));
+    const dot = el("span", "presence presence-room");
+    dot.setAttribute("role", "img");
+    dot.dataset.peer = user.id;
+    fillPresence(dot, me ? null : this.#presenceOf(user.id));
+    face.append(dot);
+    const who = el("span", "member-who");
+    who.append(
+      el("span", "member-name", user.display_name),
+      el("span", "member-username", `@${user.username}`),
+    );
+    if (me) who.append(hiddenText(t("(you)")));
+    const roles = { owner: t("Owner"), admin: t("Admin"), member: t("Member") };
+    const controls = el("span", "member-controls");
+    if (can.owner && !me) {
+      const select = el("select", "member-role");
+      select.setAttribute("aria-label", t("Role of %s", user.display_name));
+      for (const [value, label] of Object.entries(roles)) {
+        const option = el("option", "", label);
+        option.value = value;
+        option.selected = value === role;
+        select.append(option);
+      }
+      select.dataset.action = "role";
+      controls.append(select);
+    } else if (role !== "member" || !can.direct) {
+      controls.append(el("span", "tag member-role-label", roles[role] ?? role));
+    }
+    if (can.manager && !me) {
+      const remove = button("icon-button member-remove");
+      remove.dataset.action = "remove";
+      remove.append(svgIcon(REMOVE_PATH), hiddenText(t("Remove %s from the room", user.display_name)));
+      remove.title = t("Remove %s from the room", user.display_name);
+      controls.append(remove);
+    }
+    if (can.direct && !me) {
+      const block = button("button button-secondary button-small member-block");
+      block.dataset.action = blocked ? "unblock" : "block";
+      block.textContent = blocked ? t("Unblock") : t("Block");
+      const name = user.display_name;
+      block.setAttribute("aria-label", blocked ? t("Unblock %s", name) : t("Block %s", name));
+      controls.append(block);
+    }
+    li.replaceChildren(face, who, controls);
+    this.#members.set(li, { user, role });
+  }
+
+  /** Shows what the server said when a change was refused (or clears it: null). */
+  membersError(text) {
+    const node = this.#els["members-error"];
+    node.textContent = text ?? "";
+    node.hidden = !text;
+  }
+
+  clearInvite() {
+    this.#els["invite-input"].value = "";
+  }
+
+  /** Why the composer cannot (or may not) reach the other person, or nothing (null). */
+  showComposerNote(text) {
+    const note = this.#els["composer-note"];
+    note.textContent = text ?? "";
+    note.hidden = !text;
+  }
+
   // Notifications: the opt-in button, shown only while the browser has not asked yet.
 
   showNotificationOffer(show) {
@@ -963,12 +1139,77 @@ export class ChatView {
       );
       if (open && !inside) this.#setSidebar(false);
     });
+    // Esc closes the panel on top: members, then search results, then the drawer.
+    // (The picker, the inline editor and the reply bar take their own Esc first.)
     this.#root.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && this.#root.classList.contains("sidebar-open")) {
+      if (event.key !== "Escape" || event.defaultPrevented) return;
+      if (this.membersOpen) {
+        event.preventDefault();
+        this.#on.toggleMembers(false);
+      } else if (this.searchOpen) {
+        event.preventDefault();
+        this.#on.closeSearch();
+        els["search-input"].focus();
+      } else if (this.#root.classList.contains("sidebar-open")) {
+        event.preventDefault();
         this.#setSidebar(false);
         els["sidebar-toggle"].focus();
       }
     });
+    document.addEventListener("keydown", (event) => {
+      const arrow = event.key === "ArrowUp" || event.key === "ArrowDown";
+      if (!arrow || !event.altKey || event.ctrlKey || event.metaKey) return;
+      if (this.#stepRoom(event.key === "ArrowDown" ? 1 : -1, event.shiftKey)) {
+        event.preventDefault();
+      }
+    });
+    els["room-filter"].addEventListener("input", () => {
+      this.#filter = fold(els["room-filter"].value.trim());
+      this.#applyFilter();
+    });
+    els["room-filter"].addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || !els["room-filter"].value) return;
+      event.preventDefault();
+      event.stopPropagation();
+      els["room-filter"].value = "";
+      this.#filter = "";
+      this.#applyFilter();
+    });
+    els["members-toggle"].addEventListener("click", () => {
+      this.#on.toggleMembers(!this.membersOpen);
+    });
+    els["members-close"].addEventListener("click", () => this.#on.toggleMembers(false));
+    els["room-settings"].addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#on.saveRoom({
+        name: els["room-name-input"].value,
+        topic: els["room-topic-input"].value,
+      });
+    });
+    els["invite-form"].addEventListener("submit", (event) => {
+      event.preventDefault();
+      const username = els["invite-input"].value.trim();
+      if (username) this.#on.invite(username);
+    });
+    els["member-list"].addEventListener("click", (event) => {
+      const target = event.target.closest("button[data-action]");
+      const member = target && this.#members.get(target.closest("li"));
+      if (!member) return;
+      const { action } = target.dataset;
+      if (action === "remove") this.#on.removeMember(member);
+      else if (action === "block" || action === "unblock") {
+        this.#on.block(member.user.username, action === "block");
+      }
+    });
+    els["member-list"].addEventListener("change", (event) => {
+      const select = event.target.closest("select[data-action=role]");
+      const member = select && this.#members.get(select.closest("li"));
+      if (!member) return;
+      // Redrawn after the answer: a refusal puts the select back to the role held.
+      delete select.closest("li").dataset.signature;
+      this.#on.setRole(member.user.username, select.value);
+    });
+    els["leave-room"].addEventListener("click", () => this.#on.leave());
     els["reconnect-now"].addEventListener("click", () => this.#on.reconnectNow());
     els["chat-notice-dismiss"].addEventListener("click", () => this.hideNotice());
     els["jump-latest"].addEventListener("click", () => this.scrollToBottom());

@@ -1,0 +1,225 @@
+"""Keyboard-only use, the phone-width layout, the live region, idle presence (with a fake
+clock) and the home page's notification opt-in, in the browser."""
+
+import re
+import uuid
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import PASSWORD, Person
+from tests.browser.test_chat_client import MESSAGES, join_room, post_messages, send_from_composer
+from tests.browser.test_client_presence_search import NOTIFICATION_STUB, open_dm
+
+ROOM_URL = re.compile(r"/rooms/\d+/$")
+
+
+def tab_to(page: Page, element_id: str, limit: int = 60) -> None:
+    """Presses Tab until the element with this id has focus."""
+    for _ in range(limit):
+        if page.evaluate("document.activeElement?.id") == element_id:
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached #{element_id}")
+
+
+def test_keyboard_only_log_in_join_send_switch_rooms_and_use_the_members_panel(people, browser):
+    registered = people("alice")
+    tag = uuid.uuid4().hex[:6]
+    # A fresh context, signed out: logging in is part of the scenario.
+    alice = Person(browser.new_context(), registered.server, registered.username)
+    page = alice.new_page()
+    page.goto(f"{alice.server.url}/accounts/login/")
+    tab_to(page, "id_username")
+    page.keyboard.type(alice.username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{alice.server.url}/")
+
+    for name in (f"first {tag}", f"second {tag}"):
+        page.goto(f"{alice.server.url}/")
+        tab_to(page, "join-name")
+        page.keyboard.type(name)
+        page.keyboard.press("Enter")
+        page.wait_for_url(ROOM_URL)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    expect(page.locator("#room-title")).to_have_text(f"second {tag}")
+
+    expect(page.locator("#composer-input")).to_be_focused()
+    page.keyboard.type("typed, not clicked")
+    page.keyboard.press("Enter")
+    expect(page.locator(MESSAGES)).to_have_text(["typed, not clicked"])
+
+    page.keyboard.press("Alt+ArrowDown")
+    expect(page.locator("#room-title")).to_have_text(f"first {tag}")
+    expect(page.locator("#composer-input")).to_be_focused()
+    page.keyboard.press("Alt+ArrowUp")
+    expect(page.locator("#room-title")).to_have_text(f"second {tag}")
+    page.keyboard.press("Alt+ArrowUp")  # already the top room: stays
+    expect(page.locator("#room-title")).to_have_text(f"second {tag}")
+
+    tab_to(page, "members-toggle")
+    toggle = page.locator("#members-toggle")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # the keyboard focus is visible
+    page.keyboard.press("Enter")
+    expect(page.locator("#members-panel")).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#members-close")).to_be_focused()
+    expect(page.locator("#member-list .member-username")).to_have_text([f"@{alice.username}"])
+    page.keyboard.press("Escape")
+    expect(page.locator("#members-panel")).to_be_hidden()
+    expect(toggle).to_be_focused()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    assert alice.errors == []
+    alice.context.close()
+
+
+def test_alt_shift_down_skips_to_the_next_room_with_unread_messages(people):
+    alice, bob = people("alice"), people("bob")
+    tag = uuid.uuid4().hex[:6]
+    page, bob_page = alice.new_page(), bob.new_page()
+    page.goto(alice.server.url)
+    bob_page.goto(bob.server.url)
+    first = join_room(page, f"r1 {tag}")
+    second = join_room(page, f"r2 {tag}")
+    join_room(bob_page, f"r1 {tag}")
+    join_room(page, f"r3 {tag}")
+    post_messages(bob_page, first, ["unread for alice"])
+    post_messages(page, second, ["read: alice wrote it"])
+    send_from_composer(page, "newest")
+    names = page.locator("#room-list .room-name")
+    expect(names).to_have_text([f"r3 {tag}", f"r2 {tag}", f"r1 {tag}"])
+    expect(page.locator(f'#room-list a[data-room="{first}"]')).to_have_class(
+        re.compile(r"\broom-unread\b")
+    )
+
+    page.keyboard.press("Alt+Shift+ArrowDown")
+    expect(page.locator("#room-title")).to_have_text(f"r1 {tag}")
+    expect(page.locator(MESSAGES)).to_have_text(["unread for alice"])
+    page.keyboard.press("Alt+Shift+ArrowUp")  # nothing unread above any more: stays
+    expect(page.locator("#room-title")).to_have_text(f"r1 {tag}")
+    assert alice.errors == []
+
+
+def test_every_control_on_the_chat_page_has_an_accessible_name(people):
+    alice = people("alice")
+    page = alice.new_page()
+    page.goto(alice.server.url)
+    join_room(page, f"labels {uuid.uuid4().hex[:6]}")
+    page.locator("#members-toggle").click()
+    expect(page.locator("#member-list li")).to_have_count(1)
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll("button, input, select, textarea, a[href]")]
+            .filter((node) => node.checkVisibility())
+            .filter((node) => {
+                const labelled = node.labels?.length || node.getAttribute("aria-label")
+                    || node.getAttribute("aria-labelledby") || node.title;
+                return !labelled && !node.textContent.trim();
+            })
+            .map((node) => node.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+
+
+def test_at_phone_width_the_sidebar_is_a_drawer_and_the_composer_works(people, browser):
+    alice = people("alice")
+    tag = uuid.uuid4().hex[:6]
+    setup = alice.new_page()
+    setup.goto(alice.server.url)
+    join_room(setup, f"one {tag}")
+    room_id = join_room(setup, f"two {tag}")
+    setup.close()
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        storage_state=alice.context.storage_state(),
+        has_touch=True,
+        is_mobile=True,
+    )
+    page = phone.new_page()
+    page.goto(f"{alice.server.url}/rooms/{room_id}/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    sidebar, toggle = page.locator("#chat-sidebar"), page.locator("#sidebar-toggle")
+    expect(sidebar).to_be_hidden()
+    expect(toggle).to_be_visible()
+
+    toggle.tap()
+    expect(sidebar).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    page.locator("#room-list a", has_text=f"one {tag}").tap()
+    expect(page.locator("#room-title")).to_have_text(f"one {tag}")
+    expect(sidebar).to_be_hidden()
+
+    toggle.tap()
+    expect(sidebar).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(sidebar).to_be_hidden()
+    expect(toggle).to_be_focused()
+
+    composer = page.locator("#composer-input")
+    expect(composer).to_be_in_viewport()
+    composer.tap()
+    composer.fill("sent from a phone")
+    page.locator(".composer-send").tap()
+    expect(page.locator(MESSAGES)).to_have_text(["sent from a phone"])
+    expect(composer).to_have_value("")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # nothing pushes the page sideways
+    phone.close()
+
+
+def test_incoming_messages_from_others_are_announced_in_the_live_region(people):
+    alice, bob = people("alice"), people("bob")
+    room = f"spoken {uuid.uuid4().hex[:6]}"
+    alice_page, bob_page = alice.new_page(), bob.new_page()
+    alice_page.goto(alice.server.url)
+    bob_page.goto(bob.server.url)
+    join_room(alice_page, room)
+    join_room(bob_page, room)
+    announcer = alice_page.locator("#announcer")
+    expect(announcer).to_have_attribute("aria-live", "polite")
+
+    send_from_composer(bob_page, "hello from bob")
+    expect(announcer).to_have_text(f"{bob.username}: hello from bob")
+    send_from_composer(alice_page, "my own words")
+    expect(alice_page.locator(MESSAGES)).to_have_text(["hello from bob", "my own words"])
+    expect(announcer).to_have_text(f"{bob.username}: hello from bob")  # own: not read out
+    assert alice.errors == [] and bob.errors == []
+
+
+def test_a_user_without_input_for_the_idle_timeout_shows_as_idle_to_others(people):
+    alice, bob = people("alice"), people("bob")
+    bob_page = bob.new_page()
+    bob_page.clock.install()
+    bob_page.goto(bob.server.url)
+    room_id = open_dm(bob_page, alice.username)
+    alice_page = alice.new_page()
+    alice_page.goto(alice.server.url)
+    assert open_dm(alice_page, bob.username) == room_id
+    dot = alice_page.locator("#room-presence")
+    expect(dot).to_have_attribute("data-status", "online")
+
+    bob_page.clock.fast_forward("04:00")
+    alice_page.wait_for_timeout(500)
+    expect(dot).to_have_attribute("data-status", "online")  # not yet: five minutes
+    bob_page.clock.fast_forward("01:01")
+    expect(dot).to_have_attribute("data-status", "idle")
+    expect(dot).to_have_attribute("aria-label", "Idle")
+
+    bob_page.keyboard.press("Shift")  # any input: active again
+    expect(dot).to_have_attribute("data-status", "online")
+    assert alice.errors == []
+
+
+def test_the_home_page_offers_notifications_until_the_browser_has_asked(people):
+    alice = people("alice")
+    page = alice.new_page()
+    page.add_init_script(NOTIFICATION_STUB % "default")
+    page.goto(alice.server.url)
+    button = page.get_by_role("button", name="Enable notifications")
+    expect(button).to_be_visible()
+    assert page.evaluate("window.__permissionRequests") == 0
+    button.click()
+    expect(button).to_be_hidden()
+    assert page.evaluate("window.__permissionRequests") == 1
+    assert alice.errors == []
