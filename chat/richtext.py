@@ -7,6 +7,7 @@ a small Markdown subset parsed with raw HTML off, then nh3 with an explicit allo
 
 import re
 from collections.abc import Set
+from urllib.parse import urlsplit
 
 import nh3
 from linkify_it import LinkifyIt
@@ -46,7 +47,15 @@ class _ChatLinkify(LinkifyIt):
 
 
 def _validate_link(url: str) -> bool:
-    return SAFE_URL_RE.match(url) is not None
+    """A safe scheme and, for the web, a host: the sanitiser drops an href it cannot
+    parse, and a link with no target is worse than plain text."""
+    if SAFE_URL_RE.match(url) is None:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() == "mailto" or bool(parts.hostname)
 
 
 def _split_mentions(text: str, level: int) -> list[Token]:

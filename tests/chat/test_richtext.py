@@ -399,3 +399,10 @@ def test_mention_usernames_limits_names_to_150_characters():
 
 def test_mention_usernames_ignores_a_lone_at_sign():
     assert mention_usernames("@ @. email me at @") == set()
+
+
+@pytest.mark.parametrize("body", ["http://#@bob", "[x](http://#)", "<http://#>", "[x](http:)"])
+def test_a_url_without_a_host_stays_text_not_an_empty_link(body):
+    html = render_html(body, {"bob"})
+    assert "<a" not in html
+    assert_safe(html)
