@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, expect, sync_playwright
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
+from chat.management.commands import seed_demo  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, LiveServer  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -46,7 +47,9 @@ def shoot(browser: Browser, server: LiveServer, size: str, scheme: str) -> Path:
     page.wait_for_url(f"{server.url}/")
     page.goto(server.url + page.locator("#home-rooms a", has_text="general").get_attribute("href"))
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-    expect(page.locator("#messages li.msg")).to_have_count(3)
+    demo = len(seed_demo.CONVERSATIONS["general"])
+    expect(page.locator("#messages li.msg")).to_have_count(demo)
+    expect(page.locator("#messages button.reaction").first).to_be_visible()
     page.locator("#composer-input").blur()
     page.mouse.move(0, 0)  # no hover left over from the login click
     path = OUT / f"{size}-{scheme}.png"

@@ -16,10 +16,15 @@ def test_seed_demo_creates_users_rooms_and_messages_and_is_rerunnable():
         "random",
     }
     assert Room.objects.filter(kind="direct").count() == 1
-    assert Message.objects.count() == 6
+    assert Message.objects.count() == 8
     general = Room.objects.get(name="general")
-    assert list(general.messages.values_list("seq", flat=True)) == [1, 2, 3]
+    assert list(general.messages.values_list("seq", flat=True)) == [1, 2, 3, 4, 5]
     assert general.members.count() == 4
+    assert general.topic.startswith("Say hello")
+    reply = general.messages.get(seq=5)
+    assert reply.reply_to.seq == 2
+    assert reply.mentions.get().username == "grace"
+    assert general.messages.get(seq=2).reactions.count() == 3
 
 
 def test_seed_demo_at_dates_the_messages_a_minute_apart_from_that_time():
@@ -29,4 +34,4 @@ def test_seed_demo_at_dates_the_messages_a_minute_apart_from_that_time():
         "2026-03-02T09:30:00+00:00",
         "2026-03-02T09:31:00+00:00",
     ]
-    assert Room.objects.get(name="general").last_message_at == times[2]
+    assert Room.objects.get(name="general").last_message_at == times[4]

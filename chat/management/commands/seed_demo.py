@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from chat import services
-from chat.models import Message, Room
+from chat.models import Membership, Message, Room
 
 DEMO_PASSWORD = "parley-demo"  # noqa: S105 (documented demo credential)
 PEOPLE = [
@@ -18,17 +18,30 @@ PEOPLE = [
     ("linus", "Linus T.", "Mostly reads diffs."),
     ("margaret", "Margaret H.", "Ships to the moon."),
 ]
+# (author, body, {"reply": index of an earlier line, "reactions": [(who, emoji)]})
 CONVERSATIONS = {
     "general": [
-        ("ada", "Welcome to Parley! This is the general room."),
-        ("grace", "Hi all 👋 Messages here are stored, ordered and never doubled."),
-        ("linus", "Try opening two tabs: both see everything live."),
+        ("ada", "Welcome to Parley! This is the **general** room.", {}),
+        (
+            "grace",
+            "Hi all 👋 Messages here are stored, ordered and never doubled.",
+            {"reactions": [("ada", "🎉"), ("linus", "🎉"), ("margaret", "👍")]},
+        ),
+        ("linus", "Try opening two tabs: both see everything live.", {}),
+        (
+            "margaret",
+            "Markdown works too: `make run`, *emphasis*, lists and links like "
+            "https://www.djangoproject.com",
+            {},
+        ),
+        ("ada", "@grace no gaps in the numbering, ever?", {"reply": 1}),
     ],
     "random": [
-        ("margaret", "Anyone up for coffee?"),
-        ("grace", "Always."),
+        ("margaret", "Anyone up for coffee?", {}),
+        ("grace", "Always.", {"reactions": [("margaret", "☕")]}),
     ],
 }
+TOPICS = {"general": "Say hello · anything about Parley goes here"}
 DIRECT = [("ada", "grace", "Grace, could you review my notes on the engine?")]
 
 
@@ -59,8 +72,10 @@ class Command(BaseCommand):
             for username in users:
                 room, _created = services.create_or_join_room(users[username], room_name)
             if not Message.objects.filter(room=room).exists():
-                for username, body in lines:
-                    services.send_message(users[username], room.pk, body, str(uuid.uuid4()))
+                self.converse(users, room, lines)
+                if room_name in TOPICS:
+                    owner = room.memberships.get(role=Membership.Role.OWNER).user
+                    services.update_room(owner, room.pk, topic=TOPICS[room_name])
         for sender, receiver, body in DIRECT:
             room, created = services.open_direct(users[sender], receiver)
             if created:
@@ -72,6 +87,17 @@ class Command(BaseCommand):
                 f"Demo ready: log in as any of {', '.join(users)} with password {DEMO_PASSWORD!r}."
             )
         )
+
+    def converse(self, users: dict, room: Room, lines: list) -> None:
+        sent = []
+        for username, body, extras in lines:
+            reply = sent[extras["reply"]].pk if "reply" in extras else None
+            message = services.send_message(
+                users[username], room.pk, body, str(uuid.uuid4()), reply_to=reply
+            )[0]
+            for who, emoji in extras.get("reactions", []):
+                services.react(users[who], message.pk, emoji, True)
+            sent.append(message)
 
     def date_messages(self, start: datetime) -> None:
         for minute, message in enumerate(Message.objects.order_by("pk")):
