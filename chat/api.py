@@ -8,6 +8,7 @@ from inspect import iscoroutinefunction
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse, RawPostDataException
+from django.utils import translation
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -258,7 +259,10 @@ def _too_large(request: HttpRequest) -> JsonResponse | None:
     limit = settings.PARLEY_UPLOAD_MAX_BYTES
     if length <= limit + BODY_SLACK_BYTES:
         return None
-    return error_response(ChatError("too_large", f"Files are limited to {limit} bytes."))
+    # This runs before LocaleMiddleware, so the caller's language is chosen here.
+    with translation.override(translation.get_language_from_request(request)):
+        detail = _("Files are limited to %(limit)s bytes.") % {"limit": limit}
+    return error_response(ChatError("too_large", detail))
 
 
 @sync_and_async_middleware

@@ -189,7 +189,10 @@ def send_message(
     client_msg_id = parse_client_msg_id(client_msg_id)
     try:
         if len(attachments) > MAX_ATTACHMENTS:
-            raise ChatError("bad_request", f"A message carries at most {MAX_ATTACHMENTS} files.")
+            raise ChatError(
+                "bad_request",
+                _("A message carries at most %(limit)s files.") % {"limit": MAX_ATTACHMENTS},
+            )
         body = clean_body(body, may_be_empty=bool(attachments))
         try:
             check_send_rate(user.pk)
@@ -272,7 +275,7 @@ def _claim_attachments(
     ).update(message_id=message_id)
     if claimed != len(ids):
         raise ChatError(
-            "bad_request", "Attach only your own uploads to this room that are not yet sent."
+            "bad_request", _("Attach only your own uploads to this room that are not yet sent.")
         )
     return list(Attachment.objects.filter(message_id=message_id).order_by("pk"))
 
@@ -464,7 +467,7 @@ def open_direct(user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
         raise ChatError("bad_request", "`username` must be a non-empty string.")
     other = get_user_model().objects.filter(username=username, is_active=True).first()
     if other is None:
-        raise ChatError("not_found", _(_("No such user.")))
+        raise ChatError("not_found", _("No such user."))
     if other.pk == user.pk:
         raise ChatError("bad_request", _("A direct conversation needs another person."))
     if Block.objects.filter(blocker=other, blocked=user).exists():
@@ -490,7 +493,7 @@ def add_member(actor: AbstractBaseUser, room_id: int, username: str) -> Membersh
         room, _membership = room_for_manager(actor, room_id, lock=True)
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
-            raise ChatError("not_found", _(_("No such user.")))
+            raise ChatError("not_found", _("No such user."))
         return _join(user, room)
 
 
@@ -645,7 +648,7 @@ def block_user(user: AbstractBaseUser, username: str) -> None:
     """From now on `username` cannot open a DM with the user or write in theirs."""
     other = get_user_model().objects.filter(username=username).first()
     if other is None:
-        raise ChatError("not_found", _(_("No such user.")))
+        raise ChatError("not_found", _("No such user."))
     if other.pk == user.pk:
         raise ChatError("bad_request", _("You cannot block yourself."))
     Block.objects.get_or_create(blocker=user, blocked=other)

@@ -19,6 +19,7 @@ from pathlib import PurePath
 
 import puremagic
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from .errors import ChatError
@@ -150,16 +151,20 @@ def _reencode(upload: UploadedFile, name: str) -> Processed:
                 frame_count = getattr(image, "n_frames", 1)
                 pixels = image.width * image.height
                 if pixels > MAX_PIXELS or pixels * frame_count > MAX_ANIMATION_PIXELS:
-                    raise ChatError("too_large", "The image has too many pixels.")
+                    raise ChatError("too_large", _("The image has too many pixels."))
                 if frame_count > MAX_FRAMES:
-                    raise ChatError("too_large", f"An animation may have {MAX_FRAMES} frames.")
+                    raise ChatError(
+                        "too_large",
+                        _("An animation may have at most %(limit)s frames.")
+                        % {"limit": MAX_FRAMES},
+                    )
                 loop = image.info.get("loop", 0)
                 frames = _frames(image)
             data, thumbnail = _encode(kind, frames, loop)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ChatError("bad_request", "The image could not be read.") from exc
+        raise ChatError("bad_request", _("The image could not be read.")) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ChatError("too_large", "The image has too many pixels.") from exc
+        raise ChatError("too_large", _("The image has too many pixels.")) from exc
     content_type = IMAGE_TYPES[kind]
     return Processed(
         data=data,
@@ -202,7 +207,7 @@ def _image_format(upload: UploadedFile) -> str | None:
             with Image.open(upload, formats=list(IMAGE_TYPES)) as probe:
                 return probe.format
     except Image.DecompressionBombError as exc:
-        raise ChatError("too_large", "The image has too many pixels.") from exc
+        raise ChatError("too_large", _("The image has too many pixels.")) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None
 
@@ -219,8 +224,10 @@ def process(upload: UploadedFile) -> Processed:
     if detected not in FILE_TYPES:
         raise ChatError(
             "bad_request",
-            "This kind of file is not accepted: send images (PNG, JPEG, GIF, WebP), PDF, "
-            "plain text, zip or office documents.",
+            _(
+                "This kind of file is not accepted: send images (PNG, JPEG, GIF, WebP), PDF, "
+                "plain text, zip or office documents."
+            ),
         )
     upload.seek(0)
     return Processed(

@@ -35,6 +35,12 @@ def test_german_browser_gets_german_pages_client_strings_and_new_york_times(germ
     expect(page.locator("#composer-input")).to_have_attribute(
         "placeholder", f"Nachricht an #{room}"
     )
+    expect(page.locator("#composer-attach")).to_have_attribute("title", "Dateien anhängen")
+    # The members panel: its template heading and the client's own strings.
+    page.locator("#members-toggle").click()
+    expect(page.locator("#members-heading")).to_have_text("Mitglieder")
+    expect(page.locator("#members-status")).to_have_text("1 Mitglied")
+    expect(page.locator("#member-list li")).to_contain_text("Eigentümer")
 
     send_from_composer(page, "Guten Morgen")
     expect(page.locator(MESSAGES)).to_have_text(["Guten Morgen"])

@@ -9,6 +9,7 @@ import polib
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -109,6 +110,43 @@ class TestApiErrors:
         assert german.get(reverse("api-room", args=[999999])).json()["error"]["detail"] == (
             "Diesen Raum gibt es nicht."
         )
+
+
+class TestUploadErrors:
+    @pytest.mark.parametrize(
+        ("client_fixture", "start"),
+        [
+            ("german", "Diese Art von Datei wird nicht angenommen"),
+            ("english", "This kind of file is not accepted"),
+        ],
+    )
+    def test_an_upload_refused_for_its_type_says_so_in_the_browsers_language(
+        self, request, user, upload_root, client_fixture, start
+    ):
+        client = request.getfixturevalue(client_fixture)
+        room = RoomFactory(members=[user])
+        html = SimpleUploadedFile("cat.png", b"<!doctype html><html></html>", "image/png")
+        response = client.post(reverse("api-uploads", args=[room.pk]), {"file": html})
+        assert response.status_code == 400
+        assert response.json()["error"]["detail"].startswith(start)
+
+    @pytest.mark.parametrize(
+        ("client_fixture", "detail"),
+        [
+            ("german", "Dateien dürfen höchstens 1000 Bytes groß sein."),
+            ("english", "Files are limited to 1000 bytes."),
+        ],
+    )
+    def test_a_body_refused_before_the_locale_middleware_is_in_the_browsers_language(
+        self, request, settings, user, client_fixture, detail
+    ):
+        settings.PARLEY_UPLOAD_MAX_BYTES = 1000
+        client = request.getfixturevalue(client_fixture)
+        room = RoomFactory(members=[user])
+        big = SimpleUploadedFile("a.pdf", b"%PDF-1.4\n" + b"0" * 200_000, "application/pdf")
+        response = client.post(reverse("api-uploads", args=[room.pk]), {"file": big})
+        assert response.status_code == 413
+        assert response.json()["error"]["detail"] == detail
 
 
 @pytest.mark.django_db(transaction=True)
