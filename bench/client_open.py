@@ -1,6 +1,6 @@
 """Opening a room in a real browser: one of 10 messages, one of 50 (a full page), one of 10,000.
 
-    python -m bench.client_open [--runs 7]
+    python -m bench.client_open [--runs 7] [--loaded 1000]
 
 Seeds both rooms in a private SQLite database, starts Parley as `make run` does (one
 process; DEBUG on, so static files come from the app's finders without collectstatic),
@@ -9,6 +9,12 @@ and opens each room in Debian's Chromium from a fresh browser context (cold cach
 animation frame that first shows a message (median, min, max), the requests made, and
 the bytes received: in all, for the history API (and its request-to-last-byte time),
 and on the socket until then.
+
+Then, in the 10,000-message room, it scrolls up until `--loaded` messages are in the
+page and prints how smooth that page stays: the time each older page took to show, the
+animation-frame gaps and long tasks (over 50 ms) while wheeling through all of them, and
+the time from pressing Enter to the sent message painted, with one page loaded and with
+all of them.
 Loopback only; the figures in docs/performance.md ("Client") come from this command.
 """
 
@@ -17,10 +23,12 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from . import databases, fixtures, servers
 from .environment import HOST, parley_env
@@ -40,6 +48,122 @@ new MutationObserver((changes, observer) => {
     }
 }).observe(document, { childList: true, subtree: true });
 """
+
+
+# Installed before any page script: every animation frame's time, and every long task.
+SMOOTHNESS_PROBE = """
+window.benchFrames = [];
+window.benchLongTasks = [];
+new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) window.benchLongTasks.push(entry.duration);
+}).observe({ type: "longtask" });
+requestAnimationFrame(function tick(at) {
+    window.benchFrames.push(at);
+    requestAnimationFrame(tick);
+});
+"""
+
+# Sends through the composer as a user would and resolves with the milliseconds from
+# the submit to the animation frame that shows the new (pending) message.
+SEND_AND_TIME = """
+(body) => new Promise((resolve) => {
+    const shown = () => document.querySelectorAll("#messages li.msg").length;
+    const before = shown();
+    const started = performance.now();
+    const observer = new MutationObserver(() => {
+        if (shown() > before) {
+            observer.disconnect();
+            requestAnimationFrame(() => resolve(performance.now() - started));
+        }
+    });
+    observer.observe(document.getElementById("messages"), { childList: true, subtree: true });
+    document.getElementById("composer-input").value = body;
+    document.getElementById("composer").requestSubmit();
+})
+"""
+
+
+@dataclass
+class Smoothness:
+    loaded: int
+    page_ms: list[float]
+    frame_gaps_ms: list[float]
+    long_tasks_ms: list[float]
+    send_first_page_ms: float
+    send_loaded_ms: float
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def measure_smoothness(
+    browser: Browser, origin: str, cookie: str, room_id: int, target: int
+) -> Smoothness:
+    """Scroll a long room up to `target` messages, then wheel through them and send."""
+    name, value = cookie.split("=", 1)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies([{"name": name, "value": value, "url": origin}])
+    context.add_init_script(SMOOTHNESS_PROBE)
+    page = context.new_page()
+    page.goto(f"{origin}/rooms/{room_id}/")
+    messages = page.locator("#messages li.msg")
+    messages.first.wait_for(timeout=30_000)
+    page.locator("#connection[data-state=connected]").wait_for(timeout=30_000)
+    send_first_page = page.evaluate(SEND_AND_TIME, "with one page loaded")
+    conversation = page.locator("#conversation")
+    page_ms = []
+    while (shown := messages.count()) < target:
+        started = time.perf_counter()
+        conversation.evaluate("element => { element.scrollTop = 0; }")
+        expect(messages).not_to_have_count(shown, timeout=30_000)
+        page_ms.append((time.perf_counter() - started) * 1000)
+    loaded = messages.count()
+    box = conversation.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.evaluate("window.benchFrames = []; window.benchLongTasks = [];")
+    height = conversation.evaluate("element => element.scrollHeight")
+    for _ in range(int(height / 400) + 1):
+        page.mouse.wheel(0, 400)
+        page.wait_for_timeout(16)
+    frames = page.evaluate("window.benchFrames")
+    long_tasks = page.evaluate("window.benchLongTasks")
+    send_loaded = page.evaluate(SEND_AND_TIME, "with every page loaded")
+    context.close()
+    return Smoothness(
+        loaded=loaded,
+        page_ms=page_ms,
+        frame_gaps_ms=[b - a for a, b in pairwise(frames)],
+        long_tasks_ms=long_tasks,
+        send_first_page_ms=send_first_page,
+        send_loaded_ms=send_loaded,
+    )
+
+
+def smoothness_report(runs: list[Smoothness]) -> str:
+    pages = [ms for run in runs for ms in run.page_ms]
+    gaps = [ms for run in runs for ms in run.frame_gaps_ms]
+    tasks = [ms for run in runs for ms in run.long_tasks_ms]
+    loaded = min(run.loaded for run in runs)
+    first = statistics.median(run.send_first_page_ms for run in runs)
+    full = statistics.median(run.send_loaded_ms for run in runs)
+    return "\n".join(
+        [
+            f"| with {loaded:,} messages loaded ({len(runs)} runs) | median | p95 | max |",
+            "| --- | --- | --- | --- |",
+            f"| an older page shown after scrolling to the top ({len(pages)} pages) "
+            f"| {statistics.median(pages):.0f} ms | {percentile(pages, 0.95):.0f} ms "
+            f"| {max(pages):.0f} ms |",
+            f"| animation-frame gap while wheeling through them ({len(gaps)} frames) "
+            f"| {statistics.median(gaps):.1f} ms | {percentile(gaps, 0.95):.1f} ms "
+            f"| {max(gaps):.1f} ms |",
+            f"| long tasks (> 50 ms) while wheeling | {len(tasks)} in all "
+            f"| | {max(tasks, default=0):.0f} ms |",
+            f"| Enter to the sent message painted: one page loaded / all loaded "
+            f"| {first:.1f} ms / {full:.1f} ms | | |",
+        ]
+    )
 
 
 @dataclass
@@ -127,6 +251,10 @@ def report(results: list[RoomResult]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="cold opens per room")
+    parser.add_argument(
+        "--loaded", type=int, default=1000, help="messages to scroll into the long room"
+    )
+    parser.add_argument("--smooth-runs", type=int, default=3, help="runs of the scroll test")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="parley-client-open-") as tmp:
         database = databases.sqlite_url(Path(tmp))
@@ -149,8 +277,15 @@ def main() -> None:
                     room = made[result.name]
                     result.samples.append(open_once(browser, origin, room.cookies[0], room.id))
                 print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
+            long_room = made["ten-thousand"]
+            smooth = [
+                measure_smoothness(browser, origin, long_room.cookies[0], long_room.id, args.loaded)
+                for _ in range(args.smooth_runs)
+            ]
             browser.close()
     print(report(results))
+    print()
+    print(smoothness_report(smooth))
 
 
 if __name__ == "__main__":
