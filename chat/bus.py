@@ -180,6 +180,10 @@ class RedisBus:
             if self.subscriber.connection is None:
                 await self.subscriber.connect()
                 self._connected_once = True
+                if self.joined:  # wanted while Redis could not be reached
+                    await self.subscriber.execute_command(
+                        "SUBSCRIBE", *map(self.channel, sorted(self.joined))
+                    )
 
     async def stop(self) -> None:
         await self.subscriber.aclose()
@@ -213,13 +217,13 @@ class RedisBus:
         """
         groups = list(dict.fromkeys(groups))
         waiters: list[asyncio.Future] = []
-        try:
-            await self._connect()
-            async with self._writing:
-                add = [g for g in groups if wanted(g) and g not in self.joined]
-                drop = [g for g in groups if not wanted(g) and g in self.joined]
-                self.joined.update(add)
-                self.joined.difference_update(drop)
+        async with self._writing:
+            add = [g for g in groups if wanted(g) and g not in self.joined]
+            drop = [g for g in groups if not wanted(g) and g in self.joined]
+            self.joined.update(add)
+            self.joined.difference_update(drop)
+            try:
+                await self._connect()
                 if drop:
                     await self.subscriber.execute_command("UNSUBSCRIBE", *map(self.channel, drop))
                 if add:
@@ -227,15 +231,15 @@ class RedisBus:
                     if wait:
                         waiters = [self._waiter(c) for c in channels]
                     await self.subscriber.execute_command("SUBSCRIBE", *channels)
-        except Exception as exc:
-            # The groups stay wanted (or not): the reconnect subscribes what is wanted.
-            logger.error(
-                "Redis subscription change for %s failed (%s: %s); done again on reconnect",
-                ", ".join(groups[:3]),
-                type(exc).__name__,
-                exc,
-            )
-            return
+            except Exception as exc:
+                # `joined` already says what is wanted: the (re)connect subscribes it.
+                logger.error(
+                    "Redis subscription change for %s failed (%s: %s); made on reconnect",
+                    ", ".join(groups[:3]),
+                    type(exc).__name__,
+                    exc,
+                )
+                return
         if waiters:
             try:
                 async with asyncio.timeout(CONFIRM_TIMEOUT):
