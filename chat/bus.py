@@ -95,7 +95,8 @@ class LayerBus:
     async def sync(
         self, groups: Iterable[str], wanted: Callable[[str], bool], *, wait: bool = True
     ) -> None:
-        """Join or leave each group as `wanted` says; returns once the layer has it.
+        """Join or leave each group as `wanted` says; returns once the layer has it
+        (a layer call is done when it returns, so there is nothing to `wait` for).
 
         Serialised per group, and decided inside the lock, so an add and a discard
         racing for the same group always end in the state the sockets need.
