@@ -24,6 +24,7 @@ from redis.exceptions import NoScriptError
 from .protocol import iso_utc
 
 ONLINE, IDLE, OFFLINE = "online", "idle", "offline"
+MAX_CONNECTIONS = 32  # to Redis, per process
 SOCKET_STATES = {"active", "idle"}
 
 
@@ -158,7 +159,12 @@ class RedisPresence:
     def __init__(self, url: str, prefix: str):
         import redis.asyncio as redis
 
-        self.redis = redis.from_url(url, decode_responses=True)
+        # A storm of connects and disconnects checks in and out all at once: wait for a
+        # free connection, where redis-py's default pool refuses the excess outright.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=MAX_CONNECTIONS
+        )
+        self.redis = redis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
         self.prefix = f"{prefix}:presence"
         self.script = self.redis.register_script(SETTLE_SCRIPT)
 
