@@ -146,8 +146,9 @@ def storm_lines(result: StormResult) -> str:
     )
     return (
         f"{rounds}\n"
-        f"stale layer groups after: {len(result.stale_groups)}; server tracebacks: "
-        f"{result.tracebacks}; ERROR lines: {result.errors}; served a new client after: "
+        f"stale layer groups or subscriptions after: {len(result.stale_groups)}; "
+        f"server tracebacks: {result.tracebacks}; ERROR lines: {result.errors}; "
+        f"served a new client after: "
         f"{'yes' if result.healthy_after else 'NO'}"
         + (f"\nfirst log lines: {result.log_samples[:2]}" if result.log_samples else "")
     )

@@ -225,10 +225,10 @@ def run_storm(ctx: Context, room: RoomFixture, database_url: str, plan: Plan) ->
                 )
             settle(server.pid)
             time.sleep(1.0)
-            stale = storm.group_members(prefix)
+            stale = {**storm.group_members(prefix), **storm.subscriptions(prefix)}
             after = probe.exchange(server.url, server.origin, room.cookies[-2:], room.id)
             time.sleep(0.5)
-            stale_after_probe = storm.group_members(prefix)
+            stale_after_probe = {**storm.group_members(prefix), **storm.subscriptions(prefix)}
             log = server.log()
     finally:
         storm.forget(prefix)

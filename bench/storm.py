@@ -3,8 +3,9 @@
 Rounds of `sockets` connections opened as fast as a bounded concurrency allows, while one
 more member sends to the room, and then dropped in three ways: a clean closing handshake,
 an abrupt TCP abort, and (third round) half of them abandoned mid-handshake. Afterwards
-the channel layer must hold no group membership at all under the run's Redis prefix
-(Parley's hub joins a group per process and must leave it with its last local socket),
+Redis must hold no channel-layer group membership and no pub/sub subscription under the
+run's prefix (Parley's hub subscribes once per room and user per process and must
+unsubscribe with its last local socket there),
 the server log must hold no traceback, and a fresh client must still be served.
 """
 
@@ -140,6 +141,18 @@ def group_members(prefix: str) -> dict[str, int]:
         return {
             key.decode(): client.zcard(key) for key in client.scan_iter(match=f"{prefix}:group:*")
         }
+    finally:
+        client.close()
+
+
+def subscriptions(prefix: str) -> dict[str, int]:
+    """Every pub/sub channel under the prefix that still has subscribers, with their count
+    (Parley on Redis subscribes its hub to a channel per room and user with local sockets
+    and must unsubscribe with the last of them)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        channels = client.pubsub_channels(f"{prefix}:*")
+        return {name.decode(): count for name, count in client.pubsub_numsub(*channels)}
     finally:
         client.close()
 

@@ -1,13 +1,15 @@
 """Publishing: what services call, after commit, to reach sockets in every process.
 
 Each event is encoded once, here; each process's hub (chat.hub) receives it
-once and writes that text to its local sockets. A failed publish is logged and
-swallowed: the database already holds the change, and clients catch up from it.
+once, over its bus (chat.bus: Redis pub/sub, or the Channels layer), and writes
+that text to its local sockets. A failed publish is logged and swallowed: the
+database already holds the change, and clients catch up from it.
 
 A service commits in a worker thread while the server's event loop runs. The
-thread does not wait for the channel layer: it queues the event for that loop,
-where one task per loop publishes events in the order they were committed.
-Without a serving loop (a management command, a sync test) it publishes in place.
+thread does not wait for the bus: it queues the event for that loop, where one
+task per loop publishes events in the order they were committed (on Redis,
+whatever has queued meanwhile goes in one round trip). Without a serving loop
+(a management command, a sync test) it publishes in place.
 """
 
 import asyncio
@@ -16,10 +18,14 @@ from collections import deque
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 
+from . import bus as buses
 from .protocol import encode
 
 logger = logging.getLogger(__name__)
+
+MAX_BATCH = 256  # events per round trip to Redis
 
 
 def room_group(room_id: int) -> str:
@@ -30,25 +36,33 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-async def _group_send_now(group: str, message: dict) -> None:
+def _failed(batch: buses.Batch, exc: Exception) -> None:
+    # No traceback: under overload formatting one per failure would cost more
+    # than the publish itself. The type and message say what went wrong.
+    groups = list(dict.fromkeys(group for group, _message in batch))
+    more = f" and {len(groups) - 3} more" if len(groups) > 3 else ""
+    logger.error(
+        "publish to %s%s failed (%s: %s); clients will catch up from the database",
+        ", ".join(groups[:3]),
+        more,
+        type(exc).__name__,
+        exc,
+    )
+
+
+async def _publish_now(bus, batch: buses.Batch) -> None:
     try:
-        await get_channel_layer().group_send(group, {**message, "group": group})
+        await bus.publish(batch)
     except Exception as exc:
-        # No traceback: under overload formatting one per failure would cost more
-        # than the publish itself. The type and message say what went wrong.
-        logger.error(
-            "publish to %s failed (%s: %s); clients will catch up from the database",
-            group,
-            type(exc).__name__,
-            exc,
-        )
+        _failed(batch, exc)
 
 
 class Outbox:
     """Events waiting to be published from one event loop, in commit order."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop):
+    def __init__(self, loop: asyncio.AbstractEventLoop, bus):
         self.loop = loop
+        self.bus = bus
         self.pending: deque[tuple[str, dict]] = deque()
         self.draining = False
         self.task: asyncio.Task | None = None  # held, so the loop cannot drop it mid-run
@@ -63,7 +77,9 @@ class Outbox:
     async def _drain(self) -> None:
         try:
             while self.pending:
-                await _group_send_now(*self.pending.popleft())
+                take = min(len(self.pending), MAX_BATCH if self.bus.batches else 1)
+                batch = [self.pending.popleft() for _ in range(take)]
+                await _publish_now(self.bus, batch)
         finally:
             self.draining = False
 
@@ -71,9 +87,13 @@ class Outbox:
 _outboxes: dict[asyncio.AbstractEventLoop, Outbox] = {}
 
 
-def serve_from(loop: asyncio.AbstractEventLoop) -> None:
-    """Publish from this loop (the hub calls it when it starts on a loop)."""
-    _outboxes.setdefault(loop, Outbox(loop))
+def serve_from(loop: asyncio.AbstractEventLoop, bus) -> None:
+    """Publish from this loop, over this bus (the hub calls it when it starts on a loop)."""
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        _outboxes[loop] = Outbox(loop, bus)
+    else:
+        outbox.bus = bus
     for stale in [other for other in _outboxes if other.is_closed()]:
         del _outboxes[stale]
 
@@ -86,13 +106,21 @@ def _serving_loop() -> asyncio.AbstractEventLoop | None:
     return None
 
 
-def _group_send(group: str, message: dict) -> None:
+def publish_in_place(group: str, message: dict) -> None:
+    """Publish and wait, for code without a serving loop."""
+    if settings.REDIS_URL:
+        buses.publish_blocking(group, message)
+    else:
+        async_to_sync(buses.LayerBus(get_channel_layer()).publish)([(group, message)])
+
+
+def _publish(group: str, message: dict) -> None:
     loop = _serving_loop()
     if loop is None:
         try:
-            async_to_sync(_group_send_now)(group, message)
-        except Exception:
-            logger.exception("publish to %s failed", group)
+            publish_in_place(group, message)
+        except Exception as exc:
+            _failed([(group, message)], exc)
         return
     try:
         on_loop = asyncio.get_running_loop() is loop
@@ -109,21 +137,19 @@ def publish_to_room(room_id: int, frame: dict, *, except_user: int | None = None
     message = {"type": "chat.frame", "text": encode(frame)}
     if except_user is not None:
         message["except_user"] = except_user
-    _group_send(room_group(room_id), message)
+    _publish(room_group(room_id), message)
 
 
 def publish_to_user(user_id: int, frame: dict) -> None:
     """Every socket of the user (all tabs) gets the frame."""
-    _group_send(user_group(user_id), {"type": "chat.frame", "text": encode(frame)})
+    _publish(user_group(user_id), {"type": "chat.frame", "text": encode(frame)})
 
 
 def grant_room(user_id: int, room_id: int, frame: dict) -> None:
     """The user's sockets start hearing the room, then get the frame."""
-    _group_send(user_group(user_id), {"type": "chat.grant", "room": room_id, "text": encode(frame)})
+    _publish(user_group(user_id), {"type": "chat.grant", "room": room_id, "text": encode(frame)})
 
 
 def revoke_room(user_id: int, room_id: int, frame: dict) -> None:
     """The user's sockets stop hearing the room, then get the frame."""
-    _group_send(
-        user_group(user_id), {"type": "chat.revoke", "room": room_id, "text": encode(frame)}
-    )
+    _publish(user_group(user_id), {"type": "chat.revoke", "room": room_id, "text": encode(frame)})

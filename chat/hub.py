@@ -1,13 +1,15 @@
 """The process-local hub: this process's sockets by room and by user.
 
-Each server process joins a room's (or user's) channel-layer group once, with
-one channel of its own, however many of its sockets are in that room. An
-event therefore costs one layer message per process, arrives already encoded
+Each server process subscribes to a room's (or user's) group once, over its bus
+(chat.bus: a Redis pub/sub channel, or a Channels layer group), however many of
+its sockets are in that room, and unsubscribes when the last of them leaves. An
+event therefore costs one message per process, arrives already encoded
 (chat.fanout encodes it once), and is written as the same text to every local
 socket — on the event loop, with no thread hop and no database access.
 
 The hub also sends every socket its `heads` from one query per interval, and
-uses the same answer to repair any subscription a lost event left wrong.
+uses the same answer to repair any subscription a lost event left wrong; after
+the bus lost its connection it sends them at once.
 """
 
 import asyncio
@@ -19,10 +21,10 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from . import fanout, presence, queries
+from .bus import make_bus
 from .errors import ChatError
 from .fanout import room_group, user_group
 from .models import Membership
@@ -32,8 +34,7 @@ from .wire import Event
 
 logger = logging.getLogger(__name__)
 
-GROUP_REFRESH_SECONDS = 3600  # well inside the Redis layer's group_expiry
-MAX_CONCURRENT_LAYER_CALLS = 32
+GROUP_REFRESH_SECONDS = 3600  # well inside a channel layer's group_expiry
 
 
 class Socket(Protocol):
@@ -84,22 +85,17 @@ def _room_frame(user, room_id: int) -> dict | None:
 
 
 class Hub:
-    """Routes layer events to local sockets. One per event loop; see Hub.current()."""
+    """Routes bus events to local sockets. One per event loop; see Hub.current()."""
 
-    def __init__(self, layer):
-        self.layer = layer
-        self.channel: str | None = None
+    def __init__(self, bus):
+        self.bus = bus
         self.groups: dict[str, set[Socket]] = defaultdict(set)
-        self._joined: set[str] = set()
-        self._group_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._started: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
         # When each (user, room) membership last changed by an event, so that heads
         # never undo a change newer than the query they were computed from.
         self._changed_at: dict[tuple[int, int], float] = {}
         self.presence = presence.make_store()
-        # A storm of connects or disconnects must not open a Redis connection per
-        # group change: redis-py's pool (100 by default) refuses the excess outright.
-        self._layer_calls = asyncio.Semaphore(MAX_CONCURRENT_LAYER_CALLS)
         # Presence look-ups for rooms just granted, run beside routing (they query).
         self._telling: set[asyncio.Task] = set()
 
@@ -110,7 +106,7 @@ class Hub:
         loop = asyncio.get_running_loop()
         hub = cls._by_loop.get(loop)
         if hub is None:
-            hub = cls._by_loop[loop] = cls(get_channel_layer())
+            hub = cls._by_loop[loop] = cls(make_bus())
         return hub
 
     @property
@@ -154,39 +150,33 @@ class Hub:
             if not members:
                 del self.groups[group]
 
-    async def _sync_groups(self, groups: Iterable[str]) -> None:
-        """Make the layer's group membership match whether any local socket wants it.
-
-        Serialised per group, and decided inside the lock, so an add and a discard
-        racing for the same group always end in the state the sockets need.
-        """
-        for group in groups:
-            async with self._group_locks[group]:
-                wanted = group in self.groups
-                try:
-                    if wanted and group not in self._joined:
-                        async with self._layer_calls:
-                            await self.layer.group_add(group, self.channel)
-                        self._joined.add(group)
-                    elif not wanted and group in self._joined:
-                        self._joined.discard(group)
-                        async with self._layer_calls:
-                            await self.layer.group_discard(group, self.channel)
-                except Exception:
-                    logger.exception(
-                        "channel layer %s of %s failed", "join" if wanted else "leave", group
-                    )
-            if group not in self.groups and not self._group_locks[group].locked():
-                del self._group_locks[group]
+    async def _sync_groups(self, groups: Iterable[str], *, wait: bool = True) -> None:
+        """Make the bus's subscriptions match whether any local socket wants them."""
+        await self.bus.sync(groups, self.groups.__contains__, wait=wait)
 
     async def _start(self) -> None:
-        if self.channel is None:
-            fanout.serve_from(asyncio.get_running_loop())
-            self.channel = await self.layer.new_channel(prefix="hub")
-            self._tasks = [
-                asyncio.create_task(self._receive_forever()),
-                asyncio.create_task(self._heads_forever()),
-            ]
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_task(self._begin())
+        await self._started
+
+    async def _begin(self) -> None:
+        fanout.serve_from(asyncio.get_running_loop(), self.bus)
+        self.bus.on_resume = self._resumed
+        await self.bus.start()
+        self._tasks = [
+            asyncio.create_task(self._receive_forever()),
+            asyncio.create_task(self._heads_forever()),
+        ]
+
+    def _resumed(self) -> None:
+        """The bus lost events while reconnecting: send heads now, not at the next round."""
+        self._tasks.append(asyncio.get_running_loop().create_task(self._catch_up()))
+
+    async def _catch_up(self) -> None:
+        try:
+            await self.send_heads()
+        except Exception:
+            logger.warning("heads after a reconnect failed; next interval then", exc_info=True)
 
     async def check_in(self, socket: Socket, state: str) -> None:
         """Record the socket's presence state; announce the user's change, if any."""
@@ -202,14 +192,9 @@ class Hub:
 
     async def refresh_presence(self) -> None:
         """Check every local socket in again, and count gone the sockets of any process
-        that stopped checking in."""
-        now = presence.now()
-        changes = [
-            await self.presence.check_in(s.user_id, s.presence_id, s.presence_state, now)
-            for s in self.sockets
-        ]
-        changes += await self.presence.sweep(now)
-        await self._announce(changes)
+        that stopped checking in: on Redis one round trip for all of them."""
+        checked = [(s.user_id, s.presence_id, s.presence_state) for s in self.sockets]
+        await self._announce(await self.presence.refresh(checked, presence.now()))
 
     async def _announce(self, changes: list) -> None:
         for change in changes:
@@ -220,19 +205,20 @@ class Hub:
                 fanout.publish_to_room(room_id, frame, except_user=change.user_id)
 
     async def stop(self) -> None:
-        """Stop receiving. The hub keeps its channel while its loop serves: one that
-        came and went with the last socket would race the next socket's joins."""
+        """Stop receiving. In a server the hub never stops while its loop serves: one
+        that came and went with the last socket would race the next socket's joins."""
         for task in self._tasks:
             task.cancel()
         self._tasks = []
-        self.channel = None
+        if self._started is not None:
+            self._started = None
+            await self.bus.stop()
 
     async def _receive_forever(self) -> None:
-        channel = self.channel
         failures = 0
         while True:
             try:
-                message = await self.layer.receive(channel)
+                message = await self.bus.receive()
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -247,7 +233,7 @@ class Hub:
                 logger.exception("hub could not route %r", message.get("type"))
 
     async def route(self, message: dict) -> None:
-        """Hand one layer event to the local sockets it is for, in arrival order."""
+        """Hand one bus event to the local sockets it is for, in arrival order."""
         kind, group, text = message.get("type"), message.get("group"), message.get("text")
         targets = list(self.groups.get(group, ()))
         if kind in ("chat.grant", "chat.revoke") and targets:
@@ -257,8 +243,10 @@ class Hub:
                 change(socket, room_id)
             self._changed_at[(targets[0].user_id, room_id)] = time.monotonic()
             # Subscribed before the sockets hear of the room, so their catch-up
-            # fetch overlaps live delivery and nothing falls between the two.
-            await self._sync_groups([room_group(room_id)])
+            # fetch overlaps live delivery and nothing falls between the two. (This is
+            # the receiving task: it must not wait for Redis's confirmation, which it
+            # alone reads; the SUBSCRIBE is on the wire before the frame goes out.)
+            await self._sync_groups([room_group(room_id)], wait=False)
         event = Event(text)
         skipped = message.get("except_user")
         for socket in targets:
@@ -306,7 +294,7 @@ class Hub:
         """Send each socket its rooms' newest seqs, from the database's memberships.
 
         The same answer repairs subscriptions whose grant or revoke event was lost
-        on the layer: a room the user has joined is subscribed and announced, and
+        on the bus: a room the user has joined is subscribed and announced, and
         one the user has left is dropped, unless an event changed it meanwhile.
         """
         sockets = self.sockets
@@ -342,10 +330,5 @@ class Hub:
         self._changed_at = {key: at for key, at in self._changed_at.items() if at > asked_at}
 
     async def _refresh_groups(self) -> None:
-        """Re-join every group, so the Redis layer's group expiry never drops a live one."""
-        for group in list(self._joined):
-            try:
-                async with self._layer_calls:
-                    await self.layer.group_add(group, self.channel)
-            except Exception:
-                logger.warning("refreshing %s failed", group, exc_info=True)
+        """Re-join every group, so a layer's group expiry never drops a live one."""
+        await self.bus.refresh()

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
+from redis.exceptions import NoScriptError
 
 from .protocol import iso_utc
 
 ONLINE, IDLE, OFFLINE = "online", "idle", "offline"
+MAX_CONNECTIONS = 32  # to Redis, per process
 SOCKET_STATES = {"active", "idle"}
 
 
@@ -63,6 +65,11 @@ class MemoryPresence:
     async def sweep(self, now: float) -> list[Change]:
         changes = [self._settle(user_id, now) for user_id in list(self.sockets)]
         return [change for change in changes if change is not None]
+
+    async def refresh(self, sockets: list[tuple[int, str, str]], now: float) -> list[Change]:
+        """Check in (user id, socket id, state) for each socket, then sweep."""
+        changes = [await self.check_in(*socket, now) for socket in sockets]
+        return [change for change in changes if change is not None] + await self.sweep(now)
 
     async def statuses(self, user_ids: list[int], now: float) -> dict[int, dict]:
         return {user_id: self._view(user_id, now) for user_id in user_ids}
@@ -139,13 +146,25 @@ return {1, status, last_seen}
 """
 
 
+def _change(user_id: int, answer: list) -> Change | None:
+    changed, status, last_seen = answer
+    if not int(changed):
+        return None
+    return Change(user_id, status, float(last_seen) if last_seen else None)
+
+
 class RedisPresence:
     """The store shared by every process, in Redis."""
 
     def __init__(self, url: str, prefix: str):
         import redis.asyncio as redis
 
-        self.redis = redis.from_url(url, decode_responses=True)
+        # A storm of connects and disconnects checks in and out all at once: wait for a
+        # free connection, where redis-py's default pool refuses the excess outright.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=MAX_CONNECTIONS
+        )
+        self.redis = redis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
         self.prefix = f"{prefix}:presence"
         self.script = self.redis.register_script(SETTLE_SCRIPT)
 
@@ -158,14 +177,39 @@ class RedisPresence:
             f"{self.prefix}:seen",
         ]
 
+    def _args(self, op: str, user_id: int, socket_id: str, state: str, now: float) -> list:
+        return [op, user_id, socket_id, state, repr(now), repr(presence_ttl())]
+
     async def _run(self, op: str, user_id: int, socket_id: str, state: str, now: float):
-        changed, status, last_seen = await self.script(
-            keys=self._keys(user_id),
-            args=[op, user_id, socket_id, state, repr(now), repr(presence_ttl())],
+        answer = await self.script(
+            keys=self._keys(user_id), args=self._args(op, user_id, socket_id, state, now)
         )
-        if not int(changed):
-            return None
-        return Change(user_id, status, float(last_seen) if last_seen else None)
+        return _change(user_id, answer)
+
+    async def _run_many(self, calls: list[tuple], tail=None) -> list:
+        """Each (op, user id, socket id, state, now) settled in one pipelined round trip,
+        with `tail(pipe)` queueing one more command; the answers, in order.
+
+        The script is called by its hash: a pipeline given the Script object would
+        first ask Redis whether it is loaded, a second round trip every time. If Redis
+        lost it (a restart), it is loaded and the pipeline sent again.
+        """
+        for attempt in (1, 2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for call in calls:
+                    keys = self._keys(call[1])
+                    pipe.evalsha(self.script.sha, len(keys), *keys, *self._args(*call))
+                if tail is not None:
+                    tail(pipe)
+                answers = await pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(a, NoScriptError) for a in answers):
+                self.script.sha = await self.redis.script_load(SETTLE_SCRIPT)
+                continue
+            for answer in answers:
+                if isinstance(answer, Exception):
+                    raise answer
+            return answers
+        raise AssertionError("unreachable")
 
     async def check_in(self, user_id: int, socket_id: str, state: str, now: float) -> Change | None:
         return await self._run("in", user_id, socket_id, state, now)
@@ -174,8 +218,20 @@ class RedisPresence:
         return await self._run("out", user_id, socket_id, "", now)
 
     async def sweep(self, now: float) -> list[Change]:
-        expired = await self.redis.zrangebyscore(f"{self.prefix}:users", "-inf", now)
-        changes = [await self._run("settle", int(user), "", "", now) for user in expired]
+        return await self.refresh([], now)
+
+    async def refresh(self, sockets: list[tuple[int, str, str]], now: float) -> list[Change]:
+        """Check in (user id, socket id, state) for each socket, then sweep: one round
+        trip, and a second only when some user's sockets have all expired."""
+        calls = [("in", user_id, socket_id, state, now) for user_id, socket_id, state in sockets]
+        *answers, expired = await self._run_many(
+            calls, lambda pipe: pipe.zrangebyscore(f"{self.prefix}:users", "-inf", now)
+        )
+        changes = [_change(call[1], answer) for call, answer in zip(calls, answers, strict=True)]
+        if expired:
+            settles = [("settle", int(user), "", "", now) for user in expired]
+            answers = await self._run_many(settles)
+            changes += [_change(c[1], a) for c, a in zip(settles, answers, strict=True)]
         return [change for change in changes if change is not None]
 
     async def statuses(self, user_ids: list[int], now: float) -> dict[int, dict]:

@@ -127,9 +127,11 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Channel layer: in-process by default, Redis when REDIS_URL is set.
+# Fan-out between processes (chat/bus.py): Redis pub/sub when REDIS_URL is set, else
+# the in-process channel layer below. The Redis channel layer stays configured for
+# Channels itself; Parley's events do not travel on it.
 REDIS_URL = env.str("REDIS_URL", default="")
-# Prefix of every Redis key Parley makes (channel layer, presence).
+# Prefix of every Redis key and pub/sub channel Parley makes (fan-out, presence).
 REDIS_PREFIX = env.str("CHANNEL_PREFIX", default="parley")
 # A process's hub channel carries every event for all its sockets: give it room.
 HUB_CHANNEL_CAPACITY = env.int("HUB_CHANNEL_CAPACITY", default=20000)

@@ -1,19 +1,24 @@
 import asyncio
 import logging
+import os
+import uuid
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from chat import fanout
+from chat.bus import LayerBus, channel_namespace, unpack
 from chat.fanout import room_group
+from tests.conftest import require_service
 
 
 @pytest.fixture
 async def listener():
     """A channel in room 7's group on the configured layer, with the loop serving."""
-    fanout.serve_from(asyncio.get_running_loop())
     layer = get_channel_layer()
+    fanout.serve_from(asyncio.get_running_loop(), LayerBus(layer))
     channel = await layer.new_channel()
     await layer.group_add(room_group(7), channel)
     yield layer, channel
@@ -47,7 +52,8 @@ async def test_a_failing_layer_is_logged_and_never_fails_the_committing_thread(
     assert "publish to room.7 failed" in caplog.text
 
 
-def test_without_a_serving_loop_a_publish_completes_in_place():
+def test_without_a_serving_loop_a_publish_completes_in_place(settings):
+    settings.REDIS_URL = ""  # on the layer; test_bus covers Redis
     layer = get_channel_layer()
 
     async def listen():
@@ -59,3 +65,19 @@ def test_without_a_serving_loop_a_publish_completes_in_place():
     fanout.publish_to_room(8, {"type": "message"})
     received = async_to_sync(layer.receive)(channel)
     assert received["text"] == '{"type":"message"}'
+
+
+def test_without_a_serving_loop_a_publish_on_redis_completes_in_place(settings):
+    if not os.environ.get("REDIS_URL"):
+        require_service("Redis", "set REDIS_URL to run the Redis fan-out tests")
+    settings.REDIS_URL = os.environ["REDIS_URL"]
+    settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    observer = client.pubsub(ignore_subscribe_messages=True)
+    observer.subscribe(channel_namespace(settings.REDIS_URL, settings.REDIS_PREFIX) + "room.8")
+    observer.get_message(timeout=1)  # the confirmation
+    fanout.publish_to_room(8, {"type": "message"})
+    received = observer.get_message(timeout=2)
+    observer.close()
+    client.close()
+    assert unpack("room.8", received["data"])["text"] == '{"type":"message"}'

@@ -5,6 +5,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
 
 from chat import hub as hub_module
+from chat.bus import LayerBus
 from chat.fanout import room_group, user_group
 from chat.hub import Hub
 from tests.factories import RoomFactory, UserFactory
@@ -40,7 +41,7 @@ class CountingLayer(InMemoryChannelLayer):
 
 @pytest.fixture
 async def hub():
-    hub = Hub(CountingLayer())
+    hub = Hub(LayerBus(CountingLayer()))
     yield hub
     await hub.stop()
 
@@ -62,8 +63,8 @@ async def test_many_local_sockets_in_a_room_cost_one_group_membership(hub, alice
     sockets = [FakeSocket(alice, {7}) for _ in range(50)]
     for socket in sockets:
         await connect(hub, socket)
-    assert hub.layer.group_adds.count(room_group(7)) == 1
-    assert hub.layer.group_adds.count(user_group(alice.pk)) == 1
+    assert hub.bus.layer.group_adds.count(room_group(7)) == 1
+    assert hub.bus.layer.group_adds.count(user_group(alice.pk)) == 1
 
 
 async def test_one_layer_event_reaches_every_local_socket_of_the_room_once(hub, alice):
@@ -71,7 +72,7 @@ async def test_one_layer_event_reaches_every_local_socket_of_the_room_once(hub, 
     outside = FakeSocket(alice, {8})
     for socket in [*inside, outside]:
         await connect(hub, socket)
-    await hub.layer.group_send(
+    await hub.bus.layer.group_send(
         room_group(7), {"type": "chat.frame", "group": room_group(7), "text": "T"}
     )
     await asyncio.sleep(0.05)
@@ -84,7 +85,7 @@ async def test_grant_subscribes_the_users_sockets_before_they_hear_of_it(hub, al
     await connect(hub, socket)
     await hub.route({"type": "chat.grant", "group": user_group(alice.pk), "room": 9, "text": "R"})
     assert socket.room_ids == {9}
-    assert room_group(9) in hub._joined
+    assert room_group(9) in hub.bus.joined
     assert socket.frames == ["R"]
 
 
@@ -93,7 +94,7 @@ async def test_revoke_unsubscribes_and_leaves_the_group_when_nobody_local_needs_
     await connect(hub, socket)
     await hub.route({"type": "chat.revoke", "group": user_group(alice.pk), "room": 9, "text": "X"})
     assert socket.room_ids == set()
-    assert room_group(9) not in hub._joined
+    assert room_group(9) not in hub.bus.joined
     await hub.route({"type": "chat.frame", "group": room_group(9), "text": "late"})
     assert socket.frames == ["X"]
 
@@ -101,11 +102,11 @@ async def test_revoke_unsubscribes_and_leaves_the_group_when_nobody_local_needs_
 async def test_last_socket_leaving_leaves_every_group_and_keeps_the_channel(hub, alice):
     socket = FakeSocket(alice, {7})
     await connect(hub, socket)
-    channel = hub.channel
+    channel = hub.bus.channel
     await hub.detach(socket)
     assert hub.groups == {}
-    assert hub._joined == set()
-    assert hub.channel == channel
+    assert hub.bus.joined == set()
+    assert hub.bus.channel == channel
 
 
 class RemoteLayer(InMemoryChannelLayer):
@@ -121,16 +122,16 @@ class RemoteLayer(InMemoryChannelLayer):
 
 
 async def test_sockets_leaving_together_then_a_new_one_still_hears_the_room(alice):
-    hub = Hub(RemoteLayer())
+    hub = Hub(LayerBus(RemoteLayer()))
     users = [await sync_to_async(UserFactory)() for _ in range(5)]
     leaving = [FakeSocket(user, {7}) for user in users]
     for socket in leaving:
         await connect(hub, socket)
     await asyncio.gather(*(hub.detach(socket) for socket in leaving))
-    assert hub.layer.groups == {}
+    assert hub.bus.layer.groups == {}
     newcomer = FakeSocket(alice, {7})
     await connect(hub, newcomer)
-    await hub.layer.group_send(
+    await hub.bus.layer.group_send(
         room_group(7), {"type": "chat.frame", "group": room_group(7), "text": "T"}
     )
     await asyncio.sleep(0.05)
@@ -200,11 +201,11 @@ class PooledLayer(RemoteLayer):
 
 
 async def test_a_storm_of_sockets_never_has_more_layer_calls_in_flight_than_a_pool_allows():
-    hub = Hub(PooledLayer())
+    hub = Hub(LayerBus(PooledLayer()))
     users = [await sync_to_async(UserFactory)() for _ in range(200)]
     sockets = [FakeSocket(user, {7}) for user in users]
     await asyncio.gather(*(connect(hub, socket) for socket in sockets))
     await asyncio.gather(*(hub.detach(socket) for socket in sockets))
     await hub.stop()
-    assert hub.layer.groups == {}
-    assert 0 < hub.layer.most <= 32
+    assert hub.bus.layer.groups == {}
+    assert 0 < hub.bus.layer.most <= 32

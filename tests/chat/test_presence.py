@@ -7,7 +7,15 @@ import pytest
 import redis
 from asgiref.sync import sync_to_async
 
-from chat.presence import IDLE, OFFLINE, ONLINE, MemoryPresence, RedisPresence, presence_ttl
+from chat.presence import (
+    IDLE,
+    OFFLINE,
+    ONLINE,
+    Change,
+    MemoryPresence,
+    RedisPresence,
+    presence_ttl,
+)
 from tests.chat.wsclient import open_tab
 from tests.conftest import require_service
 from tests.factories import RoomFactory, UserFactory
@@ -65,6 +73,50 @@ async def test_sockets_that_stop_checking_in_expire_and_a_sweep_says_so_once(sto
     [gone] = await store.sweep(later)
     assert (gone.user_id, gone.status) == (7, OFFLINE)
     assert await store.sweep(later + 1) == []
+
+
+async def test_a_refresh_checks_every_socket_in_and_sweeps_like_one_call_each(store):
+    await store.check_in(7, "crashed-process-tab", "active", 1000.0)
+    later = 1000.0 + presence_ttl() + 1
+    changes = await store.refresh([(8, "tab-a", "active"), (8, "tab-b", "idle")], later)
+    assert {(c.user_id, c.status) for c in changes} == {(8, ONLINE), (7, OFFLINE)}
+    assert await store.refresh([(8, "tab-a", "idle"), (8, "tab-b", "idle")], later + 1) == [
+        Change(8, IDLE, None)
+    ]
+    assert (await store.statuses([7, 8], later + 2))[8]["status"] == IDLE
+
+
+on_redis_only = pytest.mark.parametrize("store", ["redis"], indirect=True)
+
+
+@on_redis_only
+async def test_a_refresh_on_redis_is_one_round_trip_however_many_sockets(store, monkeypatch):
+    sent = []
+    real = store.redis.pipeline
+
+    def counting_pipeline(**kwargs):
+        pipe = real(**kwargs)
+        execute = pipe.execute
+
+        async def counted(**options):
+            sent.append(len(pipe.command_stack))
+            return await execute(**options)
+
+        pipe.execute = counted
+        return pipe
+
+    monkeypatch.setattr(store.redis, "pipeline", counting_pipeline)
+    await store.refresh([(user, f"tab-{user}", "active") for user in range(50)], 1000.0)
+    assert sent == [51]  # 50 check-ins and the sweep's query, in one pipeline
+
+
+@on_redis_only
+async def test_a_refresh_on_redis_reloads_a_script_redis_lost(store):
+    real = store.script.sha
+    store.script.sha = "0" * 40  # as if Redis restarted and forgot the script
+    [change] = await store.refresh([(7, "tab-a", "active")], 1000.0)
+    assert (change.user_id, change.status) == (7, ONLINE)
+    assert store.script.sha == real
 
 
 async def test_someone_never_seen_is_offline_with_no_last_seen(store):

@@ -99,6 +99,7 @@ def lossy_layer(settings):
         return layer
 
     settings.PARLEY_HEADS_INTERVAL = HEADS_INTERVAL
+    settings.REDIS_URL = ""  # the hub's bus is the channel layer, not Redis pub/sub
     yield install
     channel_layers.backends.clear()
 
