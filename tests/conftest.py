@@ -14,6 +14,9 @@ import redis
 from .factories import UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Redis-backed tests run against the configured Redis, else the local default one,
+# so they run in both of CI's passes, not only the one with REDIS_URL set.
+TEST_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
 def require_service(name: str, reason: str) -> None:

@@ -66,6 +66,36 @@ def test_two_people_chat_live_in_a_room_and_in_a_dm(people):
     assert alice.errors == [] and bob.errors == []
 
 
+def test_one_user_in_two_tabs_sees_each_tabs_messages_and_badges_clear_in_both(people):
+    alice, bob = people("alice"), people("bob")
+    lobby, side = f"lobby {uuid.uuid4().hex[:6]}", f"side {uuid.uuid4().hex[:6]}"
+    alice_page, tab_a, tab_b = alice.new_page(), bob.new_page(), bob.new_page()
+    for page in (alice_page, tab_a, tab_b):
+        page.goto(alice.server.url)
+    side_id = join_room(alice_page, side)
+    lobby_id = join_room(alice_page, lobby)
+    join_room(tab_a, side)
+    assert join_room(tab_a, lobby) == lobby_id
+    tab_b.goto(f"{bob.server.url}/rooms/{lobby_id}/")
+    expect(tab_b.locator("#connection")).to_have_attribute("data-state", "connected")
+
+    send_from_composer(tab_a, "sent from tab a")
+    expect(tab_b.locator(MESSAGES)).to_have_text(["sent from tab a"])
+    expect(alice_page.locator(MESSAGES)).to_have_text(["sent from tab a"])
+
+    post_messages(alice_page, side_id, ["one", "two"])
+    for tab in (tab_a, tab_b):
+        badge = tab.locator(f'#room-list a[data-room="{side_id}"] .badge')
+        expect(badge).to_have_text("2")
+        expect(tab).to_have_title(re.compile(r"^\(2\) "))
+    tab_a.locator(f'#room-list a[data-room="{side_id}"]').click()
+    expect(tab_a.locator(MESSAGES)).to_have_text(["one", "two"])
+    for tab in (tab_a, tab_b):
+        expect(tab.locator(f'#room-list a[data-room="{side_id}"] .badge')).to_have_count(0)
+    expect(tab_b).not_to_have_title(re.compile(r"\(\d+\)"))
+    assert alice.errors == [] and bob.errors == []
+
+
 def test_user_offline_while_others_send_sees_every_message_once_in_order(people):
     alice, bob = people("alice"), people("bob")
     room = f"busy {uuid.uuid4().hex[:6]}"

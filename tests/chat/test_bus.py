@@ -7,7 +7,6 @@ under CI=true (tests/conftest.py require_service).
 
 import asyncio
 import logging
-import os
 import uuid
 
 import pytest
@@ -19,10 +18,9 @@ from chat.bus import RedisBus, pack, unpack
 from chat.fanout import room_group, user_group
 from chat.hub import Hub
 from tests.chat.test_hub import FakeSocket, connect
+from tests.conftest import TEST_REDIS_URL as REDIS_URL
 from tests.conftest import require_service
 from tests.factories import RoomFactory, UserFactory
-
-REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
 def test_a_payload_carries_the_event_text_unchanged_and_its_routing():
@@ -39,8 +37,6 @@ def test_a_payload_carries_the_event_text_unchanged_and_its_routing():
 @pytest.fixture
 async def redis_bus_hub(settings):
     """A hub on a RedisBus under a private prefix, and a plain client to watch Redis."""
-    if not REDIS_URL:
-        require_service("Redis", "set REDIS_URL to run the Redis fan-out tests")
     watcher = aioredis.from_url(REDIS_URL)
     try:
         await watcher.ping()

@@ -1,6 +1,5 @@
 import asyncio
 import logging
-import os
 import uuid
 
 import pytest
@@ -11,7 +10,7 @@ from channels.layers import get_channel_layer
 from chat import fanout
 from chat.bus import LayerBus, channel_namespace, unpack
 from chat.fanout import room_group
-from tests.conftest import require_service
+from tests.conftest import TEST_REDIS_URL, require_service
 
 
 @pytest.fixture
@@ -68,11 +67,13 @@ def test_without_a_serving_loop_a_publish_completes_in_place(settings):
 
 
 def test_without_a_serving_loop_a_publish_on_redis_completes_in_place(settings):
-    if not os.environ.get("REDIS_URL"):
-        require_service("Redis", "set REDIS_URL to run the Redis fan-out tests")
-    settings.REDIS_URL = os.environ["REDIS_URL"]
+    settings.REDIS_URL = TEST_REDIS_URL
     settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
     client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        require_service("Redis", f"{TEST_REDIS_URL} does not answer PING ({exc})")
     observer = client.pubsub(ignore_subscribe_messages=True)
     observer.subscribe(channel_namespace(settings.REDIS_URL, settings.REDIS_PREFIX) + "room.8")
     observer.get_message(timeout=1)  # the confirmation

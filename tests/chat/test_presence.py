@@ -1,6 +1,5 @@
 """Presence: the two stores behave alike; the socket announces changes to room peers."""
 
-import os
 import uuid
 
 import pytest
@@ -17,10 +16,9 @@ from chat.presence import (
     presence_ttl,
 )
 from tests.chat.wsclient import open_tab
+from tests.conftest import TEST_REDIS_URL as REDIS_URL
 from tests.conftest import require_service
 from tests.factories import RoomFactory, UserFactory
-
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture(params=["memory", "redis"])
