@@ -64,3 +64,32 @@ def test_opening_a_room_of_ten_thousand_messages_loads_only_the_newest_page(peop
     assert fetch_frames == []
     expect(page.locator(MESSAGES)).to_have_count(PAGE)
     assert reader.errors == []
+
+
+def test_scrolling_up_loads_older_pages_without_moving_what_the_reader_sees(people):
+    reader = people("reader")
+    page = reader.new_page()
+    page.goto(reader.server.url)
+    room_id = join_room(page, "scroll history")
+    add_history(reader.server, room_id, 3 * PAGE)
+    page.goto(f"{reader.server.url}/rooms/{room_id}/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    expect(page.locator(MESSAGES)).to_have_count(PAGE)
+
+    conversation = page.locator("#conversation")
+    for loaded in (2 * PAGE, 3 * PAGE):
+        first_shown = page.locator("#messages li.msg").first.element_handle()
+        # Scrolled to the top, the first message's place on screen, in the same task.
+        before = first_shown.evaluate(
+            """(message) => {
+                document.getElementById("conversation").scrollTop = 0;
+                return message.getBoundingClientRect().top;
+            }"""
+        )
+        expect(page.locator(MESSAGES)).to_have_count(loaded)
+        # The older page went in above it, out of view: what the reader saw stays put
+        # (within a line: the status line above the list changes its text).
+        assert abs(first_shown.bounding_box()["y"] - before) < 30
+        assert conversation.evaluate("element => element.scrollTop") > 0
+    expect(page.locator("#history-status")).to_contain_text("start of the conversation")
+    assert reader.errors == []
