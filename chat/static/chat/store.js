@@ -180,12 +180,27 @@ export class Store extends EventTarget {
     // A room without messages: a new membership goes on top, a known room keeps its place
     // (a room frame also says that a member's mute or role changed).
     const fallback = joined && !previous?.role ? Date.now() : (previous?.activity ?? 0);
-    this.#rooms.set(room.id, {
+    const merged = {
       last_message: null,
       ...previous,
       ...room,
       activity: room.last_message_at ? Date.parse(room.last_message_at) : fallback,
-    });
+    };
+    // A snapshot can be older than events already applied (a `room` frame for a mute,
+    // built before a read or a message that overtook it): within one membership the
+    // read pointer and the head only move forward, and the counts follow them.
+    if (previous?.role && room.role) {
+      const ahead =
+        previous.last_read_seq > room.last_read_seq || previous.last_seq > room.last_seq;
+      merged.last_read_seq = Math.max(previous.last_read_seq, room.last_read_seq);
+      merged.last_seq = Math.max(previous.last_seq, room.last_seq);
+      if (ahead) {
+        merged.unread = previous.unread;
+        merged.unread_mentions = previous.unread_mentions;
+        this.#recountUnread(merged);
+      }
+    }
+    this.#rooms.set(room.id, merged);
   }
 
   /** Recounts unread messages and mentions from what is held; true when either changed. */
