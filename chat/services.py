@@ -534,17 +534,20 @@ def _drop(user: AbstractBaseUser, room: Room) -> None:
     transaction.on_commit(partial(_announce_member, room.pk, user, None))
 
 
+def _member_named(room: Room, username: str) -> Membership:
+    target = (
+        Membership.objects.filter(room=room, user__username=username).select_related("user").first()
+    )
+    if target is None:
+        raise ChatError("not_found", _("That person is not in this room."))
+    return target
+
+
 def remove_member(actor: AbstractBaseUser, room_id: int, username: str) -> None:
     """An owner or admin removes a member; owners can only be removed by owners."""
     with transaction.atomic():
         room, actor_membership = room_for_manager(actor, room_id, lock=True)
-        target = (
-            Membership.objects.filter(room=room, user__username=username)
-            .select_related("user")
-            .first()
-        )
-        if target is None:
-            raise ChatError("not_found", _("That person is not in this room."))
+        target = _member_named(room, username)
         if target.user_id == actor.pk:
             raise ChatError("bad_request", _("Use leave to leave a room."))
         if target.role == Membership.Role.OWNER and actor_membership.role != Membership.Role.OWNER:
@@ -607,13 +610,7 @@ def set_role(actor: AbstractBaseUser, room_id: int, username: str, role: str) ->
         room, actor_membership = room_for_manager(actor, room_id, lock=True)
         if actor_membership.role != Membership.Role.OWNER:
             raise ChatError("forbidden", _("Only an owner may change roles."))
-        target = (
-            Membership.objects.filter(room=room, user__username=username)
-            .select_related("user")
-            .first()
-        )
-        if target is None:
-            raise ChatError("not_found", _("That person is not in this room."))
+        target = _member_named(room, username)
         _change_role(target, role)
     return target
 
