@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chat.richtext import ALLOWED_TAGS, LINK_REL, mention_usernames, render_html
+from chat.richtext import (
+    ALLOWED_TAGS,
+    LINK_REL,
+    PLAIN_RE,
+    mention_usernames,
+    render_html,
+    render_markdown,
+)
 
 SAFE_HREF_RE = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
 ATTRIBUTES_ALLOWED = {
@@ -194,6 +201,65 @@ def test_any_mix_of_markup_characters_renders_only_allowed_markup(body):
 
 def test_plain_text_renders_as_a_single_paragraph():
     assert render_html("hello there") == "<p>hello there</p>"
+
+
+PLAIN_BODIES = [
+    "hello there",
+    "bench 3 1700000000123",
+    "it's ok, see you at 5 (or 6)!",
+    'she said "no" & left <quietly> - 100% sure?',
+    "Q&A a &copy; b x &#65; y",
+    "and/or a.b.c e.g. this; x = y + z | {braces} ^ $5 #tag",
+    "Ünïcode İstanbul ﬁ ½ 東京",
+    "a  b",
+]
+
+
+@pytest.mark.parametrize("body", PLAIN_BODIES)
+def test_plain_text_shortcut_is_taken_and_gives_the_markdown_html(body):
+    assert PLAIN_RE.fullmatch(body)
+    assert render_html(body) == render_markdown(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "1. item",
+        "- item",
+        "> quote",
+        "a *b*",
+        "a_b_",
+        "see https://example.com",
+        "see www.example.com",
+        "hi @bob",
+        "a\nb",
+        "a ~~b~~",
+        "a `b`",
+        "a [b](c)",
+        "trailing ",
+        "a\u00a0b",
+    ],
+)
+def test_text_with_markup_or_rewritten_characters_takes_the_full_renderer(body):
+    assert render_html(body, {"bob"}) == render_markdown(body, {"bob"})
+    assert not PLAIN_RE.fullmatch(body) or "www." in body
+
+
+PLAIN_CHARACTERS = list("aZé東1 !\"#$%&'()+,-./;<=>?|^{}w")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.sampled_from(PLAIN_CHARACTERS), max_size=30).map("".join),
+        st.lists(
+            st.sampled_from(PLAIN_CHARACTERS + list("_:*~[]`@\\\n\u00a0") + ["www.", "&amp;"]),
+            max_size=30,
+        ).map("".join),
+    )
+)
+def test_plain_text_shortcut_never_changes_the_html(body):
+    assert render_html(body, {"a"}) == render_markdown(body, {"a"})
 
 
 def test_empty_body_renders_nothing():
