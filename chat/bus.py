@@ -1,14 +1,19 @@
 """How events travel from the process that commits them to every process's hub.
 
-Two transports with one interface; `make_bus` picks Redis when REDIS_URL is set:
+Three transports with one interface; `make_bus` picks one:
 
-- LayerBus: the Channels layer (in-memory, one process). The hub joins each group it
+- RedisBus, when REDIS_URL is set: Redis pub/sub. Each process holds one subscriber
+  connection; its hub subscribes to a channel per room (and per user) that has local
+  sockets and unsubscribes when the last one leaves. An event is one PUBLISH of its
+  text, encoded once by the publisher, behind a one-line header, written on a
+  connection of its own that only publishes (RedisPublisher); Redis keeps no copy per
+  socket or per process, and runs no script.
+- LocalBus, without Redis, in place of Channels' stock InMemoryChannelLayer: that
+  layer is one process's too, but copies every message and sweeps every group for
+  expiry on each send and receive (about 90 µs an event); here a publish puts the
+  message straight on the queue of each hub that subscribed the group.
+- LayerBus, for any other Channels layer configured: the hub joins each group it
   needs with one channel of its own, so an event is one layer message per process.
-- RedisBus: Redis pub/sub. Each process holds one subscriber connection; its hub
-  subscribes to a channel per room (and per user) that has local sockets and
-  unsubscribes when the last one leaves. An event is one PUBLISH of its text, encoded
-  once by the publisher, behind a one-line header; Redis keeps no copy per socket or
-  per process, and runs no script.
 
 Both carry the same messages, the dicts the hub routes:
 {"type": "chat.frame" | "chat.grant" | "chat.revoke", "group", "text", "room"?, "except_user"?}.
@@ -23,13 +28,20 @@ import asyncio
 import functools
 import logging
 import os
+import socket
+import ssl
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
+from itertools import repeat
+from typing import ClassVar
+from urllib.parse import urlsplit
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from redis.asyncio.client import PubSub
 from redis.connection import parse_url
+from redis.exceptions import ResponseError
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +78,77 @@ def channel_namespace(url: str, prefix: str) -> str:
     name carries it: deployments (or test runs) on other databases of one Redis never
     hear each other."""
     return f"{prefix}:{parse_url(url).get('db', 0)}:"
+
+
+class LocalBus:
+    """Fan-out inside one process: a publish puts the message on the queue of every
+    hub (one per event loop) that subscribed the group, from whichever thread it runs."""
+
+    batches = True
+    _subscribed: ClassVar[dict[str, set["LocalBus"]]] = defaultdict(set)
+
+    def __init__(self):
+        self.joined: set[str] = set()
+        self.on_resume: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[Message] = asyncio.Queue()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def stop(self) -> None:
+        for group in self.joined:
+            self._leave(group)
+        self.joined.clear()
+
+    async def receive(self) -> Message:
+        return await self._queue.get()
+
+    async def sync(
+        self, groups: Iterable[str], wanted: Callable[[str], bool], *, wait: bool = True
+    ) -> None:
+        """Subscribe or unsubscribe each group as `wanted` says; in effect at once."""
+        for group in groups:
+            if wanted(group):
+                if group not in self.joined:
+                    self.joined.add(group)
+                    LocalBus._subscribed[group].add(self)
+            elif group in self.joined:
+                self.joined.discard(group)
+                self._leave(group)
+
+    def _leave(self, group: str) -> None:
+        buses = LocalBus._subscribed.get(group)
+        if buses is not None:
+            buses.discard(self)
+            if not buses:
+                del LocalBus._subscribed[group]
+
+    async def refresh(self) -> None:
+        """Nothing expires."""
+
+    async def publish(self, batch: Batch) -> None:
+        publish_locally(batch)
+
+    def _put(self, message: Message) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._queue.put_nowait(message)
+        else:
+            loop.call_soon_threadsafe(self._queue.put_nowait, message)
+
+
+def publish_locally(batch: Batch) -> None:
+    """Hand each message to every LocalBus in this process that subscribed its group."""
+    for group, message in batch:
+        for bus in tuple(LocalBus._subscribed.get(group, ())):
+            bus._put({**message, "group": group})
 
 
 class LayerBus:
@@ -134,6 +217,194 @@ class LayerBus:
             await self.layer.group_send(group, {**message, "group": group})
 
 
+def publish_command(channel: bytes, payload: bytes) -> bytes:
+    """PUBLISH channel payload, in the Redis protocol (RESP)."""
+    return b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
+        len(channel),
+        channel,
+        len(payload),
+        payload,
+    )
+
+
+def _command(*parts: bytes) -> bytes:
+    head = b"*%d\r\n" % len(parts)
+    return head + b"".join(b"$%d\r\n%b\r\n" % (len(part), part) for part in parts)
+
+
+class _PublishProtocol(asyncio.Protocol):
+    """The publishing connection: writes commands, matches Redis's one-line replies to
+    them in order. A reply nobody awaits (a PUBLISH's) is only checked for an error."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.waiting: deque[asyncio.Future | None] = deque()
+        self.answered_at = 0.0
+        self.refused = 0
+        self._buffer = b""
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family != socket.AF_UNIX:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+    def write(self, data: bytes, replies: int, waiter: asyncio.Future | None = None) -> None:
+        if self.closed or self.transport is None or self.transport.is_closing():
+            raise ConnectionError("the Redis publishing connection is closed")
+        if not self.waiting:
+            self.answered_at = asyncio.get_running_loop().time()
+        self.waiting.extend(repeat(None, replies - (waiter is not None)))
+        if waiter is not None:
+            self.waiting.append(waiter)
+        self.transport.write(data)
+
+    def data_received(self, data: bytes) -> None:
+        self.answered_at = asyncio.get_running_loop().time()
+        self._buffer += data
+        while (end := self._buffer.find(b"\r\n")) >= 0:
+            line, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
+            if line[:1] not in (b"+", b"-", b":") or not self.waiting:
+                logger.error("unexpected reply on the Redis publishing connection: %r", line[:80])
+                self.transport.abort()
+                return
+            self._answered(self.waiting.popleft(), line)
+
+    def _answered(self, waiter: asyncio.Future | None, line: bytes) -> None:
+        error = line[1:].decode(errors="replace") if line[:1] == b"-" else None
+        if waiter is not None:
+            if waiter.done():
+                return
+            if error:
+                waiter.set_exception(ResponseError(error))
+            else:
+                waiter.set_result(line)
+        elif error:
+            self.refused += 1
+            logger.error(
+                "Redis refused a publish (%s; %d refused on this connection); "
+                "clients will catch up from the database",
+                error,
+                self.refused,
+            )
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    async def writable(self) -> None:
+        await self._writable.wait()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._writable.set()
+        unanswered = [w for w in self.waiting if w is None]
+        for waiter in self.waiting:
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(ConnectionError("Redis closed the connection"))
+        self.waiting.clear()
+        if unanswered:
+            logger.warning(
+                "Redis publishing connection lost with %d publishes unconfirmed (%s); "
+                "clients will catch up from the database",
+                len(unanswered),
+                exc or "closed",
+            )
+
+
+class RedisPublisher:
+    """A connection of its own that only publishes, and never waits for Redis.
+
+    Each batch is written at once and Redis's replies are only counted and checked, so
+    a publish costs a few microseconds of CPU where redis-py's client, which awaits each
+    reply, costs about 70 (docs/performance.md). Order holds: one connection, written in
+    the order of the calls. A connection that dies, or leaves its replies overdue by
+    REPLY_TIMEOUT, is dropped and the next publish opens another; what was written to it
+    unanswered is logged as lost, and clients catch up from the database.
+    """
+
+    CONNECT_TIMEOUT = 5.0
+    REPLY_TIMEOUT = 10.0
+
+    def __init__(self, url: str, client_name: str):
+        self.url = url
+        self.client_name = client_name
+        self._protocol: _PublishProtocol | None = None
+        self._connecting = asyncio.Lock()
+
+    async def publish(self, commands: list[bytes]) -> None:
+        protocol = self._protocol
+        if protocol is None or protocol.closed or self._overdue(protocol):
+            protocol = await self._connect()
+        protocol.write(b"".join(commands), len(commands))
+        await protocol.writable()  # past the transport's high-water mark: Redis is slow
+
+    def _overdue(self, protocol: _PublishProtocol) -> bool:
+        late = asyncio.get_running_loop().time() - protocol.answered_at > self.REPLY_TIMEOUT
+        if protocol.waiting and late:
+            logger.warning(
+                "Redis left %d publishes unanswered for %.0f s; reconnecting",
+                len(protocol.waiting),
+                self.REPLY_TIMEOUT,
+            )
+            protocol.transport.abort()
+            return True
+        return False
+
+    async def _connect(self) -> _PublishProtocol:
+        async with self._connecting:
+            protocol = self._protocol
+            if protocol is None or protocol.closed or protocol.transport.is_closing():
+                async with asyncio.timeout(self.CONNECT_TIMEOUT):
+                    self._protocol = protocol = await self._open()
+            return protocol
+
+    async def _open(self) -> _PublishProtocol:
+        loop = asyncio.get_running_loop()
+        parts, options = urlsplit(self.url), parse_url(self.url)
+        if parts.scheme == "unix":
+            _transport, protocol = await loop.create_unix_connection(
+                _PublishProtocol, options["path"]
+            )
+        else:
+            tls = None
+            if parts.scheme == "rediss":
+                tls = ssl.create_default_context()
+                if options.get("ssl_cert_reqs") in ("none", "CERT_NONE"):
+                    tls.check_hostname = False
+                    tls.verify_mode = ssl.CERT_NONE
+            _transport, protocol = await loop.create_connection(
+                _PublishProtocol,
+                options.get("host", "localhost"),
+                options.get("port", 6379),
+                ssl=tls,
+            )
+        hello = []
+        if options.get("password"):
+            user = [options["username"].encode()] if options.get("username") else []
+            hello.append(_command(b"AUTH", *user, options["password"].encode()))
+        hello.append(_command(b"CLIENT", b"SETNAME", self.client_name.encode()))
+        answers = [loop.create_future() for _ in hello]
+        try:
+            for command, answer in zip(hello, answers, strict=True):
+                protocol.write(command, 1, answer)
+            await asyncio.gather(*answers)
+        except BaseException:
+            protocol.transport.abort()
+            raise
+        return protocol
+
+    async def aclose(self) -> None:
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.close()
+
+
 class _Subscriber(PubSub):
     """redis-py's pub/sub connection, telling the bus each time it had to reconnect."""
 
@@ -159,6 +430,7 @@ class RedisBus:
         self.client_name = f"{prefix}-hub-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.client = redis.from_url(url, socket_keepalive=True, client_name=self.client_name)
         self.subscriber = _Subscriber(self, self.client.connection_pool)
+        self.publisher = RedisPublisher(url, f"{self.client_name}-pub")
         self.joined: set[str] = set()
         self.on_resume: Callable[[], None] | None = None
         self.reconnects = 0
@@ -188,6 +460,7 @@ class RedisBus:
 
     async def stop(self) -> None:
         await self.subscriber.aclose()
+        await self.publisher.aclose()
         await self.client.aclose()
         self.joined.clear()
 
@@ -296,15 +569,10 @@ class RedisBus:
         """Nothing expires: a subscription lasts as long as its connection."""
 
     async def publish(self, batch: Batch) -> None:
-        """One PUBLISH per event; a batch goes in one round trip, in order."""
-        if len(batch) == 1:
-            [(group, message)] = batch
-            await self.client.publish(self.channel(group), pack(message))
-            return
-        async with self.client.pipeline(transaction=False) as pipe:
-            for group, message in batch:
-                pipe.publish(self.channel(group), pack(message))
-            await pipe.execute()
+        """One PUBLISH per event; a batch is one write, in order."""
+        await self.publisher.publish(
+            [publish_command(self.channel(group), pack(message)) for group, message in batch]
+        )
 
 
 @functools.cache
@@ -315,15 +583,29 @@ def _blocking_client(url: str):
 
 
 def publish_blocking(group: str, message: Message) -> None:
-    """Publish from code that has no serving event loop (a management command)."""
+    """Publish and wait, from code that has no serving event loop (a management command)."""
     url = settings.REDIS_URL
-    channel = f"{channel_namespace(url, settings.REDIS_PREFIX)}{group}"
-    _blocking_client(url).publish(channel, pack(message))
+    if url:
+        channel = f"{channel_namespace(url, settings.REDIS_PREFIX)}{group}"
+        _blocking_client(url).publish(channel, pack(message))
+        return
+    layer = _configured_layer()
+    if layer is None:
+        publish_locally([(group, message)])
+    else:
+        async_to_sync(LayerBus(layer).publish)([(group, message)])
 
 
-def make_bus() -> LayerBus | RedisBus:
+def _configured_layer():
+    """The Channels layer to carry events, or None where LocalBus stands in for it."""
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    layer = get_channel_layer()
+    return None if type(layer) is InMemoryChannelLayer else layer
+
+
+def make_bus() -> LocalBus | LayerBus | RedisBus:
     if settings.REDIS_URL:
         return RedisBus(settings.REDIS_URL, settings.REDIS_PREFIX)
-    from channels.layers import get_channel_layer
-
-    return LayerBus(get_channel_layer())
+    layer = _configured_layer()
+    return LocalBus() if layer is None else LayerBus(layer)

@@ -16,10 +16,6 @@ import asyncio
 import logging
 from collections import deque
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.conf import settings
-
 from . import bus as buses
 from .protocol import encode
 
@@ -106,19 +102,11 @@ def _serving_loop() -> asyncio.AbstractEventLoop | None:
     return None
 
 
-def publish_in_place(group: str, message: dict) -> None:
-    """Publish and wait, for code without a serving loop."""
-    if settings.REDIS_URL:
-        buses.publish_blocking(group, message)
-    else:
-        async_to_sync(buses.LayerBus(get_channel_layer()).publish)([(group, message)])
-
-
 def _publish(group: str, message: dict) -> None:
     loop = _serving_loop()
     if loop is None:
         try:
-            publish_in_place(group, message)
+            buses.publish_blocking(group, message)
         except Exception as exc:
             _failed([(group, message)], exc)
         return

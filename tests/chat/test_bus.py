@@ -12,9 +12,10 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
+from redis.exceptions import ResponseError
 
 from chat import fanout
-from chat.bus import RedisBus, pack, unpack
+from chat.bus import RedisBus, RedisPublisher, pack, publish_command, unpack
 from chat.fanout import room_group, user_group
 from chat.hub import Hub
 from tests.chat.test_hub import FakeSocket, connect
@@ -177,3 +178,153 @@ async def _resubscribed(watcher, hub, room_id: int, user_id: int) -> bool:
             await subscribers(watcher, hub, user_group(user_id)) == 1,
         ]
     )
+
+
+class FakeRedis:
+    """A Redis stand-in on a private port that records each command (a list of bytes)
+    and answers with `reply(command)`: a RESP line, or None for no answer."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.commands: list[list[bytes]] = []
+        self.connections = 0
+
+    async def __aenter__(self) -> "FakeRedis":
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.close()
+
+    async def _serve(self, reader, writer) -> None:
+        self.connections += 1
+        try:
+            while line := await reader.readline():
+                parts = []
+                for _ in range(int(line[1:])):
+                    size = int((await reader.readline())[1:])
+                    parts.append((await reader.readexactly(size + 2))[:-2])
+                self.commands.append(parts)
+                answer = self.reply(parts)
+                if answer is not None:
+                    writer.write(answer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    def published(self) -> list[bytes]:
+        return [c[2] for c in self.commands if c[0] == b"PUBLISH"]
+
+
+def answer_ok(command: list[bytes]) -> bytes:
+    return b":1\r\n" if command[0] == b"PUBLISH" else b"+OK\r\n"
+
+
+async def test_the_publisher_authenticates_and_names_itself_before_publishing():
+    async with FakeRedis(answer_ok) as fake:
+        publisher = RedisPublisher(f"redis://ann:s3cret@127.0.0.1:{fake.port}/4", "parley-pub")
+        await publisher.publish([publish_command(b"ch", b"one"), publish_command(b"ch", b"two")])
+        await until(lambda: _count(fake.published, 2))
+        await publisher.aclose()
+    assert fake.commands == [
+        [b"AUTH", b"ann", b"s3cret"],
+        [b"CLIENT", b"SETNAME", b"parley-pub"],
+        [b"PUBLISH", b"ch", b"one"],
+        [b"PUBLISH", b"ch", b"two"],
+    ]
+
+
+async def _count(items, n: int) -> bool:
+    return len(items()) >= n
+
+
+async def test_a_refused_password_fails_the_publish_and_nothing_is_published():
+    def refuse_auth(command):
+        return b"-WRONGPASS invalid password\r\n" if command[0] == b"AUTH" else answer_ok(command)
+
+    async with FakeRedis(refuse_auth) as fake:
+        publisher = RedisPublisher(f"redis://:bad@127.0.0.1:{fake.port}", "parley-pub")
+        with pytest.raises(ResponseError, match="WRONGPASS"):
+            await publisher.publish([publish_command(b"ch", b"one")])
+    assert fake.published() == []
+
+
+async def test_a_refused_publish_is_logged_and_the_connection_keeps_publishing(caplog):
+    def refuse_first(command):
+        if command[0] == b"PUBLISH" and command[2] == b"one":
+            return b"-OOM command not allowed\r\n"
+        return answer_ok(command)
+
+    async with FakeRedis(refuse_first) as fake:
+        publisher = RedisPublisher(f"redis://127.0.0.1:{fake.port}", "parley-pub")
+        with caplog.at_level(logging.ERROR, logger="chat.bus"):
+            await publisher.publish([publish_command(b"ch", b"one")])
+            await publisher.publish([publish_command(b"ch", b"two")])
+            await until(lambda: _count(fake.published, 2))
+            await asyncio.sleep(0.05)
+        await publisher.aclose()
+    assert "Redis refused a publish (OOM command not allowed; 1 refused" in caplog.text
+    assert fake.connections == 1
+
+
+async def test_replies_overdue_drop_the_connection_and_the_next_publish_opens_another(caplog):
+    def never_answer_publish(command):
+        return None if command[0] == b"PUBLISH" else b"+OK\r\n"
+
+    async with FakeRedis(never_answer_publish) as fake:
+        publisher = RedisPublisher(f"redis://127.0.0.1:{fake.port}", "parley-pub")
+        publisher.REPLY_TIMEOUT = 0.1
+        with caplog.at_level(logging.WARNING, logger="chat.bus"):
+            await publisher.publish([publish_command(b"ch", b"one")])
+            await asyncio.sleep(0.2)
+            await publisher.publish([publish_command(b"ch", b"two")])
+            await until(lambda: _count(fake.published, 2))
+        await publisher.aclose()
+    assert fake.connections == 2
+    assert "Redis left 1 publishes unanswered" in caplog.text
+
+
+async def test_published_events_reach_a_subscriber_in_order_over_real_redis(redis_bus_hub):
+    _hub, watcher = redis_bus_hub
+    observer = watcher.pubsub(ignore_subscribe_messages=True)
+    await observer.subscribe("parley-test-order")
+    publisher = RedisPublisher(REDIS_URL, f"parley-test-{uuid.uuid4().hex[:8]}")
+    for start in range(0, 100, 10):
+        await publisher.publish(
+            [publish_command(b"parley-test-order", b"%d" % n) for n in range(start, start + 10)]
+        )
+    received = []
+    async with asyncio.timeout(5):
+        while len(received) < 100:
+            reply = await observer.get_message(timeout=1)
+            if reply is not None:
+                received.append(int(reply["data"]))
+    await observer.aclose()
+    await publisher.aclose()
+    assert received == list(range(100))
+
+
+async def test_a_killed_publishing_connection_is_replaced_by_the_next_publish(redis_bus_hub):
+    _hub, watcher = redis_bus_hub
+    observer = watcher.pubsub(ignore_subscribe_messages=True)
+    await observer.subscribe("parley-test-kill")
+    name = f"parley-test-{uuid.uuid4().hex[:8]}"
+    publisher = RedisPublisher(REDIS_URL, name)
+    await publisher.publish([publish_command(b"parley-test-kill", b"first")])
+    [client] = [c for c in await watcher.client_list() if c["name"] == name]
+    assert await watcher.client_kill_filter(_id=client["id"]) == 1
+    await asyncio.sleep(0.1)
+    await publisher.publish([publish_command(b"parley-test-kill", b"second")])
+    received = []
+    async with asyncio.timeout(5):
+        while len(received) < 2:
+            reply = await observer.get_message(timeout=1)
+            if reply is not None:
+                received.append(reply["data"])
+    [again] = [c for c in await watcher.client_list() if c["name"] == name]
+    await observer.aclose()
+    await publisher.aclose()
+    assert received == [b"first", b"second"]
+    assert again["id"] != client["id"]

@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from chat import fanout
-from chat.bus import LayerBus, channel_namespace, unpack
+from chat.bus import LayerBus, LocalBus, channel_namespace, unpack
 from chat.fanout import room_group
 from tests.conftest import TEST_REDIS_URL, require_service
 
@@ -51,19 +51,15 @@ async def test_a_failing_layer_is_logged_and_never_fails_the_committing_thread(
     assert "publish to room.7 failed" in caplog.text
 
 
-def test_without_a_serving_loop_a_publish_completes_in_place(settings):
-    settings.REDIS_URL = ""  # on the layer; test_bus covers Redis
-    layer = get_channel_layer()
-
-    async def listen():
-        channel = await layer.new_channel()
-        await layer.group_add(room_group(8), channel)
-        return channel
-
-    channel = async_to_sync(listen)()
-    fanout.publish_to_room(8, {"type": "message"})
-    received = async_to_sync(layer.receive)(channel)
-    assert received["text"] == '{"type":"message"}'
+async def test_without_a_serving_loop_a_publish_reaches_this_process_hubs_in_place(settings):
+    settings.REDIS_URL = ""  # the stock in-memory layer: LocalBus; test_bus covers Redis
+    bus = LocalBus()
+    await bus.start()
+    await bus.sync([room_group(8)], lambda group: True)
+    await sync_to_async(fanout.publish_to_room)(8, {"type": "message"})  # no outbox there
+    received = await asyncio.wait_for(bus.receive(), 2)
+    await bus.stop()
+    assert received == {"type": "chat.frame", "group": room_group(8), "text": '{"type":"message"}'}
 
 
 def test_without_a_serving_loop_a_publish_on_redis_completes_in_place(settings):

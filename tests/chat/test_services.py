@@ -176,7 +176,7 @@ class TestSendMessage:
         def broken(group, message):
             raise ConnectionError("bus down")
 
-        monkeypatch.setattr(fanout, "publish_in_place", broken)
+        monkeypatch.setattr(fanout.buses, "publish_blocking", broken)
         with django_capture_on_commit_callbacks(execute=True):
             message = send(user, room, "kept")
         assert Message.objects.get(pk=message.pk).body == "kept"
