@@ -247,9 +247,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def send_frame(self, frame: dict | None) -> None:
         if frame is None:
             return
+        text = encode(frame)
+        if self._writer is not None:
+            self._writer.write(Event(text))  # what uvicorn's send would write, framed here
+            return
         # OSError: the client left (uvicorn's ClientDisconnected); disconnect() cleans up.
         with contextlib.suppress(OSError):
-            await self.send(text_data=encode(frame))
+            await self.send(text_data=text)
 
     # Called by the hub, on the event loop.
 

@@ -23,6 +23,7 @@ QUOTE_CHARS = 120
 MAX_FETCH_LIMIT = 200
 DEFAULT_FETCH_LIMIT = 50
 MAX_ATTACHMENTS = 10
+CANONICAL_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ def parse_client_msg_id(value: Any) -> str:
     """The canonical text of a client's UUID, or ChatError."""
     if not isinstance(value, str) or len(value) > 64:
         raise ChatError("bad_request", "`client_msg_id` must be a UUID string.")
+    if CANONICAL_UUID_RE.fullmatch(value):
+        return value  # what clients send: already the canonical text
     try:
         return str(uuid.UUID(value))
     except ValueError:

@@ -1,4 +1,5 @@
 import json
+import uuid
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from chat.protocol import (
     Send,
     encode,
     error_frame,
+    parse_client_msg_id,
     parse_frame,
     parse_page,
 )
@@ -23,6 +25,20 @@ CID = "5b7c6a1e-2f7d-4c0e-9b1a-0d8f3e4c2a10"
 def test_send_frame_parses_into_a_send_command_with_a_canonical_uuid():
     frame = {"type": "send", "room": 3, "body": "hi", "client_msg_id": CID.upper(), "extra": 1}
     assert parse_frame(json.dumps(frame)) == Send(room=3, body="hi", client_msg_id=CID)
+
+
+@settings(max_examples=200)
+@given(
+    st.uuids().map(str) | st.uuids().map(lambda u: u.hex) | st.uuids().map(lambda u: str(u).upper())
+)
+def test_client_msg_id_in_any_uuid_spelling_comes_out_canonical(value):
+    assert parse_client_msg_id(value) == str(uuid.UUID(value))
+
+
+@pytest.mark.parametrize("value", ["", "5b7c6a1e", CID + "\n", CID.replace("-", "_"), 42, None])
+def test_client_msg_id_that_is_no_uuid_is_refused(value):
+    with pytest.raises(ChatError, match="client_msg_id"):
+        parse_client_msg_id(value)
 
 
 def test_a_send_may_list_attachments():
