@@ -27,7 +27,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import fanout, richtext, sending, uploads
+from . import fanout, flood, richtext, sending, uploads
 from .access import (
     MAX_ID,
     may_delete,
@@ -124,22 +124,23 @@ def _redis_counter(location: str):
 
 @receiver(setting_changed)
 def _forget_shared_cache(setting: str, **kwargs) -> None:
-    if setting == "CACHES":
+    if setting in ("CACHES", "PARLEY_SEND_RATE"):
         shared_cache.cache_clear()
         _redis_counter.cache_clear()
+        _send_counter.cache_clear()
 
 
-def _count(key: str, timeout: int) -> int:
-    """Add one to the counter under `key` (created with `timeout`); its new value.
+def _add_to_count(key: str, delta: int, timeout: int) -> int:
+    """Add `delta` to the counter under `key` (created with `timeout`); its new value.
 
-    On Redis one round trip (SET NX EX, INCR, pipelined): through Django's cache
+    On Redis one round trip (SET NX EX, INCRBY, pipelined): through Django's cache
     the same add-then-incr takes three. The key is the cache's own, so it sits
     under the cache's prefix.
     """
     counts = shared_cache()
     if not isinstance(counts, RedisCache):
         counts.add(key, 0, timeout=timeout)
-        return counts.incr(key)
+        return counts.incr(key, delta)
     key = counts.make_and_validate_key(key)
     location = settings.CACHES["default"]["LOCATION"]
     if not isinstance(location, str):
@@ -147,20 +148,20 @@ def _count(key: str, timeout: int) -> int:
     location = location.split(",")[0]  # the first server takes the writes
     with _redis_counter(location).pipeline(transaction=False) as pipe:
         pipe.set(key, 0, ex=timeout, nx=True)
-        pipe.incr(key)
+        pipe.incrby(key, delta)
         return pipe.execute()[1]
 
 
+@functools.cache
+def _send_counter() -> flood.SendCounter:
+    return flood.SendCounter(_add_to_count)
+
+
 def check_send_rate(user_id: int) -> None:
-    """Flood control: at most N sends per window per user, shared across processes."""
+    """Flood control: at most N sends per window per user, shared across processes
+    (chat.flood says how closely)."""
     limit, window = settings.PARLEY_SEND_RATE
-    key = f"parley:send-rate:{user_id}:{int(time.time() // window)}"
-    try:
-        count = _count(key, window * 2)
-    except Exception:
-        logger.warning("rate-limit store unavailable; send allowed", exc_info=True)
-        return
-    if count > limit:
+    if not _send_counter().allow(user_id, limit, window, time.time()):
         raise ChatError("rate_limited", _("You are sending too fast; wait a moment."))
 
 
