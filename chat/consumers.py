@@ -13,6 +13,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from . import presence, queries, services
+from .dbcalls import batched
 from .errors import ChatError
 from .hub import Hub
 from .i18n import language_from_scope
@@ -60,7 +61,7 @@ def _member_room_ids(user) -> set[int]:
     return queries.member_room_ids(user)
 
 
-@database_sync_to_async
+@batched
 def _send(user, command: Send) -> dict:
     message, _created = services.send_message(
         user,
@@ -73,28 +74,28 @@ def _send(user, command: Send) -> dict:
     return {"type": "ack", "client_msg_id": command.client_msg_id, "message": message_dict(message)}
 
 
-@database_sync_to_async
+@batched
 def _edit(user, command: Edit) -> dict:
     message = services.edit_message(user, command.message, command.body)
     return {"type": "message.updated", "message": message_dict(message)}
 
 
-@database_sync_to_async
+@batched
 def _delete(user, command: Delete) -> dict:
     return deleted_event(services.delete_message(user, command.message))
 
 
-@database_sync_to_async
+@batched
 def _react(user, command: React) -> dict:
     return services.react(user, command.message, command.emoji, command.on)
 
 
-@database_sync_to_async
+@batched
 def _typing(user, command: Typing) -> None:
     services.typing(user, command.room)
 
 
-@database_sync_to_async
+@batched
 def _fetch(user, command: Fetch) -> dict:
     page = queries.message_page(
         user,
@@ -110,7 +111,7 @@ def _fetch(user, command: Fetch) -> dict:
     return {"type": "messages", **page, **cursor}
 
 
-@database_sync_to_async
+@batched
 def _read(user, command: Read) -> None:
     services.mark_read(user, command.room, command.seq)
 
