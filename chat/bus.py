@@ -104,6 +104,13 @@ class LocalBus:
     async def receive(self) -> Message:
         return await self._queue.get()
 
+    async def receive_ready(self) -> Message | None:
+        """A message that has already arrived, or None at once."""
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
     async def sync(
         self, groups: Iterable[str], wanted: Callable[[str], bool], *, wait: bool = True
     ) -> None:
@@ -174,6 +181,10 @@ class LayerBus:
 
     async def receive(self) -> Message:
         return await self.layer.receive(self.channel)
+
+    async def receive_ready(self) -> Message | None:
+        """None: a layer has no way to take a message without waiting for one."""
+        return None
 
     async def sync(
         self, groups: Iterable[str], wanted: Callable[[str], bool], *, wait: bool = True
@@ -468,15 +479,30 @@ class RedisBus:
         """The next published message; subscription confirmations are handled on the way."""
         await self._connect()
         while True:
-            reply = await self.subscriber.get_message(timeout=None)
-            if reply is None:
-                continue
-            kind = reply["type"]
-            if kind == "message":
-                channel = reply["channel"].decode()
-                return unpack(channel[len(self.namespace) :], reply["data"])
-            if kind == "subscribe":
-                self._confirmed(reply["channel"])
+            message = await self._next()
+            if message is not None:
+                return message
+
+    async def receive_ready(self) -> Message | None:
+        """A message already read from the connection, or None at once."""
+        connection = self.subscriber.connection
+        while connection is not None and await connection.can_read():
+            message = await self._next()
+            if message is not None:
+                return message
+        return None
+
+    async def _next(self) -> Message | None:
+        reply = await self.subscriber.get_message(timeout=None)
+        if reply is None:
+            return None
+        kind = reply["type"]
+        if kind == "message":
+            channel = reply["channel"].decode()
+            return unpack(channel[len(self.namespace) :], reply["data"])
+        if kind == "subscribe":
+            self._confirmed(reply["channel"])
+        return None
 
     async def sync(
         self, groups: Iterable[str], wanted: Callable[[str], bool], *, wait: bool = True

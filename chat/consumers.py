@@ -183,8 +183,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             }
         )
         held, self._held = self._held, None
-        for event in held:
-            self.deliver(event)
+        self.deliver(*held)
 
     async def disconnect(self, code):
         if self.hub is not None:
@@ -258,27 +257,32 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # Called by the hub, on the event loop.
 
-    def deliver(self, event: Event) -> None:
-        """Write an already-encoded event without waiting for a slow client.
+    def deliver(self, *events: Event) -> None:
+        """Write already-encoded events without waiting for a slow client.
 
-        Under uvicorn the framed bytes go straight to the connection; past
-        MAX_BUFFERED_BYTES not yet taken by the client, the socket is closed
-        (1013) so it reconnects and catches up. Elsewhere the ASGI send runs
-        eagerly, and past MAX_BACKLOG sends waiting the same happens.
+        Under uvicorn the framed bytes go straight to the connection, all of them
+        in one write; past MAX_BUFFERED_BYTES not yet taken by the client, the
+        socket is closed (1013) so it reconnects and catches up. Elsewhere the
+        ASGI send runs eagerly, and past MAX_BACKLOG sends waiting the same happens.
         """
         if self._held is not None:
-            self._held.append(event)
+            self._held.extend(events)
             return
         if self._closing:
             return
         if self._writer is not None:
             if self._writer.buffered() > MAX_BUFFERED_BYTES:
                 self._overloaded(f"{self._writer.buffered()} bytes")
-            elif not self._writer.write(event):
+            elif not self._writer.write(*events):
                 self._closing = True  # the client is leaving; disconnect() cleans up
             return
+        for event in events:
+            self._send_eagerly(event)
+
+    def _send_eagerly(self, event: Event) -> None:
         if self._backlog >= MAX_BACKLOG:
-            self._overloaded(f"{self._backlog} frames")
+            if not self._closing:
+                self._overloaded(f"{self._backlog} frames")
             return
         sending = asyncio.Task(
             self.base_send({"type": "websocket.send", "text": event.text}),

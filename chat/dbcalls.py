@@ -62,15 +62,19 @@ class Batcher:
                     else:
                         future.set_exception(value)
                 live = []
-        except BaseException as exc:
-            failure = exc if isinstance(exc, Exception) else RuntimeError("database call cut off")
-            for _language, _func, _args, future in [*live, *self.waiting]:
-                if not future.done():
-                    future.set_exception(failure)
-            self.waiting = []
+        except asyncio.CancelledError:
+            self._fail([*live, *self.waiting], RuntimeError("the database call was cut off"))
             raise
+        except Exception as exc:  # the hop itself failed: its callers hear why
+            self._fail([*live, *self.waiting], exc)
         finally:
             self.task = None
+
+    def _fail(self, calls: list[_Call], exc: Exception) -> None:
+        for _language, _func, _args, future in calls:
+            if not future.done():
+                future.set_exception(exc)
+        self.waiting = []
 
 
 def _run_all(batch: list[_Call]) -> list[tuple[bool, Any]]:

@@ -59,8 +59,9 @@ class DirectWriter:
         """Bytes written but not yet taken by the client's connection."""
         return self.protocol.transport.get_write_buffer_size()
 
-    def write(self, event: Event) -> bool:
-        """Write the event's frame; False once the connection takes no more frames."""
+    def write(self, *events: Event) -> bool:
+        """Write the events' frames, in one write; False once the connection takes no
+        more frames."""
         protocol = self.protocol
         if (
             protocol.close_sent
@@ -68,5 +69,8 @@ class DirectWriter:
             or protocol.transport.is_closing()
         ):
             return False
-        protocol.transport.write(event.frame)
+        if len(events) == 1:
+            protocol.transport.write(events[0].frame)
+        else:
+            protocol.transport.write(b"".join(event.frame for event in events))
         return True

@@ -7,6 +7,8 @@ from django.utils.translation import gettext
 
 from chat.dbcalls import Batcher, batched, batcher
 
+pytestmark = pytest.mark.django_db(transaction=True)  # the hop closes stale connections
+
 
 def blocking_call(release: threading.Event, ran: list) -> str:
     release.wait(5)

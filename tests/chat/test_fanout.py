@@ -53,6 +53,7 @@ async def test_a_failing_layer_is_logged_and_never_fails_the_committing_thread(
 
 async def test_without_a_serving_loop_a_publish_reaches_this_process_hubs_in_place(settings):
     settings.REDIS_URL = ""  # the stock in-memory layer: LocalBus; test_bus covers Redis
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     bus = LocalBus()
     await bus.start()
     await bus.sync([room_group(8)], lambda group: True)

@@ -5,7 +5,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
 
 from chat import hub as hub_module
-from chat.bus import LayerBus
+from chat.bus import LayerBus, LocalBus, publish_locally
 from chat.fanout import room_group, user_group
 from chat.hub import Hub
 from tests.factories import RoomFactory, UserFactory
@@ -17,10 +17,12 @@ class FakeSocket:
         self.user_id = user.pk
         self.room_ids: set[int] = set()
         self.frames: list[str] = []
+        self.writes: list[int] = []  # events per deliver call
         self.initial = set(room_ids)
 
-    def deliver(self, event) -> None:
-        self.frames.append(event.text)
+    def deliver(self, *events) -> None:
+        self.frames.extend(event.text for event in events)
+        self.writes.append(len(events))
 
     def granted(self, room_id: int) -> None:
         self.room_ids.add(room_id)
@@ -209,3 +211,45 @@ async def test_a_storm_of_sockets_never_has_more_layer_calls_in_flight_than_a_po
     await hub.stop()
     assert hub.bus.layer.groups == {}
     assert 0 < hub.bus.layer.most <= 32
+
+
+def frame(group: str, text: str, **extra) -> tuple[str, dict]:
+    return group, {"type": "chat.frame", "text": text, **extra}
+
+
+async def test_events_that_arrived_together_reach_each_socket_in_one_write_in_order(alice):
+    hub = Hub(LocalBus())
+    bob = await sync_to_async(UserFactory)(username="bob")
+    mine, theirs = FakeSocket(alice, {7}), FakeSocket(bob, {7, 8})
+    await connect(hub, mine)
+    await connect(hub, theirs)
+    publish_locally(
+        [
+            frame(room_group(7), "a"),
+            frame(room_group(8), "b"),
+            frame(room_group(7), "c", except_user=alice.pk),
+            frame(room_group(7), "d"),
+        ]
+    )
+    await asyncio.sleep(0.05)
+    await hub.stop()
+    assert (mine.frames, mine.writes) == (["a", "d"], [2])
+    assert (theirs.frames, theirs.writes) == (["a", "b", "c", "d"], [4])
+
+
+async def test_a_grant_among_events_that_arrived_together_keeps_every_frame_in_order(alice):
+    hub = Hub(LocalBus())
+    socket = FakeSocket(alice, {7})
+    await connect(hub, socket)
+    grant = {"type": "chat.grant", "room": 9, "text": "granted"}
+    publish_locally(
+        [
+            frame(room_group(7), "before"),
+            (user_group(alice.pk), grant),
+            frame(room_group(7), "after"),
+        ]
+    )
+    await asyncio.sleep(0.05)
+    await hub.stop()
+    assert socket.frames == ["before", "granted", "after"]
+    assert socket.room_ids == {7, 9}
