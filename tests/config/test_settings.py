@@ -137,6 +137,19 @@ def test_a_heads_interval_of_30_seconds_or_more_is_refused(interval):
     assert "PARLEY_HEADS_INTERVAL" in result.stderr
 
 
+@pytest.mark.parametrize("milliseconds", ["-1", "101"])
+def test_a_fanout_coalescing_window_outside_0_to_100_ms_is_refused(milliseconds):
+    result = load_settings({"PARLEY_FANOUT_COALESCE_MS": milliseconds}, ["DEBUG"])
+    assert result.returncode != 0
+    assert "PARLEY_FANOUT_COALESCE_MS" in result.stderr
+
+
+@pytest.mark.parametrize(("env", "expected"), [({}, 5), ({"PARLEY_FANOUT_COALESCE_MS": "0"}, 0)])
+def test_fanout_coalescing_is_5_ms_unless_set_and_0_turns_it_off(env, expected):
+    result = load_settings(env, ["PARLEY_FANOUT_COALESCE_MS"])
+    assert json.loads(result.stdout)["PARLEY_FANOUT_COALESCE_MS"] == expected
+
+
 @pytest.mark.parametrize(
     ("host", "port", "expected"),
     [
