@@ -85,6 +85,7 @@ class LocalBus:
     hub (one per event loop) that subscribed the group, from whichever thread it runs."""
 
     batches = True
+    gathers = False  # a publish here is a few queue puts: nothing to save by waiting
     _subscribed: ClassVar[dict[str, set["LocalBus"]]] = defaultdict(set)
 
     def __init__(self):
@@ -162,6 +163,7 @@ class LayerBus:
     """Fan-out over a Channels layer (chat.hub's groups are layer groups)."""
 
     batches = False
+    gathers = False
 
     def __init__(self, layer):
         self.layer = layer
@@ -432,6 +434,7 @@ class RedisBus:
     """Fan-out over Redis pub/sub: one subscriber connection per process (per event loop)."""
 
     batches = True
+    gathers = True  # each write wakes Redis and every subscriber: worth gathering (fanout)
 
     def __init__(self, url: str, prefix: str):
         import redis.asyncio as redis

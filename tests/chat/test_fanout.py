@@ -79,3 +79,35 @@ def test_without_a_serving_loop_a_publish_on_redis_completes_in_place(settings):
     observer.close()
     client.close()
     assert unpack("room.8", received["data"])["text"] == '{"type":"message"}'
+
+
+class GatheringBus:
+    """A bus that wants publishes gathered, recording each batch it is given."""
+
+    batches = True
+    gathers = True
+
+    def __init__(self):
+        self.published: list[list[str]] = []
+
+    async def publish(self, batch):
+        self.published.append([message["text"] for _group, message in batch])
+
+
+async def test_publishes_soon_after_one_go_together_but_one_after_a_lull_goes_at_once(settings):
+    settings.PARLEY_FANOUT_COALESCE_MS = 200
+    bus = GatheringBus()
+    fanout.serve_from(asyncio.get_running_loop(), bus)
+    fanout.publish_to_room(7, {"n": 1})
+    await asyncio.sleep(0.05)
+    assert bus.published == [['{"n":1}']]
+    fanout.publish_to_room(7, {"n": 2})
+    fanout.publish_to_room(7, {"n": 3})
+    await asyncio.sleep(0.05)
+    assert len(bus.published) == 1  # held: the last publish was 0.05 s ago
+    await asyncio.sleep(0.25)
+    assert bus.published[1] == ['{"n":2}', '{"n":3}']
+    await asyncio.sleep(0.25)
+    fanout.publish_to_room(7, {"n": 4})
+    await asyncio.sleep(0.05)
+    assert bus.published[2] == ['{"n":4}']
