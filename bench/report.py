@@ -1,6 +1,7 @@
 """The tables `python -m bench` prints, and the check against the issue's targets."""
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -158,59 +159,146 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "NOT met")
 
 
-def _times(value: float | None) -> str:
-    return _num(value, "{:.2f} x")
-
-
 def _over(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def targets(fanout: Sequence[FanoutResult], storm: StormResult | None) -> str:
-    """Each of the issue's targets, met or not, from this run's figures."""
-    rows = {(r.target.key, r.members): Row(r) for r in fanout}
+def _median(values: Sequence[float | None]) -> float | None:
+    known = sorted(v for v in values if v is not None and not math.isinf(v))
+    return statistics.median(known) if known else None
+
+
+def _spread(values: Sequence[float | None], fmt: str, unit: str = "") -> str:
+    """The median and, over several runs, each run's value: `0.84 x (0.80/0.84/0.90)`."""
+    middle = _num(_median(values), fmt) + unit
+    if len(values) < 2:
+        return middle
+    return f"{middle} ({'/'.join(_num(v, fmt) for v in values)})"
+
+
+def _ratios(rows: list[Row], ceilings: list[Row | None], figure: str) -> list[float | None]:
+    return [
+        _over(getattr(row, figure), getattr(ceil, figure) if ceil else None)
+        for row, ceil in zip(rows, ceilings, strict=True)
+    ]
+
+
+def median_table(runs: Sequence[Sequence[FanoutResult]]) -> str:
+    """One row per server and size: the median over the runs of each figure; ratios are
+    taken within each run (against that run's ceiling), then their median is shown."""
+    header = (
+        "server", "N", "del/s p99<=100ms", "x ceil", "del/s p99<=200ms", "x ceil",
+        "CPU us/del", "x ceil", "p99 1 msg/s", "lost", "KiB/conn",
+    )  # fmt: skip
+    table = [header]
+    keys = list(dict.fromkeys((r.target.key, r.members) for run in runs for r in run))
+    for key, members in keys:
+        rows, ceilings = [], []
+        for run in runs:
+            by_key = {(r.target.key, r.members): Row(r) for r in run}
+            if (key, members) in by_key:
+                rows.append(by_key[(key, members)])
+                ceilings.append(by_key.get(("ceiling", members)))
+
+        first = rows[0].result
+        table.append((
+            first.target.label,
+            f"{members:,}",
+            _num(_median([row.max100 for row in rows])),
+            _spread(_ratios(rows, ceilings, "max100"), "{:.2f}"),
+            _num(_median([row.max200 for row in rows])),
+            _spread(_ratios(rows, ceilings, "max200"), "{:.2f}"),
+            _num(_median([row.cpu_us for row in rows]), "{:.1f}"),
+            _spread(_ratios(rows, ceilings, "cpu_us"), "{:.2f}"),
+            _num(_median([row.result.low_rate.p99_ms for row in rows]), "{:.1f} ms"),
+            str(sum(row.result.low_rate.expected - row.result.low_rate.deliveries for row in rows)),
+            _num(_median([row.result.kib_per_socket for row in rows]), "{:.1f}"),
+        ))  # fmt: skip
+    return f"Medians of {len(runs)} runs.\n" + _table(table)
+
+
+def targets(runs: Sequence[Sequence[FanoutResult]], storm: StormResult | None) -> str:
+    """Each of the issue's targets, met or not: the median over the runs of each run's
+    own figure (a ratio is taken within its run), with each run's value beside it."""
+    by_run = [{(r.target.key, r.members): Row(r) for r in run} for run in runs]
     lines: list[tuple[str, str, str]] = [("target", "measured", "verdict")]
 
-    def add(name: str, measured: str, ok: bool | None) -> None:
-        lines.append((name, measured, _verdict(ok)))
+    def add(name, figure, test, unit=" x", fmt="{:.2f}", shown=None) -> None:
+        """One line: `figure(rows of a run)` per run, judged on the median by `test`."""
+        values = [figure(rows) for rows in by_run]
+        if all(v is None for v in values):
+            return
+        middle = _median(values)
+        measured = shown(values) if shown else _spread(values, fmt, unit)
+        lines.append((name, measured, _verdict(None if middle is None else test(middle))))
 
     def max_at(row: Row, limit: int) -> float | None:
         return row.max100 if limit == 100 else row.max200
 
+    def vs_ceiling(key, n, limit):
+        def figure(rows):
+            row, ceil = rows.get((key, n)), rows.get(("ceiling", n))
+            return _over(max_at(row, limit), max_at(ceil, limit)) if row and ceil else None
+
+        return figure
+
+    def cpu_vs_ceiling(key, n):
+        def figure(rows):
+            row, ceil = rows.get((key, n)), rows.get(("ceiling", n))
+            return _over(row.cpu_us, ceil.cpu_us) if row and ceil else None
+
+        return figure
+
+    def of_row(key, n, value):
+        def figure(rows):
+            row = rows.get((key, n))
+            return value(row) if row else None
+
+        return figure
+
     for key in ("parley-mem", "parley-redis"):
         for n, limit, need in ((100, 100, 0.5), (1000, 200, 0.4)):
-            row, ceil = rows.get((key, n)), rows.get(("ceiling", n))
-            if row and ceil:
-                value = _over(max_at(row, limit), max_at(ceil, limit))
-                name = f"{key} N={n}: max del/s at p99<={limit}ms >= {need} x ceiling"
-                add(name, _times(value), None if value is None else value >= need)
+            name = f"{key} N={n}: max del/s at p99<={limit}ms >= {need} x ceiling"
+            add(name, vs_ceiling(key, n, limit), lambda v, need=need: v >= need)
         for n in (100, 1000):
-            row, ceil = rows.get((key, n)), rows.get(("ceiling", n))
-            if row and ceil:
-                value = _over(row.cpu_us, ceil.cpu_us)
-                name = f"{key} N={n}: CPU per delivery <= 2.5 x ceiling's"
-                add(name, _times(value), None if value is None else value <= 2.5)
-        if row := rows.get((key, 1000)):
-            low = row.result.low_rate
-            lost = low.expected - low.deliveries
-            name = f"{key} N=1000: 1 msg/s reaches all with p99 <= 100 ms"
-            add(name, f"p99 {low.p99_ms:.1f} ms, {lost} lost", low.p99_ms <= 100 and not lost)
+            name = f"{key} N={n}: CPU per delivery <= 2.5 x ceiling's"
+            add(name, cpu_vs_ceiling(key, n), lambda v: v <= 2.5)
+        add(
+            f"{key} N=1000: 1 msg/s reaches all with p99 <= 100 ms",
+            of_row(key, 1000, lambda row: row.result.low_rate.p99_ms),
+            lambda v: v <= 100,
+            " ms",
+            "{:.1f}",
+        )
         for n in (100, 1000):
-            if row := rows.get((key, n)):
-                kib = row.result.kib_per_socket
-                add(f"{key} N={n}: idle memory <= 27 KiB/conn", f"{kib:.1f} KiB", kib <= 27)
-                lost = row.lost_below_saturation
-                add(f"{key} N={n}: nothing lost below saturation", f"{lost} lost", lost == 0)
+            add(
+                f"{key} N={n}: idle memory <= 27 KiB/conn",
+                of_row(key, n, lambda row: row.result.kib_per_socket),
+                lambda v: v <= 27,
+                " KiB",
+                "{:.1f}",
+            )
+            add(
+                f"{key} N={n}: nothing lost below saturation",
+                of_row(key, n, lambda row: float(row.lost_below_saturation)),
+                lambda v: v == 0,
+                shown=lambda values: f"{sum(v or 0 for v in values):.0f} lost",
+            )
     for n, limit in ((100, 100), (1000, 200)):
-        mem, red = rows.get(("parley-mem", n)), rows.get(("parley-redis", n))
-        if mem and red:
-            value = _over(max_at(red, limit), max_at(mem, limit))
-            name = f"N={n}: Redis layer >= 0.8 x in-memory (p99<={limit}ms)"
-            add(name, _times(value), None if value is None else value >= 0.8)
+
+        def redis_vs_memory(rows, n=n, limit=limit):
+            mem, red = rows.get(("parley-mem", n)), rows.get(("parley-redis", n))
+            return _over(max_at(red, limit), max_at(mem, limit)) if mem and red else None
+
+        add(f"N={n}: Redis layer >= 0.8 x in-memory (p99<={limit}ms)", redis_vs_memory,
+            lambda v: v >= 0.8)  # fmt: skip
     if storm is not None:
         measured = (
             f"{storm.tracebacks} tracebacks, {storm.errors} errors, "
             f"{len(storm.stale_groups)} stale groups"
         )
-        add("storm of 1,000 sockets: no errors, no stale membership", measured, storm.clean)
+        lines.append(
+            ("storm of 1,000 sockets: no errors, no stale membership", measured,
+             _verdict(storm.clean))
+        )  # fmt: skip
     return _table(lines)
