@@ -5,8 +5,6 @@ With DEBUG off, an unsafe configuration stops the process at start-up instead
 of serving with it.
 """
 
-import fnmatch
-import re
 from pathlib import Path
 
 import environ
@@ -133,18 +131,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 # Prefix of every Redis key and pub/sub channel Parley makes (fan-out, presence).
 REDIS_PREFIX = env.str("CHANNEL_PREFIX", default="parley")
-# A process's hub channel carries every event for all its sockets: give it room.
-HUB_CHANNEL_CAPACITY = env.int("HUB_CHANNEL_CAPACITY", default=20000)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Channels' layer, for code that wants one: Parley's own events go over
+            # Redis pub/sub (chat/bus.py). A layer receive waits on a 5 s BZPOPMIN,
+            # which redis-py's default 5 s socket timeout would fail when idle.
             "CONFIG": {
-                # The hub waits on a 5 s BZPOPMIN; redis-py's default 5 s socket
-                # timeout would fail every idle wait.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "capacity": env.int("CHANNEL_CAPACITY", default=1000),
-                "channel_capacity": {"hub.*": HUB_CHANNEL_CAPACITY},
                 "expiry": 30,
                 "group_expiry": 86400,
                 "prefix": REDIS_PREFIX,
@@ -158,10 +154,6 @@ else:
             "CONFIG": {
                 "capacity": 1000,
                 "expiry": 30,
-                # This layer, unlike the Redis one, takes compiled patterns.
-                "channel_capacity": [
-                    (re.compile(fnmatch.translate("hub.*")), HUB_CHANNEL_CAPACITY)
-                ],
             },
         }
     }

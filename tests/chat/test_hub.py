@@ -169,15 +169,6 @@ async def test_heads_never_undo_a_membership_change_newer_than_their_query(hub, 
     assert socket.room_ids == {31}
 
 
-async def test_the_hub_channel_gets_the_large_capacity_of_the_configured_layer(settings):
-    from channels.layers import get_channel_layer
-
-    layer = get_channel_layer()
-    channel = await layer.new_channel(prefix="hub")
-    assert layer.get_capacity(channel) == settings.HUB_CHANNEL_CAPACITY
-    assert layer.get_capacity(await layer.new_channel()) < settings.HUB_CHANNEL_CAPACITY
-
-
 class PooledLayer(RemoteLayer):
     """Refuses a call while 40 are in flight, as redis-py's pool does past its size."""
 
