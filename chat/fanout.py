@@ -1,14 +1,15 @@
 """Publishing: what services call, after commit, to reach sockets in every process.
 
 Each event is encoded once, here; each process's hub (chat.hub) receives it
-once, over its bus (chat.bus: Redis pub/sub, or the Channels layer), and writes
+once, over its bus (chat.bus: Redis pub/sub, or the process-local bus), and writes
 that text to its local sockets. A failed publish is logged and swallowed: the
 database already holds the change, and clients catch up from it.
 
 A service commits in a worker thread while the server's event loop runs. The
 thread does not wait for the bus: it queues the event for that loop, where one
 task per loop publishes events in the order they were committed (on Redis,
-whatever has queued meanwhile goes in one round trip). Without a serving loop
+whatever has queued meanwhile goes in one write, and under load what comes within
+PARLEY_FANOUT_COALESCE_MS of the last publish waits to go with it). Without a serving loop
 (a management command, a sync test) it publishes in place.
 """
 

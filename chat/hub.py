@@ -1,11 +1,13 @@
 """The process-local hub: this process's sockets by room and by user.
 
 Each server process subscribes to a room's (or user's) group once, over its bus
-(chat.bus: a Redis pub/sub channel, or a Channels layer group), however many of
-its sockets are in that room, and unsubscribes when the last of them leaves. An
-event therefore costs one message per process, arrives already encoded
+(chat.bus: a Redis pub/sub channel, or a group of the process-local bus), however
+many of its sockets are in that room, and unsubscribes when the last of them
+leaves. An event therefore costs one message per process, arrives already encoded
 (chat.fanout encodes it once), and is written as the same text to every local
-socket — on the event loop, with no thread hop and no database access.
+socket — on the event loop, with no thread hop and no database access. Under load,
+events that come close together go out together: one write per socket for all of
+them.
 
 The hub also sends every socket its `heads` from one query per interval, and
 uses the same answer to repair any subscription a lost event left wrong; after
@@ -236,14 +238,6 @@ class Hub:
         while True:
             try:
                 batch = [await self.bus.receive()]
-                hold = written_at + settings.PARLEY_FANOUT_COALESCE_MS / 1000 - loop.time()
-                if hold > 0:
-                    await asyncio.sleep(hold)
-                while len(batch) < MAX_ROUTED_TOGETHER:
-                    more = await self.bus.receive_ready()
-                    if more is None:
-                        break
-                    batch.append(more)
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -252,6 +246,19 @@ class Hub:
                 logger.exception("hub receive failed; clients will catch up from heads")
                 await asyncio.sleep(min(5, 0.25 * 2**failures))
                 continue
+            hold = written_at + settings.PARLEY_FANOUT_COALESCE_MS / 1000 - loop.time()
+            if hold > 0:
+                await asyncio.sleep(hold)
+            try:
+                while len(batch) < MAX_ROUTED_TOGETHER:
+                    more = await self.bus.receive_ready()
+                    if more is None:
+                        break
+                    batch.append(more)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # what did arrive is still routed; the next receive retries
+                logger.exception("hub receive failed; clients will catch up from heads")
             await self.route_all(batch)
             written_at = loop.time()
 
