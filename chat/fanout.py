@@ -8,19 +8,17 @@ database already holds the change, and clients catch up from it.
 A service commits in a worker thread while the server's event loop runs. The
 thread does not wait for the bus: it queues the event for that loop, where one
 task per loop publishes events in the order they were committed (on Redis,
-whatever has queued meanwhile goes in one write, and under load what comes within
-PARLEY_FANOUT_COALESCE_MS of the last publish waits to go with it). Without a serving loop
+whatever has queued meanwhile goes in one write, and under load what comes soon
+after a publish waits a moment to go with the next: chat.gathering). Without a serving loop
 (a management command, a sync test) it publishes in place.
 """
 
 import asyncio
 import logging
-import math
 from collections import deque
 
-from django.conf import settings
-
 from . import bus as buses
+from .gathering import Gathering
 from .protocol import encode
 
 logger = logging.getLogger(__name__)
@@ -66,7 +64,7 @@ class Outbox:
         self.pending: deque[tuple[str, dict]] = deque()
         self.draining = False
         self.task: asyncio.Task | None = None  # held, so the loop cannot drop it mid-run
-        self.published_at = -math.inf
+        self.gathering = Gathering()
 
     def put(self, group: str, message: dict) -> None:
         """Called on the loop (via call_soon_threadsafe): queue, and start draining."""
@@ -76,24 +74,17 @@ class Outbox:
             self.task = self.loop.create_task(self._drain())
 
     async def _drain(self) -> None:
-        """Publish what is pending, in commit order; on Redis, under load, in batches.
-
-        On a bus that `gathers` (Redis: each write wakes Redis and every subscriber,
-        which under load costs more than the event), events committed within
-        PARLEY_FANOUT_COALESCE_MS of the last publish wait until that time is up and
-        go together in one write. An event after a quieter spell goes at once.
-        """
+        """Publish what is pending, in commit order; on a bus that `gathers` (Redis:
+        each write wakes Redis and every subscriber, which under load costs more than
+        the event), under load in batches (chat.gathering)."""
         try:
             while self.pending:
-                if self.bus.gathers:
-                    window = settings.PARLEY_FANOUT_COALESCE_MS / 1000
-                    hold = self.published_at + window - self.loop.time()
-                    if hold > 0:
-                        await asyncio.sleep(hold)
+                if self.bus.gathers and (hold := self.gathering.hold(self.loop.time())):
+                    await asyncio.sleep(hold)
                 take = min(len(self.pending), MAX_BATCH if self.bus.batches else 1)
                 batch = [self.pending.popleft() for _ in range(take)]
                 await _publish_now(self.bus, batch)
-                self.published_at = self.loop.time()
+                self.gathering.wrote(self.loop.time(), len(batch))
         finally:
             self.draining = False
 

@@ -16,7 +16,6 @@ the bus lost its connection it sends them at once.
 
 import asyncio
 import logging
-import math
 import time
 import weakref
 from collections import defaultdict
@@ -30,6 +29,7 @@ from . import fanout, presence, queries
 from .bus import make_bus
 from .errors import ChatError
 from .fanout import room_group, user_group
+from .gathering import Gathering
 from .models import Membership
 from .protocol import encode
 from .queries import room_for_user
@@ -225,16 +225,12 @@ class Hub:
             await self.bus.stop()
 
     async def _receive_forever(self) -> None:
-        """Route events as they come; under load, in batches.
-
-        After a write-out, events that come within PARLEY_FANOUT_COALESCE_MS wait
-        until that time is up and go out together: a socket then takes several
-        events in one write, which costs about what one costs (the write is most of
-        the fan-out's CPU). An event after a quieter spell goes out at once.
-        """
+        """Route events as they come; under load, in batches (chat.gathering): a
+        socket then takes several events in one write, which costs about what one
+        costs (the write is most of the fan-out's CPU)."""
         loop = asyncio.get_running_loop()
         failures = 0
-        written_at = -math.inf
+        gathering = Gathering()
         while True:
             try:
                 batch = [await self.bus.receive()]
@@ -246,8 +242,7 @@ class Hub:
                 logger.exception("hub receive failed; clients will catch up from heads")
                 await asyncio.sleep(min(5, 0.25 * 2**failures))
                 continue
-            hold = written_at + settings.PARLEY_FANOUT_COALESCE_MS / 1000 - loop.time()
-            if hold > 0:
+            if hold := gathering.hold(loop.time()):
                 await asyncio.sleep(hold)
             try:
                 while len(batch) < MAX_ROUTED_TOGETHER:
@@ -260,7 +255,7 @@ class Hub:
             except Exception:  # what did arrive is still routed; the next receive retries
                 logger.exception("hub receive failed; clients will catch up from heads")
             await self.route_all(batch)
-            written_at = loop.time()
+            gathering.wrote(loop.time(), len(batch))
 
     async def route_all(self, messages: list[dict]) -> None:
         """Route events that arrived together: each local socket gets its frames of

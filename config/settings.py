@@ -277,8 +277,9 @@ PARLEY_HEADS_INTERVAL = env.float("PARLEY_HEADS_INTERVAL", default=25.0)
 PARLEY_PRESENCE_MAX_MEMBERS = env.int("PARLEY_PRESENCE_MAX_MEMBERS", default=100)
 # How long after sending its author may edit a message (seconds; 0: always).
 PARLEY_EDIT_WINDOW = env.int("PARLEY_EDIT_WINDOW", default=3600)
-# Under load, how long (ms) the hub lets events gather before writing them out, so a
-# socket gets several in one write; an event after a quieter spell goes out at once.
+# Under load, how long (ms) the fan-out lets events gather before writing them out, so
+# a socket gets several in one write (chat/gathering.py); below ~2 events per window,
+# nothing waits.
 PARLEY_FANOUT_COALESCE_MS = env.int("PARLEY_FANOUT_COALESCE_MS", default=5)
 if not 0 <= PARLEY_FANOUT_COALESCE_MS <= 100:
     raise ImproperlyConfigured("PARLEY_FANOUT_COALESCE_MS must be 0 (off) to 100 milliseconds.")
