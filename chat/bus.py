@@ -139,17 +139,21 @@ class LocalBus:
         publish_locally(batch)
 
     def _put(self, message: Message) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            on_loop = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            on_loop = False
-        if on_loop:
-            self._queue.put_nowait(message)
-        else:
-            loop.call_soon_threadsafe(self._queue.put_nowait, message)
+        if self._loop is not None and not self._loop.is_closed():
+            call_on_loop(self._loop, self._queue.put_nowait, message)
+
+
+def call_on_loop(loop: asyncio.AbstractEventLoop, callback: Callable, *args) -> None:
+    """`callback(*args)` on `loop`: at once when called on it, else scheduled from this
+    thread (a worker thread that committed, say)."""
+    try:
+        on_loop = asyncio.get_running_loop() is loop
+    except RuntimeError:
+        on_loop = False
+    if on_loop:
+        callback(*args)
+    else:
+        loop.call_soon_threadsafe(callback, *args)
 
 
 def publish_locally(batch: Batch) -> None:

@@ -119,14 +119,7 @@ def _publish(group: str, message: dict) -> None:
         except Exception as exc:
             _failed([(group, message)], exc)
         return
-    try:
-        on_loop = asyncio.get_running_loop() is loop
-    except RuntimeError:
-        on_loop = False
-    if on_loop:
-        _outboxes[loop].put(group, message)
-    else:
-        loop.call_soon_threadsafe(_outboxes[loop].put, group, message)
+    buses.call_on_loop(loop, _outboxes[loop].put, group, message)
 
 
 def publish_to_room(room_id: int, frame: dict, *, except_user: int | None = None) -> None:
