@@ -254,50 +254,53 @@ class Hub:
                 raise
             except Exception:  # what did arrive is still routed; the next receive retries
                 logger.exception("hub receive failed; clients will catch up from heads")
-            await self.route_all(batch)
+            await self.route(*batch)
             gathering.wrote(loop.time(), len(batch))
 
-    async def route_all(self, messages: list[dict]) -> None:
-        """Route events that arrived together: each local socket gets its frames of
-        them in one write (under load, one syscall per socket for several events)."""
+    async def route(self, *messages: dict) -> None:
+        """Hand bus events to the local sockets they are for, in arrival order. Each
+        socket gets its frames of the events in one write (under load, one syscall
+        per socket for several events); a membership change first writes out what
+        came before it, then takes effect before anything after it is routed."""
         pending: dict[Socket, list[Event]] = {}
         for message in messages:
             try:
-                if message.get("type") != "chat.frame":
-                    _deliver_pending(pending)
-                    await self.route(message)
-                    continue
-                event = Event(message["text"])
                 skipped = message.get("except_user")
-                for socket in self.groups.get(message.get("group"), ()):
-                    if socket.user_id != skipped:
+                targets = [
+                    socket
+                    for socket in self.groups.get(message.get("group"), ())
+                    if socket.user_id != skipped
+                ]
+                if message.get("type") == "chat.frame":
+                    event = Event(message["text"])
+                    for socket in targets:
                         pending.setdefault(socket, []).append(event)
+                    continue
+                _deliver_pending(pending)
+                await self._change_membership(message, targets)
             except Exception:
                 logger.exception("hub could not route %r", message.get("type"))
         _deliver_pending(pending)
 
-    async def route(self, message: dict) -> None:
-        """Hand one bus event to the local sockets it is for, in arrival order."""
-        kind, group, text = message.get("type"), message.get("group"), message.get("text")
-        targets = list(self.groups.get(group, ()))
-        if kind in ("chat.grant", "chat.revoke") and targets:
-            room_id = message["room"]
-            change = self._grant if kind == "chat.grant" else self._revoke
-            for socket in targets:
-                change(socket, room_id)
-            self._changed_at[(targets[0].user_id, room_id)] = time.monotonic()
-            # Subscribed before the sockets hear of the room, so their catch-up
-            # fetch overlaps live delivery and nothing falls between the two. (This is
-            # the receiving task: it must not wait for Redis's confirmation, which it
-            # alone reads; the SUBSCRIBE is on the wire before the frame goes out.)
-            await self._sync_groups([room_group(room_id)], wait=False)
-        event = Event(text)
-        skipped = message.get("except_user")
+    async def _change_membership(self, message: dict, targets: list[Socket]) -> None:
+        """A grant or revoke for a user's local sockets, then its frame to them."""
+        if not targets:
+            return
+        kind, room_id = message["type"], message["room"]
+        change = self._grant if kind == "chat.grant" else self._revoke
         for socket in targets:
-            if socket.user_id != skipped:
-                socket.deliver(event)
-        if kind == "chat.grant" and targets:
-            task = asyncio.create_task(self._tell_presence(targets, message["room"]))
+            change(socket, room_id)
+        self._changed_at[(targets[0].user_id, room_id)] = time.monotonic()
+        # Subscribed before the sockets hear of the room, so their catch-up fetch
+        # overlaps live delivery and nothing falls between the two. (This is the
+        # receiving task: it must not wait for Redis's confirmation, which it alone
+        # reads; the SUBSCRIBE is on the wire before the frame goes out.)
+        await self._sync_groups([room_group(room_id)], wait=False)
+        event = Event(message["text"])
+        for socket in targets:
+            socket.deliver(event)
+        if kind == "chat.grant":
+            task = asyncio.create_task(self._tell_presence(targets, room_id))
             self._telling.add(task)
             task.add_done_callback(self._telling.discard)
 
