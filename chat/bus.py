@@ -234,19 +234,14 @@ class LayerBus:
             await self.layer.group_send(group, {**message, "group": group})
 
 
-def publish_command(channel: bytes, payload: bytes) -> bytes:
-    """PUBLISH channel payload, in the Redis protocol (RESP)."""
-    return b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
-        len(channel),
-        channel,
-        len(payload),
-        payload,
-    )
-
-
-def _command(*parts: bytes) -> bytes:
+def command(*parts: bytes) -> bytes:
+    """A Redis command in the Redis protocol (RESP)."""
     head = b"*%d\r\n" % len(parts)
     return head + b"".join(b"$%d\r\n%b\r\n" % (len(part), part) for part in parts)
+
+
+def publish_command(channel: bytes, payload: bytes) -> bytes:
+    return command(b"PUBLISH", channel, payload)
 
 
 class _PublishProtocol(asyncio.Protocol):
@@ -269,14 +264,22 @@ class _PublishProtocol(asyncio.Protocol):
         if sock is not None and sock.family != socket.AF_UNIX:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 
-    def write(self, data: bytes, replies: int, waiter: asyncio.Future | None = None) -> None:
+    def write(self, data: bytes, replies: int) -> None:
+        """Write commands whose `replies` nobody waits for."""
+        self._send(data, repeat(None, replies))
+
+    def request(self, data: bytes) -> asyncio.Future:
+        """Write one command; its reply, when it comes."""
+        answer = asyncio.get_running_loop().create_future()
+        self._send(data, [answer])
+        return answer
+
+    def _send(self, data: bytes, waiters: Iterable[asyncio.Future | None]) -> None:
         if self.closed or self.transport is None or self.transport.is_closing():
             raise ConnectionError("the Redis publishing connection is closed")
         if not self.waiting:
             self.answered_at = asyncio.get_running_loop().time()
-        self.waiting.extend(repeat(None, replies - (waiter is not None)))
-        if waiter is not None:
-            self.waiting.append(waiter)
+        self.waiting.extend(waiters)
         self.transport.write(data)
 
     def data_received(self, data: bytes) -> None:
@@ -404,13 +407,10 @@ class RedisPublisher:
         hello = []
         if options.get("password"):
             user = [options["username"].encode()] if options.get("username") else []
-            hello.append(_command(b"AUTH", *user, options["password"].encode()))
-        hello.append(_command(b"CLIENT", b"SETNAME", self.client_name.encode()))
-        answers = [loop.create_future() for _ in hello]
+            hello.append(command(b"AUTH", *user, options["password"].encode()))
+        hello.append(command(b"CLIENT", b"SETNAME", self.client_name.encode()))
         try:
-            for command, answer in zip(hello, answers, strict=True):
-                protocol.write(command, 1, answer)
-            await asyncio.gather(*answers)
+            await asyncio.gather(*map(protocol.request, hello))
         except BaseException:
             protocol.transport.abort()
             raise
