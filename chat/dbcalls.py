@@ -14,7 +14,7 @@ import asyncio
 import functools
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from channels.db import database_sync_to_async
 from django.db import close_old_connections
@@ -22,7 +22,12 @@ from django.utils import translation
 
 MAX_BATCH = 32
 
-_Call = tuple[str | None, Callable[..., Any], tuple, asyncio.Future]  # language, ...
+
+class _Call(NamedTuple):
+    language: str | None
+    func: Callable[..., Any]
+    args: tuple
+    future: asyncio.Future
 
 
 class Batcher:
@@ -36,7 +41,7 @@ class Batcher:
 
     async def call(self, func: Callable[..., Any], *args: Any) -> Any:
         future = asyncio.get_running_loop().create_future()
-        self.waiting.append((translation.get_language(), func, args, future))
+        self.waiting.append(_Call(translation.get_language(), func, args, future))
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._drain())
         return await future
@@ -46,14 +51,14 @@ class Batcher:
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
-                live = [call for call in batch if not call[3].done()]  # callers not gone
+                live = [call for call in batch if not call.future.done()]  # callers not gone
                 if not live:
                     continue
                 self.batches += 1
                 self.calls += len(live)
                 outcomes = await database_sync_to_async(_run_all)(live)
-                for (_language, _func, _args, future), (ok, value) in zip(
-                    live, outcomes, strict=True
+                for future, (ok, value) in zip(
+                    (call.future for call in live), outcomes, strict=True
                 ):
                     if future.done():
                         continue
@@ -71,9 +76,9 @@ class Batcher:
             self.task = None
 
     def _fail(self, calls: list[_Call], exc: Exception) -> None:
-        for _language, _func, _args, future in calls:
-            if not future.done():
-                future.set_exception(exc)
+        for call in calls:
+            if not call.future.done():
+                call.future.set_exception(exc)
         self.waiting = []
 
 
@@ -81,10 +86,10 @@ def _run_all(batch: list[_Call]) -> list[tuple[bool, Any]]:
     """In the database thread: each call in its caller's language; a failed one may
     leave a broken connection, replaced before the next, as a hop of its own would."""
     outcomes: list[tuple[bool, Any]] = []
-    for language, func, args, _future in batch:
+    for call in batch:
         try:
-            with translation.override(language):
-                outcomes.append((True, func(*args)))
+            with translation.override(call.language):
+                outcomes.append((True, call.func(*call.args)))
         except Exception as exc:
             outcomes.append((False, exc))
             close_old_connections()

@@ -124,9 +124,10 @@ def _redis_counter(location: str):
 
 @receiver(setting_changed)
 def _forget_shared_cache(setting: str, **kwargs) -> None:
-    if setting in ("CACHES", "PARLEY_SEND_RATE"):
+    if setting == "CACHES":
         shared_cache.cache_clear()
         _redis_counter.cache_clear()
+    if setting in ("CACHES", "PARLEY_SEND_RATE"):
         _send_counter.cache_clear()
 
 
