@@ -27,7 +27,7 @@ ROOM_ID = 1
 
 
 def encode(frame: dict) -> str:
-    """Parley's encoding (chat.protocol.encode), so frames are byte-for-byte alike."""
+    """Parley's encoding (chat.protocol.frames.encode), so frames are byte-for-byte alike."""
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -152,8 +152,8 @@ def _add_history(history: dict[str, int]) -> dict[str, int]:
     from django.db import transaction
     from django.utils import timezone
 
+    from chat.content.richtext import render_html
     from chat.models import Membership, Message, Room
-    from chat.richtext import render_html
 
     html = {body: render_html(body) for body in HISTORY_BODIES}
     made: dict[str, int] = {}

@@ -1,4 +1,4 @@
-"""CPU per event on the Redis fan-out path: channels_redis' group_send vs chat.bus's PUBLISH.
+"""CPU per event on the Redis fan-out path: channels_redis' group_send vs the bus's PUBLISH.
 
 Run from the project root (Redis must be running):
 
@@ -24,7 +24,7 @@ WARM_UP = 50
 
 
 def _text() -> str:
-    from chat.protocol import encode
+    from chat.protocol.frames import encode
 
     body = "a message of about the size people send " * 3
     return encode({"type": "message", "message": {"id": 1, "seq": 1, "body": body}})
@@ -54,8 +54,8 @@ async def layer_events(events: int, prefix: str) -> float:
 
 
 async def bus_events(events: int, prefix: str) -> float:
-    """chat.bus.RedisBus: one PUBLISH, and the subscriber's receive."""
-    from chat.bus import RedisBus
+    """chat.realtime.bus.RedisBus: one PUBLISH, and the subscriber's receive."""
+    from chat.realtime.bus.redis import RedisBus
 
     bus = RedisBus(REDIS_URL, prefix)
     await bus.start()
@@ -91,7 +91,7 @@ def main() -> None:
     for name, run in [("layer", layer_events), ("bus", bus_events)] * 2:
         prefix = f"bench-fanout-{uuid.uuid4().hex[:8]}"
         seconds = uvloop.run(run(args.events, prefix))
-        label = "channels_redis group_send" if name == "layer" else "chat.bus PUBLISH"
+        label = "channels_redis group_send" if name == "layer" else "chat.realtime.bus PUBLISH"
         print(f"{label:26} {seconds * 1e6:6.0f} us CPU per event (publish + receive)")
 
 

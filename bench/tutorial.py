@@ -3,7 +3,7 @@
 One AsyncWebsocketConsumer per socket, each with its own channel-layer channel and
 group membership; a `send` frame becomes one group_send, and every consumer's
 chat_message handler encodes the frame again for its own socket. This is what
-chat/hub.py replaces, so the bench shows what the hub buys (docs/architecture.md).
+chat/realtime/hub.py replaces, so the bench shows what the hub buys (docs/architecture.md).
 
 Like the tutorial it stores nothing (no database write per message) and keeps the
 tutorial's AuthMiddlewareStack, so a connection costs a session and user lookup. It

@@ -50,7 +50,7 @@ def room_for_poster(
 
 def may_post(role: str | None) -> bool:
     """Members post, whatever their role. (send_message reads the role in its own
-    SQL statement, chat/sending.py, and asks here.)"""
+    SQL statement, chat/services/sql.py, and asks here.)"""
     return role is not None
 
 

@@ -115,7 +115,7 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="messages"
     )
     body = models.TextField()
-    # The body rendered to sanitised HTML (chat.richtext) when sent or edited.
+    # The body rendered to sanitised HTML (chat.content.richtext) when sent or edited.
     html = models.TextField(blank=True)
     created_at = models.DateTimeField()
     client_msg_id = models.UUIDField(default=uuid.uuid4)
@@ -202,7 +202,7 @@ def _forget_upload_storage(setting: str, **kwargs) -> None:
 
 def upload_storage() -> Storage:
     """The private storage of attachments (STORAGES["uploads"]): never under MEDIA_URL,
-    served only by chat.views.attachment_file after an access check. Lazy, like
+    served only by chat.http.files.attachment_file after an access check. Lazy, like
     default_storage, so it follows STORAGES when that changes."""
     return _upload_storage
 

@@ -1,12 +1,12 @@
 from django.urls import path
 
-from . import api, views
+from .http import api, files, pages
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("rooms/join/", views.join, name="join"),
-    path("rooms/<int:room_id>/", views.room, name="room"),
-    path("dm/<str:username>/", views.direct, name="direct"),
+    path("", pages.home, name="home"),
+    path("rooms/join/", pages.join, name="join"),
+    path("rooms/<int:room_id>/", pages.room, name="room"),
+    path("dm/<str:username>/", pages.direct, name="direct"),
     path("api/rooms/", api.rooms, name="api-rooms"),
     path("api/rooms/direct/", api.direct, name="api-direct"),
     path("api/rooms/<int:room_id>/", api.room_detail, name="api-room"),
@@ -22,6 +22,6 @@ urlpatterns = [
     path("api/blocks/<str:username>", api.block, name="api-block"),
     path("api/messages/<int:message_id>/reactions", api.reactions, name="api-reactions"),
     # A file's name cannot hold "/", so it never meets the thumbnail's path.
-    path("files/<int:attachment_id>/thumb/", views.attachment_thumb, name="attachment-thumb"),
-    path("files/<int:attachment_id>/<str:name>", views.attachment_file, name="attachment-file"),
+    path("files/<int:attachment_id>/thumb/", files.attachment_thumb, name="attachment-thumb"),
+    path("files/<int:attachment_id>/<str:name>", files.attachment_file, name="attachment-file"),
 ]

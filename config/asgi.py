@@ -11,9 +11,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
 
-from chat.origin import AllowedOriginsMiddleware  # noqa: E402
-from chat.routing import websocket_urlpatterns  # noqa: E402
-from chat.wsauth import SessionAuthMiddleware  # noqa: E402
+from chat.realtime.auth import SessionAuthMiddleware  # noqa: E402
+from chat.realtime.origin import AllowedOriginsMiddleware  # noqa: E402
+from chat.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

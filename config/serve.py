@@ -3,7 +3,7 @@
     python -m config.serve --host 127.0.0.1 --port 8000 [any other uvicorn option]
 
 uvloop and httptools; uvicorn's sans-I/O websockets protocol, which lets the hub
-write each event's frame straight to every connection (chat/wire.py); no
+write each event's frame straight to every connection (chat/realtime/framewriter.py); no
 permessage-deflate, so that frame is the same bytes for every socket (chat
 frames are small, and compressing each one once per recipient costs more CPU
 than it saves bytes); no lifespan events (Django has none), no access log.

@@ -69,7 +69,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
-    "chat.api.body_limit_middleware",
+    "chat.http.middleware.body_limit_middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -125,7 +125,7 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Fan-out between processes (chat/bus.py): Redis pub/sub when REDIS_URL is set, else
+# Fan-out between processes (chat/realtime/bus/): Redis pub/sub when REDIS_URL is set, else
 # the in-process channel layer below. The Redis channel layer stays configured for
 # Channels itself; Parley's events do not travel on it.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -136,7 +136,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # Channels' layer, for code that wants one: Parley's own events go over
-            # Redis pub/sub (chat/bus.py). A layer receive waits on a 5 s BZPOPMIN,
+            # Redis pub/sub (chat/realtime/bus/). A layer receive waits on a 5 s BZPOPMIN,
             # which redis-py's default 5 s socket timeout would fail when idle.
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
@@ -278,7 +278,7 @@ PARLEY_PRESENCE_MAX_MEMBERS = env.int("PARLEY_PRESENCE_MAX_MEMBERS", default=100
 # How long after sending its author may edit a message (seconds; 0: always).
 PARLEY_EDIT_WINDOW = env.int("PARLEY_EDIT_WINDOW", default=3600)
 # Under load, how long (ms) the fan-out lets events gather before writing them out, so
-# a socket gets several in one write (chat/gathering.py); below ~2 events per window,
+# a socket gets several in one write (chat/realtime/coalescing.py); below ~2 events per window,
 # nothing waits.
 PARLEY_FANOUT_COALESCE_MS = env.int("PARLEY_FANOUT_COALESCE_MS", default=5)
 if not 0 <= PARLEY_FANOUT_COALESCE_MS <= 100:
@@ -294,4 +294,4 @@ CACHES = {
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
-CSRF_FAILURE_VIEW = "chat.api.csrf_failure"
+CSRF_FAILURE_VIEW = "chat.http.api.csrf_failure"

@@ -11,7 +11,10 @@ import uuid
 import pytest
 import redis
 
+from chat.realtime import fanout
+
 from .factories import UserFactory
+from .support import Published
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # Redis-backed tests run against the configured Redis, else the local default one,
@@ -87,3 +90,28 @@ def upload_root(settings, tmp_path):
         },
     }
     return root
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[Published]:
+    """Every publish made after commit, recorded instead of sent, in order."""
+    calls: list[Published] = []
+
+    def to_room(room_id, frame, *, except_user=None):
+        calls.append(Published("room", room_id, frame))
+
+    monkeypatch.setattr(fanout, "publish_to_room", to_room)
+    monkeypatch.setattr(
+        fanout, "publish_to_user", lambda user, frame: calls.append(Published("user", user, frame))
+    )
+    monkeypatch.setattr(
+        fanout,
+        "grant_room",
+        lambda user, room, frame: calls.append(Published("grant", user, frame, room)),
+    )
+    monkeypatch.setattr(
+        fanout,
+        "revoke_room",
+        lambda user, room, frame: calls.append(Published("revoke", user, frame, room)),
+    )
+    return calls

@@ -14,7 +14,7 @@ from bench.fixtures import HISTORY_BODIES
 from tests.browser.conftest import ROOT, LiveServer
 from tests.browser.test_chat_client import MESSAGES, join_room
 
-PAGE = 50  # chat.protocol.DEFAULT_FETCH_LIMIT
+PAGE = 50  # chat.protocol.commands.DEFAULT_FETCH_LIMIT
 
 
 def add_history(server: LiveServer, room_id: int, count: int) -> None:

@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 
 from chat.i18n import client_catalog_path, language_from_scope, load_client_catalog
-from tests.chat.wsclient import open_tab
 from tests.factories import RoomFactory, UserFactory
+from tests.wsclient import open_tab
 
 ROOT = Path(settings.BASE_DIR)
 I18N_JS = ROOT / "chat" / "static" / "chat" / "i18n.js"

@@ -13,8 +13,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat import services
-from tests.chat.wsclient import open_tab
 from tests.factories import RoomFactory, UserFactory
+from tests.wsclient import open_tab
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -165,7 +165,7 @@ async def test_a_client_applying_room_events_lists_the_rooms_a_fresh_client_list
         await sync_to_async(services.set_role)(alice, general.pk, "bob", "admin")
         await sync_to_async(services.remove_member)(alice, side.pk, "bob")
         await sync_to_async(services.open_direct)(carol, "bob")
-        await sync_to_async(services.set_muted)(bob, general.pk, True)
+        await sync_to_async(services.set_muted)(bob, general.pk, muted=True)
         while not await watcher.nothing(0.5):
             rooms.apply(await watcher.receive())
         assert await bobs_other_tab.receive_type("room.removed")

@@ -16,13 +16,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
-from chat import queries, services, uploads
+from chat import queries, services
+from chat.content import uploads
 from chat.errors import ChatError
 from chat.models import Attachment
-from chat.protocol import attachment_dict, message_dict
-from chat.search import search_messages
-from tests.chat.wsclient import open_tab
+from chat.protocol.frames import attachment_dict, message_dict
+from chat.queries import search_messages
 from tests.factories import RoomFactory, UserFactory
+from tests.wsclient import open_tab
 
 pytestmark = pytest.mark.django_db
 

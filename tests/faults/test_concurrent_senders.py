@@ -26,9 +26,10 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.db.utils import load_backend
 
-from chat import fanout, services
+from chat import services
 from chat.models import Message, Room
 from tests.factories import RoomFactory, UserFactory
+from tests.support import Published
 
 THREADS = 8
 SENDS_PER_THREAD = 20
@@ -115,22 +116,12 @@ def _nothing():
     yield
 
 
-@pytest.fixture
-def publications(monkeypatch):
-    """Every frame published to a room, recorded instead of sent (threads have no loop)."""
-    published = []
-    monkeypatch.setattr(
-        fanout, "publish_to_room", lambda room_id, frame: published.append(frame["message"])
-    )
-    return published
-
-
 def make_room():
     users = [UserFactory(username=f"sender{i}") for i in range(4)]
     return RoomFactory(name="busy", members=users), users
 
 
-def check(room: Room, jobs, retried, outcome: Outcome, published: list[dict]) -> None:
+def check(room: Room, jobs, retried, outcome: Outcome, published: list[Published]) -> None:
     assert outcome.errors == [], "\n".join(outcome.errors)
     unique_ids = {job.client_msg_id for thread_jobs in jobs for job in thread_jobs}
     expected = len(unique_ids)
@@ -171,7 +162,7 @@ def check(room: Room, jobs, retried, outcome: Outcome, published: list[dict]) ->
         assert len({(pk, seq) for pk, seq, _ in answers}) == 1, f"retry {cid}: {answers}"
         assert sorted(created for *_, created in answers) == [False, True], f"retry {cid}"
 
-    assert sorted(m["seq"] for m in published) == list(range(1, expected + 1)), (
+    assert sorted(p.frame["message"]["seq"] for p in published) == list(range(1, expected + 1)), (
         "each stored message must be published exactly once"
     )
 
@@ -179,12 +170,12 @@ def check(room: Room, jobs, retried, outcome: Outcome, published: list[dict]) ->
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_senders_on_postgresql_get_gap_free_seqs_and_retries_store_once(
-    publications,
+    published,
 ):
     room, users = make_room()
     jobs, retried = plan(users)
     outcome = run_senders(room.pk, jobs)
-    check(room, jobs, retried, outcome, publications)
+    check(room, jobs, retried, outcome, published)
 
 
 @contextmanager
@@ -202,7 +193,7 @@ def default_database(settings_dict: dict):
 
 @pytest.mark.sqlite
 def test_concurrent_senders_on_a_sqlite_file_never_hit_database_is_locked(
-    tmp_path, django_db_blocker, publications
+    tmp_path, django_db_blocker, published
 ):
     file_settings = copy.deepcopy(connections.settings["default"])
     file_settings["NAME"] = str(tmp_path / "concurrent.sqlite3")
@@ -219,6 +210,6 @@ def test_concurrent_senders_on_a_sqlite_file_never_hit_database_is_locked(
             room, users = make_room()
             jobs, retried = plan(users)
             outcome = run_senders(room.pk, jobs, thread_setup=on_the_file)
-            check(room, jobs, retried, outcome, publications)
+            check(room, jobs, retried, outcome, published)
         finally:
             ContentType.objects.clear_cache()  # ids cached from the file database

@@ -1,4 +1,4 @@
-"""A database connection that dies under a batch of consumer calls (chat/dbcalls.py):
+"""A database connection that dies under a batch of consumer calls (chat/realtime/dbcalls.py):
 the call that hit it fails alone, and the next call of the same batch reconnects."""
 
 import asyncio
@@ -7,9 +7,9 @@ import threading
 import pytest
 from django.db import OperationalError, connection
 
-from chat.dbcalls import Batcher
 from chat.models import Room
-from tests.chat.test_dbcalls import blocking_call
+from chat.realtime.dbcalls import Batcher
+from tests.chat.realtime.test_dbcalls import blocking_call
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -34,10 +34,10 @@ from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_la
 
 from chat import queries, services
 from chat.models import Room
-from chat.protocol import message_dict
+from chat.protocol.frames import message_dict
 from chat.queries import messages_with_authors, with_extras
-from tests.chat.wsclient import open_tab
 from tests.factories import RoomFactory, UserFactory, direct_room
+from tests.wsclient import open_tab
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

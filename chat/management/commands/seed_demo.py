@@ -96,7 +96,7 @@ class Command(BaseCommand):
                 users[username], room.pk, body, str(uuid.uuid4()), reply_to=reply
             )[0]
             for who, emoji in extras.get("reactions", []):
-                services.react(users[who], message.pk, emoji, True)
+                services.react(users[who], message.pk, emoji, on=True)
             sent.append(message)
 
     def date_messages(self, start: datetime) -> None:

@@ -1,0 +1,81 @@
+"""Pages: the home page and the chat app shell."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from .. import queries, services
+from ..errors import ChatError
+
+
+def _client_config(request: HttpRequest, room_id: int | None) -> dict:
+    return {
+        "user": request.user.pk,
+        "room": room_id,
+        "ws_path": "/ws/",
+        "upload_max_bytes": settings.PARLEY_UPLOAD_MAX_BYTES,
+    }
+
+
+def _home_context(request: HttpRequest, **extra) -> dict:
+    people = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .exclude(pk=request.user.pk)
+        .order_by("username")[:100]
+    )
+    return {
+        "rooms": queries.rooms_for_user(request.user, with_last_message=True),
+        "public_rooms": queries.public_rooms(request.user),
+        "people": people,
+        "client_config": _client_config(request, None),
+        **extra,
+    }
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "chat/home.html", _home_context(request))
+
+
+@login_required
+@require_POST
+def join(request: HttpRequest) -> HttpResponse:
+    """The home page's 'join or create a room' form."""
+    name = request.POST.get("name", "")
+    try:
+        room, _created = services.create_or_join_room(request.user, name)
+    except ChatError as error:
+        context = _home_context(request, join_error=error.detail, join_name=name)
+        return render(request, "chat/home.html", context, status=400)
+    return redirect("room", room_id=room.pk)
+
+
+@login_required
+def room(request: HttpRequest, room_id: int) -> HttpResponse:
+    try:
+        room = queries.room_for_user(request.user, room_id)
+    except ChatError:
+        raise Http404 from None
+    return render(
+        request, "chat/room.html", {"room": room, "client_config": _client_config(request, room_id)}
+    )
+
+
+@login_required
+def direct(request: HttpRequest, username: str) -> HttpResponse:
+    """A link to a DM: the existing room, or the app shell, which opens it by POST.
+
+    Opening a DM changes state, so a GET alone never creates one.
+    """
+    other = get_user_model().objects.filter(username=username, is_active=True).first()
+    if other is None or other.pk == request.user.pk:
+        raise Http404
+    room_id = queries.direct_room_id(request.user, other)
+    if room_id is not None:
+        return redirect("room", room_id=room_id)
+    config = {**_client_config(request, None), "dm": other.username}
+    return render(request, "chat/room.html", {"room": None, "peer": other, "client_config": config})

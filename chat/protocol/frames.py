@@ -1,0 +1,237 @@
+"""Every frame the server sends, built here and nowhere else, and encoded once.
+
+A frame is a dict with a `type`; docs/protocol.md describes each one, and
+chat/protocol/schema.py holds the schema the tests check every frame against.
+The payload helpers (`message_dict`, `room_dict`…) are the shapes the HTTP API
+answers with too. Times are ISO 8601 in UTC with a `Z`, everywhere.
+"""
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from django.urls import reverse
+
+from ..errors import ChatError
+
+QUOTE_CHARS = 120
+
+
+def encode(frame: dict) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso_from_timestamp(timestamp: float | None) -> str | None:
+    return iso_utc(datetime.fromtimestamp(timestamp, UTC)) if timestamp else None
+
+
+# Payloads: objects as frames and API answers carry them.
+
+
+def user_dict(user) -> dict:
+    if user is None:
+        return {"id": None, "username": "", "display_name": "Deleted user"}
+    return {"id": user.pk, "username": user.username, "display_name": user.shown_name}
+
+
+def reply_quote(parent) -> dict:
+    """What a reply shows of its parent: who wrote it and its first line (author loaded)."""
+    deleted = parent.deleted_at is not None
+    first_line = "" if deleted else parent.body.split("\n", 1)[0]
+    return {
+        "id": parent.pk,
+        "seq": parent.seq,
+        "author": user_dict(parent.author),
+        "excerpt": first_line[:QUOTE_CHARS],
+        "deleted": deleted,
+    }
+
+
+def attachment_dict(attachment) -> dict:
+    """An upload as messages and the upload endpoint carry it; the URLs are the
+    access-checked /files/ views."""
+    return {
+        "id": attachment.pk,
+        "name": attachment.name,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+        "url": reverse("attachment-file", args=[attachment.pk, attachment.name]),
+        "thumb_url": reverse("attachment-thumb", args=[attachment.pk])
+        if attachment.is_image
+        else None,
+        "width": attachment.width,
+        "height": attachment.height,
+    }
+
+
+def message_dict(message) -> dict:
+    """A message as every API answer and event carries it.
+
+    Needs `author` (and `reply_to.author` for a reply) loaded, and the
+    `reaction_summary`, `mention_ids` and `attachment_list` that
+    chat.queries.with_extras attaches.
+    A deleted message is a tombstone: its seq stays, its text is gone.
+    """
+    deleted = message.deleted_at is not None
+    return {
+        "id": message.pk,
+        "room": message.room_id,
+        "seq": message.seq,
+        "author": user_dict(message.author),
+        "body": "" if deleted else message.body,
+        "html": "" if deleted else message.html,
+        "created_at": iso_utc(message.created_at),
+        "client_msg_id": str(message.client_msg_id),
+        "edited_at": iso_utc(message.edited_at),
+        "rev": message.rev,
+        "deleted": deleted,
+        "reply_to": reply_quote(message.reply_to) if message.reply_to_id else None,
+        "mentions": message.mention_ids,
+        "reactions": message.reaction_summary,
+        "attachments": [attachment_dict(a) for a in message.attachment_list],
+    }
+
+
+def room_dict(room, membership, *, unread: int = 0, mentions: int = 0, peer=None) -> dict:
+    """A room as seen by one user (direct rooms are named after the other person)."""
+    return {
+        "id": room.pk,
+        "name": peer.shown_name if room.is_direct and peer is not None else room.name,
+        "kind": room.kind,
+        "topic": room.topic,
+        "last_seq": room.last_seq,
+        "last_rev": room.last_rev,
+        "last_read_seq": membership.last_read_seq if membership else 0,
+        "unread": unread,
+        "unread_mentions": mentions,
+        "role": membership.role if membership else None,
+        "muted": membership.muted if membership else False,
+        "peer": user_dict(peer) if room.is_direct else None,
+        "last_message_at": iso_utc(room.last_message_at),
+    }
+
+
+def member_dict(user, role: str | None) -> dict:
+    return {"user": user_dict(user), "role": role}
+
+
+def presence_status(status: str, last_seen: float | None) -> dict:
+    """A status as `hello` and `presence` carry it (`last_seen`: when they went offline)."""
+    return {"status": status, "last_seen": iso_from_timestamp(last_seen)}
+
+
+# Frames: what a socket receives.
+
+
+def hello(user, rooms: list[dict], presence: Mapping[int, dict]) -> dict:
+    """`presence` maps user ids to stored views ({"status", "last_seen"})."""
+    return {
+        "type": "hello",
+        "user": user_dict(user),
+        "rooms": rooms,
+        "presence": {
+            str(uid): presence_status(view["status"], view["last_seen"])
+            for uid, view in presence.items()
+        },
+    }
+
+
+def ack(client_msg_id: str, message) -> dict:
+    return {"type": "ack", "client_msg_id": client_msg_id, "message": message_dict(message)}
+
+
+def message_created(message) -> dict:
+    return {"type": "message", "message": message_dict(message)}
+
+
+def message_updated(message) -> dict:
+    return {"type": "message.updated", "message": message_dict(message)}
+
+
+def message_deleted(message) -> dict:
+    return {
+        "type": "message.deleted",
+        "room": message.room_id,
+        "id": message.pk,
+        "seq": message.seq,
+    }
+
+
+def reaction(message, user_id: int, emoji: str, *, on: bool) -> dict:
+    return {
+        "type": "reaction",
+        "message": message.pk,
+        "room": message.room_id,
+        "emoji": emoji,
+        "user": user_id,
+        "on": on,
+    }
+
+
+def typing(room_id: int, user) -> dict:
+    return {"type": "typing", "room": room_id, "user": user_dict(user)}
+
+
+def read(room_id: int, user_id: int, seq: int) -> dict:
+    return {"type": "read", "room": room_id, "user": user_id, "seq": seq}
+
+
+def room(room_payload: dict) -> dict:
+    """A room the user can now see, or whose state for the user changed."""
+    return {"type": "room", "room": room_payload}
+
+
+def room_updated(room) -> dict:
+    return {"type": "room.updated", "room": room.pk, "name": room.name, "topic": room.topic}
+
+
+def room_removed(room_id: int) -> dict:
+    return {"type": "room.removed", "room": room_id}
+
+
+def member(room_id: int, user, role: str | None) -> dict:
+    """Someone joined (role), changed role, or left (None)."""
+    return {"type": "member", "room": room_id, **member_dict(user, role)}
+
+
+def presence(user_id: int, status: str, last_seen: float | None) -> dict:
+    return {"type": "presence", "user": user_id, **presence_status(status, last_seen)}
+
+
+def heads(rooms: Mapping[int, int]) -> dict:
+    return {"type": "heads", "rooms": rooms}
+
+
+def messages(
+    page: dict, *, after: int | None, before: int | None, changed_after: int | None
+) -> dict:
+    """The answer to a `fetch`: a page of history with the cursor it was asked for."""
+    frame = {"type": "messages", **page, "after": after, "before": before}
+    if changed_after is not None:
+        frame["changed_after"] = changed_after
+    return frame
+
+
+def pong() -> dict:
+    return {"type": "pong"}
+
+
+def error(error: ChatError) -> dict:
+    frame = {"type": "error", "code": error.code, "detail": error.detail}
+    if error.client_msg_id is not None:
+        frame["client_msg_id"] = error.client_msg_id
+    if error.request_id is not None:
+        frame["request_id"] = error.request_id
+    return frame
+
+
+def with_request_id(frame: dict, request_id: str | None) -> dict:
+    if request_id is not None:
+        frame["request_id"] = request_id
+    return frame

@@ -1,0 +1,39 @@
+"""The read side: what a user's client needs to draw rooms, members and history.
+
+Callers import the package (`queries.rooms_for_user`); each module reads one thing."""
+
+from .members import (
+    presence_peers,
+    presence_room_ids,
+    room_heads,
+    room_members,
+    room_presence_peers,
+)
+from .messages import message_page, messages_with_authors, with_extras
+from .rooms import (
+    direct_room_id,
+    member_room_ids,
+    peers_by_room,
+    public_rooms,
+    room_for_user,
+    rooms_for_user,
+)
+from .search import search_messages
+
+__all__ = [
+    "direct_room_id",
+    "member_room_ids",
+    "message_page",
+    "messages_with_authors",
+    "peers_by_room",
+    "presence_peers",
+    "presence_room_ids",
+    "public_rooms",
+    "room_for_user",
+    "room_heads",
+    "room_members",
+    "room_presence_peers",
+    "rooms_for_user",
+    "search_messages",
+    "with_extras",
+]

@@ -1,0 +1,76 @@
+"""Read side: messages with what their frames carry, and history pages."""
+
+from collections import defaultdict
+
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from ..access import room_for_reader
+from ..models import Attachment, Message, Reaction
+from ..protocol.frames import message_dict
+
+
+def with_extras(messages: list[Message]) -> list[Message]:
+    """Attach what message_dict needs beyond the row: reactions, mentions and
+    attachments, in three queries for the whole list."""
+    ids = [m.pk for m in messages if m.deleted_at is None]
+    reactions: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    mentions: dict[int, list[int]] = defaultdict(list)
+    attachments: dict[int, list[Attachment]] = defaultdict(list)
+    if ids:
+        rows = (
+            Reaction.objects.filter(message_id__in=ids)
+            .order_by("created_at", "pk")
+            .values_list("message_id", "emoji", "user_id")
+        )
+        for message_id, emoji, user_id in rows:
+            reactions[message_id][emoji].append(user_id)
+        rows = Message.mentions.through.objects.filter(message_id__in=ids).values_list(
+            "message_id", "user_id"
+        )
+        for message_id, user_id in rows:
+            mentions[message_id].append(user_id)
+        for attachment in Attachment.objects.filter(message_id__in=ids).order_by("pk"):
+            attachments[attachment.message_id].append(attachment)
+    for message in messages:
+        message.reaction_summary = [
+            {"emoji": emoji, "count": len(users), "users": users}
+            for emoji, users in reactions.get(message.pk, {}).items()
+        ]
+        message.mention_ids = sorted(mentions.get(message.pk, []))
+        message.attachment_list = attachments.get(message.pk, [])
+    return messages
+
+
+def messages_with_authors():
+    return Message.objects.select_related("author", "reply_to__author")
+
+
+def message_page(
+    user: AbstractBaseUser,
+    room_id: int,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    changed_after: int | None = None,
+    limit: int = 50,
+) -> dict:
+    """A page of history in ascending seq (after a seq, before a seq, or the newest),
+    or the messages changed since a revision, in ascending rev."""
+    room, _membership = room_for_reader(user, room_id)
+    messages = messages_with_authors().filter(room=room)
+    if changed_after is not None:
+        rows = list(messages.filter(rev__gt=changed_after).order_by("rev")[: limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+    elif after is not None:
+        rows = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+    else:
+        if before is not None:
+            messages = messages.filter(seq__lt=before)
+        rows = list(messages.order_by("-seq")[: limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit][::-1]
+    rows = with_extras(rows)
+    return {"room": room.pk, "messages": [message_dict(m) for m in rows], "has_more": has_more}

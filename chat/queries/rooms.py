@@ -1,0 +1,92 @@
+"""Read side: a user's rooms with unread counts, the rooms to join, direct rooms."""
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+
+from ..access import room_for_reader
+from ..models import Membership, Message, Room, direct_key
+from ..protocol.frames import message_dict, room_dict
+from .messages import messages_with_authors, with_extras
+
+
+def _unread(user: AbstractBaseUser, *, mentioned: bool = False):
+    """Messages after the caller's read pointer that others wrote (and that mention
+    the caller, if `mentioned`), counted in a subquery per membership row."""
+    unread = Message.objects.filter(
+        room=OuterRef("room"), seq__gt=OuterRef("last_read_seq"), deleted_at__isnull=True
+    ).exclude(author=user)
+    if mentioned:
+        unread = unread.filter(mentions=user)
+    counted = unread.order_by().values("room").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
+
+
+def peers_by_room(user: AbstractBaseUser, room_ids: list[int]) -> dict[int, AbstractBaseUser]:
+    """The other member of each of these direct rooms."""
+    others = (
+        Membership.objects.filter(room_id__in=room_ids).exclude(user=user).select_related("user")
+    )
+    return {m.room_id: m.user for m in others}
+
+
+def member_room_ids(user: AbstractBaseUser) -> set[int]:
+    return set(Membership.objects.filter(user=user).values_list("room_id", flat=True))
+
+
+def rooms_for_user(user: AbstractBaseUser, *, with_last_message: bool = False) -> list[dict]:
+    """The user's rooms, most recently active first, with unread counts."""
+    memberships = list(
+        Membership.objects.filter(user=user)
+        .select_related("room")
+        .annotate(unread=_unread(user), unread_mentions=_unread(user, mentioned=True))
+        .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")
+    )
+    direct_ids = [m.room_id for m in memberships if m.room.is_direct]
+    peers = peers_by_room(user, direct_ids) if direct_ids else {}
+    rooms = [
+        room_dict(m.room, m, unread=m.unread, mentions=m.unread_mentions, peer=peers.get(m.room_id))
+        for m in memberships
+    ]
+    if with_last_message and rooms:
+        newest = with_extras(
+            list(
+                messages_with_authors().filter(
+                    room__memberships__user=user, seq=F("room__last_seq")
+                )
+            )
+        )
+        by_room = {m.room_id: message_dict(m) for m in newest}
+        for room in rooms:
+            room["last_message"] = by_room.get(room["id"])
+    return rooms
+
+
+def room_for_user(user: AbstractBaseUser, room_id: int) -> dict:
+    """One room as the user sees it, or RoomNotFound."""
+    room, membership = room_for_reader(user, room_id)
+    peer = peers_by_room(user, [room.pk]).get(room.pk) if room.is_direct else None
+    unread = mentions = 0
+    if membership is not None:
+        counts = Membership.objects.filter(pk=membership.pk).annotate(
+            unread=_unread(user), unread_mentions=_unread(user, mentioned=True)
+        )
+        unread, mentions = counts.values_list("unread", "unread_mentions").get()
+    return room_dict(room, membership, unread=unread, mentions=mentions, peer=peer)
+
+
+def public_rooms(user: AbstractBaseUser, limit: int = 50) -> list[Room]:
+    """Public rooms the user has not joined, most active first."""
+    return list(
+        Room.objects.filter(kind=Room.Kind.PUBLIC)
+        .exclude(memberships__user=user)
+        .order_by(F("last_message_at").desc(nulls_last=True), "name")[:limit]
+    )
+
+
+def direct_room_id(user: AbstractBaseUser, other: AbstractBaseUser) -> int | None:
+    return (
+        Room.objects.filter(direct_key=direct_key(user.pk, other.pk))
+        .values_list("pk", flat=True)
+        .first()
+    )

@@ -1,0 +1,311 @@
+"""One WebSocket per browser tab: authenticate, dispatch frames to services, forward events."""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import DatabaseError
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from .. import queries, services
+from ..errors import ChatError
+from ..i18n import language_from_scope
+from ..protocol import frames
+from ..protocol.commands import (
+    Delete,
+    Edit,
+    Fetch,
+    Ping,
+    Presence,
+    React,
+    Read,
+    Send,
+    Typing,
+    parse_frame,
+)
+from . import presence
+from .dbcalls import batched
+from .framewriter import DirectWriter, Event
+from .hub import Hub
+
+logger = logging.getLogger(__name__)
+
+# What a socket may have waiting for a slow client before it is closed (1013):
+# ASGI sends pending, or bytes in the transport's buffer. The client reconnects
+# and catches up from the database.
+MAX_BACKLOG = 256
+MAX_BUFFERED_BYTES = 512 * 1024
+TRY_AGAIN_LATER = 1013
+
+
+@database_sync_to_async
+def _hello_rooms(user) -> list[dict]:
+    return queries.rooms_for_user(user)
+
+
+@database_sync_to_async
+def _presence_peers(user) -> list[int]:
+    return queries.presence_peers(user.pk)
+
+
+@database_sync_to_async
+def _member_room_ids(user) -> set[int]:
+    return queries.member_room_ids(user)
+
+
+@batched
+def _send(user, command: Send) -> dict:
+    message, _created = services.send_message(
+        user,
+        command.room,
+        command.body,
+        command.client_msg_id,
+        reply_to=command.reply_to,
+        attachments=command.attachments,
+    )
+    return frames.ack(command.client_msg_id, message)
+
+
+@batched
+def _edit(user, command: Edit) -> dict:
+    return frames.message_updated(services.edit_message(user, command.message, command.body))
+
+
+@batched
+def _delete(user, command: Delete) -> dict:
+    return frames.message_deleted(services.delete_message(user, command.message))
+
+
+@batched
+def _react(user, command: React) -> dict:
+    return services.react(user, command.message, command.emoji, on=command.on)
+
+
+@batched
+def _typing(user, command: Typing) -> None:
+    services.typing(user, command.room)
+
+
+@batched
+def _fetch(user, command: Fetch) -> dict:
+    page = queries.message_page(
+        user,
+        command.room,
+        after=command.after,
+        before=command.before,
+        changed_after=command.changed_after,
+        limit=command.limit,
+    )
+    return frames.messages(
+        page, after=command.after, before=command.before, changed_after=command.changed_after
+    )
+
+
+@batched
+def _read(user, command: Read) -> None:
+    services.mark_read(user, command.room, command.seq)
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """The server end of one tab's socket. It holds no rules: services and access do.
+
+    It has no channel-layer channel of its own: the process's hub receives
+    events once and hands them to `deliver`.
+    """
+
+    channel_layer_alias = None
+    overloaded_total = 0
+
+    async def dispatch(self, message):
+        """Channels' dispatch without its thread hop per frame to close old database
+        connections: every database call here runs in database_sync_to_async, which
+        already does that."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self):
+        self.user = self.scope.get("user")
+        self.user_id = getattr(self.user, "pk", None)
+        # Error details are for people: in the language the tab's pages are in.
+        self.language = language_from_scope(self.scope)
+        self.room_ids: set[int] = set()
+        self.hub: Hub | None = None
+        # Events held until `hello` is out, and rooms revoked while connecting.
+        self._held: list[Event] | None = []
+        self._writer: DirectWriter | None = None
+        self.presence_id = uuid.uuid4().hex
+        self.presence_state = "active"
+        self._revoked_while_connecting: set[int] = set()
+        self._backlog = 0
+        self._closing = False
+        if self.user is None or not self.user.is_authenticated:
+            await self.close()
+            return
+        # Hear the user's grants and revocations first, then subscribe to the rooms,
+        # then read the state for hello: whatever commits in between either is in
+        # hello or arrives live, and nothing falls between the two.
+        self.hub = Hub.current()
+        await self.hub.attach(self)
+        try:
+            await self._open()
+        except OSError:
+            await self.disconnect(None)  # the client left mid-handshake
+        except BaseException:
+            await self.disconnect(None)  # never leave the hub holding a dead socket
+            raise
+
+    async def _open(self) -> None:
+        room_ids = await _member_room_ids(self.user)
+        await self.hub.subscribe(self, room_ids - self._revoked_while_connecting)
+        rooms = await _hello_rooms(self.user)
+        await self.hub.check_in(self, "active")
+        people = await self.hub.presence.statuses(await _presence_peers(self.user), presence.now())
+        await self.accept()
+        self._writer = DirectWriter.for_send(self.base_send)
+        await self.send_frame(frames.hello(self.user, rooms, people))
+        held, self._held = self._held, None
+        self.deliver(*held)
+
+    async def disconnect(self, code):
+        if self.hub is not None:
+            hub, self.hub = self.hub, None
+            await hub.detach(self)
+            await hub.check_out(self)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        with translation.override(self.language):
+            await self._receive(text_data)
+
+    async def _receive(self, text_data: str | None) -> None:
+        command = None
+        try:
+            command = parse_frame(text_data)
+            reply = await self.handle(command)
+            if reply is not None:
+                await self.send_frame(frames.with_request_id(reply, command.request_id))
+        except ChatError as error:
+            await self.send_error(error, command)
+        except DatabaseError:
+            logger.exception("database error handling a frame")
+            await self.send_error(ChatError("unavailable", _("Try again shortly.")), command)
+        except Exception:
+            # A bug must cost one frame, not the tab's connection.
+            logger.exception("unexpected error handling a frame")
+            await self.send_error(ChatError("unavailable", _("Internal error.")), command)
+
+    async def send_error(self, error: ChatError, command) -> None:
+        """The error frame, paired with the command's ids when the command was parsed."""
+        if command is not None:
+            error.client_msg_id = error.client_msg_id or getattr(command, "client_msg_id", None)
+            error.request_id = error.request_id or command.request_id
+        await self.send_frame(frames.error(error))
+
+    async def handle(self, command) -> dict | None:
+        match command:
+            case Send():
+                return await _send(self.user, command)
+            case Fetch():
+                return await _fetch(self.user, command)
+            case Read():
+                await _read(self.user, command)
+                return None
+            case Ping():
+                return frames.pong()
+            case Edit():
+                return await _edit(self.user, command)
+            case Delete():
+                return await _delete(self.user, command)
+            case React():
+                return await _react(self.user, command)
+            case Typing():
+                await _typing(self.user, command)
+                return None
+            case Presence():
+                await self.hub.check_in(self, command.state)
+                return None
+
+    async def send_frame(self, frame: dict) -> None:
+        text = frames.encode(frame)
+        if self._writer is not None:
+            self._writer.write(Event(text))  # what uvicorn's send would write, framed here
+            return
+        # OSError: the client left (uvicorn's ClientDisconnected); disconnect() cleans up.
+        with contextlib.suppress(OSError):
+            await self.send(text_data=text)
+
+    # Called by the hub, on the event loop.
+
+    def deliver(self, *events: Event) -> None:
+        """Write already-encoded events without waiting for a slow client.
+
+        Under uvicorn the framed bytes go straight to the connection, all of them
+        in one write; past MAX_BUFFERED_BYTES not yet taken by the client, the
+        socket is closed (1013) so it reconnects and catches up. Elsewhere the
+        ASGI send runs eagerly, and past MAX_BACKLOG sends waiting the same happens.
+        """
+        if self._held is not None:
+            self._held.extend(events)
+            return
+        if self._closing:
+            return
+        if self._writer is not None:
+            if self._writer.buffered() > MAX_BUFFERED_BYTES:
+                self._overloaded(f"{self._writer.buffered()} bytes")
+            elif not self._writer.write(*events):
+                self._closing = True  # the client is leaving; disconnect() cleans up
+            return
+        for event in events:
+            self._send_eagerly(event)
+
+    def _send_eagerly(self, event: Event) -> None:
+        if self._backlog >= MAX_BACKLOG:
+            if not self._closing:
+                self._overloaded(f"{self._backlog} frames")
+            return
+        sending = asyncio.Task(
+            self.base_send({"type": "websocket.send", "text": event.text}),
+            loop=asyncio.get_running_loop(),
+            eager_start=True,
+        )
+        if sending.done():
+            self._settle(sending)
+        else:
+            self._backlog += 1
+            sending.add_done_callback(self._sent)
+
+    def granted(self, room_id: int) -> None:
+        self.room_ids.add(room_id)
+        self._revoked_while_connecting.discard(room_id)
+
+    def revoked(self, room_id: int) -> None:
+        self.room_ids.discard(room_id)
+        if self._held is not None:
+            self._revoked_while_connecting.add(room_id)
+
+    def _sent(self, sending: asyncio.Task) -> None:
+        self._backlog -= 1
+        self._settle(sending)
+
+    def _settle(self, sending: asyncio.Task) -> None:
+        if not sending.cancelled() and sending.exception() is not None:
+            # The client went away mid-send; disconnect() cleans up.
+            self._closing = True
+
+    def _overloaded(self, waiting: str) -> None:
+        self._closing = True
+        ChatConsumer.overloaded_total += 1
+        logger.warning(
+            "closing a socket of user %s: %s waiting for a slow client "
+            "(%d sockets closed for overload in this process)",
+            self.user_id,
+            waiting,
+            ChatConsumer.overloaded_total,
+        )
+        self._closer = asyncio.get_running_loop().create_task(self.close(code=TRY_AGAIN_LATER))

@@ -1,0 +1,193 @@
+"""Publishing: what services call, after commit, to reach sockets in every process.
+
+Services call one helper, `publish_on_commit`. Each event is encoded once, here;
+each process's hub (chat.realtime.hub) receives it once, over its bus
+(chat.realtime.bus: Redis pub/sub, or the process-local bus), and writes
+that text to its local sockets. A failed publish is logged and swallowed: the
+database already holds the change, and clients catch up from it.
+
+A service commits in a worker thread while the server's event loop runs. The
+thread does not wait for the bus: it queues the event for that loop, where one
+task per loop publishes events in the order they were committed (on Redis,
+whatever has queued meanwhile goes in one write, and under load what comes soon
+after a publish waits a moment to go with the next: chat.realtime.coalescing).
+Without a serving loop (a management command, a sync test) it publishes in place.
+"""
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+
+from django.db import transaction
+
+from ..protocol.frames import encode
+from . import bus as buses
+from .coalescing import Coalescer
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 256  # events per round trip to Redis
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def _failed(batch: buses.Batch, exc: Exception) -> None:
+    # No traceback: under overload formatting one per failure would cost more
+    # than the publish itself. The type and message say what went wrong.
+    groups = list(dict.fromkeys(group for group, _message in batch))
+    more = f" and {len(groups) - 3} more" if len(groups) > 3 else ""
+    logger.error(
+        "publish to %s%s failed (%s: %s); clients will catch up from the database",
+        ", ".join(groups[:3]),
+        more,
+        type(exc).__name__,
+        exc,
+    )
+
+
+async def _publish_now(bus, batch: buses.Batch) -> None:
+    try:
+        await bus.publish(batch)
+    except Exception as exc:
+        _failed(batch, exc)
+
+
+class Outbox:
+    """Events waiting to be published from one event loop, in commit order."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, bus):
+        self.loop = loop
+        self.bus = bus
+        self.pending: deque[tuple[str, dict]] = deque()
+        self.draining = False
+        self.task: asyncio.Task | None = None  # held, so the loop cannot drop it mid-run
+        self.coalescer = Coalescer()
+
+    def put(self, group: str, message: dict) -> None:
+        """Called on the loop (via call_soon_threadsafe): queue, and start draining."""
+        self.pending.append((group, message))
+        if not self.draining:
+            self.draining = True
+            self.task = self.loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Publish what is pending, in commit order; on a bus that `coalesces` (Redis:
+        each write wakes Redis and every subscriber, which under load costs more than
+        the event), under load in batches (chat.realtime.coalescing)."""
+        try:
+            while self.pending:
+                if self.bus.coalesces and (hold := self.coalescer.hold(self.loop.time())):
+                    await asyncio.sleep(hold)
+                take = min(len(self.pending), MAX_BATCH if self.bus.batches else 1)
+                batch = [self.pending.popleft() for _ in range(take)]
+                await _publish_now(self.bus, batch)
+                self.coalescer.wrote(self.loop.time(), len(batch))
+        finally:
+            self.draining = False
+
+
+_outboxes: dict[asyncio.AbstractEventLoop, Outbox] = {}
+
+
+def serve_from(loop: asyncio.AbstractEventLoop, bus) -> None:
+    """Publish from this loop, over this bus (the hub calls it when it starts on a loop)."""
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        _outboxes[loop] = Outbox(loop, bus)
+    else:
+        outbox.bus = bus
+    for stale in [other for other in _outboxes if other.is_closed()]:
+        del _outboxes[stale]
+
+
+def _serving_loop() -> asyncio.AbstractEventLoop | None:
+    """The running loop this worker thread serves, if any."""
+    for loop in list(_outboxes):
+        if loop.is_running() and not loop.is_closed():
+            return loop
+    return None
+
+
+def _publish(group: str, message: dict) -> None:
+    loop = _serving_loop()
+    if loop is None:
+        try:
+            buses.publish_blocking(group, message)
+        except Exception as exc:
+            _failed([(group, message)], exc)
+        return
+    buses.call_on_loop(loop, _outboxes[loop].put, group, message)
+
+
+def publish_to_room(room_id: int, frame: dict, *, except_user: int | None = None) -> None:
+    """Every socket subscribed to the room gets the frame (but `except_user`'s own)."""
+    message = {"type": "chat.frame", "text": encode(frame)}
+    if except_user is not None:
+        message["except_user"] = except_user
+    _publish(room_group(room_id), message)
+
+
+def publish_to_user(user_id: int, frame: dict) -> None:
+    """Every socket of the user (all tabs) gets the frame."""
+    _publish(user_group(user_id), {"type": "chat.frame", "text": encode(frame)})
+
+
+def grant_room(user_id: int, room_id: int, frame: dict) -> None:
+    """The user's sockets start hearing the room, then get the frame."""
+    _publish(user_group(user_id), {"type": "chat.grant", "room": room_id, "text": encode(frame)})
+
+
+def revoke_room(user_id: int, room_id: int, frame: dict) -> None:
+    """The user's sockets stop hearing the room, then get the frame."""
+    _publish(user_group(user_id), {"type": "chat.revoke", "room": room_id, "text": encode(frame)})
+
+
+Frame = dict | Callable[[], dict]
+
+
+def publish_on_commit(
+    frame: Frame,
+    *,
+    room: int | None = None,
+    user: int | None = None,
+    except_user: int | None = None,
+    grant: int | None = None,
+    revoke: int | None = None,
+) -> None:
+    """Publish `frame` once the current transaction commits (at once outside one), so no
+    client hears of a change that could still roll back.
+
+    To a `room`'s sockets (but `except_user`'s), or to all of a `user`'s, who start
+    (`grant`) or stop (`revoke`) hearing that room id first. A callable `frame` is
+    built after the commit, for frames that read the committed state.
+    """
+    if (room is None) == (user is None) or (room is not None and (grant or revoke)):
+        raise ValueError("publish to one room, or to one user")
+    transaction.on_commit(partial(_publish_frame, frame, room, user, except_user, grant, revoke))
+
+
+def _publish_frame(
+    frame: Frame,
+    room: int | None,
+    user: int | None,
+    except_user: int | None,
+    grant: int | None,
+    revoke: int | None,
+) -> None:
+    frame = frame() if callable(frame) else frame
+    if room is not None:
+        publish_to_room(room, frame, except_user=except_user)
+    elif grant is not None:
+        grant_room(user, grant, frame)
+    elif revoke is not None:
+        revoke_room(user, revoke, frame)
+    else:
+        publish_to_user(user, frame)

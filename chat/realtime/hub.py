@@ -1,0 +1,373 @@
+"""The process-local hub: this process's sockets by room and by user.
+
+Each server process subscribes to a room's (or user's) group once, over its bus
+(chat.realtime.bus: a Redis pub/sub channel, or a group of the process-local bus), however
+many of its sockets are in that room, and unsubscribes when the last of them
+leaves. An event therefore costs one message per process, arrives already encoded
+(chat.realtime.fanout encodes it once), and is written as the same text to every local
+socket — on the event loop, with no thread hop and no database access. Under load,
+events that come close together go out together: one write per socket for all of
+them.
+
+The hub also sends every socket its `heads` from one query per interval, and
+uses the same answer to repair any subscription a lost event left wrong; after
+the bus lost its connection it sends them at once.
+"""
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Protocol
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from .. import queries
+from ..errors import ChatError
+from ..protocol import frames
+from . import fanout, presence
+from .bus import make_bus
+from .coalescing import Coalescer
+from .fanout import room_group, user_group
+from .framewriter import Event
+
+logger = logging.getLogger(__name__)
+
+GROUP_REFRESH_SECONDS = 3600  # well inside a channel layer's group_expiry
+MAX_ROUTED_TOGETHER = 256  # events already arrived, routed in one pass
+
+
+class Socket(Protocol):
+    """What the hub needs of a connected tab (chat.realtime.consumer.ChatConsumer)."""
+
+    user: object
+    user_id: int
+    room_ids: set[int]
+
+    presence_id: str
+    presence_state: str
+
+    def deliver(self, *events: Event) -> None: ...
+
+    def granted(self, room_id: int) -> None: ...
+
+    def revoked(self, room_id: int) -> None: ...
+
+
+@database_sync_to_async
+def _memberships(user_ids: list[int]) -> dict[int, dict[int, int]]:
+    return queries.room_heads(user_ids)
+
+
+@database_sync_to_async
+def _presence_rooms(user_id: int) -> list[int]:
+    return queries.presence_room_ids(user_id)
+
+
+@database_sync_to_async
+def _room_presence_peers(user_id: int, room_id: int) -> list[int]:
+    return queries.room_presence_peers(user_id, room_id)
+
+
+@database_sync_to_async
+def _room_frame(user, room_id: int) -> dict | None:
+    try:
+        return frames.room(queries.room_for_user(user, room_id))
+    except ChatError:
+        return None
+
+
+def _deliver_pending(pending: dict[Socket, list[Event]]) -> None:
+    for socket, events in pending.items():
+        socket.deliver(*events)
+    pending.clear()
+
+
+class Hub:
+    """Routes bus events to local sockets. One per event loop; see Hub.current()."""
+
+    def __init__(self, bus):
+        self.bus = bus
+        self.groups: dict[str, set[Socket]] = defaultdict(set)
+        self._started: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        # When each (user, room) membership last changed by an event, so that heads
+        # never undo a change newer than the query they were computed from.
+        self._changed_at: dict[tuple[int, int], float] = {}
+        self.presence = presence.make_store()
+        # Presence look-ups for rooms just granted, run beside routing (they query).
+        self._telling: set[asyncio.Task] = set()
+
+    _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def current(cls) -> "Hub":
+        loop = asyncio.get_running_loop()
+        hub = cls._by_loop.get(loop)
+        if hub is None:
+            hub = cls._by_loop[loop] = cls(make_bus())
+        return hub
+
+    @property
+    def sockets(self) -> set[Socket]:
+        return {socket for members in self.groups.values() for socket in members}
+
+    async def attach(self, socket: Socket) -> None:
+        """Start routing the socket's user and rooms to it; returns once subscribed."""
+        await self._start()
+        groups = [user_group(socket.user_id), *map(room_group, socket.room_ids)]
+        for group in groups:
+            self.groups[group].add(socket)
+        await self._sync_groups(groups)
+
+    async def subscribe(self, socket: Socket, room_ids: Iterable[int]) -> None:
+        """Add rooms to an attached socket; returns once subscribed."""
+        room_ids = list(room_ids)
+        for room_id in room_ids:
+            socket.granted(room_id)
+            self.groups[room_group(room_id)].add(socket)
+        await self._sync_groups(map(room_group, room_ids))
+
+    def _grant(self, socket: Socket, room_id: int) -> None:
+        socket.granted(room_id)
+        self.groups[room_group(room_id)].add(socket)
+
+    def _revoke(self, socket: Socket, room_id: int) -> None:
+        socket.revoked(room_id)
+        self._drop(room_group(room_id), socket)
+
+    async def detach(self, socket: Socket) -> None:
+        groups = [user_group(socket.user_id), *map(room_group, socket.room_ids)]
+        for group in groups:
+            self._drop(group, socket)
+        await self._sync_groups(groups)
+
+    def _drop(self, group: str, socket: Socket) -> None:
+        members = self.groups.get(group)
+        if members is not None:
+            members.discard(socket)
+            if not members:
+                del self.groups[group]
+
+    async def _sync_groups(self, groups: Iterable[str], *, wait: bool = True) -> None:
+        """Make the bus's subscriptions match whether any local socket wants them."""
+        await self.bus.sync(groups, self.groups.__contains__, wait=wait)
+
+    async def _start(self) -> None:
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_task(self._begin())
+        await self._started
+
+    async def _begin(self) -> None:
+        fanout.serve_from(asyncio.get_running_loop(), self.bus)
+        self.bus.on_resume = self._resumed
+        await self.bus.start()
+        self._tasks = [
+            asyncio.create_task(self._receive_forever()),
+            asyncio.create_task(self._heads_forever()),
+        ]
+
+    def _resumed(self) -> None:
+        """The bus lost events while reconnecting: send heads now, not at the next round."""
+        self._tasks.append(asyncio.get_running_loop().create_task(self._catch_up()))
+
+    async def _catch_up(self) -> None:
+        try:
+            await self.send_heads()
+        except Exception:
+            logger.warning("heads after a reconnect failed; next interval then", exc_info=True)
+
+    async def check_in(self, socket: Socket, state: str) -> None:
+        """Record the socket's presence state; announce the user's change, if any."""
+        socket.presence_state = state
+        change = await self.presence.check_in(
+            socket.user_id, socket.presence_id, state, presence.now()
+        )
+        await self._announce([change])
+
+    async def check_out(self, socket: Socket) -> None:
+        change = await self.presence.check_out(socket.user_id, socket.presence_id, presence.now())
+        await self._announce([change])
+
+    async def refresh_presence(self) -> None:
+        """Check every local socket in again, and count gone the sockets of any process
+        that stopped checking in: on Redis one round trip for all of them."""
+        checked = [(s.user_id, s.presence_id, s.presence_state) for s in self.sockets]
+        await self._announce(await self.presence.refresh(checked, presence.now()))
+
+    async def _announce(self, changes: list) -> None:
+        for change in changes:
+            if change is None:
+                continue
+            frame = frames.presence(change.user_id, change.status, change.last_seen)
+            for room_id in await _presence_rooms(change.user_id):
+                fanout.publish_to_room(room_id, frame, except_user=change.user_id)
+
+    async def stop(self) -> None:
+        """Stop receiving. In a server the hub never stops while its loop serves: one
+        that came and went with the last socket would race the next socket's joins."""
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        if self._started is not None:
+            self._started = None
+            await self.bus.stop()
+
+    async def _receive_forever(self) -> None:
+        """Route events as they come; under load, in batches (chat.realtime.coalescing): a
+        socket then takes several events in one write, which costs about what one
+        costs (the write is most of the fan-out's CPU)."""
+        loop = asyncio.get_running_loop()
+        failures = 0
+        coalescer = Coalescer()
+        while True:
+            try:
+                batch = [await self.bus.receive()]
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                logger.exception("hub receive failed; clients will catch up from heads")
+                await asyncio.sleep(min(5, 0.25 * 2**failures))
+                continue
+            if hold := coalescer.hold(loop.time()):
+                await asyncio.sleep(hold)
+            try:
+                while len(batch) < MAX_ROUTED_TOGETHER:
+                    more = await self.bus.receive_ready()
+                    if more is None:
+                        break
+                    batch.append(more)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # what did arrive is still routed; the next receive retries
+                logger.exception("hub receive failed; clients will catch up from heads")
+            await self.route(*batch)
+            coalescer.wrote(loop.time(), len(batch))
+
+    async def route(self, *messages: dict) -> None:
+        """Hand bus events to the local sockets they are for, in arrival order. Each
+        socket gets its frames of the events in one write (under load, one syscall
+        per socket for several events); a membership change first writes out what
+        came before it, then takes effect before anything after it is routed."""
+        pending: dict[Socket, list[Event]] = {}
+        for message in messages:
+            try:
+                skipped = message.get("except_user")
+                targets = [
+                    socket
+                    for socket in self.groups.get(message.get("group"), ())
+                    if socket.user_id != skipped
+                ]
+                if message.get("type") == "chat.frame":
+                    event = Event(message["text"])
+                    for socket in targets:
+                        pending.setdefault(socket, []).append(event)
+                    continue
+                _deliver_pending(pending)
+                await self._change_membership(message, targets)
+            except Exception:
+                logger.exception("hub could not route %r", message.get("type"))
+        _deliver_pending(pending)
+
+    async def _change_membership(self, message: dict, targets: list[Socket]) -> None:
+        """A grant or revoke for a user's local sockets, then its frame to them."""
+        if not targets:
+            return
+        kind, room_id = message["type"], message["room"]
+        change = self._grant if kind == "chat.grant" else self._revoke
+        for socket in targets:
+            change(socket, room_id)
+        self._changed_at[(targets[0].user_id, room_id)] = time.monotonic()
+        # Subscribed before the sockets hear of the room, so their catch-up fetch
+        # overlaps live delivery and nothing falls between the two. (This is the
+        # receiving task: it must not wait for Redis's confirmation, which it alone
+        # reads; the SUBSCRIBE is on the wire before the frame goes out.)
+        await self._sync_groups([room_group(room_id)], wait=False)
+        event = Event(message["text"])
+        for socket in targets:
+            socket.deliver(event)
+        if kind == "chat.grant":
+            task = asyncio.create_task(self._tell_presence(targets, room_id))
+            self._telling.add(task)
+            task.add_done_callback(self._telling.discard)
+
+    async def _tell_presence(self, sockets: list[Socket], room_id: int) -> None:
+        """Sockets granted a room (a DM opened, an invitation) hear the status of its
+        members at once: their hello told them only of the people in their rooms then."""
+        try:
+            peers = await _room_presence_peers(sockets[0].user_id, room_id)
+            views = await self.presence.statuses(peers, presence.now()) if peers else {}
+        except Exception:
+            logger.warning("could not tell room %s's presence to a new member", room_id)
+            return
+        for user_id, view in views.items():
+            frame = frames.presence(user_id, view["status"], view["last_seen"])
+            event = Event(frames.encode(frame))
+            for socket in sockets:
+                socket.deliver(event)
+
+    async def _heads_forever(self) -> None:
+        since_refresh = 0.0
+        while True:
+            interval = settings.PARLEY_HEADS_INTERVAL
+            await asyncio.sleep(interval)
+            try:
+                await self.send_heads()
+            except Exception:
+                logger.warning("heads failed; trying again next interval", exc_info=True)
+            try:
+                await self.refresh_presence()
+            except Exception:
+                logger.warning("presence refresh failed; trying again next interval", exc_info=True)
+            since_refresh += interval
+            if since_refresh >= GROUP_REFRESH_SECONDS:
+                since_refresh = 0.0
+                await self._refresh_groups()
+
+    async def send_heads(self) -> None:
+        """Send each socket its rooms' newest seqs, from the database's memberships.
+
+        The same answer repairs subscriptions whose grant or revoke event was lost
+        on the bus: a room the user has joined is subscribed and announced, and
+        one the user has left is dropped, unless an event changed it meanwhile.
+        """
+        sockets = self.sockets
+        if not sockets:
+            return
+        asked_at = time.monotonic()
+        memberships = await _memberships(sorted({socket.user_id for socket in sockets}))
+        changed: set[str] = set()
+        joined: list[tuple[Socket, int]] = []
+        for socket in sockets:
+            rooms = memberships.get(socket.user_id, {})
+            for room_id in set(rooms) ^ socket.room_ids:
+                if self._changed_at.get((socket.user_id, room_id), 0.0) > asked_at:
+                    continue
+                changed.add(room_group(room_id))
+                if room_id in rooms:
+                    self._grant(socket, room_id)
+                    joined.append((socket, room_id))
+                else:
+                    self._revoke(socket, room_id)
+                    socket.deliver(Event(frames.encode(frames.room_removed(room_id))))
+            heads = {
+                str(room_id): rooms[room_id] for room_id in socket.room_ids if room_id in rooms
+            }
+            socket.deliver(Event(frames.encode(frames.heads(heads))))
+        if changed:
+            logger.warning("heads repaired %d subscriptions a lost event left wrong", len(changed))
+            await self._sync_groups(changed)
+        for socket, room_id in joined:
+            frame = await _room_frame(socket.user, room_id)
+            if frame is not None:
+                socket.deliver(Event(frames.encode(frame)))
+        self._changed_at = {key: at for key, at in self._changed_at.items() if at > asked_at}
+
+    async def _refresh_groups(self) -> None:
+        """Re-join every group, so a layer's group expiry never drops a live one."""
+        await self.bus.refresh()

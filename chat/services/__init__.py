@@ -1,0 +1,65 @@
+"""The write side: every change to chat state validates, writes in one transaction,
+and publishes after commit (`chat.realtime.fanout.publish_on_commit`).
+
+Callers import the package (`services.send_message`); each module holds one concern.
+"""
+
+from .cleaning import clean_body, clean_emoji, clean_room_name, clean_topic
+from .members import add_member, remove_member, set_role
+from .messages import delete_message, edit_message, react, send_message, typing
+from .moderation import (
+    moderate_add_member,
+    moderate_delete_attachment,
+    moderate_delete_message,
+    moderate_delete_room,
+    moderate_remove_member,
+    moderate_room,
+    moderate_set_role,
+)
+from .rooms import (
+    block_user,
+    blocked_usernames,
+    create_or_join_room,
+    create_private_room,
+    leave_room,
+    mark_read,
+    open_direct,
+    set_muted,
+    unblock_user,
+    update_room,
+)
+from .uploads import clean_stale_uploads, upload_attachment
+
+__all__ = [
+    "add_member",
+    "block_user",
+    "blocked_usernames",
+    "clean_body",
+    "clean_emoji",
+    "clean_room_name",
+    "clean_stale_uploads",
+    "clean_topic",
+    "create_or_join_room",
+    "create_private_room",
+    "delete_message",
+    "edit_message",
+    "leave_room",
+    "mark_read",
+    "moderate_add_member",
+    "moderate_delete_attachment",
+    "moderate_delete_message",
+    "moderate_delete_room",
+    "moderate_remove_member",
+    "moderate_room",
+    "moderate_set_role",
+    "open_direct",
+    "react",
+    "remove_member",
+    "send_message",
+    "set_muted",
+    "set_role",
+    "typing",
+    "unblock_user",
+    "update_room",
+    "upload_attachment",
+]

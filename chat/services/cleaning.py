@@ -1,0 +1,81 @@
+"""What typed text must be before it is stored: bodies, room names, topics, emoji.
+
+Each `clean_*` returns the text to store or raises ChatError saying what is wrong.
+"""
+
+import unicodedata
+
+import emoji as emoji_lib
+from django.utils.translation import gettext as _
+
+from ..errors import ChatError
+
+MAX_BODY_CHARS = 4000
+MAX_ROOM_NAME_CHARS = 64
+ALLOWED_CONTROL = {"\n", "\t"}
+ROOM_NAME_PUNCTUATION = {" ", "-", "_"}
+MAX_TOPIC_CHARS = 250
+
+
+def _refuse_control_characters(text: str, refusal: str) -> None:
+    for char in text:
+        if char not in ALLOWED_CONTROL and unicodedata.category(char) in ("Cc", "Cs"):
+            raise ChatError("bad_request", refusal)
+
+
+def clean_body(body: str, *, may_be_empty: bool = False) -> str:
+    """The message text to store: trimmed, 1–4000 characters (0 for a message that
+    carries attachments), no control characters."""
+    body = body.strip()
+    if not body and not may_be_empty:
+        raise ChatError("bad_request", _("A message cannot be empty."))
+    if len(body) > MAX_BODY_CHARS:
+        raise ChatError(
+            "too_large",
+            _("A message is limited to %(limit)s characters.") % {"limit": MAX_BODY_CHARS},
+        )
+    _refuse_control_characters(body, _("The message contains a control character."))
+    return body
+
+
+def clean_room_name(name: str) -> str:
+    """1–64 letters, digits, spaces, `-` or `_`; inner runs of spaces collapse to one."""
+    if not isinstance(name, str):
+        raise ChatError("bad_request", "`name` must be a string.")
+    if len(name) > 4 * MAX_ROOM_NAME_CHARS:
+        raise ChatError(
+            "bad_request",
+            _("A room name has 1 to %(limit)s characters.") % {"limit": MAX_ROOM_NAME_CHARS},
+        )
+    for char in name:
+        if char not in ROOM_NAME_PUNCTUATION and unicodedata.category(char)[0] not in "LNM":
+            raise ChatError(
+                "bad_request", _("A room name may hold letters, digits, spaces, '-' and '_'.")
+            )
+    name = " ".join(part for part in name.split(" ") if part)
+    if not name or len(name) > MAX_ROOM_NAME_CHARS:
+        raise ChatError(
+            "bad_request",
+            _("A room name has 1 to %(limit)s characters.") % {"limit": MAX_ROOM_NAME_CHARS},
+        )
+    return name
+
+
+def clean_topic(topic: str) -> str:
+    if not isinstance(topic, str):
+        raise ChatError("bad_request", "`topic` must be a string.")
+    topic = " ".join(topic.split())
+    if len(topic) > MAX_TOPIC_CHARS:
+        raise ChatError(
+            "bad_request",
+            _("A topic has at most %(limit)s characters.") % {"limit": MAX_TOPIC_CHARS},
+        )
+    _refuse_control_characters(topic, _("The topic contains a control character."))
+    return topic
+
+
+def clean_emoji(emoji: str) -> str:
+    """One emoji (a single grapheme, skin tones and joined sequences included)."""
+    if not isinstance(emoji, str) or len(emoji) > 32 or not emoji_lib.is_emoji(emoji):
+        raise ChatError("bad_request", "`emoji` must be a single emoji.")
+    return emoji

@@ -1,0 +1,173 @@
+"""Rooms: create, join, open a direct conversation, rename and set the topic, leave,
+mute, mark read, and blocks between people.
+
+Every change validates, writes in one transaction and publishes after commit.
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from ..access import room_for_manager, room_for_poster, room_for_reader
+from ..errors import ChatError
+from ..models import Block, Membership, Room, direct_key, room_name_key
+from ..protocol import frames
+from ..realtime.fanout import publish_on_commit
+from .cleaning import clean_room_name, clean_topic
+from .members import announce_membership, drop, hand_on_ownership, join
+
+
+def create_or_join_room(user: AbstractBaseUser, name: str) -> tuple[Room, bool]:
+    """The public room of this name, created if missing, with the user in it; (room, created)."""
+    name = clean_room_name(name)
+    key = room_name_key(name)
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                room = Room.objects.filter(name_key=key).first()
+                created = room is None
+                if created:
+                    room = Room.objects.create(
+                        kind=Room.Kind.PUBLIC, name=name, name_key=key, created_by=user
+                    )
+                elif (
+                    room.kind != Room.Kind.PUBLIC
+                    and not room.memberships.filter(user=user).exists()
+                ):
+                    raise ChatError("bad_request", _("That room name is taken."))
+                join(user, room, Membership.Role.OWNER if created else Membership.Role.MEMBER)
+                return room, created
+        except IntegrityError:
+            continue  # Someone created it at the same moment: join theirs.
+    raise ChatError("unavailable", _("Could not create the room; try again."))
+
+
+def create_private_room(user: AbstractBaseUser, name: str) -> Room:
+    """A new private room owned by the user."""
+    name = clean_room_name(name)
+    try:
+        with transaction.atomic():
+            room = Room.objects.create(
+                kind=Room.Kind.PRIVATE, name=name, name_key=room_name_key(name), created_by=user
+            )
+            join(user, room, Membership.Role.OWNER)
+    except IntegrityError:
+        raise ChatError("bad_request", _("That room name is taken.")) from None
+    return room
+
+
+def open_direct(user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
+    """The one direct room of this pair of users, created if missing; (room, created)."""
+    if not isinstance(username, str) or not username:
+        raise ChatError("bad_request", "`username` must be a non-empty string.")
+    other = get_user_model().objects.filter(username=username, is_active=True).first()
+    if other is None:
+        raise ChatError("not_found", _("No such user."))
+    if other.pk == user.pk:
+        raise ChatError("bad_request", _("A direct conversation needs another person."))
+    if Block.objects.filter(blocker=other, blocked=user).exists():
+        raise ChatError("forbidden", _("This person does not take your messages."))
+    key = direct_key(user.pk, other.pk)
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                room, created = Room.objects.get_or_create(
+                    direct_key=key, defaults={"kind": Room.Kind.DIRECT, "created_by": user}
+                )
+                join(user, room)
+                join(other, room)
+                return room, created
+        except IntegrityError:
+            continue
+    raise ChatError("unavailable", _("Could not open the conversation; try again."))
+
+
+def update_room(
+    actor: AbstractBaseUser, room_id: int, *, name: str | None = None, topic: str | None = None
+) -> Room:
+    """An owner or admin renames a group room or sets its topic; every member hears it."""
+    with transaction.atomic():
+        room, _membership = room_for_manager(actor, room_id, lock=True)
+        change_room(room, name=name, topic=topic)
+    return room
+
+
+def change_room(room: Room, *, name: str | None, topic: str | None) -> None:
+    """Inside the caller's transaction, with the room locked."""
+    fields = []
+    if name is not None:
+        room.name = clean_room_name(name)
+        room.name_key = room_name_key(room.name)
+        fields += ["name", "name_key"]
+    if topic is not None:
+        room.topic = clean_topic(topic)
+        fields.append("topic")
+    if not fields:
+        raise ChatError("bad_request", "Give a `name` or a `topic`.")
+    try:
+        with transaction.atomic():
+            room.save(update_fields=fields)
+    except IntegrityError:
+        raise ChatError("bad_request", _("That room name is taken.")) from None
+    publish_on_commit(frames.room_updated(room), room=room.pk)
+
+
+def leave_room(user: AbstractBaseUser, room_id: int) -> None:
+    """The user leaves a group room; the longest-standing member inherits a last owner's role."""
+    with transaction.atomic():
+        room, membership = room_for_poster(user, room_id, lock=True)
+        if room.is_direct:
+            raise ChatError("bad_request", _("Direct conversations cannot be left."))
+        drop(user, room)
+        if membership.role == Membership.Role.OWNER:
+            hand_on_ownership(room)
+
+
+def set_muted(user: AbstractBaseUser, room_id: int, *, muted: bool) -> bool:
+    """The member mutes (or unmutes) notifications from a room, on every device."""
+    if not isinstance(muted, bool):
+        raise ChatError("bad_request", "`muted` must be true or false.")
+    with transaction.atomic():
+        _room, membership = room_for_poster(user, room_id)
+        Membership.objects.filter(pk=membership.pk).update(muted=muted)
+        announce_membership(user.pk, room_id)
+    return muted
+
+
+def block_user(user: AbstractBaseUser, username: str) -> None:
+    """From now on `username` cannot open a DM with the user or write in theirs."""
+    other = get_user_model().objects.filter(username=username).first()
+    if other is None:
+        raise ChatError("not_found", _("No such user."))
+    if other.pk == user.pk:
+        raise ChatError("bad_request", _("You cannot block yourself."))
+    Block.objects.get_or_create(blocker=user, blocked=other)
+
+
+def unblock_user(user: AbstractBaseUser, username: str) -> None:
+    Block.objects.filter(blocker=user, blocked__username=username).delete()
+
+
+def blocked_usernames(user: AbstractBaseUser) -> list[str]:
+    return sorted(Block.objects.filter(blocker=user).values_list("blocked__username", flat=True))
+
+
+def mark_read(user: AbstractBaseUser, room_id: int, seq: int) -> int:
+    """Move the user's read pointer forward (never back); returns the pointer."""
+    with transaction.atomic():
+        room, membership = room_for_reader(user, room_id)
+        if membership is None:
+            raise ChatError("forbidden", _("Join this room first."))
+        seq = min(seq, room.last_seq)
+        moved = Membership.objects.filter(pk=membership.pk, last_read_seq__lt=seq).update(
+            last_read_seq=seq
+        )
+        if not moved:
+            return membership.last_read_seq
+        frame = frames.read(room.pk, user.pk, seq)
+        publish_on_commit(frame, user=user.pk)
+        if room.is_direct:
+            for peer_id in room.memberships.exclude(user=user).values_list("user_id", flat=True):
+                publish_on_commit(frame, user=peer_id)
+    return seq

@@ -1,0 +1,331 @@
+"""The buses: Redis pub/sub fan-out (one subscription per room per process, one PUBLISH
+per event, resumed after a lost connection) and the payload both ends agree on.
+
+The Redis tests need REDIS_URL: without it they skip on a developer machine and fail
+under CI=true (tests/conftest.py require_service).
+"""
+
+import asyncio
+import logging
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
+from redis.exceptions import ResponseError
+
+from chat.realtime import fanout
+from chat.realtime.bus.codec import pack, unpack
+from chat.realtime.bus.redis import RedisBus, RedisPublisher, publish_command
+from chat.realtime.fanout import room_group, user_group
+from chat.realtime.hub import Hub
+from tests.chat.realtime.test_hub import FakeSocket, connect
+from tests.conftest import TEST_REDIS_URL as REDIS_URL
+from tests.conftest import require_service
+from tests.factories import RoomFactory, UserFactory
+
+
+def test_a_payload_carries_the_event_text_unchanged_and_its_routing():
+    text = '{"type":"message","body":"ünïcode\\nand a second line"}'
+    for message in (
+        {"type": "chat.frame", "text": text},
+        {"type": "chat.frame", "text": text, "except_user": 12},
+        {"type": "chat.grant", "room": 9, "text": text},
+        {"type": "chat.revoke", "room": 9, "text": text},
+    ):
+        assert unpack("room.9", pack(message)) == {**message, "group": "room.9"}
+
+
+@pytest.fixture
+async def redis_bus_hub(settings):
+    """A hub on a RedisBus under a private prefix, and a plain client to watch Redis."""
+    watcher = aioredis.from_url(REDIS_URL)
+    try:
+        await watcher.ping()
+    except aioredis.RedisError as exc:
+        require_service("Redis", f"{REDIS_URL} does not answer PING ({exc})")
+    settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
+    settings.PARLEY_HEADS_INTERVAL = 25  # no heads round inside a test unless it asks
+    hub = Hub(RedisBus(REDIS_URL, settings.REDIS_PREFIX))
+    yield hub, watcher
+    await hub.stop()
+    await watcher.aclose()
+
+
+async def subscribers(watcher, hub, group: str) -> int:
+    [(_channel, count)] = await watcher.pubsub_numsub(hub.bus.channel(group))
+    return count
+
+
+async def until(predicate, timeout: float = 3.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await predicate():
+            await asyncio.sleep(0.02)
+
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_one_publish_per_event_reaches_every_local_socket_of_the_room(redis_bus_hub):
+    hub, watcher = redis_bus_hub
+    users = [await sync_to_async(UserFactory)() for _ in range(3)]
+    sockets = [FakeSocket(users[i % 3], {7}) for i in range(30)]
+    for socket in sockets:
+        await connect(hub, socket)
+    observer = watcher.pubsub()
+    await observer.subscribe(hub.bus.channel(room_group(7)))
+    assert await subscribers(watcher, hub, room_group(7)) == 2  # this process, and observer
+    fanout.publish_to_room(7, {"type": "message", "n": 1})
+    fanout.publish_to_room(7, {"type": "message", "n": 2}, except_user=users[0].pk)
+    await until(lambda: _all_heard(sockets, users[0]))
+    published = await everything_published(observer)
+    assert len(published) == 2  # one PUBLISH per event, whatever the local socket count
+    for socket in sockets:
+        expected = ['{"type":"message","n":1}']
+        if socket.user_id != users[0].pk:
+            expected.append('{"type":"message","n":2}')
+        assert socket.frames == expected
+
+
+async def everything_published(observer, quiet: float = 0.3) -> list[bytes]:
+    """Every message the observer heard, once nothing more comes for `quiet` s."""
+    published = []
+    while (reply := await observer.get_message(timeout=quiet)) is not None:
+        if reply["type"] == "message":
+            published.append(reply["data"])
+    await observer.aclose()
+    return published
+
+
+async def _all_heard(sockets, skipped) -> bool:
+    return all(len(s.frames) == (1 if s.user_id == skipped.pk else 2) for s in sockets)
+
+
+async def test_the_subscription_follows_the_local_sockets_of_a_room(redis_bus_hub):
+    hub, watcher = redis_bus_hub
+    alice = await sync_to_async(UserFactory)()
+    first, second = FakeSocket(alice, {7}), FakeSocket(alice, {7})
+    assert await subscribers(watcher, hub, room_group(7)) == 0
+    await connect(hub, first)
+    assert await subscribers(watcher, hub, room_group(7)) == 1  # confirmed on return
+    assert await subscribers(watcher, hub, user_group(alice.pk)) == 1
+    await connect(hub, second)
+    assert await subscribers(watcher, hub, room_group(7)) == 1
+    await hub.detach(first)
+    assert await subscribers(watcher, hub, room_group(7)) == 1
+    await hub.detach(second)
+    await until(lambda: _gone(watcher, hub, [room_group(7), user_group(alice.pk)]))
+    assert hub.bus.joined == set()
+
+
+async def _gone(watcher, hub, groups) -> bool:
+    return all([await subscribers(watcher, hub, group) == 0 for group in groups])
+
+
+async def test_a_grant_subscribes_the_room_and_a_revoke_stops_it_at_once(redis_bus_hub):
+    hub, watcher = redis_bus_hub
+    alice = await sync_to_async(UserFactory)()
+    socket = FakeSocket(alice)
+    await connect(hub, socket)
+    fanout.grant_room(alice.pk, 9, {"type": "room", "room": {"id": 9}})
+    await until(lambda: _heard(socket, 1))
+    # What was published before the subscription took is the client's to fetch: the
+    # room frame tells it to. From then on the room arrives live.
+    assert await subscribers(watcher, hub, room_group(9)) == 1
+    fanout.publish_to_room(9, {"type": "message", "n": 1})
+    await until(lambda: _heard(socket, 2))
+    fanout.revoke_room(alice.pk, 9, {"type": "room.removed", "room": 9})
+    fanout.publish_to_room(9, {"type": "message", "n": 2})
+    await until(lambda: _heard(socket, 3))
+    await asyncio.sleep(0.1)
+    assert socket.frames == [
+        '{"type":"room","room":{"id":9}}',
+        '{"type":"message","n":1}',
+        '{"type":"room.removed","room":9}',
+    ]
+    await until(lambda: _gone(watcher, hub, [room_group(9)]))
+
+
+async def _heard(socket, count: int) -> bool:
+    return len(socket.frames) >= count
+
+
+async def test_a_lost_subscription_is_restored_logged_and_followed_by_heads(redis_bus_hub, caplog):
+    hub, watcher = redis_bus_hub
+    alice = await sync_to_async(UserFactory)()
+    room = await sync_to_async(RoomFactory)(members=[alice])
+    socket = FakeSocket(alice, {room.pk})
+    await connect(hub, socket)
+    [hub_client] = [
+        c
+        for c in await watcher.client_list()
+        if c["name"] == hub.bus.client_name and int(c.get("sub", 0)) > 0
+    ]
+    with caplog.at_level(logging.WARNING, logger="chat.realtime.bus.redis"):
+        assert await watcher.client_kill_filter(_id=hub_client["id"]) == 1
+        await until(lambda: _resubscribed(watcher, hub, room.pk, alice.pk), timeout=10)
+        await until(lambda: _heard(socket, 1))
+    assert "re-established" in caplog.text
+    assert socket.frames == [f'{{"type":"heads","rooms":{{"{room.pk}":0}}}}']
+    fanout.publish_to_room(room.pk, {"type": "message", "n": 1})
+    await until(lambda: _heard(socket, 2))
+    assert socket.frames[-1] == '{"type":"message","n":1}'
+
+
+async def _resubscribed(watcher, hub, room_id: int, user_id: int) -> bool:
+    return all(
+        [
+            await subscribers(watcher, hub, room_group(room_id)) == 1,
+            await subscribers(watcher, hub, user_group(user_id)) == 1,
+        ]
+    )
+
+
+class FakeRedis:
+    """A Redis stand-in on a private port that records each command (a list of bytes)
+    and answers with `reply(command)`: a RESP line, or None for no answer."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.commands: list[list[bytes]] = []
+        self.connections = 0
+
+    async def __aenter__(self) -> "FakeRedis":
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.close()
+
+    async def _serve(self, reader, writer) -> None:
+        self.connections += 1
+        try:
+            while line := await reader.readline():
+                parts = []
+                for _ in range(int(line[1:])):
+                    size = int((await reader.readline())[1:])
+                    parts.append((await reader.readexactly(size + 2))[:-2])
+                self.commands.append(parts)
+                answer = self.reply(parts)
+                if answer is not None:
+                    writer.write(answer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    def published(self) -> list[bytes]:
+        return [c[2] for c in self.commands if c[0] == b"PUBLISH"]
+
+
+def answer_ok(command: list[bytes]) -> bytes:
+    return b":1\r\n" if command[0] == b"PUBLISH" else b"+OK\r\n"
+
+
+async def test_the_publisher_authenticates_and_names_itself_before_publishing():
+    async with FakeRedis(answer_ok) as fake:
+        publisher = RedisPublisher(f"redis://ann:s3cret@127.0.0.1:{fake.port}/4", "parley-pub")
+        await publisher.publish([publish_command(b"ch", b"one"), publish_command(b"ch", b"two")])
+        await until(lambda: _count(fake.published, 2))
+        await publisher.aclose()
+    assert fake.commands == [
+        [b"AUTH", b"ann", b"s3cret"],
+        [b"CLIENT", b"SETNAME", b"parley-pub"],
+        [b"PUBLISH", b"ch", b"one"],
+        [b"PUBLISH", b"ch", b"two"],
+    ]
+
+
+async def _count(items, n: int) -> bool:
+    return len(items()) >= n
+
+
+async def test_a_refused_password_fails_the_publish_and_nothing_is_published():
+    def refuse_auth(command):
+        return b"-WRONGPASS invalid password\r\n" if command[0] == b"AUTH" else answer_ok(command)
+
+    async with FakeRedis(refuse_auth) as fake:
+        publisher = RedisPublisher(f"redis://:bad@127.0.0.1:{fake.port}", "parley-pub")
+        with pytest.raises(ResponseError, match="WRONGPASS"):
+            await publisher.publish([publish_command(b"ch", b"one")])
+    assert fake.published() == []
+
+
+async def test_a_refused_publish_is_logged_and_the_connection_keeps_publishing(caplog):
+    def refuse_first(command):
+        if command[0] == b"PUBLISH" and command[2] == b"one":
+            return b"-OOM command not allowed\r\n"
+        return answer_ok(command)
+
+    async with FakeRedis(refuse_first) as fake:
+        publisher = RedisPublisher(f"redis://127.0.0.1:{fake.port}", "parley-pub")
+        with caplog.at_level(logging.ERROR, logger="chat.realtime.bus.redis"):
+            await publisher.publish([publish_command(b"ch", b"one")])
+            await publisher.publish([publish_command(b"ch", b"two")])
+            await until(lambda: _count(fake.published, 2))
+            await asyncio.sleep(0.05)
+        await publisher.aclose()
+    assert "Redis refused a publish (OOM command not allowed; 1 refused" in caplog.text
+    assert fake.connections == 1
+
+
+async def test_replies_overdue_drop_the_connection_and_the_next_publish_opens_another(caplog):
+    def never_answer_publish(command):
+        return None if command[0] == b"PUBLISH" else b"+OK\r\n"
+
+    async with FakeRedis(never_answer_publish) as fake:
+        publisher = RedisPublisher(f"redis://127.0.0.1:{fake.port}", "parley-pub")
+        publisher.REPLY_TIMEOUT = 0.1
+        with caplog.at_level(logging.WARNING, logger="chat.realtime.bus.redis"):
+            await publisher.publish([publish_command(b"ch", b"one")])
+            await asyncio.sleep(0.2)
+            await publisher.publish([publish_command(b"ch", b"two")])
+            await until(lambda: _count(fake.published, 2))
+        await publisher.aclose()
+    assert fake.connections == 2
+    assert "Redis left 1 publishes unanswered" in caplog.text
+
+
+async def test_published_events_reach_a_subscriber_in_order_over_real_redis(redis_bus_hub):
+    _hub, watcher = redis_bus_hub
+    observer = watcher.pubsub(ignore_subscribe_messages=True)
+    await observer.subscribe("parley-test-order")
+    publisher = RedisPublisher(REDIS_URL, f"parley-test-{uuid.uuid4().hex[:8]}")
+    for start in range(0, 100, 10):
+        await publisher.publish(
+            [publish_command(b"parley-test-order", b"%d" % n) for n in range(start, start + 10)]
+        )
+    received = []
+    async with asyncio.timeout(5):
+        while len(received) < 100:
+            reply = await observer.get_message(timeout=1)
+            if reply is not None:
+                received.append(int(reply["data"]))
+    await observer.aclose()
+    await publisher.aclose()
+    assert received == list(range(100))
+
+
+async def test_a_killed_publishing_connection_is_replaced_by_the_next_publish(redis_bus_hub):
+    _hub, watcher = redis_bus_hub
+    observer = watcher.pubsub(ignore_subscribe_messages=True)
+    await observer.subscribe("parley-test-kill")
+    name = f"parley-test-{uuid.uuid4().hex[:8]}"
+    publisher = RedisPublisher(REDIS_URL, name)
+    await publisher.publish([publish_command(b"parley-test-kill", b"first")])
+    [client] = [c for c in await watcher.client_list() if c["name"] == name]
+    assert await watcher.client_kill_filter(_id=client["id"]) == 1
+    await asyncio.sleep(0.1)
+    await publisher.publish([publish_command(b"parley-test-kill", b"second")])
+    received = []
+    async with asyncio.timeout(5):
+        while len(received) < 2:
+            reply = await observer.get_message(timeout=1)
+            if reply is not None:
+                received.append(reply["data"])
+    [again] = [c for c in await watcher.client_list() if c["name"] == name]
+    await observer.aclose()
+    await publisher.aclose()
+    assert received == [b"first", b"second"]
+    assert again["id"] != client["id"]

@@ -1,0 +1,480 @@
+import asyncio
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+
+from chat import services
+from chat.models import Message, Room
+from chat.realtime.consumer import MAX_BACKLOG, MAX_BUFFERED_BYTES, ChatConsumer
+from chat.realtime.framewriter import DirectWriter, Event
+from chat.realtime.hub import Hub
+from tests.factories import RoomFactory, UserFactory, direct_room
+from tests.wsclient import open_tab
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+async def clean_layer():
+    layer = get_channel_layer()
+    yield
+    await layer.flush()
+
+
+@pytest.fixture
+async def alice(db):
+    return await sync_to_async(UserFactory)(username="alice")
+
+
+@pytest.fixture
+async def bob(db):
+    return await sync_to_async(UserFactory)(username="bob")
+
+
+@pytest.fixture
+async def general(alice, bob):
+    return await sync_to_async(RoomFactory)(name="general", members=[alice, bob])
+
+
+def send_frame(room_id: int, body: str = "hello", cid: str | None = None) -> dict:
+    return {
+        "type": "send",
+        "room": room_id,
+        "body": body,
+        "client_msg_id": cid or str(uuid.uuid4()),
+    }
+
+
+count_messages = sync_to_async(lambda: Message.objects.count())
+
+
+class TestHandshake:
+    async def test_anonymous_handshake_is_rejected(self):
+        async with open_tab(None) as tab:
+            assert not tab.connected
+
+    @pytest.mark.parametrize(
+        "origin", [None, "http://127.0.0.1:8001", "https://127.0.0.1:8000", "http://evil.example"]
+    )
+    async def test_handshake_from_a_foreign_origin_is_rejected(self, alice, origin):
+        async with open_tab(alice, origin=origin) as tab:
+            assert not tab.connected
+
+    async def test_hello_carries_the_user_and_their_rooms_with_heads(self, alice, bob, general):
+        await sync_to_async(services.send_message)(bob, general.pk, "hi", str(uuid.uuid4()))
+        async with open_tab(alice) as tab:
+            assert tab.connected
+            assert tab.hello["user"]["username"] == "alice"
+            [room] = tab.hello["rooms"]
+            assert (room["id"], room["name"], room["kind"]) == (general.pk, "general", "public")
+            assert (room["last_seq"], room["last_read_seq"], room["unread"]) == (1, 0, 1)
+
+
+class TestSend:
+    async def test_send_is_acked_and_reaches_every_tab_of_every_member(self, alice, bob, general):
+        async with open_tab(alice) as a1, open_tab(alice) as a2, open_tab(bob) as b1:
+            cid = str(uuid.uuid4())
+            await a1.send(send_frame(general.pk, "hello all", cid))
+            frames = await a1.receive_all("ack", "message")
+            ack = frames["ack"]
+            assert ack["client_msg_id"] == cid
+            assert ack["message"]["seq"] == 1
+            assert ack["message"]["body"] == "hello all"
+            assert frames["message"]["message"] == ack["message"]
+            for tab in (a2, b1):
+                event = await tab.receive_type("message")
+                assert event["message"] == ack["message"]
+
+    async def test_non_member_tab_hears_nothing(self, alice, bob, general):
+        carol = await sync_to_async(UserFactory)(username="carol")
+        async with open_tab(alice) as a1, open_tab(carol) as c1:
+            await a1.request(send_frame(general.pk), "ack")
+            assert await c1.nothing()
+
+    async def test_retried_client_msg_id_gets_the_same_ack_and_stores_once(self, alice, general):
+        async with open_tab(alice) as tab:
+            frame = send_frame(general.pk, "once")
+            await tab.send(frame)
+            first = (await tab.receive_all("ack", "message"))["ack"]
+            second = await tab.request(frame, "ack")
+            assert second == first
+            assert await tab.nothing()
+        assert await count_messages() == 1
+
+    async def test_send_from_the_http_api_reaches_sockets(self, alice, bob, general, client):
+        async with open_tab(bob) as tab:
+            await sync_to_async(client.force_login)(alice)
+            response = await sync_to_async(client.post)(
+                f"/api/rooms/{general.pk}/messages",
+                {"body": "via http", "client_msg_id": str(uuid.uuid4())},
+                content_type="application/json",
+            )
+            assert response.status_code == 201
+            assert (await tab.receive_type("message"))["message"]["body"] == "via http"
+
+
+class TestMessageActions:
+    async def test_an_edit_reaches_every_tab_and_answers_the_editor(self, alice, bob, general):
+        async with open_tab(alice) as a1, open_tab(alice) as a2, open_tab(bob) as b1:
+            sent = (await a1.request(send_frame(general.pk, "helo"), "ack"))["message"]
+            edit = {"type": "edit", "message": sent["id"], "body": "hello", "request_id": "e1"}
+            await a1.send(edit)
+            reply = await a1.receive_type("message.updated")
+            assert reply["message"]["body"] == "hello"
+            for tab in (a2, b1):
+                event = await tab.receive_type("message.updated")
+                assert event["message"]["edited_at"] == reply["message"]["edited_at"]
+
+    async def test_someone_elses_edit_is_refused_and_changes_nothing(self, alice, bob, general):
+        async with open_tab(alice) as a1, open_tab(bob) as b1:
+            sent = (await a1.request(send_frame(general.pk, "mine"), "ack"))["message"]
+            error = await b1.request({"type": "edit", "message": sent["id"], "body": "x"}, "error")
+            assert error["code"] == "forbidden"
+            assert (await b1.request({"type": "ping"}, "pong")) == {"type": "pong"}
+
+    async def test_a_delete_reaches_every_member_as_a_tombstone(self, alice, bob, general):
+        async with open_tab(alice) as a1, open_tab(bob) as b1:
+            sent = (await a1.request(send_frame(general.pk, "oops"), "ack"))["message"]
+            await a1.send({"type": "delete", "message": sent["id"]})
+            event = await b1.receive_type("message.deleted")
+            assert event == {"type": "message.deleted", "room": general.pk, "id": sent["id"],
+                             "seq": sent["seq"]}  # fmt: skip
+            page = await b1.request({"type": "fetch", "room": general.pk}, "messages")
+            assert page["messages"][-1]["deleted"] is True
+
+    async def test_a_reaction_reaches_every_member(self, alice, bob, general):
+        async with open_tab(alice) as a1, open_tab(bob) as b1:
+            sent = (await a1.request(send_frame(general.pk), "ack"))["message"]
+            await b1.send({"type": "react", "message": sent["id"], "emoji": "🎉", "on": True})
+            event = await a1.receive_type("reaction")
+            assert (event["emoji"], event["user"], event["on"]) == ("🎉", bob.pk, True)
+
+    async def test_typing_reaches_the_other_members_and_is_not_stored(self, alice, bob, general):
+        async with open_tab(alice) as a1, open_tab(bob) as b1:
+            await a1.send({"type": "typing", "room": general.pk})
+            event = await b1.receive_type("typing")
+            assert (event["room"], event["user"]["username"]) == (general.pk, "alice")
+        assert await count_messages() == 0
+
+
+class TestFetch:
+    async def test_fetch_pages_forward_and_backward_by_seq(self, alice, general):
+        for i in range(7):
+            await sync_to_async(services.send_message)(
+                alice, general.pk, f"m{i + 1}", str(uuid.uuid4())
+            )
+        async with open_tab(alice) as tab:
+            newest = await tab.request(
+                {"type": "fetch", "room": general.pk, "limit": 3}, "messages"
+            )
+            assert [m["seq"] for m in newest["messages"]] == [5, 6, 7]
+            assert newest["has_more"] is True
+            older = await tab.request(
+                {"type": "fetch", "room": general.pk, "before": 5, "limit": 3}, "messages"
+            )
+            assert [m["seq"] for m in older["messages"]] == [2, 3, 4]
+            after = await tab.request(
+                {"type": "fetch", "room": general.pk, "after": 4, "limit": 2}, "messages"
+            )
+            assert [m["seq"] for m in after["messages"]] == [5, 6]
+            assert after["has_more"] is True
+            tail = await tab.request({"type": "fetch", "room": general.pk, "after": 6}, "messages")
+            assert [m["seq"] for m in tail["messages"]] == [7]
+            assert tail["has_more"] is False
+            assert tail["room"] == general.pk
+
+    async def test_member_may_read_a_public_room_before_joining(self, alice, general):
+        carol = await sync_to_async(UserFactory)(username="carol")
+        await sync_to_async(services.send_message)(alice, general.pk, "hi", str(uuid.uuid4()))
+        async with open_tab(carol) as tab:
+            page = await tab.request({"type": "fetch", "room": general.pk}, "messages")
+            assert [m["body"] for m in page["messages"]] == ["hi"]
+
+
+class TestPrivacy:
+    @pytest.fixture
+    async def hidden_rooms(self, alice, bob):
+        carol = await sync_to_async(UserFactory)(username="carol")
+        private = await sync_to_async(RoomFactory)(
+            kind=Room.Kind.PRIVATE, name="secret", members=[bob]
+        )
+        dm = await sync_to_async(direct_room)(bob, carol)
+        return {"private": private.pk, "dm": dm.pk, "missing": 987654}
+
+    @pytest.mark.parametrize("which", ["private", "dm"])
+    async def test_hidden_room_answers_exactly_like_a_missing_room(
+        self, alice, hidden_rooms, which
+    ):
+        async with open_tab(alice) as tab:
+            for kind in ("send", "fetch"):
+                answers = {}
+                for name in (which, "missing"):
+                    room = hidden_rooms[name]
+                    frame = (
+                        send_frame(room, cid="00000000-0000-4000-8000-000000000001")
+                        if kind == "send"
+                        else {"type": "fetch", "room": room}
+                    )
+                    answers[name] = await tab.request(frame, "error")
+                assert answers[which] == answers["missing"]
+                assert answers[which]["code"] == "not_found"
+        assert await count_messages() == 0
+
+    async def test_outsider_is_not_subscribed_to_hidden_rooms(self, alice, bob, hidden_rooms):
+        async with open_tab(alice) as a1, open_tab(bob) as b1:
+            await b1.request(send_frame(hidden_rooms["private"]), "ack")
+            assert await a1.nothing()
+
+
+class TestMembershipChanges:
+    async def test_joining_subscribes_open_tabs_at_once(self, alice):
+        async with open_tab(alice) as a1, open_tab(alice) as a2:
+            room, _ = await sync_to_async(services.create_or_join_room)(alice, "lobby")
+            for tab in (a1, a2):
+                frame = await tab.receive_type("room")
+                assert frame["room"]["id"] == room.pk
+                assert frame["room"]["role"] == "owner"
+            await a1.request(send_frame(room.pk), "ack")
+            assert (await a2.receive_type("message"))["message"]["room"] == room.pk
+
+    async def test_opening_a_dm_shows_it_to_the_other_person_at_once(self, alice, bob):
+        async with open_tab(bob) as b1:
+            room, _ = await sync_to_async(services.open_direct)(alice, "bob")
+            frame = await b1.receive_type("room")
+            assert frame["room"]["kind"] == "direct"
+            assert frame["room"]["name"] == "Alice"
+            await sync_to_async(services.send_message)(alice, room.pk, "psst", str(uuid.uuid4()))
+            assert (await b1.receive_type("message"))["message"]["body"] == "psst"
+
+    async def test_removed_member_stops_hearing_the_room_at_once(self, alice, bob):
+        room = await sync_to_async(services.create_private_room)(alice, "team")
+        await sync_to_async(services.add_member)(alice, room.pk, "bob")
+        async with open_tab(alice) as a1, open_tab(bob) as b1:
+            await sync_to_async(services.remove_member)(alice, room.pk, "bob")
+            assert (await b1.receive_type("room.removed"))["room"] == room.pk
+            await a1.request(send_frame(room.pk), "ack")
+            assert await b1.nothing()
+            error = await b1.request({"type": "fetch", "room": room.pk}, "error")
+            assert error["code"] == "not_found"
+
+
+class TestKeepAlive:
+    async def test_ping_gets_pong(self, alice):
+        async with open_tab(alice) as tab:
+            assert await tab.request({"type": "ping"}, "pong") == {"type": "pong"}
+
+    async def test_heads_report_each_rooms_last_seq(self, alice, general, settings):
+        settings.PARLEY_HEADS_INTERVAL = 0.1
+        await sync_to_async(services.send_message)(alice, general.pk, "hi", str(uuid.uuid4()))
+        async with open_tab(alice) as tab:
+            heads = await tab.receive_type("heads")
+            assert heads["rooms"] == {str(general.pk): 1}
+
+    async def test_read_frame_moves_the_pointer_and_tells_every_tab(self, alice, bob, general):
+        await sync_to_async(services.send_message)(bob, general.pk, "hi", str(uuid.uuid4()))
+        async with open_tab(alice) as a1, open_tab(alice) as a2:
+            await a1.send({"type": "read", "room": general.pk, "seq": 1})
+            for tab in (a1, a2):
+                frame = await tab.receive_type("read")
+                assert frame == {"type": "read", "room": general.pk, "user": alice.pk, "seq": 1}
+
+
+# ROOM and CID are replaced by a real room id and a fresh UUID.
+BAD_FRAMES = [
+    ("not json", "bad_request"),
+    ("[1, 2, 3]", "bad_request"),
+    ('"just a string"', "bad_request"),
+    ("null", "bad_request"),
+    ('{"type": "shout"}', "bad_request"),
+    ('{"no_type": 1}', "bad_request"),
+    ('{"type": 5}', "bad_request"),
+    ('{"type": "send"}', "bad_request"),
+    ('{"type": "send", "room": "1", "body": "x", "client_msg_id": "CID"}', "bad_request"),
+    ('{"type": "send", "room": true, "body": "x", "client_msg_id": "CID"}', "bad_request"),
+    ('{"type": "send", "room": 1.5, "body": "x", "client_msg_id": "CID"}', "bad_request"),
+    ('{"type": "send", "room": ROOM, "body": 42, "client_msg_id": "CID"}', "bad_request"),
+    ('{"type": "send", "room": ROOM, "body": "x", "client_msg_id": "nope"}', "bad_request"),
+    ('{"type": "send", "room": ROOM, "body": "x"}', "bad_request"),
+    ('{"type": "send", "room": ROOM, "body": "  ", "client_msg_id": "CID"}', "bad_request"),
+    ('{"type": "send", "room": ROOM, "body": "\\u0000", "client_msg_id": "CID"}', "bad_request"),
+    ('{"type": "send", "room": ROOM, "body": "\\ud800", "client_msg_id": "CID"}', "bad_request"),
+    ('{"type": "send", "room": ROOM, "body": "BIG", "client_msg_id": "CID"}', "too_large"),
+    ('{"type": "send", "room": -1, "body": "x", "client_msg_id": "CID"}', "bad_request"),
+    (
+        '{"type": "send", "room": 1' + "0" * 30 + ', "body": "x", "client_msg_id": "CID"}',
+        "bad_request",
+    ),
+    ('{"type": "fetch", "room": ROOM, "limit": 201}', "bad_request"),
+    ('{"type": "fetch", "room": ROOM, "limit": 0}', "bad_request"),
+    ('{"type": "fetch", "room": ROOM, "after": 1, "before": 5}', "bad_request"),
+    ('{"type": "fetch", "room": ROOM, "after": "1"}', "bad_request"),
+    ('{"type": "read", "room": ROOM}', "bad_request"),
+    ('{"type": "fetch", "room": 424242}', "not_found"),
+    ('{"type": "edit", "body": "x"}', "bad_request"),
+    ('{"type": "edit", "message": 424242, "body": "x"}', "not_found"),
+    ('{"type": "delete", "message": "1"}', "bad_request"),
+    ('{"type": "react", "message": 424242, "emoji": "👍", "on": "yes"}', "bad_request"),
+    ('{"type": "react", "message": 424242, "emoji": "ok"}', "bad_request"),
+    ('{"type": "typing"}', "bad_request"),
+    ('{"type": "typing", "room": 424242}', "not_found"),
+    (
+        '{"type": "send", "room": ROOM, "body": "x", "client_msg_id": "CID", "reply_to": 0}',
+        "bad_request",
+    ),
+    (
+        '{"type": "send", "room": ROOM, "body": "x", "client_msg_id": "CID", "reply_to": 424242}',
+        "bad_request",
+    ),
+    ("[" * 100_000 + "]" * 100_000, "too_large"),
+    ("[" * 20_000 + "]" * 20_000, "too_large"),
+    ('{"type": "ping", "x": ' + "[" * 100 + "]" * 100 + "}", "too_large"),
+    ('{"type": "send", "body": "' + "x" * 70_000 + '"}', "too_large"),
+    ("{" + '"a":1,' * 5000 + '"type":"ping"' + "}", "pong"),
+]
+
+
+def real_frame(text: str, room_id: int) -> str:
+    return (
+        text.replace("ROOM", str(room_id))
+        .replace("CID", str(uuid.uuid4()))
+        .replace("BIG", "x" * 4001)
+    )
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(("text", "code"), BAD_FRAMES, ids=range(len(BAD_FRAMES)))
+    async def test_bad_frame_gets_an_error_and_the_socket_stays_usable(
+        self, alice, general, text, code
+    ):
+        async with open_tab(alice) as tab:
+            await tab.send(real_frame(text, general.pk))
+            reply = await tab.receive()
+            if code == "pong":
+                assert reply == {"type": "pong"}
+            else:
+                assert reply["type"] == "error"
+                assert reply["code"] == code
+                assert reply["detail"]
+            assert await tab.request({"type": "ping"}, "pong") == {"type": "pong"}
+            ack = await tab.request(send_frame(general.pk, "still works"), "ack")
+            assert ack["message"]["seq"] == 1
+        assert await count_messages() == 1
+
+    async def test_error_for_a_refused_send_carries_its_client_msg_id(self, alice, general):
+        async with open_tab(alice) as tab:
+            cid = str(uuid.uuid4())
+            error = await tab.request(send_frame(general.pk, "", cid), "error")
+            assert error["client_msg_id"] == cid
+
+    async def test_binary_frame_gets_an_error(self, alice):
+        async with open_tab(alice) as tab:
+            await tab.communicator.send_to(bytes_data=b"\x00\x01")
+            assert (await tab.receive())["code"] == "bad_request"
+            assert await tab.request({"type": "ping"}, "pong") == {"type": "pong"}
+
+
+class TestRequestIds:
+    async def test_replies_and_errors_echo_the_request_id(self, alice, general):
+        async with open_tab(alice) as tab:
+            page = await tab.request(
+                {"type": "fetch", "room": general.pk, "after": 0, "request_id": "r1"}, "messages"
+            )
+            assert (page["request_id"], page["after"], page["before"]) == ("r1", 0, None)
+            pong = await tab.request({"type": "ping", "request_id": "r2"}, "pong")
+            assert pong["request_id"] == "r2"
+            error = await tab.request(
+                {"type": "fetch", "room": 424242, "request_id": "r3"}, "error"
+            )
+            assert (error["code"], error["request_id"]) == ("not_found", "r3")
+            bad = await tab.request({"type": "fetch", "room": "x", "request_id": "r4"}, "error")
+            assert (bad["code"], bad["request_id"]) == ("bad_request", "r4")
+
+    async def test_a_request_id_that_is_not_a_short_string_is_refused(self, alice):
+        async with open_tab(alice) as tab:
+            error = await tab.request({"type": "ping", "request_id": "x" * 65}, "error")
+            assert error["code"] == "bad_request"
+            assert "request_id" not in error
+
+
+def asgi_path_consumer(base_send) -> ChatConsumer:
+    """A connected consumer whose frames go through ASGI `send` (not uvicorn's transport)."""
+    consumer = ChatConsumer()
+    consumer.user_id, consumer._held, consumer._closing, consumer._backlog = 1, None, False, 0
+    consumer._writer = None
+    consumer.base_send = base_send
+    return consumer
+
+
+class TestLeaving:
+    async def test_a_client_that_leaves_mid_handshake_leaves_nothing_in_the_hub(
+        self, alice, general
+    ):
+        consumer = ChatConsumer()
+        consumer.scope = {"user": alice}
+
+        async def client_gone(*args, **kwargs):
+            raise OSError("the client left")
+
+        consumer.accept = client_gone
+        await consumer.connect()
+        hub = Hub.current()
+        assert consumer not in hub.sockets
+        assert (await hub.presence.statuses([alice.pk], 0.0))[alice.pk]["status"] == "offline"
+
+
+class TestBackpressure:
+    async def test_a_socket_that_cannot_keep_up_is_closed_with_1013(self, caplog):
+        stuck = asyncio.Event()
+        closes = []
+
+        async def base_send(message):
+            if message["type"] == "websocket.close":
+                closes.append(message["code"])
+            else:
+                await stuck.wait()
+
+        consumer = asgi_path_consumer(base_send)
+        for _ in range(MAX_BACKLOG + 5):
+            consumer.deliver(Event("frame"))
+        await asyncio.sleep(0.01)
+        assert closes == [1013]
+        assert (
+            "1 sockets closed for overload" in caplog.text
+            or "sockets closed for overload" in caplog.text
+        )
+        stuck.set()
+        await asyncio.sleep(0.01)
+        assert consumer._backlog == 0
+
+    async def test_a_direct_socket_whose_client_lags_past_the_buffer_bound_is_closed_with_1013(
+        self,
+    ):
+        closes = []
+
+        async def base_send(message):
+            closes.append(message["code"])
+
+        consumer = asgi_path_consumer(base_send)
+        transport = SimpleNamespace(
+            get_write_buffer_size=lambda: MAX_BUFFERED_BYTES + 1, is_closing=lambda: False
+        )
+        consumer._writer = DirectWriter(SimpleNamespace(transport=transport))
+        consumer.deliver(Event("frame"))
+        consumer.deliver(Event("frame"))
+        await asyncio.sleep(0.01)
+        assert closes == [1013]
+
+    async def test_a_client_that_keeps_up_never_builds_a_backlog(self):
+        sent = []
+
+        async def base_send(message):
+            sent.append(message["text"])
+
+        consumer = asgi_path_consumer(base_send)
+        for n in range(1000):
+            consumer.deliver(Event(str(n)))
+        assert sent == [str(n) for n in range(1000)]
+        assert consumer._backlog == 0

@@ -1,0 +1,115 @@
+import asyncio
+import logging
+import uuid
+
+import pytest
+import redis
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+
+from chat.realtime import fanout
+from chat.realtime.bus.codec import channel_namespace, unpack
+from chat.realtime.bus.layer import LayerBus
+from chat.realtime.bus.local import LocalBus
+from chat.realtime.fanout import room_group
+from tests.conftest import TEST_REDIS_URL, require_service
+
+
+@pytest.fixture
+async def listener():
+    """A channel in room 7's group on the configured layer, with the loop serving."""
+    layer = get_channel_layer()
+    fanout.serve_from(asyncio.get_running_loop(), LayerBus(layer))
+    channel = await layer.new_channel()
+    await layer.group_add(room_group(7), channel)
+    yield layer, channel
+    await layer.group_discard(room_group(7), channel)
+
+
+async def test_publishes_from_a_worker_thread_reach_the_layer_in_commit_order(listener):
+    layer, channel = listener
+
+    def commit_many():
+        for i in range(30):
+            fanout.publish_to_room(7, {"type": "message", "n": i})
+
+    await sync_to_async(commit_many)()
+    texts = [(await asyncio.wait_for(layer.receive(channel), 2))["text"] for _ in range(30)]
+    assert texts == [f'{{"type":"message","n":{i}}}' for i in range(30)]
+
+
+async def test_a_failing_layer_is_logged_and_never_fails_the_committing_thread(
+    listener, monkeypatch, caplog
+):
+    layer, _channel = listener
+
+    async def broken(group, message):
+        raise ConnectionError("layer down")
+
+    monkeypatch.setattr(layer, "group_send", broken)
+    with caplog.at_level(logging.ERROR, logger="chat.realtime.fanout"):
+        await sync_to_async(fanout.publish_to_room)(7, {"type": "message"})
+        await asyncio.sleep(0.05)
+    assert "publish to room.7 failed" in caplog.text
+
+
+async def test_without_a_serving_loop_a_publish_reaches_this_process_hubs_in_place(settings):
+    settings.REDIS_URL = ""  # the stock in-memory layer: LocalBus; test_bus covers Redis
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    bus = LocalBus()
+    await bus.start()
+    await bus.sync([room_group(8)], lambda group: True)
+    await sync_to_async(fanout.publish_to_room)(8, {"type": "message"})  # no outbox there
+    received = await asyncio.wait_for(bus.receive(), 2)
+    await bus.stop()
+    assert received == {"type": "chat.frame", "group": room_group(8), "text": '{"type":"message"}'}
+
+
+def test_without_a_serving_loop_a_publish_on_redis_completes_in_place(settings):
+    settings.REDIS_URL = TEST_REDIS_URL
+    settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        require_service("Redis", f"{TEST_REDIS_URL} does not answer PING ({exc})")
+    observer = client.pubsub(ignore_subscribe_messages=True)
+    observer.subscribe(channel_namespace(settings.REDIS_URL, settings.REDIS_PREFIX) + "room.8")
+    observer.get_message(timeout=1)  # the confirmation
+    fanout.publish_to_room(8, {"type": "message"})
+    received = observer.get_message(timeout=2)
+    observer.close()
+    client.close()
+    assert unpack("room.8", received["data"])["text"] == '{"type":"message"}'
+
+
+class CoalescingBus:
+    """A bus that wants publishes coalesced, recording each batch it is given."""
+
+    batches = True
+    coalesces = True
+
+    def __init__(self):
+        self.published: list[list[str]] = []
+
+    async def publish(self, batch):
+        self.published.append([message["text"] for _group, message in batch])
+
+
+async def test_under_load_publishes_go_together_but_one_after_a_lull_goes_at_once(settings):
+    settings.PARLEY_FANOUT_COALESCE_MS = 200
+    bus = CoalescingBus()
+    fanout.serve_from(asyncio.get_running_loop(), bus)
+    for n in range(10):
+        fanout.publish_to_room(7, {"n": n})
+        await asyncio.sleep(0.015)
+    await asyncio.sleep(0.4)
+    assert [text for batch in bus.published for text in batch] == [
+        f'{{"n":{n}}}' for n in range(10)
+    ]
+    assert [len(batch) for batch in bus.published[:7]] == [1] * 7
+    assert len(bus.published[-1]) >= 2
+    await asyncio.sleep(0.3)
+    fanout.publish_to_room(7, {"n": "late"})
+    await asyncio.sleep(0.05)
+    assert bus.published[-1] == ['{"n":"late"}']

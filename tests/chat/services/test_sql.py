@@ -1,0 +1,63 @@
+import uuid
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from chat.models import Message, Room
+from chat.services import sql
+from tests.factories import RoomFactory, UserFactory, send
+
+pytestmark = pytest.mark.django_db
+
+
+def test_next_seq_advances_the_room_and_records_the_time(user):
+    room = RoomFactory(members=[user])
+    now = timezone.now()
+    with transaction.atomic():
+        assert sql.take_next_seq(room.pk, now) == 1
+        assert sql.take_next_seq(room.pk, now) == 2
+    room.refresh_from_db()
+    assert (room.last_seq, room.last_message_at) == (2, now)
+
+
+def test_next_seq_of_a_missing_room_is_none():
+    with transaction.atomic():
+        assert sql.take_next_seq(424242, timezone.now()) is None
+    assert not Room.objects.exists()
+
+
+def test_sender_state_gives_the_role_and_an_earlier_send_in_any_room(user):
+    room, elsewhere = RoomFactory(members=[user]), RoomFactory(members=[user])
+    earlier = send(user, elsewhere)
+    assert sql.sender_state(room.pk, user.pk, str(earlier.client_msg_id)) == (
+        "owner",
+        earlier.pk,
+        False,
+    )
+    assert sql.sender_state(room.pk, user.pk, str(uuid.uuid4())) == ("owner", None, False)
+
+
+def test_sender_state_of_a_non_member_has_no_role(user):
+    room = RoomFactory(members=[UserFactory()])
+    assert sql.sender_state(room.pk, user.pk, str(uuid.uuid4())) == (None, None, False)
+
+
+def test_an_inserted_row_reads_back_the_same_through_the_orm(user):
+    room = RoomFactory(members=[user])
+    values = {
+        "room_id": room.pk,
+        "seq": 1,
+        "author_id": user.pk,
+        "body": "héllo\nthere",
+        "created_at": timezone.now(),
+        "client_msg_id": str(uuid.uuid4()),
+        "html": "<p>héllo<br>there</p>",
+        "reply_to_id": None,
+    }
+    pk = sql.insert_row(Message, values)
+    stored = Message.objects.get(pk=pk)
+    assert {name: getattr(stored, name) for name in values} == {
+        **values,
+        "client_msg_id": uuid.UUID(values["client_msg_id"]),
+    }
