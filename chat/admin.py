@@ -32,6 +32,21 @@ class RefusalsShown:
         return self._refused(request) or super().response_change(request, obj)
 
 
+class ReadOnly:
+    """Shown, never added, changed or deleted in the admin: messages are sent in the app,
+    which assigns their seq under the room's lock, and a reaction changes a message's
+    revision, which only the app keeps. (Messages are deleted by an action instead.)"""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     """Read-only here: members are added, changed and removed on the membership pages."""
 
@@ -144,7 +159,7 @@ class MembershipAdmin(RefusalsShown, admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnly, admin.ModelAdmin):
     """Read-only: a message is never rewritten or removed from under its seq; staff
     delete one as a room admin would, leaving a tombstone."""
 
@@ -153,16 +168,6 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ("body", "author__username", "room__name")
     date_hierarchy = "created_at"
     actions = ["tombstone"]
-
-    def has_add_permission(self, request) -> bool:
-        """Messages are sent in the app, which assigns their seq under the room's lock."""
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="body")
     def short_body(self, message: Message) -> str:
@@ -177,20 +182,11 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reaction)
-class ReactionAdmin(admin.ModelAdmin):
+class ReactionAdmin(ReadOnly, admin.ModelAdmin):
     """Read-only: a reaction changes a message's revision, which only the app keeps."""
 
     list_display = ("emoji", "user", "message", "created_at")
     search_fields = ("emoji", "user__username")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Block)

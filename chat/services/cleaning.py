@@ -23,30 +23,40 @@ def _refuse_control_characters(text: str, refusal: str) -> None:
             raise ChatError("bad_request", refusal)
 
 
+def _within(text: str, limit: int, too_long: str, control: str, *, code: str) -> str:
+    """`text` if it has at most `limit` characters and no control character; else the
+    refusal (`too_long` says `%(limit)s`)."""
+    if len(text) > limit:
+        raise ChatError(code, too_long % {"limit": limit})
+    _refuse_control_characters(text, control)
+    return text
+
+
 def clean_body(body: str, *, may_be_empty: bool = False) -> str:
     """The message text to store: trimmed, 1–4000 characters (0 for a message that
     carries attachments), no control characters."""
     body = body.strip()
     if not body and not may_be_empty:
         raise ChatError("bad_request", _("A message cannot be empty."))
-    if len(body) > MAX_BODY_CHARS:
-        raise ChatError(
-            "too_large",
-            _("A message is limited to %(limit)s characters.") % {"limit": MAX_BODY_CHARS},
-        )
-    _refuse_control_characters(body, _("The message contains a control character."))
-    return body
+    return _within(
+        body,
+        MAX_BODY_CHARS,
+        _("A message is limited to %(limit)s characters."),
+        _("The message contains a control character."),
+        code="too_large",
+    )
 
 
 def clean_room_name(name: str) -> str:
     """1–64 letters, digits, spaces, `-` or `_`; inner runs of spaces collapse to one."""
     if not isinstance(name, str):
         raise ChatError("bad_request", "`name` must be a string.")
+    wrong_length = ChatError(
+        "bad_request",
+        _("A room name has 1 to %(limit)s characters.") % {"limit": MAX_ROOM_NAME_CHARS},
+    )
     if len(name) > 4 * MAX_ROOM_NAME_CHARS:
-        raise ChatError(
-            "bad_request",
-            _("A room name has 1 to %(limit)s characters.") % {"limit": MAX_ROOM_NAME_CHARS},
-        )
+        raise wrong_length
     for char in name:
         if char not in ROOM_NAME_PUNCTUATION and unicodedata.category(char)[0] not in "LNM":
             raise ChatError(
@@ -54,24 +64,20 @@ def clean_room_name(name: str) -> str:
             )
     name = " ".join(part for part in name.split(" ") if part)
     if not name or len(name) > MAX_ROOM_NAME_CHARS:
-        raise ChatError(
-            "bad_request",
-            _("A room name has 1 to %(limit)s characters.") % {"limit": MAX_ROOM_NAME_CHARS},
-        )
+        raise wrong_length
     return name
 
 
 def clean_topic(topic: str) -> str:
     if not isinstance(topic, str):
         raise ChatError("bad_request", "`topic` must be a string.")
-    topic = " ".join(topic.split())
-    if len(topic) > MAX_TOPIC_CHARS:
-        raise ChatError(
-            "bad_request",
-            _("A topic has at most %(limit)s characters.") % {"limit": MAX_TOPIC_CHARS},
-        )
-    _refuse_control_characters(topic, _("The topic contains a control character."))
-    return topic
+    return _within(
+        " ".join(topic.split()),
+        MAX_TOPIC_CHARS,
+        _("A topic has at most %(limit)s characters."),
+        _("The topic contains a control character."),
+        code="bad_request",
+    )
 
 
 def clean_emoji(emoji: str) -> str:
