@@ -154,7 +154,7 @@ def header(plan: Plan, args: argparse.Namespace) -> str:
         f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''} · "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.node()} · "
         f"{os.cpu_count()} CPUs · load {load} · Python {platform.python_version()}\n"
-        f"server tree: {server_root.path} ({revision(server_root.path)})\n"
+        f"server tree: {server_root.path.name}/ ({revision(server_root.path)})\n"
         f"servers: one process each, DEBUG=false, SQLite (WAL) for the fan-out runs, Redis "
         f"layer for the sends/s runs; "
         f"generator: {plan.senders} open-loop senders + {plan.receiver_procs} reader "

@@ -277,7 +277,7 @@ PARLEY_HEADS_INTERVAL = env.float("PARLEY_HEADS_INTERVAL", default=25.0)
 PARLEY_PRESENCE_MAX_MEMBERS = env.int("PARLEY_PRESENCE_MAX_MEMBERS", default=100)
 # How long after sending its author may edit a message (seconds; 0: always).
 PARLEY_EDIT_WINDOW = env.int("PARLEY_EDIT_WINDOW", default=3600)
-# Under load, how long (ms) the fan-out lets events gather before writing them out, so
+# Under load, how long (ms) the fan-out holds events (coalescing) before writing them out, so
 # a socket gets several in one write (chat/realtime/coalescing.py); below ~2 events per window,
 # nothing waits.
 PARLEY_FANOUT_COALESCE_MS = env.int("PARLEY_FANOUT_COALESCE_MS", default=5)
