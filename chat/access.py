@@ -8,7 +8,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.translation import gettext as _
 
 from .errors import ChatError, MessageNotFound, RoomNotFound
-from .models import Attachment, Membership, Message, Room
+from .models import Attachment, Block, Membership, Message, Room
 
 MAX_ID = 2**63 - 1  # larger ids cannot exist, and would overflow the database driver
 
@@ -86,6 +86,20 @@ def message_for_member(
     if membership is None:
         raise ChatError("forbidden", _("Join this room first."))
     return message, membership
+
+
+def blocked_by_peer(user: AbstractBaseUser, room: Room) -> bool:
+    """In a direct room, whether the other person blocked the user: then nothing of the
+    user's reaches them (messages, edits, reactions, typing, read receipts)."""
+    return (
+        room.is_direct
+        and Block.objects.filter(blocked=user, blocker__memberships__room=room).exists()
+    )
+
+
+def refuse_if_blocked(user: AbstractBaseUser, room: Room) -> None:
+    if blocked_by_peer(user, room):
+        raise ChatError("forbidden", _("This person does not take your messages."))
 
 
 def may_edit(user: AbstractBaseUser, message: Message) -> bool:

@@ -1,6 +1,5 @@
 """The HTTP JSON API under /api/: thin callers of queries and services."""
 
-import json
 from collections.abc import Callable
 from functools import wraps
 
@@ -16,6 +15,7 @@ from ..protocol.commands import (
     MAX_FRAME_BYTES,
     attachment_ids,
     flag,
+    load_json,
     parse_page,
     positive_int,
     text_field,
@@ -57,10 +57,7 @@ def json_body(request: HttpRequest) -> dict:
         raise ChatError("bad_request", "Send the body as JSON (application/json).") from None
     if len(raw) > MAX_FRAME_BYTES:
         raise ChatError("too_large", f"Request bodies are limited to {MAX_FRAME_BYTES} bytes.")
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, RecursionError):
-        raise ChatError("bad_request", "The body is not valid JSON.") from None
+    data = load_json(raw or b"null", "body")
     if not isinstance(data, dict):
         raise ChatError("bad_request", "The body must be a JSON object.")
     return data

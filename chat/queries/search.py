@@ -6,6 +6,8 @@ of any language match as typed, backed by a GIN index. Elsewhere (SQLite): every
 word must appear in the body, case-insensitively.
 """
 
+import unicodedata
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -50,6 +52,8 @@ def search_messages(
             "bad_request",
             _("A search is limited to %(limit)s characters.") % {"limit": MAX_QUERY_CHARS},
         )
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in text):
+        raise ChatError("bad_request", _("A search cannot contain control characters."))
     messages = messages_with_authors().filter(deleted_at__isnull=True)
     if room_id is not None:
         room, _membership = room_for_reader(user, room_id)

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -41,6 +42,10 @@ logger = logging.getLogger(__name__)
 MAX_BACKLOG = 256
 MAX_BUFFERED_BYTES = 512 * 1024
 TRY_AGAIN_LATER = 1013
+INTERNAL_ERROR = 1011
+POLICY_VIOLATION = 1008
+# Frames a socket may send ahead of their answers; a real tab has a few at most.
+MAX_PENDING_FRAMES = 64
 
 
 @database_sync_to_async
@@ -145,6 +150,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self._revoked_while_connecting: set[int] = set()
         self._backlog = 0
         self._closing = False
+        self._pending: deque[str | None] = deque()
+        self._worker: asyncio.Task | None = None
         if self.user is None or not self.user.is_authenticated:
             await self.close()
             return
@@ -174,14 +181,51 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.deliver(*held)
 
     async def disconnect(self, code):
+        self._pending.clear()  # nobody is left to answer
         if self.hub is not None:
             hub, self.hub = self.hub, None
             await hub.detach(self)
             await hub.check_out(self)
 
     async def receive(self, text_data=None, bytes_data=None):
-        with translation.override(self.language):
-            await self._receive(text_data)
+        """Queue the frame for this socket's one worker, which answers frames in order.
+
+        Taking frames off the server's queue at once means a client's close is seen at
+        once too, and what it left unanswered is dropped, not worked through; a client
+        that leaves MAX_PENDING_FRAMES unanswered is closed (1008) with them dropped.
+        """
+        if self._closing:
+            return
+        if len(self._pending) >= MAX_PENDING_FRAMES:
+            logger.warning(
+                "closing a socket of user %s: %d frames waiting for answers",
+                self.user_id,
+                len(self._pending),
+            )
+            self._pending.clear()
+            self._closing = True
+            await self.close(code=POLICY_VIOLATION)
+            return
+        self._pending.append(text_data)
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work())
+
+    async def _work(self) -> None:
+        try:
+            while self._pending and not self._closing:
+                text_data = self._pending.popleft()
+                try:
+                    with translation.override(self.language):
+                        await self._receive(text_data)
+                except Exception:
+                    # Even the error frame could not be sent: close with a close frame,
+                    # and let go of the socket now, not when a disconnect may come.
+                    logger.exception("a socket failed handling a frame; closing it")
+                    self._closing = True
+                    await self.close(code=INTERNAL_ERROR)
+                    await self.disconnect(INTERNAL_ERROR)
+        finally:
+            self._worker = None
 
     async def _receive(self, text_data: str | None) -> None:
         command = None

@@ -13,7 +13,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..access import MAX_ID, may_delete, may_edit, may_post, message_for_member, room_for_poster
+from ..access import (
+    MAX_ID,
+    may_delete,
+    may_edit,
+    may_post,
+    message_for_member,
+    refuse_if_blocked,
+    room_for_poster,
+)
 from ..content import richtext
 from ..errors import ChatError, RoomNotFound
 from ..models import Attachment, Membership, Message, Reaction
@@ -184,6 +192,7 @@ def edit_message(user: AbstractBaseUser, message_id: int, body: str) -> Message:
         message, _membership = message_for_member(user, message_id, lock=True)
         if not may_edit(user, message):
             raise ChatError("forbidden", _("Only the author may edit a message."))
+        refuse_if_blocked(user, message.room)
         if not body and not message.attachments.exists():
             raise ChatError("bad_request", _("A message cannot be empty."))
         if message.deleted_at is not None:
@@ -235,6 +244,7 @@ def react(user: AbstractBaseUser, message_id: int, emoji: str, *, on: bool) -> d
         message, _membership = message_for_member(user, message_id)
         if message.deleted_at is not None:
             raise ChatError("bad_request", _("A deleted message takes no reactions."))
+        refuse_if_blocked(user, message.room)
         if on:
             changed = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)[1]
             if changed and (
@@ -268,7 +278,8 @@ def typing(user: AbstractBaseUser, room_id: int) -> None:
             return
     except Exception:
         logger.warning("typing throttle unavailable", exc_info=True)
-    room_for_poster(user, room_id)
+    room, _membership = room_for_poster(user, room_id)
+    refuse_if_blocked(user, room)
     try:
         fresh = flood.shared_cache().add(key, 1, timeout=TYPING_SECONDS)
     except Exception:

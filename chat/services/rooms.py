@@ -9,7 +9,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from ..access import room_for_manager, room_for_poster, room_for_reader
+from ..access import blocked_by_peer, room_for_manager, room_for_poster, room_for_reader
 from ..errors import ChatError
 from ..models import Block, Membership, Room, direct_key, room_name_key
 from ..protocol import frames
@@ -167,7 +167,7 @@ def mark_read(user: AbstractBaseUser, room_id: int, seq: int) -> int:
             return membership.last_read_seq
         frame = frames.read(room.pk, user.pk, seq)
         publish_on_commit(frame, user=user.pk)
-        if room.is_direct:
+        if room.is_direct and not blocked_by_peer(user, room):
             for peer_id in room.memberships.exclude(user=user).values_list("user_id", flat=True):
                 publish_on_commit(frame, user=peer_id)
     return seq

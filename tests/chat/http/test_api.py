@@ -310,3 +310,12 @@ class TestMessageActions:
         api.patch(f"/api/messages/{message.pk}", {"body": "b"}, content_type="application/json")
         page = api.get(f"/api/rooms/{room.pk}/messages?changed_after=0").json()
         assert [m["body"] for m in page["messages"]] == ["b"]
+
+
+def test_a_lone_surrogate_in_a_json_body_is_refused_and_stores_nothing(api, user):
+    room = RoomFactory(name="general", members=[user])
+    body = f'{{"body": "a\\ud800", "client_msg_id": "{uuid.uuid4()}"}}'
+    response = post(api, f"/api/rooms/{room.pk}/messages", body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+    assert not room.messages.exists()

@@ -1,4 +1,5 @@
 import json
+import time
 import uuid
 
 import pytest
@@ -167,3 +168,41 @@ def test_any_object_frame_parses_or_raises_chat_error(kind, fields):
         assert error.code == "bad_request"
     else:
         assert isinstance(command, Send | Fetch | Read | Ping)
+
+
+# Found under issue 12: client input that cost the parser quadratic time or crashed framing.
+
+ATTACKS = {
+    "escaped quotes after brackets": "[" * 17 + '"\\' * 32491,
+    "unterminated strings": '{"type": "ping", "x": [' + '"\\"' * 21000,
+    "brackets in an endless string": '{"type": "ping", "x": "' + "[{" * 32000,
+}
+
+
+@pytest.mark.parametrize("text", ATTACKS.values(), ids=ATTACKS.keys())
+def test_a_hostile_frame_is_refused_in_time_linear_in_its_size(text):
+    started = time.process_time()
+    with pytest.raises(ChatError) as refused:
+        parse_frame(text)
+    assert refused.value.code in ("bad_request", "too_large")
+    # A linear parse of 64 KB takes milliseconds; the quadratic check took ~15 s.
+    assert time.process_time() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type": "ping", "request_id": "\\ud800"}',
+        '{"type": "send", "room": 1, "body": "x", "client_msg_id": "\\udfff"}',
+        f'{{"type": "send", "room": 1, "body": "a\\ud83d", "client_msg_id": "{CID}"}}',
+        '{"type": "ping", "\\ud800": 1}',
+        '{"type": "ping", "x": ["ok", {"y": "\\udc00"}]}',
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_refused_without_echoing_it(frame):
+    with pytest.raises(ChatError) as refused:
+        parse_frame(frame)
+    assert refused.value.code == "bad_request"
+    error = frames.error(refused.value)
+    frames.encode(error).encode("utf-8")  # the answer itself can be sent
+    assert "request_id" not in error and "client_msg_id" not in error

@@ -76,3 +76,12 @@ def test_the_search_endpoint_answers_json(client, user):
     assert response.status_code == 200
     assert [m["body"] for m in response.json()["results"]] == ["deploy done"]
     assert client.get("/api/search", {"q": "deploy", "limit": "51"}).status_code == 400
+
+
+@pytest.mark.parametrize("text", ["\x00", "a\x00", "%00\x00", "\x1b[0m", "\ud800"])
+def test_control_characters_in_a_search_are_a_bad_request(user, text):
+    room = RoomFactory(members=[user])
+    send(user, room, "anything at all")
+    with pytest.raises(ChatError) as refused:
+        search_messages(user, text)
+    assert refused.value.code == "bad_request"

@@ -1,4 +1,5 @@
 import asyncio
+import threading
 import uuid
 from types import SimpleNamespace
 
@@ -8,7 +9,13 @@ from channels.layers import get_channel_layer
 
 from chat import services
 from chat.models import Message, Room
-from chat.realtime.consumer import MAX_BACKLOG, MAX_BUFFERED_BYTES, ChatConsumer
+from chat.protocol import frames
+from chat.realtime.consumer import (
+    MAX_BACKLOG,
+    MAX_BUFFERED_BYTES,
+    MAX_PENDING_FRAMES,
+    ChatConsumer,
+)
 from chat.realtime.framewriter import DirectWriter, Event
 from chat.realtime.hub import Hub
 from tests.factories import RoomFactory, UserFactory, direct_room
@@ -478,3 +485,70 @@ class TestBackpressure:
             consumer.deliver(Event(str(n)))
         assert sent == [str(n) for n in range(1000)]
         assert consumer._backlog == 0
+
+
+class TestFailures:
+    async def test_a_frame_whose_answer_cannot_be_sent_closes_the_socket_and_leaves_no_ghost(
+        self, alice, monkeypatch, caplog
+    ):
+        encode = frames.encode
+
+        def unsendable(frame):
+            if frame["type"] in ("pong", "error"):
+                raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+            return encode(frame)
+
+        async with open_tab(alice) as tab:
+            monkeypatch.setattr(frames, "encode", unsendable)
+            await tab.send({"type": "ping"})
+            closed = await tab.communicator.receive_output(timeout=2)
+            assert closed == {"type": "websocket.close", "code": 1011}
+            hub = Hub.current()
+            assert not [s for s in hub.sockets if s.user_id == alice.pk]
+            statuses = await hub.presence.statuses([alice.pk], 0.0)
+            assert statuses[alice.pk]["status"] == "offline"
+        assert "closing it" in caplog.text
+
+
+class TestPendingFrames:
+    @pytest.fixture
+    def held_sends(self, monkeypatch):
+        """Sends that wait in the database thread until released: (started, release, done)."""
+        started, release = threading.Event(), threading.Event()
+        send_message = services.send_message
+
+        def held(*args, **kwargs):
+            started.set()
+            release.wait(5)
+            return send_message(*args, **kwargs)
+
+        monkeypatch.setattr(services, "send_message", held)
+        yield started, release
+        release.set()
+
+    async def test_frames_past_the_bound_close_the_socket_with_1008(
+        self, alice, general, held_sends
+    ):
+        started, release = held_sends
+        async with open_tab(alice) as tab:
+            for _ in range(MAX_PENDING_FRAMES + 2):
+                await tab.send(send_frame(general.pk))
+            closed = await tab.communicator.receive_output(timeout=2)
+            assert closed == {"type": "websocket.close", "code": 1008}
+            assert started.is_set()
+            release.set()
+        assert await count_messages() <= 1
+
+    async def test_frames_a_client_left_unanswered_are_dropped_when_it_goes(
+        self, alice, general, held_sends
+    ):
+        started, release = held_sends
+        async with open_tab(alice) as tab:
+            [consumer] = [s for s in Hub.current().sockets if s.user_id == alice.pk]
+            for _ in range(10):
+                await tab.send(send_frame(general.pk))
+            await sync_to_async(started.wait)(2)
+        release.set()
+        if consumer._worker is not None:
+            await asyncio.wait_for(consumer._worker, 5)
+        assert await count_messages() == 1

@@ -112,6 +112,30 @@ class TestBlocking:
         services.unblock_user(user, "bob")
         assert send(other_user, dm, "me too").seq == 2
 
+    def test_a_blocked_user_cannot_react_type_or_edit_in_the_blockers_dm_and_nothing_is_heard(
+        self, user, other_user, published, fresh_cache, django_capture_on_commit_callbacks
+    ):
+        dm = direct_room(user, other_user)
+        theirs, mine = send(other_user, dm, "before"), send(user, dm, "hello")
+        services.block_user(user, "bob")
+        published.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            refused("forbidden", services.react, other_user, mine.pk, "👍", on=True)
+            refused("forbidden", services.react, other_user, theirs.pk, "👍", on=True)
+            refused("forbidden", services.typing, other_user, dm.pk)
+            refused("forbidden", services.edit_message, other_user, theirs.pk, "after")
+            services.mark_read(other_user, dm.pk, 2)
+        assert Message.objects.get(pk=theirs.pk).body == "before"
+        assert not mine.reactions.exists() and not theirs.reactions.exists()
+        assert [p for p in published if p.target == user.pk or p.to == "room"] == []
+
+    def test_a_blocked_user_may_still_delete_their_own_message(self, user, other_user):
+        dm = direct_room(user, other_user)
+        theirs = send(other_user, dm, "regret")
+        services.block_user(user, "bob")
+        services.delete_message(other_user, theirs.pk)
+        assert Message.objects.get(pk=theirs.pk).deleted_at is not None
+
     def test_blocking_does_not_silence_anyone_in_group_rooms(self, user, other_user, room):
         services.block_user(user, "bob")
         assert send(other_user, room).seq == 1
