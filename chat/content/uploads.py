@@ -10,6 +10,7 @@ the picture are gone, orientation is applied, and a thumbnail is made.
 
 import os
 import tempfile
+import threading
 import unicodedata
 import warnings
 import zipfile
@@ -56,11 +57,16 @@ ZIP_TYPES |= {kind for kind in FILE_TYPES if ".oasis.opendocument." in kind}
 # Plain-text kinds puremagic tells apart; all are stored and served as text/plain.
 TEXT_TYPES = {"text/plain", "text/csv", "application/json", "text/x-python", "text/markdown"}
 
-# Decoded, a pixel costs 3–4 bytes of memory: these bound what one upload may take
-# (a decompression bomb is refused from its header, before decoding).
-MAX_PIXELS = 40_000_000  # one frame: a 48-megapixel phone photo is 8000×6000
+# Decoded, a pixel costs 3–4 bytes of memory: these bound what one upload may take,
+# judged from the header before decoding (a decompression bomb never decodes).
+MAX_PIXELS = 4096 * 4096  # one decoded frame: about 64 MiB as RGBA
+# A JPEG larger than that decodes at 1/2, 1/4 or 1/8 of its size (libjpeg scales while
+# decoding), so a 48-megapixel phone photo is stored at 4000×3000.
+MAX_JPEG_PIXELS = 64 * MAX_PIXELS
 MAX_FRAMES = 200
-MAX_ANIMATION_PIXELS = 60_000_000  # all frames together
+MAX_ANIMATION_PIXELS = 24_000_000  # all frames together
+# One image decoded at a time in a process: peak memory does not grow with concurrency.
+_decoding = threading.Lock()
 THUMB_SIZE = (320, 320)
 MAX_NAME_CHARS = 160
 JPEG_QUALITY = 85
@@ -125,8 +131,22 @@ def _magic(path: str) -> str | None:
     return detected
 
 
+def _still(image: Image.Image) -> Image.Image:
+    """The one frame, upright, with none of the original's metadata, in as few copies
+    of its pixels as Pillow allows (each is up to MAX_PIXELS × 4 bytes)."""
+    image.load()
+    ImageOps.exif_transpose(image, in_place=True)
+    mode = "RGBA" if image.has_transparency_data else "RGB"
+    if image.mode != mode:
+        image = image.convert(mode)
+    image.info = {}
+    return image
+
+
 def _frames(image: Image.Image) -> list[Image.Image]:
     """Every frame, upright, as new images that carry none of the original's metadata."""
+    if getattr(image, "n_frames", 1) == 1:
+        return [_still(image)]
     frames = []
     for frame in ImageSequence.Iterator(image):
         upright = ImageOps.exif_transpose(frame.copy())
@@ -146,9 +166,11 @@ def _reencode(upload: UploadedFile, name: str) -> Processed:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             upload.seek(0)
-            with Image.open(upload) as image:
+            with _decoding, Image.open(upload) as image:
                 kind = image.format
                 frame_count = getattr(image, "n_frames", 1)
+                if kind == "JPEG" and MAX_PIXELS < image.width * image.height <= MAX_JPEG_PIXELS:
+                    _reduce_while_decoding(image)
                 pixels = image.width * image.height
                 if pixels > MAX_PIXELS or pixels * frame_count > MAX_ANIMATION_PIXELS:
                     raise ChatError("too_large", _("The image has too many pixels."))
@@ -177,9 +199,19 @@ def _reencode(upload: UploadedFile, name: str) -> Processed:
     )
 
 
+def _reduce_while_decoding(image: Image.Image) -> None:
+    """Have libjpeg decode at the largest of 1/2, 1/4, 1/8 that fits MAX_PIXELS."""
+    for scale in (2, 4, 8):
+        if image.width * image.height <= MAX_PIXELS * scale * scale:
+            break
+    image.draft("RGB", (-(-image.width // scale), -(-image.height // scale)))
+
+
 def _encode(kind: str, frames: list[Image.Image], loop: int) -> tuple[bytes, bytes]:
     """The image in its own format (every frame of an animation) and a still thumbnail."""
-    first = frames[0].convert("RGB") if kind == "JPEG" else frames[0]
+    first = frames[0]
+    if kind == "JPEG" and first.mode != "RGB":
+        first = first.convert("RGB")
     options: dict = {"format": kind}
     if len(frames) > 1:
         options |= {"save_all": True, "append_images": frames[1:], "loop": loop}
@@ -187,15 +219,20 @@ def _encode(kind: str, frames: list[Image.Image], loop: int) -> tuple[bytes, byt
         options |= {"quality": JPEG_QUALITY, "optimize": True}
     elif kind == "WEBP":
         options |= {"quality": JPEG_QUALITY}
-    elif kind == "PNG":
-        options |= {"optimize": True}
     out = BytesIO()
     first.save(out, **options)
-    thumb = first.copy()
-    thumb.thumbnail(THUMB_SIZE)
+    thumb = first.resize(
+        _thumbnail_size(first.size), Image.Resampling.LANCZOS, reducing_gap=3.0
+    )
     thumb_out = BytesIO()
     thumb.save(thumb_out, format="WEBP", quality=80)
     return out.getvalue(), thumb_out.getvalue()
+
+
+def _thumbnail_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The size of a thumbnail within THUMB_SIZE, made without copying the full image."""
+    scale = min(1.0, THUMB_SIZE[0] / size[0], THUMB_SIZE[1] / size[1])
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def _image_format(upload: UploadedFile) -> str | None:

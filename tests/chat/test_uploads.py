@@ -2,6 +2,8 @@
 
 import io
 import os
+import subprocess
+import sys
 import time
 import uuid
 import zipfile
@@ -23,6 +25,7 @@ from chat.models import Attachment
 from chat.protocol.frames import attachment_dict, message_dict
 from chat.queries import search_messages
 from tests.factories import RoomFactory, UserFactory
+from tests.support import refused
 from tests.wsclient import open_tab
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +45,39 @@ def jpeg_with_exif() -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", exif=exif, comment=b"secret comment")
     return out.getvalue()
+
+
+PROCESS_ONE = """
+import resource, sys
+import django
+django.setup()
+from django.core.files.uploadedfile import SimpleUploadedFile
+from chat.content import uploads
+from chat.errors import ChatError
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    processed = uploads.process(SimpleUploadedFile("image", data))
+    result = f"{processed.width}x{processed.height}"
+except ChatError as error:
+    result = error.code
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, result)
+"""
+
+
+def peak_memory_of_processing(path) -> tuple[int, str]:
+    """(MiB the peak memory of a fresh process grew by judging the file, the outcome)."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": os.getcwd()}
+    done = subprocess.run(
+        [sys.executable, "-c", PROCESS_ONE, str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    grown, result = done.stdout.split()
+    return int(grown), result
 
 
 def pdf_bytes() -> bytes:
@@ -158,6 +194,28 @@ class TestProcess:
         with pytest.raises(ChatError) as refused:
             uploads.process(upload_file("big.png", png_bytes((100, 100))))
         assert refused.value.code == "too_large"
+
+    def test_an_image_over_the_decoding_cap_is_refused_from_its_header(self):
+        side = 4097
+        data = io.BytesIO()
+        Image.new("RGB", (side, side)).save(data, format="PNG")
+        refused("too_large", uploads.process, SimpleUploadedFile("big.png", data.getvalue()))
+
+    @pytest.mark.parametrize(
+        ("size", "kind", "stored"),
+        [
+            ((6324, 6324), "PNG", None),  # refused from its header, as above
+            ((4096, 4096), "PNG", (4096, 4096)),  # the largest image decoded in full
+            ((8000, 6000), "JPEG", (4000, 3000)),  # a phone photo, decoded at half size
+        ],
+    )
+    def test_decoding_an_image_takes_bounded_memory(self, tmp_path, size, kind, stored):
+        """Peak memory a process gains judging one image (was ~460 MB for 6324×6324)."""
+        path = tmp_path / f"image.{kind.lower()}"
+        Image.new("RGB", size, (10, 200, 30)).save(path, format=kind)
+        grown_mib, result = peak_memory_of_processing(path)
+        assert result == (f"{stored[0]}x{stored[1]}" if stored else "too_large")
+        assert grown_mib < 120
 
     def test_a_truncated_image_is_refused(self):
         with pytest.raises(ChatError) as refused:
