@@ -272,6 +272,30 @@ LOGGING = {
 
 # Chat behaviour.
 PARLEY_SEND_RATE = tuple(env.list("PARLEY_SEND_RATE", cast=int, default=[30, 10]))
+# Budgets (chat/limits.py): at most `count` per `seconds`, in any such span, per person
+# (or per address), shared through Redis when REDIS_URL is set. Each can be set with
+# PARLEY_LIMIT_<NAME>=count,seconds; a count of 0 turns that one off.
+PARLEY_LIMIT_DEFAULTS = {
+    "edit": (30, 60),  # edits of messages
+    "delete": (30, 60),  # deletions of messages
+    "react": (60, 60),  # reactions added or taken back
+    "typing": (60, 60),  # typing notices (besides one per room per 2 s)
+    "read": (240, 60),  # read pointers moved
+    "room_create": (10, 600),  # rooms created (public or private), direct rooms opened
+    "room_change": (30, 600),  # renames, topics, leaving, muting
+    "member_change": (60, 600),  # members added, removed or given a role
+    "upload": (20, 300),  # files uploaded
+    "search": (30, 60),  # searches
+    "history": (300, 60),  # history pages read (socket fetch and API)
+    "block": (30, 600),  # blocks and unblocks
+    "login_account": (10, 900),  # failed logins for one account
+    "login_address": (50, 900),  # failed logins from one address
+    "register_address": (10, 3600),  # accounts registered from one address
+}
+PARLEY_LIMITS = {
+    name: tuple(env.list(f"PARLEY_LIMIT_{name.upper()}", cast=int, default=list(default)))
+    for name, default in PARLEY_LIMIT_DEFAULTS.items()
+}
 PARLEY_HEADS_INTERVAL = env.float("PARLEY_HEADS_INTERVAL", default=25.0)
 # Rooms up to this many members (and every direct room) carry live presence.
 PARLEY_PRESENCE_MAX_MEMBERS = env.int("PARLEY_PRESENCE_MAX_MEMBERS", default=100)

@@ -48,8 +48,9 @@ def fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def generous_send_rate(settings):
-    """Rate limiting has its own tests; elsewhere it must not interfere."""
+    """Rate limits and budgets have their own tests; elsewhere they must not interfere."""
     settings.PARLEY_SEND_RATE = (10_000, 10)
+    settings.PARLEY_LIMITS = {name: (0, 1) for name in settings.PARLEY_LIMIT_DEFAULTS}
 
 
 @pytest.fixture

@@ -221,9 +221,7 @@ def _encode(kind: str, frames: list[Image.Image], loop: int) -> tuple[bytes, byt
         options |= {"quality": JPEG_QUALITY}
     out = BytesIO()
     first.save(out, **options)
-    thumb = first.resize(
-        _thumbnail_size(first.size), Image.Resampling.LANCZOS, reducing_gap=3.0
-    )
+    thumb = first.resize(_thumbnail_size(first.size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     thumb_out = BytesIO()
     thumb.save(thumb_out, format="WEBP", quality=80)
     return out.getvalue(), thumb_out.getvalue()

@@ -4,6 +4,7 @@ from collections import defaultdict
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
+from .. import limits
 from ..access import room_for_reader
 from ..models import Attachment, Message, Reaction
 from ..protocol.frames import message_dict
@@ -56,6 +57,7 @@ def message_page(
 ) -> dict:
     """A page of history in ascending seq (after a seq, before a seq, or the newest),
     or the messages changed since a revision, in ascending rev."""
+    limits.spend("history", user.pk)
     room, _membership = room_for_reader(user, room_id)
     messages = messages_with_authors().filter(room=room)
     if changed_after is not None:

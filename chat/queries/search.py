@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from .. import limits
 from ..access import room_for_reader
 from ..errors import ChatError
 from ..protocol.frames import message_dict
@@ -54,6 +55,7 @@ def search_messages(
         )
     if any(unicodedata.category(char) in ("Cc", "Cs") for char in text):
         raise ChatError("bad_request", _("A search cannot contain control characters."))
+    limits.spend("search", user.pk)
     messages = messages_with_authors().filter(deleted_at__isnull=True)
     if room_id is not None:
         room, _membership = room_for_reader(user, room_id)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Case, When
 from django.utils.translation import gettext as _
 
+from .. import limits
 from ..access import room_for_manager
 from ..errors import ChatError
 from ..models import Membership, Room
@@ -46,6 +47,7 @@ def announce_membership(user_id: int, room_id: int) -> None:
 
 def add_member(actor: AbstractBaseUser, room_id: int, username: str) -> Membership:
     """An owner or admin adds someone to a group room."""
+    limits.spend("member_change", actor.pk)
     with transaction.atomic():
         room, _membership = room_for_manager(actor, room_id, lock=True)
         user = get_user_model().objects.filter(username=username, is_active=True).first()
@@ -73,6 +75,7 @@ def _member_named(room: Room, username: str) -> Membership:
 
 def remove_member(actor: AbstractBaseUser, room_id: int, username: str) -> None:
     """An owner or admin removes a member; owners can only be removed by owners."""
+    limits.spend("member_change", actor.pk)
     with transaction.atomic():
         room, actor_membership = room_for_manager(actor, room_id, lock=True)
         target = _member_named(room, username)
@@ -87,6 +90,7 @@ def set_role(actor: AbstractBaseUser, room_id: int, username: str, role: str) ->
     """An owner makes a member an admin or an owner, or back; a room keeps an owner."""
     if role not in Membership.Role.values:
         raise ChatError("bad_request", "`role` must be owner, admin or member.")
+    limits.spend("member_change", actor.pk)
     with transaction.atomic():
         room, actor_membership = room_for_manager(actor, room_id, lock=True)
         if actor_membership.role != Membership.Role.OWNER:

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .. import limits
 from ..access import (
     MAX_ID,
     may_delete,
@@ -188,6 +189,7 @@ def edit_message(user: AbstractBaseUser, message_id: int, body: str) -> Message:
     """The author rewrites a message within PARLEY_EDIT_WINDOW seconds of sending it
     (to no text at all, if it carries attachments)."""
     body = clean_body(body, may_be_empty=True)
+    limits.spend("edit", user.pk)
     with transaction.atomic():
         message, _membership = message_for_member(user, message_id, lock=True)
         if not may_edit(user, message):
@@ -215,6 +217,7 @@ def edit_message(user: AbstractBaseUser, message_id: int, body: str) -> Message:
 def delete_message(user: AbstractBaseUser, message_id: int) -> Message:
     """Its author, or a group room's owner or admin, deletes a message: the seq stays,
     as a tombstone; the text, mentions and reactions are gone from the database."""
+    limits.spend("delete", user.pk)
     with transaction.atomic():
         message, membership = message_for_member(user, message_id, lock=True)
         if not may_delete(user, message, membership):
@@ -240,6 +243,7 @@ def tombstone(message: Message) -> None:
 def react(user: AbstractBaseUser, message_id: int, emoji: str, *, on: bool) -> dict:
     """Add (on) or take back (not on) the caller's reaction; returns the reaction event."""
     emoji = clean_emoji(emoji)
+    limits.spend("react", user.pk)
     with transaction.atomic():
         message, _membership = message_for_member(user, message_id)
         if message.deleted_at is not None:
@@ -284,5 +288,5 @@ def typing(user: AbstractBaseUser, room_id: int) -> None:
         fresh = flood.shared_cache().add(key, 1, timeout=TYPING_SECONDS)
     except Exception:
         fresh = True
-    if fresh:
+    if fresh and not limits.wait_for("typing", user.pk):  # over budget: dropped quietly
         fanout.publish_to_room(room_id, frames.typing(room_id, user))  # nothing to commit

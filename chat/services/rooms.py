@@ -9,6 +9,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from .. import limits
 from ..access import blocked_by_peer, room_for_manager, room_for_poster, room_for_reader
 from ..errors import ChatError
 from ..models import Block, Membership, Room, direct_key, room_name_key
@@ -22,6 +23,8 @@ def create_or_join_room(user: AbstractBaseUser, name: str) -> tuple[Room, bool]:
     """The public room of this name, created if missing, with the user in it; (room, created)."""
     name = clean_room_name(name)
     key = room_name_key(name)
+    if not Room.objects.filter(name_key=key).exists():
+        limits.spend("room_create", user.pk)
     for _attempt in range(2):
         try:
             with transaction.atomic():
@@ -46,6 +49,7 @@ def create_or_join_room(user: AbstractBaseUser, name: str) -> tuple[Room, bool]:
 def create_private_room(user: AbstractBaseUser, name: str) -> Room:
     """A new private room owned by the user."""
     name = clean_room_name(name)
+    limits.spend("room_create", user.pk)
     try:
         with transaction.atomic():
             room = Room.objects.create(
@@ -69,6 +73,8 @@ def open_direct(user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
     if Block.objects.filter(blocker=other, blocked=user).exists():
         raise ChatError("forbidden", _("This person does not take your messages."))
     key = direct_key(user.pk, other.pk)
+    if not Room.objects.filter(direct_key=key).exists():
+        limits.spend("room_create", user.pk)
     for _attempt in range(2):
         try:
             with transaction.atomic():
@@ -87,6 +93,7 @@ def update_room(
     actor: AbstractBaseUser, room_id: int, *, name: str | None = None, topic: str | None = None
 ) -> Room:
     """An owner or admin renames a group room or sets its topic; every member hears it."""
+    limits.spend("room_change", actor.pk)
     with transaction.atomic():
         room, _membership = room_for_manager(actor, room_id, lock=True)
         change_room(room, name=name, topic=topic)
@@ -115,6 +122,7 @@ def change_room(room: Room, *, name: str | None, topic: str | None) -> None:
 
 def leave_room(user: AbstractBaseUser, room_id: int) -> None:
     """The user leaves a group room; the longest-standing member inherits a last owner's role."""
+    limits.spend("room_change", user.pk)
     with transaction.atomic():
         room, membership = room_for_poster(user, room_id, lock=True)
         if room.is_direct:
@@ -128,6 +136,7 @@ def set_muted(user: AbstractBaseUser, room_id: int, *, muted: bool) -> bool:
     """The member mutes (or unmutes) notifications from a room, on every device."""
     if not isinstance(muted, bool):
         raise ChatError("bad_request", "`muted` must be true or false.")
+    limits.spend("room_change", user.pk)
     with transaction.atomic():
         _room, membership = room_for_poster(user, room_id)
         Membership.objects.filter(pk=membership.pk).update(muted=muted)
@@ -137,6 +146,7 @@ def set_muted(user: AbstractBaseUser, room_id: int, *, muted: bool) -> bool:
 
 def block_user(user: AbstractBaseUser, username: str) -> None:
     """From now on `username` cannot open a DM with the user or write in theirs."""
+    limits.spend("block", user.pk)
     other = get_user_model().objects.filter(username=username).first()
     if other is None:
         raise ChatError("not_found", _("No such user."))
@@ -146,6 +156,7 @@ def block_user(user: AbstractBaseUser, username: str) -> None:
 
 
 def unblock_user(user: AbstractBaseUser, username: str) -> None:
+    limits.spend("block", user.pk)
     Block.objects.filter(blocker=user, blocked__username=username).delete()
 
 
@@ -155,6 +166,7 @@ def blocked_usernames(user: AbstractBaseUser) -> list[str]:
 
 def mark_read(user: AbstractBaseUser, room_id: int, seq: int) -> int:
     """Move the user's read pointer forward (never back); returns the pointer."""
+    limits.spend("read", user.pk)
     with transaction.atomic():
         room, membership = room_for_reader(user, room_id)
         if membership is None:

@@ -10,11 +10,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .. import limits
 from ..access import room_for_poster
 from ..content import uploads
 from ..errors import ChatError
 from ..models import Attachment, upload_storage
-from . import flood
 
 
 def upload_attachment(
@@ -32,7 +32,7 @@ def upload_attachment(
         raise ChatError("too_large", _("Files are limited to %(limit)s bytes.") % {"limit": limit})
     if upload.size == 0:
         raise ChatError("bad_request", _("The file is empty."))
-    flood.check_send_rate(user.pk)
+    limits.spend("upload", user.pk)
     processed = uploads.process(upload)
     storage = upload_storage()
     stem = f"{room.pk}/{uuid.uuid4().hex}"
