@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django (a body over its limit refused unread first),
+WebSockets through Channels."""
 
 import os
 
@@ -11,13 +12,14 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
 
+from chat.http.middleware import BodyLimit  # noqa: E402
 from chat.realtime.auth import SessionAuthMiddleware  # noqa: E402
 from chat.realtime.origin import AllowedOriginsMiddleware  # noqa: E402
 from chat.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodyLimit(django_asgi_app),
         "websocket": AllowedOriginsMiddleware(
             CookieMiddleware(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),

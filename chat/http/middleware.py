@@ -1,49 +1,103 @@
-"""Middleware for every request: a body over the limit is refused before it is read."""
+"""Every HTTP request's body is judged before it is read (ASGI, in front of Django).
 
-from collections.abc import Callable
-from inspect import iscoroutinefunction
+Django reads a request's whole body (to a temporary file past a few megabytes) before
+any middleware or view can refuse it. Here a body declared larger than its path
+allows is answered 413 at once, unread; a body without a declared length (chunked)
+is counted as it streams and cut off at the limit, with the same answer.
+"""
+
+import json
+import re
+from types import SimpleNamespace
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http.cookie import parse_cookie
 from django.utils import translation
-from django.utils.decorators import sync_and_async_middleware
 from django.utils.translation import gettext as _
 
-from ..errors import ChatError
-from .api import error_response
-
-# Room for the multipart framing and a CSRF field around an upload of the largest size.
+# Room for the multipart framing and a CSRF field around a file of the largest size.
 BODY_SLACK_BYTES = 64 * 1024
+UPLOAD_PATH = re.compile(r"/api/rooms/\d+/uploads")
+AVATAR_PATH = "/accounts/profile/"
 
 
-def _too_large(request: HttpRequest) -> JsonResponse | None:
-    if not request.path.startswith("/api/"):
-        return None
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    limit = settings.PARLEY_UPLOAD_MAX_BYTES
-    if length <= limit + BODY_SLACK_BYTES:
-        return None
-    # This runs before LocaleMiddleware, so the caller's language is chosen here.
-    with translation.override(translation.get_language_from_request(request)):
-        detail = _("Files are limited to %(limit)s bytes.") % {"limit": limit}
-    return error_response(ChatError("too_large", detail))
+def body_limit(path: str) -> int:
+    """The largest body a request to this path may carry."""
+    if UPLOAD_PATH.fullmatch(path):
+        return settings.PARLEY_UPLOAD_MAX_BYTES + BODY_SLACK_BYTES
+    if path == AVATAR_PATH:
+        return settings.AVATAR_MAX_BYTES + BODY_SLACK_BYTES
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
-@sync_and_async_middleware
-def body_limit_middleware(get_response: Callable) -> Callable:
-    """Refuse an API request whose declared body is over the upload limit before anything
-    (the CSRF check first of all) reads it: a JSON 413 instead of spooling it to disk."""
-    if iscoroutinefunction(get_response):
+class BodyLimit:
+    """ASGI middleware: a 413 for a body over its path's limit, before Django reads it."""
 
-        async def middleware(request: HttpRequest):
-            return _too_large(request) or await get_response(request)
+    def __init__(self, app):
+        self.app = app
 
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = body_limit(scope["path"])
+        headers = dict(scope.get("headers") or [])
+        try:
+            declared = int(headers.get(b"content-length", b"0"))
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            return await _refuse(scope, send, limit)
+        received, refused = 0, False
+
+        async def counted_receive():
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request" and not refused:
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    await _refuse(scope, send, limit)
+                    return {"type": "http.disconnect"}  # Django stops reading, answers nothing
+            return message
+
+        async def guarded_send(message):
+            if not refused:
+                await send(message)
+
+        return await self.app(scope, counted_receive, guarded_send)
+
+
+def _language(scope: dict) -> str:
+    """The caller's language, as Django's LocaleMiddleware (which has not run) would pick it."""
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    request = SimpleNamespace(
+        COOKIES=parse_cookie(headers.get("cookie", "")),
+        META={"HTTP_ACCEPT_LANGUAGE": headers.get("accept-language", "")},
+    )
+    return translation.get_language_from_request(request)
+
+
+async def _refuse(scope: dict, send, limit: int) -> None:
+    with translation.override(_language(scope)):
+        if UPLOAD_PATH.fullmatch(scope["path"]):
+            files_limit = limit - BODY_SLACK_BYTES
+            detail = _("Files are limited to %(limit)s bytes.") % {"limit": files_limit}
+        else:
+            detail = _("Requests are limited to %(limit)s bytes.") % {"limit": limit}
+    if scope["path"].startswith("/api/"):
+        body = json.dumps({"error": {"code": "too_large", "detail": detail}}).encode()
+        content_type = b"application/json"
     else:
-
-        def middleware(request: HttpRequest):
-            return _too_large(request) or get_response(request)
-
-    return middleware
+        body, content_type = detail.encode(), b"text/plain; charset=utf-8"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

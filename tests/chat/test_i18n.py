@@ -130,24 +130,6 @@ class TestUploadErrors:
         assert response.status_code == 400
         assert response.json()["error"]["detail"].startswith(start)
 
-    @pytest.mark.parametrize(
-        ("client_fixture", "detail"),
-        [
-            ("german", "Dateien dürfen höchstens 1000 Bytes groß sein."),
-            ("english", "Files are limited to 1000 bytes."),
-        ],
-    )
-    def test_a_body_refused_before_the_locale_middleware_is_in_the_browsers_language(
-        self, request, settings, user, client_fixture, detail
-    ):
-        settings.PARLEY_UPLOAD_MAX_BYTES = 1000
-        client = request.getfixturevalue(client_fixture)
-        room = RoomFactory(members=[user])
-        big = SimpleUploadedFile("a.pdf", b"%PDF-1.4\n" + b"0" * 200_000, "application/pdf")
-        response = client.post(reverse("api-uploads", args=[room.pk]), {"file": big})
-        assert response.status_code == 413
-        assert response.json()["error"]["detail"] == detail
-
 
 @pytest.mark.django_db(transaction=True)
 class TestSocketErrors:
