@@ -1,5 +1,7 @@
 """The frame schemas: one for every frame docs/protocol.md lists, every frame that
 frames.py builds fits its schema, and a frame that breaks the contract is refused.
+
+(That every frame a test socket receives is checked is tests/wsclient.py's part.)
 """
 
 import ast
@@ -19,6 +21,7 @@ from chat.models import Room
 from chat.protocol import frames
 from chat.protocol.schema import FRAMES, REPLIES, SHAPES, check_frame, schema_for
 from tests.factories import RoomFactory, UserFactory, direct_room, send, upload
+from tests.wsclient import Tab
 
 ROOT = Path(__file__).resolve().parents[3]
 PROTOCOL = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
@@ -249,3 +252,22 @@ class TestBrokenFramesAreRefused:
     def test_what_is_no_server_frame_is_refused(self, not_a_frame):
         with pytest.raises(ValidationError):
             check_frame(not_a_frame)
+
+
+class OneFrame:
+    """A communicator that has one text frame to give."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    async def receive_from(self, timeout: float) -> str:
+        return self.text
+
+
+async def test_the_test_client_checks_every_frame_it_receives():
+    assert await Tab(OneFrame('{"type": "pong", "request_id": "r1"}')).receive() == {
+        "type": "pong",
+        "request_id": "r1",
+    }
+    with pytest.raises(ValidationError):
+        await Tab(OneFrame('{"type": "pong", "extra": 1}')).receive()
