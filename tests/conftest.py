@@ -11,6 +11,7 @@ import uuid
 import pytest
 import redis
 
+from chat.protocol.schema import check_frame
 from chat.realtime import fanout
 
 from .factories import UserFactory
@@ -95,24 +96,24 @@ def upload_root(settings, tmp_path):
 
 @pytest.fixture
 def published(monkeypatch) -> list[Published]:
-    """Every publish made after commit, recorded instead of sent, in order."""
+    """Every publish made after commit, recorded instead of sent, in order; each
+    frame held to its schema (chat/protocol/schema.py) as it is recorded."""
     calls: list[Published] = []
 
-    def to_room(room_id, frame, *, except_user=None):
-        calls.append(Published("room", room_id, frame))
+    def record(to: str, target: int, frame: dict, room: int | None = None) -> None:
+        check_frame(frame)
+        calls.append(Published(to, target, frame, room))
 
-    monkeypatch.setattr(fanout, "publish_to_room", to_room)
-    monkeypatch.setattr(
-        fanout, "publish_to_user", lambda user, frame: calls.append(Published("user", user, frame))
-    )
     monkeypatch.setattr(
         fanout,
-        "grant_room",
-        lambda user, room, frame: calls.append(Published("grant", user, frame, room)),
+        "publish_to_room",
+        lambda room, frame, *, except_user=None: record("room", room, frame),
+    )
+    monkeypatch.setattr(fanout, "publish_to_user", lambda user, frame: record("user", user, frame))
+    monkeypatch.setattr(
+        fanout, "grant_room", lambda user, room, frame: record("grant", user, frame, room)
     )
     monkeypatch.setattr(
-        fanout,
-        "revoke_room",
-        lambda user, room, frame: calls.append(Published("revoke", user, frame, room)),
+        fanout, "revoke_room", lambda user, room, frame: record("revoke", user, frame, room)
     )
     return calls

@@ -1,4 +1,7 @@
-"""Connect test WebSockets to the real ASGI application, as a browser tab would."""
+"""Connect test WebSockets to the real ASGI application, as a browser tab would.
+
+Every frame a tab receives is held to its schema (chat/protocol/schema.py) before a
+test sees it, so every test that talks to a socket checks every frame it hears."""
 
 import json
 from contextlib import asynccontextmanager
@@ -8,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from chat.protocol.schema import check_frame
 from config.asgi import application
 
 ORIGIN = "http://127.0.0.1:8000"
@@ -31,7 +35,8 @@ class Tab:
         await self.communicator.send_to(text_data=text)
 
     async def receive(self, timeout: float = 2) -> dict:
-        return json.loads(await self.communicator.receive_from(timeout=timeout))
+        """The next frame, or jsonschema.ValidationError if it breaks the protocol."""
+        return check_frame(json.loads(await self.communicator.receive_from(timeout=timeout)))
 
     async def receive_type(self, kind: str, timeout: float = 2) -> dict:
         """The next frame of this type, skipping others (heads, read…)."""

@@ -35,6 +35,7 @@ from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_la
 from chat import queries, services
 from chat.models import Room
 from chat.protocol.frames import message_dict
+from chat.protocol.schema import check_frame
 from chat.queries import messages_with_authors, with_extras
 from tests.factories import RoomFactory, UserFactory, direct_room
 from tests.wsclient import open_tab
@@ -190,7 +191,8 @@ class ClientModel:
             await self._on_frame(await self._next_frame())
 
     async def _next_frame(self) -> dict:
-        """The next frame, read straight off the communicator's output queue.
+        """The next frame, read straight off the communicator's output queue and held
+        to its schema.
 
         Not receive_from: it patches channels.db.close_old_connections to a no-op
         while it waits, and four readers waiting at once would unpatch in the
@@ -208,7 +210,7 @@ class ClientModel:
             raise AssertionError(f"{self.name}'s application ended")
         message = getter.result()
         assert message["type"] == "websocket.send", f"{self.name} got {message}"
-        return json.loads(message["text"])
+        return check_frame(json.loads(message["text"]))
 
     async def _on_frame(self, frame: dict) -> None:
         kind = frame["type"]

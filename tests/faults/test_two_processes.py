@@ -35,6 +35,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from chat.models import Message, Room
+from chat.protocol.schema import check_frame
 from tests.conftest import require_service
 from tests.factories import RoomFactory, UserFactory
 
@@ -205,7 +206,7 @@ class Peer:
     async def _read(self) -> None:
         try:
             async for text in self.socket:
-                self.frames.append(json.loads(text))
+                self.frames.append(check_frame(json.loads(text)))  # schema: or the reader ends
                 self.arrived.set()
         except ConnectionClosed as exc:
             self.closed = repr(exc)
