@@ -29,7 +29,7 @@ from ..protocol.commands import (
     Typing,
     parse_frame,
 )
-from . import presence
+from . import fanout, presence
 from .dbcalls import batched
 from .framewriter import DirectWriter, Event
 from .hub import Hub
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 MAX_BACKLOG = 256
 MAX_BUFFERED_BYTES = 512 * 1024
 TRY_AGAIN_LATER = 1013
+SESSION_ENDED = 4401  # the client logs in again rather than reconnect
 INTERNAL_ERROR = 1011
 POLICY_VIOLATION = 1008
 # Frames a socket may send ahead of their answers; a real tab has a few at most.
@@ -146,6 +147,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self._held: list[Event] | None = []
         self._writer: DirectWriter | None = None
         self.presence_id = uuid.uuid4().hex
+        session = self.scope.get("session")
+        self.session_id = fanout.session_id(getattr(session, "session_key", None))
         self.presence_state = "active"
         self._revoked_while_connecting: set[int] = set()
         self._backlog = 0
@@ -222,8 +225,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     # and let go of the socket now, not when a disconnect may come.
                     logger.exception("a socket failed handling a frame; closing it")
                     self._closing = True
-                    await self.close(code=INTERNAL_ERROR)
-                    await self.disconnect(INTERNAL_ERROR)
+                    await self._end(INTERNAL_ERROR)
         finally:
             self._worker = None
 
@@ -327,6 +329,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
     def granted(self, room_id: int) -> None:
         self.room_ids.add(room_id)
         self._revoked_while_connecting.discard(room_id)
+
+    def session_ended(self) -> None:
+        """The session logged out, or the user lost access: close now (4401), and let
+        go of the socket without waiting for the client's goodbye."""
+        if self._closing:
+            return
+        self._closing = True
+        self._pending.clear()
+        self._closer = asyncio.get_running_loop().create_task(self._end(SESSION_ENDED))
+
+    async def _end(self, code: int) -> None:
+        await self.close(code=code)
+        await self.disconnect(code)
 
     def revoked(self, room_id: int) -> None:
         self.room_ids.discard(room_id)

@@ -15,6 +15,8 @@ Without a serving loop (a management command, a sync test) it publishes in place
 """
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -191,3 +193,19 @@ def _publish_frame(
         revoke_room(user, revoke, frame)
     else:
         publish_to_user(user, frame)
+
+
+def session_id(session_key: str | None) -> str:
+    """A session's name on the bus: a digest, so no session key ever leaves the process."""
+    return hashlib.sha256((session_key or "").encode()).hexdigest()[:32]
+
+
+def end_sessions(user_id: int, *, only: str | None = None, keep: str | None = None) -> None:
+    """After commit, close the user's sockets in every process: of session key `only`,
+    or of every session but `keep`. They close with 4401, "log in again"."""
+    selector = {
+        "only": session_id(only) if only is not None else None,
+        "keep": session_id(keep) if keep is not None else None,
+    }
+    message = {"type": "chat.end", "text": json.dumps(selector)}
+    transaction.on_commit(partial(_publish, user_group(user_id), message))

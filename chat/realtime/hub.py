@@ -15,6 +15,7 @@ the bus lost its connection it sends them at once.
 """
 
 import asyncio
+import json
 import logging
 import time
 import weakref
@@ -49,12 +50,15 @@ class Socket(Protocol):
 
     presence_id: str
     presence_state: str
+    session_id: str
 
     def deliver(self, *events: Event) -> None: ...
 
     def granted(self, room_id: int) -> None: ...
 
     def revoked(self, room_id: int) -> None: ...
+
+    def session_ended(self) -> None: ...
 
 
 @database_sync_to_async
@@ -78,6 +82,15 @@ def _room_frame(user, room_id: int) -> dict | None:
         return frames.room(queries.room_for_user(user, room_id))
     except ChatError:
         return None
+
+
+def _end_sessions(selector: str, sockets: list[Socket]) -> None:
+    """Close a user's sockets of the sessions that ended (chat.realtime.fanout.end_sessions)."""
+    ended = json.loads(selector)
+    for socket in sockets:
+        if ended["only"] not in (None, socket.session_id) or ended["keep"] == socket.session_id:
+            continue
+        socket.session_ended()
 
 
 def _deliver_pending(pending: dict[Socket, list[Event]]) -> None:
@@ -269,7 +282,10 @@ class Hub:
                         pending.setdefault(socket, []).append(event)
                     continue
                 _deliver_pending(pending)
-                await self._change_membership(message, targets)
+                if message.get("type") == "chat.end":
+                    _end_sessions(message["text"], targets)
+                else:
+                    await self._change_membership(message, targets)
             except Exception:
                 logger.exception("hub could not route %r", message.get("type"))
         _deliver_pending(pending)

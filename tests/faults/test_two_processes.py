@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from contextlib import AsyncExitStack, suppress
@@ -385,3 +386,67 @@ async def test_a_socket_idle_longer_than_the_redis_poll_keeps_hearing_the_other_
         assert "Traceback" not in server.log.read_text(errors="replace"), (
             f"{server.name} logged an error while idle\n{server.logs()}"
         )
+
+
+def log_out_over_http(server: Server, cookie: str) -> int:
+    """POST the logout form on `server` as the browser holding `cookie` would."""
+    opener = urllib.request.build_opener()
+    opener.addheaders = [("Cookie", cookie)]
+    with opener.open(f"http://127.0.0.1:{server.port}/accounts/login/", timeout=5) as page:
+        token = page.headers.get_all("Set-Cookie")
+    csrf = next(c.split(";")[0].split("=", 1)[1] for c in token if c.startswith("csrftoken="))
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/accounts/logout/",
+        data=f"csrfmiddlewaretoken={quote(csrf)}".encode(),
+        headers={
+            "Cookie": f"{cookie}; csrftoken={csrf}",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": server.origin,
+        },
+    )
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as answer:
+        return answer.code
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+async def test_logging_out_on_one_process_closes_the_sessions_socket_on_the_other(servers):
+    """Within 2 s, with 4401 ("log in again"); the user's other session stays open."""
+    server_a, server_b = servers
+    ada = await database_sync_to_async(UserFactory)(username="ada")
+    failure = None
+    try:
+        async with AsyncExitStack() as stack:
+            cookie = await session_cookie(ada)
+            leaving = Peer(
+                "ada@b",
+                await stack.enter_async_context(
+                    connect(
+                        f"ws://127.0.0.1:{server_b.port}/ws/",
+                        origin=server_b.origin,
+                        additional_headers={"Cookie": cookie},
+                        open_timeout=FRAME_TIMEOUT,
+                    )
+                ),
+            )
+            stack.push_async_callback(_stop_reader, leaving)
+            staying = await open_peer(stack, "ada-elsewhere@b", server_b, ada)
+            for peer in (leaving, staying):
+                await peer.wait_for(lambda f: f["type"] == "hello", "hello")
+            status = await asyncio.to_thread(log_out_over_http, server_a, cookie)
+            assert status == 302, f"logout answered {status}"
+            await asyncio.wait_for(asyncio.shield(leaving.reader), 2)
+            assert "4401" in (leaving.closed or ""), leaving.closed
+            await staying.send({"type": "ping"})
+            await staying.wait_for(lambda f: f["type"] == "pong", "pong")
+    except Exception as exc:
+        failure = f"{type(exc).__name__}: {exc}"
+    if failure is not None:
+        raise AssertionError("\n".join([failure, *(s.logs() for s in servers)]))

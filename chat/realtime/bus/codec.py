@@ -1,13 +1,14 @@
 """One encoding of a bus message, whatever carries it: the dicts the hub routes,
 {"type": "chat.frame" | "chat.grant" | "chat.revoke", "group", "text", "room"?,
-"except_user"?}, and (on Redis) the same as one pub/sub payload."""
+"except_user"?} — or "chat.end", whose text says which of a user's sessions ended —
+and (on Redis) the same as one pub/sub payload."""
 
 from redis.connection import parse_url
 
 Message = dict
 Batch = list[tuple[str, Message]]
 
-_CODES = {"chat.frame": "f", "chat.grant": "g", "chat.revoke": "r"}
+_CODES = {"chat.frame": "f", "chat.grant": "g", "chat.revoke": "r", "chat.end": "e"}
 _TYPES = {code: kind for kind, code in _CODES.items()}
 
 
