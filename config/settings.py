@@ -291,6 +291,10 @@ PARLEY_LIMIT_DEFAULTS = {
     "login_address": (50, 900),  # failed logins from one address
     "register_address": (10, 3600),  # accounts registered from one address
 }
+# Sockets: per process, per client address (in this process), per user (in every process).
+PARLEY_MAX_SOCKETS = env.int("PARLEY_MAX_SOCKETS", default=10_000)
+PARLEY_MAX_SOCKETS_PER_ADDRESS = env.int("PARLEY_MAX_SOCKETS_PER_ADDRESS", default=200)
+PARLEY_MAX_SOCKETS_PER_USER = env.int("PARLEY_MAX_SOCKETS_PER_USER", default=30)
 PARLEY_LIMITS = {
     name: tuple(env.list(f"PARLEY_LIMIT_{name.upper()}", cast=int, default=list(default)))
     for name, default in PARLEY_LIMIT_DEFAULTS.items()

@@ -147,6 +147,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self._held: list[Event] | None = []
         self._writer: DirectWriter | None = None
         self.presence_id = uuid.uuid4().hex
+        self.address = (self.scope.get("client") or (None,))[0]
         session = self.scope.get("session")
         self.session_id = fanout.session_id(getattr(session, "session_key", None))
         self.presence_state = "active"
@@ -161,7 +162,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Hear the user's grants and revocations first, then subscribe to the rooms,
         # then read the state for hello: whatever commits in between either is in
         # hello or arrives live, and nothing falls between the two.
-        self.hub = Hub.current()
+        hub = Hub.current()
+        refusal = await hub.refusal(self, self.address)
+        if refusal is not None:
+            logger.warning("refusing a socket of user %s: %s", self.user_id, refusal)
+            await self.accept()
+            await self.close(code=TRY_AGAIN_LATER, reason=refusal)
+            return
+        self.hub = hub
         await self.hub.attach(self)
         try:
             await self._open()

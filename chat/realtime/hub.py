@@ -51,6 +51,7 @@ class Socket(Protocol):
     presence_id: str
     presence_state: str
     session_id: str
+    address: str | None
 
     def deliver(self, *events: Event) -> None: ...
 
@@ -127,6 +128,22 @@ class Hub:
     @property
     def sockets(self) -> set[Socket]:
         return {socket for members in self.groups.values() for socket in members}
+
+    async def refusal(self, socket: Socket, address: str | None) -> str | None:
+        """Why the socket may not join, if it may not: this process has
+        PARLEY_MAX_SOCKETS, its address PARLEY_MAX_SOCKETS_PER_ADDRESS here, or its user
+        PARLEY_MAX_SOCKETS_PER_USER checked in across every process."""
+        sockets = self.sockets
+        if len(sockets) >= settings.PARLEY_MAX_SOCKETS:
+            return "server full"
+        if address is not None and (
+            sum(s.address == address for s in sockets) >= settings.PARLEY_MAX_SOCKETS_PER_ADDRESS
+        ):
+            return "too many sockets from this address"
+        live = await self.presence.live_sockets(socket.user_id, presence.now())
+        if live >= settings.PARLEY_MAX_SOCKETS_PER_USER:
+            return "too many sockets for this user"
+        return None
 
     async def attach(self, socket: Socket) -> None:
         """Start routing the socket's user and rooms to it; returns once subscribed."""

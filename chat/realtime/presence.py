@@ -71,6 +71,10 @@ class MemoryPresence:
     async def statuses(self, user_ids: list[int], now: float) -> dict[int, dict]:
         return {user_id: self._view(user_id, now) for user_id in user_ids}
 
+    async def live_sockets(self, user_id: int, now: float) -> int:
+        """How many sockets of the user are checked in, in every process."""
+        return sum(expires > now for _state, expires in self.sockets.get(user_id, {}).values())
+
     def _view(self, user_id: int, now: float) -> dict:
         live = [state for state, expires in self.sockets.get(user_id, {}).values() if expires > now]
         return {"status": _status(live), "last_seen": self.seen.get(user_id)}
@@ -250,6 +254,10 @@ class RedisPresence:
                 "last_seen": float(last_seen) if last_seen else None,
             }
         return views
+
+    async def live_sockets(self, user_id: int, now: float) -> int:
+        """How many sockets of the user are checked in, in every process."""
+        return await self.redis.zcount(f"{self.prefix}:expiries:{user_id}", now, "+inf")
 
     async def close(self) -> None:
         await self.redis.aclose()
