@@ -1,7 +1,7 @@
 """Parley fan-out benchmark: `python -m bench` (~15 min) or `python -m bench --quick` (<1 min).
 
-For N = 100 and 1,000 members of one room, it measures Parley (in-memory and Redis channel
-layers), the Channels-tutorial baseline and a bare-broadcaster ceiling with the same load
+For N = 100 and 1,000 members of one room, it measures Parley (without and with Redis),
+the Channels-tutorial baseline and a bare-broadcaster ceiling with the same load
 generator in the same invocation: the highest deliveries/s at p99 <= 100 ms and <= 200 ms
 with every message delivered, server CPU per delivery, p99 of one message at a time, and
 idle memory per connection. Then sustained acked sends/s on SQLite and PostgreSQL, and a
@@ -156,7 +156,7 @@ def header(plan: Plan, args: argparse.Namespace) -> str:
         f"{os.cpu_count()} CPUs · load {load} · Python {platform.python_version()}\n"
         f"server tree: {server_root.path.name}/ ({revision(server_root.path)})\n"
         f"servers: one process each, DEBUG=false, SQLite (WAL) for the fan-out runs, Redis "
-        f"layer for the sends/s runs; "
+        f"for the sends/s runs; "
         f"generator: {plan.senders} open-loop senders + {plan.receiver_procs} reader "
         f"processes, steps of {plan.step_seconds:g}s"
     )

@@ -37,7 +37,6 @@ PARLEY_VARIABLES = (
     "DATABASE_URL",
     "CONN_MAX_AGE",
     "REDIS_URL",
-    "CHANNEL_CAPACITY",
     "CHANNEL_PREFIX",
     "HOST",
     "PORT",
@@ -60,8 +59,8 @@ def parley_env(
 ) -> dict[str, str]:
     """Environment for a Parley process: production settings (DEBUG off) unless `debug`.
 
-    `redis_prefix` selects the Redis channel layer (and cache) under that key prefix;
-    without it the in-memory layer is used. `port` sets HOST/PORT and the Origin
+    `redis_prefix` selects Redis (pub/sub, presence, cache) under that key prefix;
+    without it everything stays in the process. `port` sets HOST/PORT and the Origin
     allow-list to this server's own origin, as `make run` does.
     """
     env = {k: v for k, v in os.environ.items() if k not in PARLEY_VARIABLES}

@@ -1,4 +1,4 @@
-"""CPU per event on the Redis fan-out path: channels_redis' group_send vs the bus's PUBLISH.
+"""CPU per event on the Redis fan-out path: the bus's PUBLISH and its subscriber's receive.
 
 Run from the project root (Redis must be running):
 
@@ -6,8 +6,9 @@ Run from the project root (Redis must be running):
 
 One process publishes an event of a typical message's size to one group it is itself
 subscribed to, and waits to receive it, one event at a time, so each figure is the
-client CPU (this process, not Redis) of one publish plus one receive. The two designs
-alternate twice, since these machines are noisy; compare within one run.
+client CPU (this process, not Redis) of one publish plus one receive. It runs twice,
+since these machines are noisy. (It once compared channels_redis' group_send, which
+Parley no longer depends on: docs/performance.md keeps that figure as history.)
 """
 
 import argparse
@@ -28,29 +29,6 @@ def _text() -> str:
 
     body = "a message of about the size people send " * 3
     return encode({"type": "message", "message": {"id": 1, "seq": 1, "body": body}})
-
-
-async def layer_events(events: int, prefix: str) -> float:
-    """channels_redis: group_send (a Lua script) and the hub channel's receive."""
-    from channels_redis.core import RedisChannelLayer
-
-    layer = RedisChannelLayer(
-        hosts=[{"address": REDIS_URL, "socket_timeout": 15}],
-        prefix=prefix,
-        channel_capacity={"hub.*": 20000},
-    )
-    channel = await layer.new_channel(prefix="hub")
-    await layer.group_add("room.7", channel)
-    message = {"type": "chat.frame", "text": _text(), "group": "room.7"}
-    for i in range(WARM_UP + events):
-        if i == WARM_UP:
-            started = time.process_time()
-        await layer.group_send("room.7", message)
-        await layer.receive(channel)
-    spent = time.process_time() - started
-    await layer.group_discard("room.7", channel)
-    await layer.flush()
-    return spent / events
 
 
 async def bus_events(events: int, prefix: str) -> float:
@@ -88,11 +66,10 @@ def main() -> None:
 
     django.setup()
     print(f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.events} events each")
-    for name, run in [("layer", layer_events), ("bus", bus_events)] * 2:
+    for _round in range(2):
         prefix = f"bench-fanout-{uuid.uuid4().hex[:8]}"
-        seconds = uvloop.run(run(args.events, prefix))
-        label = "channels_redis group_send" if name == "layer" else "chat.realtime.bus PUBLISH"
-        print(f"{label:26} {seconds * 1e6:6.0f} us CPU per event (publish + receive)")
+        micros = uvloop.run(bus_events(args.events, prefix)) * 1e6
+        print(f"chat.realtime.bus PUBLISH  {micros:6.0f} us CPU per event (publish + receive)")
 
 
 if __name__ == "__main__":

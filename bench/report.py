@@ -147,7 +147,7 @@ def storm_lines(result: StormResult) -> str:
     )
     return (
         f"{rounds}\n"
-        f"stale layer groups or subscriptions after: {len(result.stale_groups)}; "
+        f"stale subscriptions after: {len(result.stale_subscriptions)}; "
         f"server tracebacks: {result.tracebacks}; ERROR lines: {result.errors}; "
         f"served a new client after: "
         f"{'yes' if result.healthy_after else 'NO'}"
@@ -295,10 +295,10 @@ def targets(runs: Sequence[Sequence[FanoutResult]], storm: StormResult | None) -
     if storm is not None:
         measured = (
             f"{storm.tracebacks} tracebacks, {storm.errors} errors, "
-            f"{len(storm.stale_groups)} stale groups"
+            f"{len(storm.stale_subscriptions)} stale subscriptions"
         )
         lines.append(
-            ("storm of 1,000 sockets: no errors, no stale membership", measured,
+            ("storm of 1,000 sockets: no errors, no stale subscription", measured,
              _verdict(storm.clean))
         )  # fmt: skip
     return _table(lines)

@@ -207,7 +207,7 @@ def run_persist(
 
 
 def run_storm(ctx: Context, room: RoomFixture, database_url: str, plan: Plan) -> storm.StormResult:
-    """The storm on Parley with the Redis layer; then look for leftovers."""
+    """The storm on Parley with Redis; then look for leftovers."""
     port = free_port()
     prefix = ctx.prefix("storm")
     env = parley_env(database_url, port=port, redis_prefix=prefix)
@@ -225,24 +225,24 @@ def run_storm(ctx: Context, room: RoomFixture, database_url: str, plan: Plan) ->
                 )
             settle(server.pid)
             time.sleep(1.0)
-            stale = {**storm.group_members(prefix), **storm.subscriptions(prefix)}
+            stale = storm.subscriptions(prefix)
             after = probe.exchange(server.url, server.origin, room.cookies[-2:], room.id)
             time.sleep(0.5)
-            stale_after_probe = {**storm.group_members(prefix), **storm.subscriptions(prefix)}
+            stale_after_probe = storm.subscriptions(prefix)
             log = server.log()
     finally:
         storm.forget(prefix)
     result = storm.StormResult(
         rounds=rounds,
         sent=sent,
-        stale_groups={**stale, **stale_after_probe},
+        stale_subscriptions={**stale, **stale_after_probe},
         tracebacks=log.tracebacks,
         errors=log.errors,
         log_samples=log.samples,
         healthy_after=after.ok,
     )
     ctx.say(
-        f"storm: stale groups {result.stale_groups}, tracebacks {log.tracebacks}, "
+        f"storm: stale subscriptions {result.stale_subscriptions}, tracebacks {log.tracebacks}, "
         f"errors {log.errors}, healthy after: {after.ok}, {log.samples[:2]}"
     )
     return result

@@ -3,9 +3,8 @@
 Rounds of `sockets` connections opened as fast as a bounded concurrency allows, while one
 more member sends to the room, and then dropped in three ways: a clean closing handshake,
 an abrupt TCP abort, and (third round) half of them abandoned mid-handshake. Afterwards
-Redis must hold no channel-layer group membership and no pub/sub subscription under the
-run's prefix (Parley's hub subscribes once per room and user per process and must
-unsubscribe with its last local socket there),
+Redis must hold no pub/sub subscription under the run's prefix (Parley's hub subscribes
+once per room and user per process and must unsubscribe with its last local socket there),
 the server log must hold no traceback, and a fresh client must still be served.
 """
 
@@ -43,7 +42,7 @@ class StormRound:
 class StormResult:
     rounds: list[StormRound]
     sent: int = 0
-    stale_groups: dict[str, int] = field(default_factory=dict)
+    stale_subscriptions: dict[str, int] = field(default_factory=dict)
     tracebacks: int = 0
     errors: int = 0
     log_samples: list[str] = field(default_factory=list)
@@ -52,7 +51,7 @@ class StormResult:
     @property
     def clean(self) -> bool:
         failed = sum(r.failed for r in self.rounds)
-        return not (failed or self.stale_groups or self.tracebacks or self.errors) and (
+        return not (failed or self.stale_subscriptions or self.tracebacks or self.errors) and (
             self.healthy_after
         )
 
@@ -132,17 +131,6 @@ def run_storm(
         _storm(url, origin, room, sender_cookie, cookies, concurrency),
         loop_factory=uvloop.new_event_loop,
     )
-
-
-def group_members(prefix: str) -> dict[str, int]:
-    """Every channel-layer group under the prefix that still has members, with their count."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        return {
-            key.decode(): client.zcard(key) for key in client.scan_iter(match=f"{prefix}:group:*")
-        }
-    finally:
-        client.close()
 
 
 def subscriptions(prefix: str) -> dict[str, int]:

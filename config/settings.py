@@ -1,6 +1,7 @@
 """Parley settings, read from the environment (see .env.example).
 
-With nothing set, Parley runs locally on SQLite and an in-memory channel layer.
+With nothing set, Parley runs locally on SQLite, with events, presence and cache in
+process memory.
 With DEBUG off, an unsafe configuration stops the process at start-up instead
 of serving with it.
 """
@@ -125,37 +126,11 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Fan-out between processes (chat/realtime/bus/): Redis pub/sub when REDIS_URL is set, else
-# the in-process channel layer below. The Redis channel layer stays configured for
-# Channels itself; Parley's events do not travel on it.
+# the process-local bus. No Channels layer is configured: Parley's consumer has no layer
+# channel (channel_layer_alias = None), and nothing else asks Channels for a layer.
 REDIS_URL = env.str("REDIS_URL", default="")
 # Prefix of every Redis key and pub/sub channel Parley makes (fan-out, presence).
 REDIS_PREFIX = env.str("CHANNEL_PREFIX", default="parley")
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # Channels' layer, for code that wants one: Parley's own events go over
-            # Redis pub/sub (chat/realtime/bus/). A layer receive waits on a 5 s BZPOPMIN,
-            # which redis-py's default 5 s socket timeout would fail when idle.
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-                "capacity": env.int("CHANNEL_CAPACITY", default=1000),
-                "expiry": 30,
-                "group_expiry": 86400,
-                "prefix": REDIS_PREFIX,
-            },
-        }
-    }
-else:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {
-                "capacity": 1000,
-                "expiry": 30,
-            },
-        }
-    }
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [

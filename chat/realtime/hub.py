@@ -37,7 +37,6 @@ from .framewriter import Event
 
 logger = logging.getLogger(__name__)
 
-GROUP_REFRESH_SECONDS = 3600  # well inside a channel layer's group_expiry
 MAX_ROUTED_TOGETHER = 256  # events already arrived, routed in one pass
 
 
@@ -345,10 +344,8 @@ class Hub:
                 socket.deliver(event)
 
     async def _heads_forever(self) -> None:
-        since_refresh = 0.0
         while True:
-            interval = settings.PARLEY_HEADS_INTERVAL
-            await asyncio.sleep(interval)
+            await asyncio.sleep(settings.PARLEY_HEADS_INTERVAL)
             try:
                 await self.send_heads()
             except Exception:
@@ -357,10 +354,6 @@ class Hub:
                 await self.refresh_presence()
             except Exception:
                 logger.warning("presence refresh failed; trying again next interval", exc_info=True)
-            since_refresh += interval
-            if since_refresh >= GROUP_REFRESH_SECONDS:
-                since_refresh = 0.0
-                await self._refresh_groups()
 
     async def send_heads(self) -> None:
         """Send each socket its rooms' newest seqs, from the database's memberships.
@@ -400,7 +393,3 @@ class Hub:
             if frame is not None:
                 socket.deliver(Event(frames.encode(frame)))
         self._changed_at = {key: at for key, at in self._changed_at.items() if at > asked_at}
-
-    async def _refresh_groups(self) -> None:
-        """Re-join every group, so a layer's group expiry never drops a live one."""
-        await self.bus.refresh()

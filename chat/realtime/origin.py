@@ -3,6 +3,8 @@
 Channels' AllowedHostsOriginValidator compares host names only, so a page on
 another port or scheme of the same host could open a socket with the user's
 cookie. Here an origin passes only if its scheme, host and port all match.
+Channels' OriginValidator does match those, but not only those (docs/architecture.md,
+Security defaults).
 """
 
 from urllib.parse import urlsplit

@@ -34,8 +34,8 @@ def load_settings(env: dict[str, str], names: list[str]) -> subprocess.Completed
     )
 
 
-def test_nothing_set_runs_in_debug_on_sqlite_and_in_memory_layer():
-    result = load_settings({}, ["DEBUG", "DATABASES", "CHANNEL_LAYERS", "PARLEY_ORIGINS"])
+def test_nothing_set_runs_in_debug_on_sqlite_in_one_process():
+    result = load_settings({}, ["DEBUG", "DATABASES", "REDIS_URL", "PARLEY_ORIGINS"])
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
     assert values["DEBUG"] is True
@@ -43,19 +43,19 @@ def test_nothing_set_runs_in_debug_on_sqlite_and_in_memory_layer():
     assert db["ENGINE"] == "django.db.backends.sqlite3"
     assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
-    assert values["CHANNEL_LAYERS"]["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
+    assert values["REDIS_URL"] == ""  # events on the process-local bus
     assert values["PARLEY_ORIGINS"] == ["http://127.0.0.1:8000", "http://localhost:8000"]
 
 
-def test_redis_url_selects_the_redis_channel_layer():
-    result = load_settings({"REDIS_URL": "redis://127.0.0.1:6379/3"}, ["CHANNEL_LAYERS"])
-    layer = json.loads(result.stdout)["CHANNEL_LAYERS"]["default"]
-    assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    [host] = layer["CONFIG"]["hosts"]
-    assert host["address"] == "redis://127.0.0.1:6379/3"
-    assert host["socket_timeout"] > 5  # longer than the layer's 5 s blocking receive
-    assert layer["CONFIG"]["capacity"] > 0
-    assert layer["CONFIG"]["expiry"] > 0
+def test_redis_url_and_prefix_are_read_and_no_channels_layer_is_configured():
+    result = load_settings(
+        {"REDIS_URL": "redis://127.0.0.1:6379/3", "CHANNEL_PREFIX": "site-b"},
+        ["REDIS_URL", "REDIS_PREFIX", "CHANNEL_LAYERS"],
+    )
+    values = json.loads(result.stdout)
+    assert (values["REDIS_URL"], values["REDIS_PREFIX"]) == ("redis://127.0.0.1:6379/3", "site-b")
+    # Events go over Redis pub/sub (chat/realtime/bus/); no consumer uses a Channels layer.
+    assert values["CHANNEL_LAYERS"] is None
 
 
 def test_database_url_selects_postgresql():

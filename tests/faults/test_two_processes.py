@@ -1,7 +1,7 @@
 """A two-process test: two real uvicorn servers share PostgreSQL and Redis.
 
-Each server holds its own sockets; only the Redis channel layer carries a
-message sent on one process to a socket on the other. Both servers use the test
+Each server holds its own sockets; only Redis pub/sub carries a message sent
+on one process to a socket on the other. Both servers use the test
 database that pytest-django created (so they see the users and sessions the
 test commits) and a private Redis channel prefix.
 
@@ -51,7 +51,7 @@ START_TIMEOUT = 30
 FRAME_TIMEOUT = 5
 LOG_TAIL = 4000
 PR_SET_PDEATHSIG = 1
-IDLE_SECONDS = 7  # longer than channels_redis' 5 s BZPOPMIN and redis-py's 5 s socket timeout
+IDLE_SECONDS = 7  # longer than redis-py 8's default 5 s socket timeout
 PROMPT = 1.0  # how soon a live message must arrive after the pause
 
 
@@ -80,7 +80,7 @@ def die_with_parent() -> None:
 
 @pytest.fixture
 def redis_url():
-    """A Redis database for the servers' channel layer; its keys are removed afterwards."""
+    """A Redis database for the servers' pub/sub and presence; its keys are removed afterwards."""
     base = urlsplit(settings.REDIS_URL or "redis://127.0.0.1:6379/0")
     url = f"redis://{base.hostname or '127.0.0.1'}:{base.port or 6379}/{REDIS_DB}"
     client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -366,10 +366,10 @@ async def test_a_socket_idle_longer_than_the_redis_poll_keeps_hearing_the_other_
     """Sockets that hear nothing for a while stay open, hear the next message at
     once, and the idle servers log no error.
 
-    channels_redis waits for layer messages with BZPOPMIN timeout=5 s, and
-    redis-py 8 gives each connection a 5 s socket_timeout by default, so an idle
-    receive can fail with redis.exceptions.TimeoutError: with a consumer per
-    socket that kills the socket; with a retry loop it delays and logs.
+    A pub/sub subscriber waits on its connection with no timeout of its own; a
+    socket timeout on that connection (redis-py 8 gives each connection 5 s by
+    default) would fail an idle read with redis.exceptions.TimeoutError, and the
+    hub would delay and log before it heard the next message.
     """
 
     async def scenario(talk: Conversation) -> None:

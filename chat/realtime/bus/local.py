@@ -66,9 +66,6 @@ class LocalBus:
             if not buses:
                 del LocalBus._subscribed[group]
 
-    async def refresh(self) -> None:
-        """Nothing expires."""
-
     async def publish(self, batch: Batch) -> None:
         publish_locally(batch)
 

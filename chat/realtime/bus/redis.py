@@ -399,9 +399,6 @@ class RedisBus:
         if self.on_resume is not None:
             self.on_resume()
 
-    async def refresh(self) -> None:
-        """Nothing expires: a subscription lasts as long as its connection."""
-
     async def publish(self, batch: Batch) -> None:
         """One PUBLISH per event; a batch is one write, in order."""
         await self.publisher.publish(

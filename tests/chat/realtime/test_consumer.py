@@ -5,7 +5,6 @@ from types import SimpleNamespace
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 
 from chat import services
 from chat.models import Message, Room
@@ -22,13 +21,6 @@ from tests.factories import RoomFactory, UserFactory, direct_room
 from tests.wsclient import open_tab
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-async def clean_layer():
-    layer = get_channel_layer()
-    yield
-    await layer.flush()
 
 
 @pytest.fixture

@@ -5,11 +5,9 @@ import uuid
 import pytest
 import redis
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 
 from chat.realtime import fanout
 from chat.realtime.bus.codec import channel_namespace, unpack
-from chat.realtime.bus.layer import LayerBus
 from chat.realtime.bus.local import LocalBus
 from chat.realtime.fanout import room_group
 from tests.conftest import TEST_REDIS_URL, require_service
@@ -17,45 +15,43 @@ from tests.conftest import TEST_REDIS_URL, require_service
 
 @pytest.fixture
 async def listener():
-    """A channel in room 7's group on the configured layer, with the loop serving."""
-    layer = get_channel_layer()
-    fanout.serve_from(asyncio.get_running_loop(), LayerBus(layer))
-    channel = await layer.new_channel()
-    await layer.group_add(room_group(7), channel)
-    yield layer, channel
-    await layer.group_discard(room_group(7), channel)
+    """A process-local bus subscribed to room 7, published to from the serving loop."""
+    bus = LocalBus()
+    await bus.start()
+    await bus.sync([room_group(7)], lambda group: True)
+    fanout.serve_from(asyncio.get_running_loop(), bus)
+    yield bus
+    await bus.stop()
 
 
-async def test_publishes_from_a_worker_thread_reach_the_layer_in_commit_order(listener):
-    layer, channel = listener
-
+async def test_publishes_from_a_worker_thread_reach_the_bus_in_commit_order(listener):
     def commit_many():
         for i in range(30):
             fanout.publish_to_room(7, {"type": "message", "n": i})
 
     await sync_to_async(commit_many)()
-    texts = [(await asyncio.wait_for(layer.receive(channel), 2))["text"] for _ in range(30)]
+    texts = [(await asyncio.wait_for(listener.receive(), 2))["text"] for _ in range(30)]
     assert texts == [f'{{"type":"message","n":{i}}}' for i in range(30)]
 
 
-async def test_a_failing_layer_is_logged_and_never_fails_the_committing_thread(
+async def test_a_failing_bus_is_logged_and_never_fails_the_committing_thread(
     listener, monkeypatch, caplog
 ):
-    layer, _channel = listener
+    failed = asyncio.Event()
 
-    async def broken(group, message):
-        raise ConnectionError("layer down")
+    async def broken(batch):
+        failed.set()
+        raise ConnectionError("bus down")
 
-    monkeypatch.setattr(layer, "group_send", broken)
+    monkeypatch.setattr(listener, "publish", broken)
     with caplog.at_level(logging.ERROR, logger="chat.realtime.fanout"):
         await sync_to_async(fanout.publish_to_room)(7, {"type": "message"})
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(failed.wait(), 2)
     assert "publish to room.7 failed" in caplog.text
 
 
 async def test_without_a_serving_loop_a_publish_reaches_this_process_hubs_in_place(settings):
-    settings.REDIS_URL = ""  # the stock in-memory layer: LocalBus; test_bus covers Redis
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.REDIS_URL = ""  # LocalBus; test_bus covers Redis
     bus = LocalBus()
     await bus.start()
     await bus.sync([room_group(8)], lambda group: True)

@@ -2,10 +2,8 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import InMemoryChannelLayer
 
 from chat.realtime import hub as hub_module
-from chat.realtime.bus.layer import LayerBus
 from chat.realtime.bus.local import LocalBus, publish_locally
 from chat.realtime.fanout import room_group, user_group
 from chat.realtime.hub import Hub
@@ -20,10 +18,12 @@ class FakeSocket:
         self.frames: list[str] = []
         self.writes: list[int] = []  # events per deliver call
         self.initial = set(room_ids)
+        self.arrived = asyncio.Event()
 
     def deliver(self, *events) -> None:
         self.frames.extend(event.text for event in events)
         self.writes.append(len(events))
+        self.arrived.set()
 
     def granted(self, room_id: int) -> None:
         self.room_ids.add(room_id)
@@ -32,19 +32,22 @@ class FakeSocket:
         self.room_ids.discard(room_id)
 
 
-class CountingLayer(InMemoryChannelLayer):
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.group_adds: list[str] = []
+class CountingBus(LocalBus):
+    """The process-local bus, recording each group it subscribes."""
 
-    async def group_add(self, group, channel):
-        self.group_adds.append(group)
-        await super().group_add(group, channel)
+    def __init__(self):
+        super().__init__()
+        self.subscribed: list[str] = []
+
+    async def sync(self, groups, wanted, *, wait=True):
+        before = set(self.joined)
+        await super().sync(groups, wanted, wait=wait)
+        self.subscribed.extend(self.joined - before)
 
 
 @pytest.fixture
 async def hub():
-    hub = Hub(LayerBus(CountingLayer()))
+    hub = Hub(CountingBus())
     yield hub
     await hub.stop()
 
@@ -52,6 +55,14 @@ async def hub():
 async def connect(hub, socket):
     await hub.attach(socket)
     await hub.subscribe(socket, socket.initial)
+
+
+async def heard(socket, count: int, timeout: float = 2.0) -> None:
+    """Wait until the socket has been given `count` frames."""
+    async with asyncio.timeout(timeout):
+        while len(socket.frames) < count:
+            socket.arrived.clear()
+            await socket.arrived.wait()
 
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,25 +73,25 @@ async def alice():
     return await sync_to_async(UserFactory)(username="alice")
 
 
-async def test_many_local_sockets_in_a_room_cost_one_group_membership(hub, alice):
+async def test_many_local_sockets_in_a_room_cost_one_subscription(hub, alice):
     sockets = [FakeSocket(alice, {7}) for _ in range(50)]
     for socket in sockets:
         await connect(hub, socket)
-    assert hub.bus.layer.group_adds.count(room_group(7)) == 1
-    assert hub.bus.layer.group_adds.count(user_group(alice.pk)) == 1
+    assert hub.bus.subscribed.count(room_group(7)) == 1
+    assert hub.bus.subscribed.count(user_group(alice.pk)) == 1
+    assert hub.bus in LocalBus._subscribed[room_group(7)]
 
 
-async def test_one_layer_event_reaches_every_local_socket_of_the_room_once(hub, alice):
+async def test_one_bus_event_reaches_every_local_socket_of_the_room_once(hub, alice):
     inside = [FakeSocket(alice, {7}) for _ in range(3)]
     outside = FakeSocket(alice, {8})
     for socket in [*inside, outside]:
         await connect(hub, socket)
-    await hub.bus.layer.group_send(
-        room_group(7), {"type": "chat.frame", "group": room_group(7), "text": "T"}
-    )
-    await asyncio.sleep(0.05)
+    publish_locally([frame(room_group(7), "T")])
+    for socket in inside:
+        await heard(socket, 1)
     assert [s.frames for s in inside] == [["T"], ["T"], ["T"]]
-    assert outside.frames == []
+    assert outside.frames == []  # routed in the same pass as the others
 
 
 async def test_grant_subscribes_the_users_sockets_before_they_hear_of_it(hub, alice):
@@ -102,43 +113,27 @@ async def test_revoke_unsubscribes_and_leaves_the_group_when_nobody_local_needs_
     assert socket.frames == ["X"]
 
 
-async def test_last_socket_leaving_leaves_every_group_and_keeps_the_channel(hub, alice):
+async def test_last_socket_leaving_leaves_every_group_and_the_hub_keeps_serving(hub, alice):
     socket = FakeSocket(alice, {7})
     await connect(hub, socket)
-    channel = hub.bus.channel
     await hub.detach(socket)
     assert hub.groups == {}
     assert hub.bus.joined == set()
-    assert hub.bus.channel == channel
+    assert hub.bus not in LocalBus._subscribed.get(room_group(7), ())
+    assert hub._tasks and not any(task.done() for task in hub._tasks)
 
 
-class RemoteLayer(InMemoryChannelLayer):
-    """Group changes that take a round trip, as on Redis."""
-
-    async def group_add(self, group, channel):
-        await asyncio.sleep(0.001)
-        await super().group_add(group, channel)
-
-    async def group_discard(self, group, channel):
-        await asyncio.sleep(0.001)
-        await super().group_discard(group, channel)
-
-
-async def test_sockets_leaving_together_then_a_new_one_still_hears_the_room(alice):
-    hub = Hub(LayerBus(RemoteLayer()))
+async def test_sockets_leaving_together_then_a_new_one_still_hears_the_room(hub, alice):
     users = [await sync_to_async(UserFactory)() for _ in range(5)]
     leaving = [FakeSocket(user, {7}) for user in users]
     for socket in leaving:
         await connect(hub, socket)
     await asyncio.gather(*(hub.detach(socket) for socket in leaving))
-    assert hub.bus.layer.groups == {}
+    assert hub.bus not in LocalBus._subscribed.get(room_group(7), ())
     newcomer = FakeSocket(alice, {7})
     await connect(hub, newcomer)
-    await hub.bus.layer.group_send(
-        room_group(7), {"type": "chat.frame", "group": room_group(7), "text": "T"}
-    )
-    await asyncio.sleep(0.05)
-    await hub.stop()
+    publish_locally([frame(room_group(7), "T")])
+    await heard(newcomer, 1)
     assert newcomer.frames == ["T"]
 
 
@@ -170,41 +165,6 @@ async def test_heads_never_undo_a_membership_change_newer_than_their_query(hub, 
     assert socket.room_ids == {31}
 
 
-class PooledLayer(RemoteLayer):
-    """Refuses a call while 40 are in flight, as redis-py's pool does past its size."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.in_flight = self.most = 0
-
-    async def _counted(self, call, group, channel):
-        if self.in_flight >= 40:
-            raise ConnectionError("Too many connections")
-        self.in_flight += 1
-        self.most = max(self.most, self.in_flight)
-        try:
-            await call(group, channel)
-        finally:
-            self.in_flight -= 1
-
-    async def group_add(self, group, channel):
-        await self._counted(super().group_add, group, channel)
-
-    async def group_discard(self, group, channel):
-        await self._counted(super().group_discard, group, channel)
-
-
-async def test_a_storm_of_sockets_never_has_more_layer_calls_in_flight_than_a_pool_allows():
-    hub = Hub(LayerBus(PooledLayer()))
-    users = [await sync_to_async(UserFactory)() for _ in range(200)]
-    sockets = [FakeSocket(user, {7}) for user in users]
-    await asyncio.gather(*(connect(hub, socket) for socket in sockets))
-    await asyncio.gather(*(hub.detach(socket) for socket in sockets))
-    await hub.stop()
-    assert hub.bus.layer.groups == {}
-    assert 0 < hub.bus.layer.most <= 32
-
-
 def frame(group: str, text: str, **extra) -> tuple[str, dict]:
     return group, {"type": "chat.frame", "text": text, **extra}
 
@@ -223,9 +183,9 @@ async def test_events_that_arrived_together_reach_each_socket_in_one_write_in_or
             frame(room_group(7), "d"),
         ]
     )
-    await asyncio.sleep(0.05)
+    await heard(theirs, 4)
     await hub.stop()
-    assert (mine.frames, mine.writes) == (["a", "d"], [2])
+    assert (mine.frames, mine.writes) == (["a", "d"], [2])  # routed in the same pass
     assert (theirs.frames, theirs.writes) == (["a", "b", "c", "d"], [4])
 
 
@@ -241,7 +201,7 @@ async def test_a_grant_among_events_that_arrived_together_keeps_every_frame_in_o
             frame(room_group(7), "after"),
         ]
     )
-    await asyncio.sleep(0.05)
+    await heard(socket, 3)
     await hub.stop()
     assert socket.frames == ["before", "granted", "after"]
     assert socket.room_ids == {7, 9}
@@ -263,6 +223,6 @@ async def test_under_load_events_soon_after_a_write_out_go_together_but_not_afte
     assert socket.writes[-1] >= 2  # then held, and written together
     await asyncio.sleep(0.3)  # a lull
     publish_locally([frame(room_group(7), "late")])
-    await asyncio.sleep(0.05)
+    await heard(socket, 11)
     await hub.stop()
     assert socket.frames[-1] == "late"

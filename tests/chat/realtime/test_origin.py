@@ -32,6 +32,7 @@ def test_origin_on_the_list_is_allowed(origin):
         "https://chat.example.com/path",
         "https://user@chat.example.com",
         "http://127.0.0.1:notaport",
+        "http://127.0.0.1:99999",
         "ftp://chat.example.com",
     ],
 )
