@@ -26,3 +26,5 @@ if settings.SERVE_MEDIA:
             {"document_root": settings.MEDIA_ROOT},
         )
     )
+
+handler404 = "chat.http.api.not_found"

@@ -6,7 +6,6 @@ from functools import wraps
 from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse, RawPostDataException
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
 
 from .. import queries, services
 from ..errors import ChatError
@@ -32,9 +31,13 @@ def api_view(*methods: str) -> Callable:
     """Session-authenticated JSON endpoint; every ChatError becomes its JSON error."""
 
     def decorate(view: Callable) -> Callable:
-        @require_http_methods(list(methods))
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method not in methods:
+                error = ChatError("not_allowed", f"Use {', '.join(methods)} here.")
+                response = error_response(error)
+                response["Allow"] = ", ".join(methods)
+                return response
             if not request.user.is_authenticated:
                 return error_response(ChatError("unauthorized", _("Log in first.")))
             try:
@@ -230,6 +233,15 @@ def search(request: HttpRequest) -> JsonResponse:
             limit=limit,
         )
     )
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None):
+    """404s: JSON under /api/, Django's page elsewhere."""
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return error_response(ChatError("not_found", "No such API path."))
+    return page_not_found(request, exception)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
