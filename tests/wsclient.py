@@ -3,7 +3,7 @@
 import json
 from contextlib import asynccontextmanager
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -13,8 +13,9 @@ from config.asgi import application
 ORIGIN = "http://127.0.0.1:8000"
 
 
-@sync_to_async
+@database_sync_to_async  # closes the thread's connection after: none outlives a test
 def session_cookie(user) -> str:
+    """A logged-in session for the user: the value of the session cookie."""
     client = Client()
     client.force_login(user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
