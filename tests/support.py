@@ -1,20 +1,23 @@
 """What tests share beyond fixtures (those are in conftest.py): records and assertions,
-and real server processes.
+waiting for a condition, a clock a test moves by hand, and real server processes.
 
 The socket client for the ASGI application in-process is tests/wsclient.py.
 """
 
+import asyncio
 import contextlib
 import ctypes
 import http.client
+import inspect
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -46,6 +49,114 @@ def refused(code: str, call, *args, **kwargs) -> ChatError:
         call(*args, **kwargs)
     assert caught.value.code == code
     return caught.value
+
+
+# Waiting: for a condition, never for a guessed time.
+
+POLL_SECONDS = 0.005
+
+
+async def until(
+    condition: Callable[[], object],
+    what: str | Callable[[], str] = "the condition",
+    timeout: float = 3.0,
+) -> None:
+    """Return as soon as `condition()` (a plain or an async function) is true; fail with
+    `what` (a text, or a function giving one) if it is not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = condition()
+        if inspect.isawaitable(held):
+            held = await held
+        if held:
+            return
+        if time.monotonic() > deadline:
+            said = what() if callable(what) else what
+            raise AssertionError(f"not within {timeout} s: {said}")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+class ManualClock:
+    """A clock (chat.realtime.clock.Clock) that moves only when the
+    test calls `advance`: a `sleep` returns once the clock has passed its end."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+        self._sleepers: list[tuple[float, asyncio.Future]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        wake = asyncio.get_running_loop().create_future()
+        entry = (self.now + seconds, wake)
+        self._sleepers.append(entry)
+        try:
+            await wake
+        finally:
+            self._sleepers.remove(entry)
+
+    @property
+    def sleeping(self) -> bool:
+        """Someone is waiting for this clock to move."""
+        return any(not wake.done() for _end, wake in self._sleepers)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        for end, wake in self._sleepers:
+            if end <= self.now + 1e-9 and not wake.done():  # 1e-9: float sums
+                wake.set_result(None)
+
+
+class HeldCall:
+    """A call for the database thread that keeps it busy until `release()`, so that
+    the calls made meanwhile queue (chat.realtime.dbcalls)."""
+
+    def __init__(self, ran: list | None = None):
+        self.ran = ran if ran is not None else []
+        self.entered = threading.Event()
+        self._released = threading.Event()
+
+    def __call__(self) -> str:
+        self.entered.set()
+        self._released.wait(5)
+        self.ran.append("held")
+        return "held"
+
+    async def running(self) -> None:
+        await until(self.entered.is_set, "the held call to be in the database thread")
+
+    def release(self) -> None:
+        self._released.set()
+
+
+class FakeSocket:
+    """What the hub needs of a connected tab (chat.realtime.hub.Socket), recording what
+    it is given: each frame, and how many events came in each write."""
+
+    def __init__(self, user, room_ids=()):
+        self.user = user
+        self.user_id = user.pk
+        self.room_ids: set[int] = set()
+        self.frames: list[str] = []
+        self.writes: list[int] = []  # events per deliver call
+        self.initial = set(room_ids)
+
+    def deliver(self, *events) -> None:
+        self.frames.extend(event.text for event in events)
+        self.writes.append(len(events))
+
+    def granted(self, room_id: int) -> None:
+        self.room_ids.add(room_id)
+
+    def revoked(self, room_id: int) -> None:
+        self.room_ids.discard(room_id)
+
+
+async def connect(hub, socket: FakeSocket) -> None:
+    """Attach the socket to the hub with its initial rooms, as a consumer does."""
+    await hub.attach(socket)
+    await hub.subscribe(socket, socket.initial)
 
 
 # Real server processes: the browser tests, the two-process tests and bench/.

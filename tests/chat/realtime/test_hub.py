@@ -10,26 +10,7 @@ from chat.realtime.bus.local import LocalBus, publish_locally
 from chat.realtime.fanout import room_group, user_group
 from chat.realtime.hub import Hub
 from tests.factories import RoomFactory, UserFactory
-
-
-class FakeSocket:
-    def __init__(self, user, room_ids=()):
-        self.user = user
-        self.user_id = user.pk
-        self.room_ids: set[int] = set()
-        self.frames: list[str] = []
-        self.writes: list[int] = []  # events per deliver call
-        self.initial = set(room_ids)
-
-    def deliver(self, *events) -> None:
-        self.frames.extend(event.text for event in events)
-        self.writes.append(len(events))
-
-    def granted(self, room_id: int) -> None:
-        self.room_ids.add(room_id)
-
-    def revoked(self, room_id: int) -> None:
-        self.room_ids.discard(room_id)
+from tests.support import FakeSocket, ManualClock, connect, until
 
 
 class CountingLayer(InMemoryChannelLayer):
@@ -47,11 +28,6 @@ async def hub():
     hub = Hub(LayerBus(CountingLayer()))
     yield hub
     await hub.stop()
-
-
-async def connect(hub, socket):
-    await hub.attach(socket)
-    await hub.subscribe(socket, socket.initial)
 
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,7 +54,7 @@ async def test_one_layer_event_reaches_every_local_socket_of_the_room_once(hub, 
     await hub.bus.layer.group_send(
         room_group(7), {"type": "chat.frame", "group": room_group(7), "text": "T"}
     )
-    await asyncio.sleep(0.05)
+    await until(lambda: all(s.frames for s in inside), "the event at every socket inside")
     assert [s.frames for s in inside] == [["T"], ["T"], ["T"]]
     assert outside.frames == []
 
@@ -137,7 +113,7 @@ async def test_sockets_leaving_together_then_a_new_one_still_hears_the_room(alic
     await hub.bus.layer.group_send(
         room_group(7), {"type": "chat.frame", "group": room_group(7), "text": "T"}
     )
-    await asyncio.sleep(0.05)
+    await until(lambda: newcomer.frames, "the event at the newcomer")
     await hub.stop()
     assert newcomer.frames == ["T"]
 
@@ -223,7 +199,7 @@ async def test_events_that_arrived_together_reach_each_socket_in_one_write_in_or
             frame(room_group(7), "d"),
         ]
     )
-    await asyncio.sleep(0.05)
+    await until(lambda: mine.writes and theirs.writes, "a write to each socket")
     await hub.stop()
     assert (mine.frames, mine.writes) == (["a", "d"], [2])
     assert (theirs.frames, theirs.writes) == (["a", "b", "c", "d"], [4])
@@ -241,7 +217,7 @@ async def test_a_grant_among_events_that_arrived_together_keeps_every_frame_in_o
             frame(room_group(7), "after"),
         ]
     )
-    await asyncio.sleep(0.05)
+    await until(lambda: len(socket.frames) == 3, "three frames")
     await hub.stop()
     assert socket.frames == ["before", "granted", "after"]
     assert socket.room_ids == {7, 9}
@@ -251,18 +227,22 @@ async def test_under_load_events_soon_after_a_write_out_go_together_but_not_afte
     alice, settings
 ):
     settings.PARLEY_FANOUT_COALESCE_MS = 200
-    hub = Hub(LocalBus())
+    clock = ManualClock()
+    hub = Hub(LocalBus(), clock=clock)
     socket = FakeSocket(alice, {7})
     await connect(hub, socket)
-    for n in range(10):  # every 15 ms: after 0.1 s the hub knows the rate is worth holding
+    for n in range(10):  # one every 15 ms: after 0.1 s the hub knows the rate is worth holding
         publish_locally([frame(room_group(7), f"b{n}")])
-        await asyncio.sleep(0.015)
-    await asyncio.sleep(0.4)
+        await until(lambda n=n: len(socket.frames) == n + 1 or clock.sleeping, f"b{n} handled")
+        clock.advance(0.015)
+    assert clock.sleeping  # holding b8 (b9 came meanwhile) until 200 ms after b7's write
+    assert socket.writes == [1] * 8  # the first 0.1 s: no rate yet, each at once
+    clock.advance(0.2)
+    await until(lambda: len(socket.frames) == 10, "the held events")
     assert socket.frames == [f"b{n}" for n in range(10)]
-    assert socket.writes[:7] == [1] * 7  # at first, each at once
-    assert socket.writes[-1] >= 2  # then held, and written together
-    await asyncio.sleep(0.3)  # a lull
+    assert socket.writes == [1] * 8 + [2]  # the held ones, together
+    clock.advance(0.3)  # a lull
     publish_locally([frame(room_group(7), "late")])
-    await asyncio.sleep(0.05)
+    await until(lambda: len(socket.frames) == 11, "the late event")
     await hub.stop()
-    assert socket.frames[-1] == "late"
+    assert (socket.frames[-1], socket.writes[-1], clock.sleeping) == ("late", 1, False)
