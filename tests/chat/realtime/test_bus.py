@@ -1,8 +1,9 @@
 """The buses: Redis pub/sub fan-out (one subscription per room per process, one PUBLISH
 per event, resumed after a lost connection) and the payload both ends agree on.
 
-The Redis tests need REDIS_URL: without it they skip on a developer machine and fail
-under CI=true (tests/conftest.py require_service).
+The tests marked `redis` need a Redis (REDIS_URL, else the local default one): without
+it they skip on a developer machine and fail under CI=true (tests/conftest.py
+require_service). The others talk to a stand-in on a private port.
 """
 
 import asyncio
@@ -60,6 +61,7 @@ async def subscribers(watcher, hub, group: str) -> int:
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.redis
 async def test_one_publish_per_event_reaches_every_local_socket_of_the_room(redis_bus_hub):
     hub, watcher = redis_bus_hub
     users = [await sync_to_async(UserFactory)() for _ in range(3)]
@@ -95,6 +97,7 @@ async def _all_heard(sockets, skipped) -> bool:
     return all(len(s.frames) == (1 if s.user_id == skipped.pk else 2) for s in sockets)
 
 
+@pytest.mark.redis
 async def test_the_subscription_follows_the_local_sockets_of_a_room(redis_bus_hub):
     hub, watcher = redis_bus_hub
     alice = await sync_to_async(UserFactory)()
@@ -116,6 +119,7 @@ async def _gone(watcher, hub, groups) -> bool:
     return all([await subscribers(watcher, hub, group) == 0 for group in groups])
 
 
+@pytest.mark.redis
 async def test_a_grant_subscribes_the_room_and_a_revoke_stops_it_at_once(redis_bus_hub):
     hub, watcher = redis_bus_hub
     alice = await sync_to_async(UserFactory)()
@@ -146,6 +150,7 @@ async def _heard(socket, count: int) -> bool:
     return len(socket.frames) >= count
 
 
+@pytest.mark.redis
 async def test_a_lost_subscription_is_restored_logged_and_followed_by_heads(redis_bus_hub, caplog):
     hub, watcher = redis_bus_hub
     alice = await sync_to_async(UserFactory)()
@@ -283,6 +288,7 @@ async def test_replies_overdue_drop_the_connection_and_the_next_publish_opens_an
     assert "Redis left 1 publishes unanswered" in caplog.text
 
 
+@pytest.mark.redis
 async def test_published_events_reach_a_subscriber_in_order_over_real_redis(redis_bus_hub):
     _hub, watcher = redis_bus_hub
     observer = watcher.pubsub(ignore_subscribe_messages=True)
@@ -303,6 +309,7 @@ async def test_published_events_reach_a_subscriber_in_order_over_real_redis(redi
     assert received == list(range(100))
 
 
+@pytest.mark.redis
 async def test_a_killed_publishing_connection_is_replaced_by_the_next_publish(redis_bus_hub):
     _hub, watcher = redis_bus_hub
     observer = watcher.pubsub(ignore_subscribe_messages=True)

@@ -65,6 +65,7 @@ async def test_without_a_serving_loop_a_publish_reaches_this_process_hubs_in_pla
     assert received == {"type": "chat.frame", "group": room_group(8), "text": '{"type":"message"}'}
 
 
+@pytest.mark.redis
 def test_without_a_serving_loop_a_publish_on_redis_completes_in_place(settings):
     settings.REDIS_URL = TEST_REDIS_URL
     settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
