@@ -123,8 +123,11 @@ class HeldCall:
         self.ran.append("held")
         return "held"
 
-    async def running(self) -> None:
+    async def occupy(self, calls) -> asyncio.Future:
+        """Give this call to the batcher `calls`; once it holds the thread, its future."""
+        outcome = asyncio.ensure_future(calls.call(self))
         await until(self.entered.is_set, "the held call to be in the database thread")
+        return outcome
 
     def release(self) -> None:
         self._released.set()

@@ -24,8 +24,7 @@ def count_rooms() -> int:
 
 async def test_a_call_whose_connection_dies_fails_alone_and_the_next_call_reconnects():
     calls, held = Batcher(), HeldCall()
-    first = asyncio.ensure_future(calls.call(held))
-    await held.running()  # the thread is busy: the next two go over together
+    first = await held.occupy(calls)  # the thread is busy: the next two go over together
     dying = asyncio.ensure_future(calls.call(terminate_own_backend))
     after = asyncio.ensure_future(calls.call(count_rooms))
     await until(lambda: len(calls.waiting) == 2, "both calls queued")

@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import random
-import time
 import uuid
 from collections import Counter
 
@@ -289,17 +288,19 @@ class ClientModel:
     async def fetch_to_the_end(self, room: int, timeout: float = 5) -> None:
         """The last duty: fetch after what is held until `has_more` is false."""
         self.phase = "final"
-        deadline = time.monotonic() + timeout
-        while self.in_flight[room]:
-            await self._tick(deadline, f"{self.name}: fetch of room {room} in flight")
+        await until_alive(
+            lambda: not self.in_flight[room],
+            [self],
+            timeout,
+            f"{self.name}: fetch of room {room} in flight",
+        )
         await self._catch_up(room)
-        while self.in_flight[room] or self.has_more[room]:
-            await self._tick(deadline, f"{self.name}: final fetch of room {room}")
-
-    async def _tick(self, deadline: float, what: str) -> None:
-        self.check_alive()
-        assert time.monotonic() < deadline, f"timed out: {what}"
-        await asyncio.sleep(0.01)
+        await until_alive(
+            lambda: not (self.in_flight[room] or self.has_more[room]),
+            [self],
+            timeout,
+            f"{self.name}: final fetch of room {room}",
+        )
 
     def view(self, room: int) -> list[dict]:
         return [self.held[room][seq] for seq in sorted(self.held[room])]

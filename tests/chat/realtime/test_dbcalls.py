@@ -24,8 +24,7 @@ async def test_a_lone_call_goes_at_once_in_a_batch_of_its_own():
 async def test_calls_queued_while_the_thread_is_busy_go_together_in_their_order():
     calls, ran = Batcher(), []
     held = HeldCall(ran)
-    first = asyncio.ensure_future(calls.call(held))
-    await held.running()  # the first batch is in the thread
+    first = await held.occupy(calls)  # the first batch is in the thread
     later = [asyncio.ensure_future(calls.call(recorded, f"c{i}", ran)) for i in range(5)]
     await until(lambda: len(calls.waiting) == 5, "five calls queued")
     held.release()
@@ -42,8 +41,7 @@ def failing(message: str) -> None:
 async def test_a_failing_call_fails_only_its_own_caller():
     calls, ran = Batcher(), []
     held = HeldCall(ran)
-    first = asyncio.ensure_future(calls.call(held))
-    await held.running()
+    first = await held.occupy(calls)
     bad = asyncio.ensure_future(calls.call(failing, "no"))
     good = asyncio.ensure_future(calls.call(recorded, "after", ran))
     await until(lambda: len(calls.waiting) == 2, "both calls queued")
@@ -60,8 +58,7 @@ def language_and_text() -> tuple[str, str]:
 
 async def test_each_call_of_a_batch_runs_in_its_callers_language():
     calls, held = Batcher(), HeldCall()
-    first = asyncio.ensure_future(calls.call(held))
-    await held.running()
+    first = await held.occupy(calls)
     with translation.override("de"):
         german = asyncio.ensure_future(calls.call(language_and_text))
     with translation.override("en"):
@@ -76,8 +73,7 @@ async def test_each_call_of_a_batch_runs_in_its_callers_language():
 async def test_a_call_whose_caller_left_before_its_batch_is_not_run():
     calls, ran = Batcher(), []
     held = HeldCall(ran)
-    first = asyncio.ensure_future(calls.call(held))
-    await held.running()
+    first = await held.occupy(calls)
     gone = asyncio.ensure_future(calls.call(recorded, "gone", ran))
     kept = asyncio.ensure_future(calls.call(recorded, "kept", ran))
     await until(lambda: len(calls.waiting) == 2, "both calls queued")
