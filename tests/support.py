@@ -77,8 +77,8 @@ async def until(
 
 
 class ManualClock:
-    """A clock (chat.realtime.clock.Clock) that moves only when the
-    test calls `advance`: a `sleep` returns once the clock has passed its end."""
+    """A clock (chat.realtime.clock.Clock) that moves only when the test calls
+    `advance`: a `sleep` returns once the clock has passed its end."""
 
     def __init__(self, now: float = 1000.0):
         self.now = now
