@@ -10,7 +10,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.parley-synced
 
-.PHONY: run test bench lint fmt migrate demo services clean messages screenshots bench-client
+.PHONY: run test test-fast bench lint fmt migrate demo services clean messages screenshots bench-client
 
 run: $(STAMP) migrate
 	$(VENV)/bin/python -m config.serve --host $(HOST) --port $(PORT)
@@ -21,6 +21,13 @@ test: $(STAMP)
 	$(VENV)/bin/python manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest --ignore=tests/browser
 	$(VENV)/bin/pytest -p no:asyncio -W ignore::pytest.PytestConfigWarning tests/browser
+
+# The inner loop: lint, then the tests that need no service (SQLite, in-memory layer;
+# neither the tests marked redis or postgres nor the browser). `make test` is the whole suite.
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DATABASE_URL=sqlite:///db.sqlite3 REDIS_URL= $(VENV)/bin/pytest --ignore=tests/browser -m "not redis and not postgres"
 
 # Fan-out and persistence benchmark (docs/performance.md): ~10 min, or QUICK=1 for under a minute;
 # REPEAT=3 runs the fan-out sweep three times and judges the targets on the medians.

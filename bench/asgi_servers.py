@@ -17,20 +17,17 @@ as little CPU as possible; its CPU share is printed so a client-bound phase show
 import argparse
 import asyncio
 import contextlib
-import http.client
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
+
+from tests.support import free_port, serving
 
 from .procfs import cpu_seconds, rss_kib
 
@@ -44,7 +41,6 @@ WS_CLIENTS = 50
 IDLE_SOCKETS = 500
 CONNECT_CONCURRENCY = 25  # below Daphne's default listen backlog of 50
 STARTUP_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
 OP_TIMEOUT = 10.0  # added to a phase's duration to bound it if a server stalls
 CLOSE_TIMEOUT = 2.0
 # Roughly the size of a Parley chat frame.
@@ -112,70 +108,19 @@ def server_command(name: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def free_port() -> int:
-    """A currently unused loopback port (the OS picks it; the server binds it right after)."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def log_tail(log: IO[bytes], limit: int = 2000) -> str:
-    """The end of a server's output, to explain why it failed."""
-    log.seek(0)
-    return log.read().decode(errors="replace")[-limit:]
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a server, killing it if it does not exit in time."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(STOP_TIMEOUT)
-
-
-def wait_healthy(proc: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
-    """Poll /healthz until it answers "ok", so measuring never starts on a booting server."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log_tail(log)}")
-        conn = http.client.HTTPConnection(HOST, port, timeout=1.0)
-        try:
-            conn.request("GET", "/healthz")
-            response = conn.getresponse()
-            if response.status == 200 and response.read() == b"ok":
-                return
-        except (OSError, http.client.HTTPException):
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.1)
-    raise RuntimeError(f"/healthz not ready after {STARTUP_TIMEOUT:.0f}s:\n{log_tail(log)}")
-
-
 @contextlib.contextmanager
 def running_server(name: str) -> Iterator[tuple[int, int]]:
-    """Start a server, wait until it is healthy, yield (pid, port), and always stop it."""
+    """Start a server, wait until /healthz answers "ok", yield (pid, port), always stop it."""
     port = free_port()
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            server_command(name, port),
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_healthy(proc, port, log)
-            yield proc.pid, port
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} died during the run:\n{log_tail(log)}")
-        finally:
-            stop(proc)
+    with serving(
+        server_command(name, port),
+        name=name,
+        port=port,
+        env=dict(os.environ),
+        healthy=lambda status, body: status == 200 and body == b"ok",
+        timeout=STARTUP_TIMEOUT,
+    ) as server:
+        yield server.pid, port
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

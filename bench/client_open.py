@@ -30,6 +30,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, expect, sync_playwright
 
+from tests.support import free_port
+
 from . import databases, fixtures, servers
 from .environment import HOST, parley_env
 
@@ -259,7 +261,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="parley-client-open-") as tmp:
         database = databases.sqlite_url(Path(tmp))
         databases.migrate(database)
-        port = servers.free_port()
+        port = free_port()
         env = parley_env(database, port=port, debug=True)
         made = fixtures.make_rooms(env, {name: 1 for name in ROOMS})
         fixtures.add_history(env, {made[name].id: count for name, count in ROOMS.items()})

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 
+from tests.support import free_port
+
 from . import fixtures, probe, procfs, storm
 from .environment import parley_env
 from .fixtures import RoomFixture
 from .loadgen import ClosedLoopResult, LoadGenerator, StepResult
 from .search import SearchPlan, search
-from .servers import LogReport, ServerKind, free_port, running_server
+from .servers import LogReport, ServerKind, running_server
 
 WARM_SOCKETS = 8
 SETTLE_IDLE_CORES = 0.15

@@ -8,30 +8,20 @@ log file that is scanned afterwards for tracebacks and errors.
 """
 
 import contextlib
-import http.client
 import re
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from tests.support import serving
 
 from .environment import HOST, PYTHON, server_root
 
 type ServerKind = Literal["parley", "tutorial", "ceiling"]
 
 STARTUP_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
 ASGI_APPS = {"parley": "config.asgi:application", "tutorial": "bench.tutorial:application"}
-
-
-def free_port() -> int:
-    """A currently unused loopback port (the OS picks it; the server binds it right after)."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def server_command(kind: ServerKind, port: int) -> list[str]:
@@ -96,63 +86,23 @@ class RunningServer:
         return LogReport.scan(self.log_path.read_text(errors="replace"))
 
 
-def _log_tail(path: Path, limit: int = 3000) -> str:
-    return path.read_text(errors="replace")[-limit:]
-
-
-def _wait_healthy(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    """Poll GET /healthz until it answers, so measuring never starts on a booting server.
-
-    Any status below 500 counts, so a tree measured with --server-root that still
-    redirects plain-HTTP /healthz to https passes too.
-    """
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{_log_tail(log_path)}")
-        conn = http.client.HTTPConnection(HOST, port, timeout=1.0)
-        try:
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status < 500:
-                return
-        except (OSError, http.client.HTTPException):
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.1)
-    raise RuntimeError(f"/healthz not ready after {STARTUP_TIMEOUT:.0f}s:\n{_log_tail(log_path)}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(STOP_TIMEOUT)
-
-
 @contextlib.contextmanager
 def running_server(
     name: str, kind: ServerKind, env: dict[str, str], log_dir: Path, port: int
 ) -> Iterator[RunningServer]:
-    """Start a server on `port`, wait until healthy, yield it, and always stop it."""
-    log_path = log_dir / f"{name}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            server_command(kind, port),
-            cwd=server_root.path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_healthy(proc, port, log_path)
-            yield RunningServer(name, proc.pid, port, log_path)
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} died during the run:\n{_log_tail(log_path)}")
-        finally:
-            _stop(proc)
+    """Start a server on `port`, wait until healthy, yield it, and always stop it.
+
+    Healthy is any /healthz status below 500, so a tree measured with --server-root
+    that still redirects plain-HTTP /healthz to https passes too.
+    """
+    with serving(
+        server_command(kind, port),
+        name=name,
+        port=port,
+        env=env,
+        log=log_dir / f"{name}.log",
+        cwd=server_root.path,
+        healthy=lambda status, body: status < 500,
+        timeout=STARTUP_TIMEOUT,
+    ) as server:
+        yield RunningServer(name, server.pid, port, server.log)

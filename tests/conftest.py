@@ -2,7 +2,8 @@
 
 Tests that need a real service are marked `postgres` or `redis`. Without the
 service they skip on a developer machine, and fail under CI=true: in CI such a
-test must run, never skip.
+test must run, never skip. `make test-fast` leaves them out (-m "not redis and not
+postgres"), so a test that talks to Redis or PostgreSQL must carry its mark.
 """
 
 import os

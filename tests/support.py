@@ -1,12 +1,33 @@
-"""What tests share beyond fixtures (those are in conftest.py): records and assertions."""
+"""What tests share beyond fixtures (those are in conftest.py): records and assertions,
+waiting for a condition, a clock a test moves by hand, and real server processes.
+
+The socket client for the ASGI application in-process is tests/wsclient.py.
+"""
 
 import asyncio
+import contextlib
+import ctypes
+import http.client
+import inspect
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
 from chat.errors import ChatError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Published(NamedTuple):
@@ -29,6 +50,273 @@ def refused(code: str, call, *args, **kwargs) -> ChatError:
         call(*args, **kwargs)
     assert caught.value.code == code
     return caught.value
+
+
+# Waiting: for a condition, never for a guessed time.
+
+POLL_SECONDS = 0.005
+
+
+async def until(
+    condition: Callable[[], object],
+    what: str | Callable[[], str] = "the condition",
+    timeout: float = 3.0,
+) -> None:
+    """Return as soon as `condition()` (a plain or an async function) is true; fail with
+    `what` (a text, or a function giving one) if it is not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = condition()
+        if inspect.isawaitable(held):
+            held = await held
+        if held:
+            return
+        if time.monotonic() > deadline:
+            said = what() if callable(what) else what
+            raise AssertionError(f"not within {timeout} s: {said}")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+class ManualClock:
+    """A clock (chat.realtime.clock.Clock) that moves only when the test calls
+    `advance`: a `sleep` returns once the clock has passed its end."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+        self._sleepers: list[tuple[float, asyncio.Future]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        wake = asyncio.get_running_loop().create_future()
+        entry = (self.now + seconds, wake)
+        self._sleepers.append(entry)
+        try:
+            await wake
+        finally:
+            self._sleepers.remove(entry)
+
+    @property
+    def sleeping(self) -> bool:
+        """Someone is waiting for this clock to move."""
+        return any(not wake.done() for _end, wake in self._sleepers)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        for end, wake in self._sleepers:
+            if end <= self.now + 1e-9 and not wake.done():  # 1e-9: float sums
+                wake.set_result(None)
+
+
+class HeldCall:
+    """A call for the database thread that keeps it busy until `release()`, so that
+    the calls made meanwhile queue (chat.realtime.dbcalls)."""
+
+    def __init__(self, ran: list | None = None):
+        self.ran = ran if ran is not None else []
+        self.entered = threading.Event()
+        self._released = threading.Event()
+
+    def __call__(self) -> str:
+        self.entered.set()
+        self._released.wait(5)
+        self.ran.append("held")
+        return "held"
+
+    async def occupy(self, calls) -> asyncio.Future:
+        """Give this call to the batcher `calls`; once it holds the thread, its future."""
+        outcome = asyncio.ensure_future(calls.call(self))
+        await until(self.entered.is_set, "the held call to be in the database thread")
+        return outcome
+
+    def release(self) -> None:
+        self._released.set()
+
+
+class FakeSocket:
+    """What the hub needs of a connected tab (chat.realtime.hub.Socket), recording what
+    it is given: each frame, and how many events came in each write."""
+
+    def __init__(self, user, room_ids=()):
+        self.user = user
+        self.user_id = user.pk
+        self.room_ids: set[int] = set()
+        self.frames: list[str] = []
+        self.writes: list[int] = []  # events per deliver call
+        self.initial = set(room_ids)
+
+    def deliver(self, *events) -> None:
+        self.frames.extend(event.text for event in events)
+        self.writes.append(len(events))
+
+    def granted(self, room_id: int) -> None:
+        self.room_ids.add(room_id)
+
+    def revoked(self, room_id: int) -> None:
+        self.room_ids.discard(room_id)
+
+
+async def connect(hub, socket: FakeSocket) -> None:
+    """Attach the socket to the hub with its initial rooms, as a consumer does."""
+    await hub.attach(socket)
+    await hub.subscribe(socket, socket.initial)
+
+
+# Real server processes: the browser tests, the two-process tests and bench/.
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    """A loopback port free now (the OS picks it; the server binds it right after)."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def parley_command(port: int) -> list[str]:
+    """Parley's server exactly as `make run` starts it."""
+    return [sys.executable, "-m", "config.serve", "--host", HOST, "--port", str(port)]
+
+
+def parley_env(port: int, *, drop: tuple[str, ...] = (), **values: str) -> dict[str, str]:
+    """This process's environment without `drop`, serving on `port`, with `values`."""
+    env = {key: value for key, value in os.environ.items() if key not in drop}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONUNBUFFERED="1",
+        HOST=HOST,
+        PORT=str(port),
+        **values,
+    )
+    return env
+
+
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the parent dies, so a crash never orphans a server.
+    (prctl is looked up beforehand: between fork and exec, the less Python the better.)"""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def answers_200(status: int, body: bytes) -> bool:
+    return status == 200
+
+
+@dataclass
+class ServerProcess:
+    """A server process from `start_server` (or `serving`): its process, port and log."""
+
+    name: str
+    port: int
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def origin(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def log_tail(self, limit: int = 4000) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return f"--- {self.name} (port {self.port}) output ---\n{text[-limit:]}"
+
+    def healthz(self) -> tuple[int, bytes] | None:
+        """GET /healthz once: (status, body), or None while nothing answers."""
+        connection = http.client.HTTPConnection(HOST, self.port, timeout=1.0)
+        try:
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            return response.status, response.read()
+        except (OSError, http.client.HTTPException):
+            return None
+        finally:
+            connection.close()
+
+    def wait_ready(self, healthy=answers_200, timeout: float = START_TIMEOUT) -> None:
+        """Return once GET /healthz answers as `healthy(status, body)` says a ready server
+        does; fail if the process exits first, or after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while (answer := self.healthz()) is None or not healthy(*answer):
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}\n{self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: no /healthz in {timeout} s\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Terminate the process (by its pid), killing it if it does not exit in time."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+
+
+def start_server(
+    command: list[str], *, name: str, port: int, env: dict[str, str], log: Path, cwd: Path = ROOT
+) -> ServerProcess:
+    """Start a server process writing its output to `log`; `wait_ready` it before use."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+    return ServerProcess(name, port, process, log)
+
+
+@contextlib.contextmanager
+def serving(
+    command: list[str] | None = None,
+    *,
+    name: str = "parley",
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    cwd: Path = ROOT,
+    healthy=answers_200,
+    timeout: float = START_TIMEOUT,
+) -> Iterator[ServerProcess]:
+    """A server (Parley as `make run` starts it, unless `command` says otherwise) on
+    `port` (a free one if none), ready once /healthz answers; always stopped after, and
+    a failure if it died meanwhile. Without `log` its output goes to a temporary file,
+    removed afterwards."""
+    port = port or free_port()
+    command = command or parley_command(port)
+    env = env if env is not None else parley_env(port)
+    with contextlib.ExitStack() as cleanup:
+        if log is None:
+            log = Path(cleanup.enter_context(tempfile.TemporaryDirectory())) / f"{name}.log"
+        server = start_server(command, name=name, port=port, env=env, log=log, cwd=cwd)
+        try:
+            server.wait_ready(healthy, timeout)
+            yield server
+            if server.process.poll() is not None:
+                raise RuntimeError(f"{name} died while in use\n{server.log_tail()}")
+        finally:
+            server.stop()
+
+
+# An HTTP request straight to the ASGI application, as a server would make it.
 
 
 class AsgiAnswer(NamedTuple):

@@ -6,7 +6,7 @@ test sees it, so every test that talks to a socket checks every frame it hears."
 import json
 from contextlib import asynccontextmanager
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -17,8 +17,9 @@ from config.asgi import application
 ORIGIN = "http://127.0.0.1:8000"
 
 
-@sync_to_async
+@database_sync_to_async  # closes the thread's connection after: none outlives a test
 def session_cookie(user) -> str:
+    """A logged-in session for the user: the value of the session cookie."""
     client = Client()
     client.force_login(user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
@@ -60,6 +61,14 @@ class Tab:
     async def request(self, frame: dict, reply: str, timeout: float = 2) -> dict:
         await self.send(frame)
         return await self.receive_type(reply, timeout)
+
+    async def close_code(self, timeout: float = 10) -> int:
+        """The code the server closed the socket with, skipping the frames before it."""
+        for _ in range(1000):
+            output = await self.communicator.receive_output(timeout=timeout)
+            if output["type"] == "websocket.close":
+                return output["code"]
+        raise AssertionError("the socket was not closed")
 
     async def nothing(self, timeout: float = 0.2) -> bool:
         return await self.communicator.receive_nothing(timeout=timeout)

@@ -26,6 +26,7 @@ from django.db import transaction
 
 from ..protocol.frames import encode
 from . import bus as buses
+from .clock import Clock, LoopClock
 from .coalescing import Coalescer
 
 logger = logging.getLogger(__name__)
@@ -65,13 +66,14 @@ async def _publish_now(bus, batch: buses.Batch) -> None:
 class Outbox:
     """Events waiting to be published from one event loop, in commit order."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, bus):
+    def __init__(self, loop: asyncio.AbstractEventLoop, bus, *, clock: Clock | None = None):
         self.loop = loop
         self.bus = bus
         self.pending: deque[tuple[str, dict]] = deque()
         self.draining = False
         self.task: asyncio.Task | None = None  # held, so the loop cannot drop it mid-run
         self.coalescer = Coalescer()
+        self.clock = clock or LoopClock()
 
     def put(self, group: str, message: dict) -> None:
         """Called on the loop (via call_soon_threadsafe): queue, and start draining."""
@@ -86,12 +88,12 @@ class Outbox:
         the event), under load in batches (chat.realtime.coalescing)."""
         try:
             while self.pending:
-                if self.bus.coalesces and (hold := self.coalescer.hold(self.loop.time())):
-                    await asyncio.sleep(hold)
+                if self.bus.coalesces and (hold := self.coalescer.hold(self.clock.time())):
+                    await self.clock.sleep(hold)
                 take = min(len(self.pending), MAX_BATCH if self.bus.batches else 1)
                 batch = [self.pending.popleft() for _ in range(take)]
                 await _publish_now(self.bus, batch)
-                self.coalescer.wrote(self.loop.time(), len(batch))
+                self.coalescer.wrote(self.clock.time(), len(batch))
         finally:
             self.draining = False
 

@@ -31,6 +31,7 @@ from ..errors import ChatError
 from ..protocol import frames
 from . import fanout, presence
 from .bus import make_bus
+from .clock import Clock, LoopClock
 from .coalescing import Coalescer
 from .fanout import room_group, user_group
 from .framewriter import Event
@@ -102,8 +103,9 @@ def _deliver_pending(pending: dict[Socket, list[Event]]) -> None:
 class Hub:
     """Routes bus events to local sockets. One per event loop; see Hub.current()."""
 
-    def __init__(self, bus):
+    def __init__(self, bus, *, clock: Clock | None = None):
         self.bus = bus
+        self.clock = clock or LoopClock()  # what holding events back goes by
         self.groups: dict[str, set[Socket]] = defaultdict(set)
         self._started: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
@@ -249,7 +251,6 @@ class Hub:
         """Route events as they come; under load, in batches (chat.realtime.coalescing): a
         socket then takes several events in one write, which costs about what one
         costs (the write is most of the fan-out's CPU)."""
-        loop = asyncio.get_running_loop()
         failures = 0
         coalescer = Coalescer()
         while True:
@@ -263,8 +264,8 @@ class Hub:
                 logger.exception("hub receive failed; clients will catch up from heads")
                 await asyncio.sleep(min(5, 0.25 * 2**failures))
                 continue
-            if hold := coalescer.hold(loop.time()):
-                await asyncio.sleep(hold)
+            if hold := coalescer.hold(self.clock.time()):
+                await self.clock.sleep(hold)
             try:
                 while len(batch) < MAX_ROUTED_TOGETHER:
                     more = await self.bus.receive_ready()
@@ -276,7 +277,7 @@ class Hub:
             except Exception:  # what did arrive is still routed; the next receive retries
                 logger.exception("hub receive failed; clients will catch up from heads")
             await self.route(*batch)
-            coalescer.wrote(loop.time(), len(batch))
+            coalescer.wrote(self.clock.time(), len(batch))
 
     async def route(self, *messages: dict) -> None:
         """Hand bus events to the local sockets they are for, in arrival order. Each

@@ -5,22 +5,21 @@ database, exactly as `make run` starts it. These tests run in their own pytest
 invocation (sync Playwright and pytest-asyncio do not share an event loop well).
 """
 
+import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.conftest import require_service
+from tests.support import ROOT, ServerProcess, free_port, parley_env, serving
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -35,30 +34,22 @@ CHROMIUM_ARGS = [
 PASSWORD = "a-long-browser-test-passphrase"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class LiveServer:
-    """A uvicorn process serving Parley on a private port and database."""
+    """Parley served on a private port, SQLite file, media and upload folders."""
 
     def __init__(self, workdir: Path):
+        self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
-            "DATABASE_URL": f"sqlite:///{workdir / 'browser.sqlite3'}",
-            "MEDIA_ROOT": str(workdir / "media"),
-            "UPLOAD_ROOT": str(workdir / "uploads"),
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "PARLEY_HEADS_INTERVAL": "2",
-            "PARLEY_SEND_RATE": "1000,10",
-        }
-        self.log = (workdir / "server.log").open("w")
-        self.process: subprocess.Popen | None = None
+        self.env = parley_env(
+            self.port,
+            drop=("REDIS_URL",),
+            DATABASE_URL=f"sqlite:///{workdir / 'browser.sqlite3'}",
+            MEDIA_ROOT=str(workdir / "media"),
+            UPLOAD_ROOT=str(workdir / "uploads"),
+            PARLEY_HEADS_INTERVAL="2",
+            PARLEY_SEND_RATE="1000,10",
+        )
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -72,49 +63,21 @@ class LiveServer:
         )
         return result.stdout
 
-    def start(self) -> None:
+    @contextlib.contextmanager
+    def running(self) -> Iterator[ServerProcess]:
+        """Migrate, then serve until the block ends."""
         self.manage("migrate", "--noinput")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "config.serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start; see {self.log.name}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
+        with serving(
+            name="browser", port=self.port, env=self.env, log=self.workdir / "server.log"
+        ) as server:
+            yield server
 
 
 @pytest.fixture(scope="session")
 def parley_server(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("live"))
-    server.start()
-    yield server
-    server.stop()
+    with server.running():
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
 from chat.management.commands import seed_demo  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, LiveServer  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer  # noqa: E402
+from tests.support import ROOT  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 CONVERSATION_START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -64,16 +65,12 @@ def main() -> None:
         server = LiveServer(Path(tmp))
         server.manage("migrate", "--noinput")
         server.manage("seed_demo", "--at", CONVERSATION_START.isoformat())
-        server.start()
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                for size in SIZES:
-                    for scheme in SCHEMES:
-                        print(shoot(browser, server, size, scheme).relative_to(ROOT))
-                browser.close()
-        finally:
-            server.stop()
+        with server.running(), sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for size in SIZES:
+                for scheme in SCHEMES:
+                    print(shoot(browser, server, size, scheme).relative_to(ROOT))
+            browser.close()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The browser client end to end: real Chromium, real server, real socket."""
 
+import json
 import re
 import uuid
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocket, expect
 
 MESSAGES = "#messages li.msg:not(.msg-pending) .msg-body"
 
@@ -39,6 +40,24 @@ def post_messages(page: Page, room_id: int, bodies: list[str]) -> None:
         }""",
         [room_id, bodies],
     )
+
+
+def sockets_of(page: Page) -> list[WebSocket]:
+    """The page's WebSockets, newest last (call before the page opens one)."""
+    opened: list[WebSocket] = []
+    page.on("websocket", lambda socket: opened.append(socket))
+    return opened
+
+
+def heads_saying(socket: WebSocket, room_id: int, seq: int) -> None:
+    """Wait for a `heads` frame that puts the room at `seq`: a client holding that much
+    has nothing left to fetch, so nothing more may arrive for it after this."""
+
+    def says(payload) -> bool:
+        frame = json.loads(payload)
+        return frame["type"] == "heads" and frame["rooms"].get(str(room_id)) == seq
+
+    socket.wait_for_event("framereceived", says, timeout=10_000)
 
 
 def test_two_people_chat_live_in_a_room_and_in_a_dm(people):
@@ -100,6 +119,7 @@ def test_user_offline_while_others_send_sees_every_message_once_in_order(people)
     alice, bob = people("alice"), people("bob")
     room = f"busy {uuid.uuid4().hex[:6]}"
     alice_page, bob_page = alice.new_page(), bob.new_page()
+    bob_sockets = sockets_of(bob_page)
     alice_page.goto(alice.server.url)
     bob_page.goto(bob.server.url)
     room_id = join_room(alice_page, room)
@@ -114,7 +134,7 @@ def test_user_offline_while_others_send_sees_every_message_once_in_order(people)
     bob.context.set_offline(False)
 
     expect(bob_page.locator(MESSAGES)).to_have_text(["before", *bodies], timeout=20_000)
-    bob_page.wait_for_timeout(2_500)  # a heads cycle: nothing may arrive twice later
+    heads_saying(bob_sockets[-1], room_id, len(bodies) + 1)  # nothing may arrive twice later
     expect(bob_page.locator(MESSAGES)).to_have_text(["before", *bodies])
     assert bob.errors == []
 
@@ -123,9 +143,10 @@ def test_message_sent_while_offline_is_delivered_once_after_reconnect(people):
     alice, bob = people("alice"), people("bob")
     room = f"pending {uuid.uuid4().hex[:6]}"
     alice_page, bob_page = alice.new_page(), bob.new_page()
+    bob_sockets = sockets_of(bob_page)
     alice_page.goto(alice.server.url)
     bob_page.goto(bob.server.url)
-    join_room(alice_page, room)
+    room_id = join_room(alice_page, room)
     join_room(bob_page, room)
 
     alice.context.set_offline(True)
@@ -137,5 +158,5 @@ def test_message_sent_while_offline_is_delivered_once_after_reconnect(people):
     expect(bob_page.locator(MESSAGES)).to_have_text(["written on the train"], timeout=20_000)
     expect(alice_page.locator("#messages li.msg-pending")).to_have_count(0)
     expect(alice_page.locator(MESSAGES)).to_have_text(["written on the train"])
-    bob_page.wait_for_timeout(2_500)
+    heads_saying(bob_sockets[-1], room_id, 1)  # the resend stored once: nothing more comes
     expect(bob_page.locator(MESSAGES)).to_have_count(1)

@@ -11,8 +11,9 @@ import sys
 from playwright.sync_api import expect
 
 from bench.fixtures import HISTORY_BODIES
-from tests.browser.conftest import ROOT, LiveServer
+from tests.browser.conftest import LiveServer
 from tests.browser.test_chat_client import MESSAGES, join_room
+from tests.support import ROOT
 
 PAGE = 50  # chat.protocol.commands.DEFAULT_FETCH_LIMIT
 
@@ -21,7 +22,7 @@ def add_history(server: LiveServer, room_id: int, count: int) -> None:
     subprocess.run(
         [sys.executable, "-m", "bench.fixtures"],
         cwd=ROOT,
-        env={**server.env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        env=server.env,
         input=json.dumps({"history": {str(room_id): count}}),
         capture_output=True,
         text=True,

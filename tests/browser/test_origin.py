@@ -6,8 +6,8 @@ import threading
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import free_port
 from tests.browser.test_chat_client import join_room
+from tests.support import free_port
 
 PROBE = """<!doctype html><title>elsewhere</title><script>
 window.outcome = new Promise((resolve) => {

@@ -2,14 +2,13 @@
 the call that hit it fails alone, and the next call of the same batch reconnects."""
 
 import asyncio
-import threading
 
 import pytest
 from django.db import OperationalError, connection
 
 from chat.models import Room
 from chat.realtime.dbcalls import Batcher
-from tests.chat.realtime.test_dbcalls import blocking_call
+from tests.support import HeldCall, until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -24,12 +23,12 @@ def count_rooms() -> int:
 
 
 async def test_a_call_whose_connection_dies_fails_alone_and_the_next_call_reconnects():
-    calls, release = Batcher(), threading.Event()
-    first = asyncio.ensure_future(calls.call(blocking_call, release, []))
-    await asyncio.sleep(0.05)  # the thread is busy: the next two go over together
+    calls, held = Batcher(), HeldCall()
+    first = await held.occupy(calls)  # the thread is busy: the next two go over together
     dying = asyncio.ensure_future(calls.call(terminate_own_backend))
     after = asyncio.ensure_future(calls.call(count_rooms))
-    release.set()
+    await until(lambda: len(calls.waiting) == 2, "both calls queued")
+    held.release()
     await first
     with pytest.raises(OperationalError):
         await dying

@@ -10,20 +10,12 @@ in-memory SQLite database cannot be shared between processes.
 """
 
 import asyncio
-import ctypes
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from contextlib import AsyncExitStack, suppress
-from dataclasses import dataclass
-from pathlib import Path
+from contextlib import AsyncExitStack, ExitStack, suppress
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -31,7 +23,6 @@ import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
-from django.test import Client
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -39,6 +30,8 @@ from chat.models import Message, Room
 from chat.protocol.schema import check_frame
 from tests.conftest import require_service
 from tests.factories import RoomFactory, UserFactory
+from tests.support import ServerProcess, free_port, parley_command, parley_env, start_server
+from tests.wsclient import session_cookie
 
 pytestmark = [
     pytest.mark.postgres,
@@ -47,18 +40,9 @@ pytestmark = [
 ]
 
 REDIS_DB = 14
-START_TIMEOUT = 30
 FRAME_TIMEOUT = 5
-LOG_TAIL = 4000
-PR_SET_PDEATHSIG = 1
 IDLE_SECONDS = 7  # longer than redis-py 8's default 5 s socket timeout
 PROMPT = 1.0  # how soon a live message must arrive after the pause
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def shared_database_url() -> str:
@@ -69,13 +53,6 @@ def shared_database_url() -> str:
     host = db["HOST"] or "127.0.0.1"
     port = db["PORT"] or 5432
     return f"postgres://{user}{password}@{host}:{port}/{quote(db['NAME'], safe='')}"
-
-
-def die_with_parent() -> None:
-    """In the child: get SIGTERM if pytest dies (a crash must not orphan the servers)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @pytest.fixture
@@ -97,38 +74,6 @@ def redis_url():
         client.close()
 
 
-@dataclass
-class Server:
-    name: str
-    port: int
-    process: subprocess.Popen
-    log: Path
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def logs(self) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return f"--- {self.name} (port {self.port}) stderr ---\n{text[-LOG_TAIL:]}"
-
-    def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.origin}/healthz", timeout=1) as response:  # noqa: S310
-                return response.status == 200
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
 @pytest.fixture
 def servers(transactional_db, redis_url, tmp_path):
     """Two uvicorn processes on free loopback ports; always terminated afterwards.
@@ -137,60 +82,25 @@ def servers(transactional_db, redis_url, tmp_path):
     database sessions must be gone before the test database is flushed.
     """
     url, prefix = redis_url
-    started: list[Server] = []
-    try:
-        for name in ("server-a", "server-b"):
+    with ExitStack() as stack:
+        started = []
+        for name in ("server-a", "server-b"):  # both start, then both are waited for
             port = free_port()
-            env = {
-                key: value
-                for key, value in os.environ.items()
-                if key not in {"DEBUG", "PARLEY_ORIGINS", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"}
-            }
-            env.update(
+            env = parley_env(
+                port,
+                drop=("DEBUG", "PARLEY_ORIGINS", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"),
                 DATABASE_URL=shared_database_url(),
                 REDIS_URL=url,
                 CHANNEL_PREFIX=prefix,
-                HOST="127.0.0.1",
-                PORT=str(port),
-                DJANGO_SETTINGS_MODULE="config.settings",
-                PYTHONUNBUFFERED="1",
             )
-            log = tmp_path / f"{name}.log"
-            with log.open("wb") as stderr:
-                process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "config.serve",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                    ],
-                    cwd=settings.BASE_DIR,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=stderr,
-                    preexec_fn=die_with_parent,
-                )
-            started.append(Server(name, port, process, log))
-        deadline = time.monotonic() + START_TIMEOUT
-        waiting = list(started)
-        while waiting:
-            for server in list(waiting):
-                assert server.process.poll() is None, f"{server.name} exited\n{server.logs()}"
-                if server.ready():
-                    waiting.remove(server)
-            if waiting:
-                assert time.monotonic() < deadline, "servers not ready in time\n" + "\n".join(
-                    s.logs() for s in waiting
-                )
-                time.sleep(0.1)
-        yield started
-    finally:
+            server = start_server(
+                parley_command(port), name=name, port=port, env=env, log=tmp_path / f"{name}.log"
+            )
+            stack.callback(server.stop)
+            started.append(server)
         for server in started:
-            server.stop()
+            server.wait_ready()
+        yield started
 
 
 class Peer:
@@ -239,16 +149,11 @@ class Peer:
         return [frame for frame in self.frames if frame["type"] == kind]
 
 
-@database_sync_to_async
-def session_cookie(user) -> str:
-    """A logged-in session, stored in the shared database, as a Cookie header value."""
-    client = Client()
-    client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-
-
-async def open_peer(stack: AsyncExitStack, name: str, server: Server, user) -> Peer:
-    cookie = await session_cookie(user)
+async def open_peer(
+    stack: AsyncExitStack, name: str, server: ServerProcess, user, *, cookie: str | None = None
+) -> Peer:
+    """A socket of `user` on `server`, in a new session unless given the `cookie` header."""
+    cookie = cookie or f"{settings.SESSION_COOKIE_NAME}={await session_cookie(user)}"
     socket = await stack.enter_async_context(
         connect(
             f"ws://127.0.0.1:{server.port}/ws/",
@@ -343,7 +248,7 @@ async def converse(servers, scenario) -> None:
     except Exception as exc:
         failure = f"{type(exc).__name__}: {exc}"
     if failure is not None:
-        raise AssertionError("\n".join([failure, *(s.logs() for s in servers)]))
+        raise AssertionError("\n".join([failure, *(s.log_tail() for s in servers)]))
 
 
 async def test_a_message_sent_on_one_process_reaches_a_socket_on_the_other_live(servers):
@@ -384,11 +289,11 @@ async def test_a_socket_idle_longer_than_the_redis_poll_keeps_hearing_the_other_
     await converse(servers, scenario)
     for server in servers:
         assert "Traceback" not in server.log.read_text(errors="replace"), (
-            f"{server.name} logged an error while idle\n{server.logs()}"
+            f"{server.name} logged an error while idle\n{server.log_tail()}"
         )
 
 
-def log_out_over_http(server: Server, cookie: str) -> int:
+def log_out_over_http(server: ServerProcess, cookie: str) -> int:
     """POST the logout form on `server` as the browser holding `cookie` would."""
     opener = urllib.request.build_opener()
     opener.addheaders = [("Cookie", cookie)]
@@ -424,19 +329,8 @@ async def test_logging_out_on_one_process_closes_the_sessions_socket_on_the_othe
     failure = None
     try:
         async with AsyncExitStack() as stack:
-            cookie = await session_cookie(ada)
-            leaving = Peer(
-                "ada@b",
-                await stack.enter_async_context(
-                    connect(
-                        f"ws://127.0.0.1:{server_b.port}/ws/",
-                        origin=server_b.origin,
-                        additional_headers={"Cookie": cookie},
-                        open_timeout=FRAME_TIMEOUT,
-                    )
-                ),
-            )
-            stack.push_async_callback(_stop_reader, leaving)
+            cookie = f"{settings.SESSION_COOKIE_NAME}={await session_cookie(ada)}"
+            leaving = await open_peer(stack, "ada@b", server_b, ada, cookie=cookie)
             staying = await open_peer(stack, "ada-elsewhere@b", server_b, ada)
             for peer in (leaving, staying):
                 await peer.wait_for(lambda f: f["type"] == "hello", "hello")
@@ -449,4 +343,4 @@ async def test_logging_out_on_one_process_closes_the_sessions_socket_on_the_othe
     except Exception as exc:
         failure = f"{type(exc).__name__}: {exc}"
     if failure is not None:
-        raise AssertionError("\n".join([failure, *(s.logs() for s in servers)]))
+        raise AssertionError("\n".join([failure, *(s.log_tail() for s in servers)]))

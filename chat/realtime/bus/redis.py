@@ -21,6 +21,7 @@ import ssl
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
+from functools import partial
 from itertools import repeat
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ from redis.asyncio.client import PubSub
 from redis.connection import parse_url
 from redis.exceptions import ResponseError
 
+from ..clock import Clock, LoopClock
 from .codec import Batch, Message, channel_namespace, pack, unpack
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,8 @@ class _PublishProtocol(asyncio.Protocol):
     """The publishing connection: writes commands, matches Redis's one-line replies to
     them in order. A reply nobody awaits (a PUBLISH's) is only checked for an error."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.waiting: deque[asyncio.Future | None] = deque()
@@ -79,12 +82,12 @@ class _PublishProtocol(asyncio.Protocol):
         if self.closed or self.transport is None or self.transport.is_closing():
             raise ConnectionError("the Redis publishing connection is closed")
         if not self.waiting:
-            self.answered_at = asyncio.get_running_loop().time()
+            self.answered_at = self.clock.time()
         self.waiting.extend(waiters)
         self.transport.write(data)
 
     def data_received(self, data: bytes) -> None:
-        self.answered_at = asyncio.get_running_loop().time()
+        self.answered_at = self.clock.time()
         self._buffer += data
         while (end := self._buffer.find(b"\r\n")) >= 0:
             line, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
@@ -152,9 +155,10 @@ class RedisPublisher:
     CONNECT_TIMEOUT = 5.0
     REPLY_TIMEOUT = 10.0
 
-    def __init__(self, url: str, client_name: str):
+    def __init__(self, url: str, client_name: str, *, clock: Clock | None = None):
         self.url = url
         self.client_name = client_name
+        self.clock = clock or LoopClock()  # what overdue replies are judged by
         self._protocol: _PublishProtocol | None = None
         self._connecting = asyncio.Lock()
 
@@ -166,7 +170,7 @@ class RedisPublisher:
         await protocol.writable()  # past the transport's high-water mark: Redis is slow
 
     def _overdue(self, protocol: _PublishProtocol) -> bool:
-        late = asyncio.get_running_loop().time() - protocol.answered_at > self.REPLY_TIMEOUT
+        late = self.clock.time() - protocol.answered_at > self.REPLY_TIMEOUT
         if protocol.waiting and late:
             logger.warning(
                 "Redis left %d publishes unanswered for %.0f s; reconnecting",
@@ -188,10 +192,9 @@ class RedisPublisher:
     async def _open(self) -> _PublishProtocol:
         loop = asyncio.get_running_loop()
         parts, options = urlsplit(self.url), parse_url(self.url)
+        connection = partial(_PublishProtocol, self.clock)
         if parts.scheme == "unix":
-            _transport, protocol = await loop.create_unix_connection(
-                _PublishProtocol, options["path"]
-            )
+            _transport, protocol = await loop.create_unix_connection(connection, options["path"])
         else:
             tls = None
             if parts.scheme == "rediss":
@@ -200,7 +203,7 @@ class RedisPublisher:
                     tls.check_hostname = False
                     tls.verify_mode = ssl.CERT_NONE
             _transport, protocol = await loop.create_connection(
-                _PublishProtocol,
+                connection,
                 options.get("host", "localhost"),
                 options.get("port", 6379),
                 ssl=tls,

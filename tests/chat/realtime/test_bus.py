@@ -1,8 +1,9 @@
 """The buses: Redis pub/sub fan-out (one subscription per room per process, one PUBLISH
 per event, resumed after a lost connection) and the payload both ends agree on.
 
-The Redis tests need REDIS_URL: without it they skip on a developer machine and fail
-under CI=true (tests/conftest.py require_service).
+The tests marked `redis` need a Redis (REDIS_URL, else the local default one): without
+it they skip on a developer machine and fail under CI=true (tests/conftest.py
+require_service). The others talk to a stand-in on a private port.
 """
 
 import asyncio
@@ -19,10 +20,10 @@ from chat.realtime.bus.codec import pack, unpack
 from chat.realtime.bus.redis import RedisBus, RedisPublisher, publish_command
 from chat.realtime.fanout import room_group, user_group
 from chat.realtime.hub import Hub
-from tests.chat.realtime.test_hub import FakeSocket, connect
 from tests.conftest import TEST_REDIS_URL as REDIS_URL
 from tests.conftest import require_service
 from tests.factories import RoomFactory, UserFactory
+from tests.support import FakeSocket, ManualClock, connect, until
 
 
 def test_a_payload_carries_the_event_text_unchanged_and_its_routing():
@@ -57,15 +58,10 @@ async def subscribers(watcher, hub, group: str) -> int:
     return count
 
 
-async def until(predicate, timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await predicate():
-            await asyncio.sleep(0.02)
-
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.redis
 async def test_one_publish_per_event_reaches_every_local_socket_of_the_room(redis_bus_hub):
     hub, watcher = redis_bus_hub
     users = [await sync_to_async(UserFactory)() for _ in range(3)]
@@ -101,6 +97,7 @@ async def _all_heard(sockets, skipped) -> bool:
     return all(len(s.frames) == (1 if s.user_id == skipped.pk else 2) for s in sockets)
 
 
+@pytest.mark.redis
 async def test_the_subscription_follows_the_local_sockets_of_a_room(redis_bus_hub):
     hub, watcher = redis_bus_hub
     alice = await sync_to_async(UserFactory)()
@@ -122,6 +119,7 @@ async def _gone(watcher, hub, groups) -> bool:
     return all([await subscribers(watcher, hub, group) == 0 for group in groups])
 
 
+@pytest.mark.redis
 async def test_a_grant_subscribes_the_room_and_a_revoke_stops_it_at_once(redis_bus_hub):
     hub, watcher = redis_bus_hub
     alice = await sync_to_async(UserFactory)()
@@ -136,12 +134,14 @@ async def test_a_grant_subscribes_the_room_and_a_revoke_stops_it_at_once(redis_b
     await until(lambda: _heard(socket, 2))
     fanout.revoke_room(alice.pk, 9, {"type": "room.removed", "room": 9})
     fanout.publish_to_room(9, {"type": "message", "n": 2})
-    await until(lambda: _heard(socket, 3))
-    await asyncio.sleep(0.1)
+    # Published after it, so heard after it, had the message come through at all.
+    fanout.publish_to_user(alice.pk, {"type": "marker"})
+    await until(lambda: _heard(socket, 4))
     assert socket.frames == [
         '{"type":"room","room":{"id":9}}',
         '{"type":"message","n":1}',
         '{"type":"room.removed","room":9}',
+        '{"type":"marker"}',
     ]
     await until(lambda: _gone(watcher, hub, [room_group(9)]))
 
@@ -150,6 +150,7 @@ async def _heard(socket, count: int) -> bool:
     return len(socket.frames) >= count
 
 
+@pytest.mark.redis
 async def test_a_lost_subscription_is_restored_logged_and_followed_by_heads(redis_bus_hub, caplog):
     hub, watcher = redis_bus_hub
     alice = await sync_to_async(UserFactory)()
@@ -264,7 +265,7 @@ async def test_a_refused_publish_is_logged_and_the_connection_keeps_publishing(c
             await publisher.publish([publish_command(b"ch", b"one")])
             await publisher.publish([publish_command(b"ch", b"two")])
             await until(lambda: _count(fake.published, 2))
-            await asyncio.sleep(0.05)
+            await until(lambda: "Redis refused" in caplog.text, "the refusal logged")
         await publisher.aclose()
     assert "Redis refused a publish (OOM command not allowed; 1 refused" in caplog.text
     assert fake.connections == 1
@@ -275,11 +276,11 @@ async def test_replies_overdue_drop_the_connection_and_the_next_publish_opens_an
         return None if command[0] == b"PUBLISH" else b"+OK\r\n"
 
     async with FakeRedis(never_answer_publish) as fake:
-        publisher = RedisPublisher(f"redis://127.0.0.1:{fake.port}", "parley-pub")
-        publisher.REPLY_TIMEOUT = 0.1
+        clock = ManualClock()
+        publisher = RedisPublisher(f"redis://127.0.0.1:{fake.port}", "parley-pub", clock=clock)
         with caplog.at_level(logging.WARNING, logger="chat.realtime.bus.redis"):
             await publisher.publish([publish_command(b"ch", b"one")])
-            await asyncio.sleep(0.2)
+            clock.advance(publisher.REPLY_TIMEOUT + 1)
             await publisher.publish([publish_command(b"ch", b"two")])
             await until(lambda: _count(fake.published, 2))
         await publisher.aclose()
@@ -287,6 +288,7 @@ async def test_replies_overdue_drop_the_connection_and_the_next_publish_opens_an
     assert "Redis left 1 publishes unanswered" in caplog.text
 
 
+@pytest.mark.redis
 async def test_published_events_reach_a_subscriber_in_order_over_real_redis(redis_bus_hub):
     _hub, watcher = redis_bus_hub
     observer = watcher.pubsub(ignore_subscribe_messages=True)
@@ -307,6 +309,7 @@ async def test_published_events_reach_a_subscriber_in_order_over_real_redis(redi
     assert received == list(range(100))
 
 
+@pytest.mark.redis
 async def test_a_killed_publishing_connection_is_replaced_by_the_next_publish(redis_bus_hub):
     _hub, watcher = redis_bus_hub
     observer = watcher.pubsub(ignore_subscribe_messages=True)
@@ -316,7 +319,7 @@ async def test_a_killed_publishing_connection_is_replaced_by_the_next_publish(re
     await publisher.publish([publish_command(b"parley-test-kill", b"first")])
     [client] = [c for c in await watcher.client_list() if c["name"] == name]
     assert await watcher.client_kill_filter(_id=client["id"]) == 1
-    await asyncio.sleep(0.1)
+    await until(lambda: publisher._protocol.closed, "the publisher to see its connection end")
     await publisher.publish([publish_command(b"parley-test-kill", b"second")])
     received = []
     async with asyncio.timeout(5):

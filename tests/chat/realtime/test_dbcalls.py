@@ -1,19 +1,13 @@
 import asyncio
-import threading
 
 import pytest
 from django.utils import translation
 from django.utils.translation import gettext
 
 from chat.realtime.dbcalls import Batcher, batched, batcher
+from tests.support import HeldCall, until
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the hop closes stale connections
-
-
-def blocking_call(release: threading.Event, ran: list) -> str:
-    release.wait(5)
-    ran.append("first")
-    return "first"
 
 
 def recorded(name: str, ran: list) -> str:
@@ -28,15 +22,15 @@ async def test_a_lone_call_goes_at_once_in_a_batch_of_its_own():
 
 
 async def test_calls_queued_while_the_thread_is_busy_go_together_in_their_order():
-    calls, release, ran = Batcher(), threading.Event(), []
-    first = asyncio.ensure_future(calls.call(blocking_call, release, ran))
-    await asyncio.sleep(0.05)  # the first batch is in the thread
+    calls, ran = Batcher(), []
+    held = HeldCall(ran)
+    first = await held.occupy(calls)  # the first batch is in the thread
     later = [asyncio.ensure_future(calls.call(recorded, f"c{i}", ran)) for i in range(5)]
-    await asyncio.sleep(0.05)
-    release.set()
-    assert await first == "first"
+    await until(lambda: len(calls.waiting) == 5, "five calls queued")
+    held.release()
+    assert await first == "held"
     assert await asyncio.gather(*later) == ["C0", "C1", "C2", "C3", "C4"]
-    assert ran == ["first", "c0", "c1", "c2", "c3", "c4"]
+    assert ran == ["held", "c0", "c1", "c2", "c3", "c4"]
     assert (calls.batches, calls.calls) == (2, 6)
 
 
@@ -45,12 +39,13 @@ def failing(message: str) -> None:
 
 
 async def test_a_failing_call_fails_only_its_own_caller():
-    calls, release, ran = Batcher(), threading.Event(), []
-    first = asyncio.ensure_future(calls.call(blocking_call, release, ran))
-    await asyncio.sleep(0.05)
+    calls, ran = Batcher(), []
+    held = HeldCall(ran)
+    first = await held.occupy(calls)
     bad = asyncio.ensure_future(calls.call(failing, "no"))
     good = asyncio.ensure_future(calls.call(recorded, "after", ran))
-    release.set()
+    await until(lambda: len(calls.waiting) == 2, "both calls queued")
+    held.release()
     await first
     with pytest.raises(ValueError, match="no"):
         await bad
@@ -62,31 +57,31 @@ def language_and_text() -> tuple[str, str]:
 
 
 async def test_each_call_of_a_batch_runs_in_its_callers_language():
-    calls, release = Batcher(), threading.Event()
-    first = asyncio.ensure_future(calls.call(blocking_call, release, []))
-    await asyncio.sleep(0.05)
+    calls, held = Batcher(), HeldCall()
+    first = await held.occupy(calls)
     with translation.override("de"):
         german = asyncio.ensure_future(calls.call(language_and_text))
     with translation.override("en"):
         english = asyncio.ensure_future(calls.call(language_and_text))
-    release.set()
+    await until(lambda: len(calls.waiting) == 2, "both calls queued")
+    held.release()
     await first
     assert await german == ("de", "Eine Nachricht darf nicht leer sein.")
     assert await english == ("en", "A message cannot be empty.")
 
 
 async def test_a_call_whose_caller_left_before_its_batch_is_not_run():
-    calls, release, ran = Batcher(), threading.Event(), []
-    first = asyncio.ensure_future(calls.call(blocking_call, release, ran))
-    await asyncio.sleep(0.05)
+    calls, ran = Batcher(), []
+    held = HeldCall(ran)
+    first = await held.occupy(calls)
     gone = asyncio.ensure_future(calls.call(recorded, "gone", ran))
     kept = asyncio.ensure_future(calls.call(recorded, "kept", ran))
-    await asyncio.sleep(0)
+    await until(lambda: len(calls.waiting) == 2, "both calls queued")
     gone.cancel()
-    release.set()
+    held.release()
     await first
     assert await kept == "KEPT"
-    assert ran == ["first", "kept"]
+    assert ran == ["held", "kept"]
 
 
 @batched

@@ -8,28 +8,7 @@ from chat.realtime.bus.local import LocalBus, publish_locally
 from chat.realtime.fanout import room_group, user_group
 from chat.realtime.hub import Hub
 from tests.factories import RoomFactory, UserFactory
-
-
-class FakeSocket:
-    def __init__(self, user, room_ids=()):
-        self.user = user
-        self.user_id = user.pk
-        self.room_ids: set[int] = set()
-        self.frames: list[str] = []
-        self.writes: list[int] = []  # events per deliver call
-        self.initial = set(room_ids)
-        self.arrived = asyncio.Event()
-
-    def deliver(self, *events) -> None:
-        self.frames.extend(event.text for event in events)
-        self.writes.append(len(events))
-        self.arrived.set()
-
-    def granted(self, room_id: int) -> None:
-        self.room_ids.add(room_id)
-
-    def revoked(self, room_id: int) -> None:
-        self.room_ids.discard(room_id)
+from tests.support import FakeSocket, ManualClock, connect, until
 
 
 class CountingBus(LocalBus):
@@ -50,19 +29,6 @@ async def hub():
     hub = Hub(CountingBus())
     yield hub
     await hub.stop()
-
-
-async def connect(hub, socket):
-    await hub.attach(socket)
-    await hub.subscribe(socket, socket.initial)
-
-
-async def heard(socket, count: int, timeout: float = 2.0) -> None:
-    """Wait until the socket has been given `count` frames."""
-    async with asyncio.timeout(timeout):
-        while len(socket.frames) < count:
-            socket.arrived.clear()
-            await socket.arrived.wait()
 
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,8 +54,7 @@ async def test_one_bus_event_reaches_every_local_socket_of_the_room_once(hub, al
     for socket in [*inside, outside]:
         await connect(hub, socket)
     publish_locally([frame(room_group(7), "T")])
-    for socket in inside:
-        await heard(socket, 1)
+    await until(lambda: all(s.frames for s in inside), "the event at every socket inside")
     assert [s.frames for s in inside] == [["T"], ["T"], ["T"]]
     assert outside.frames == []  # routed in the same pass as the others
 
@@ -133,7 +98,7 @@ async def test_sockets_leaving_together_then_a_new_one_still_hears_the_room(hub,
     newcomer = FakeSocket(alice, {7})
     await connect(hub, newcomer)
     publish_locally([frame(room_group(7), "T")])
-    await heard(newcomer, 1)
+    await until(lambda: newcomer.frames, "the event at the newcomer")
     assert newcomer.frames == ["T"]
 
 
@@ -183,7 +148,7 @@ async def test_events_that_arrived_together_reach_each_socket_in_one_write_in_or
             frame(room_group(7), "d"),
         ]
     )
-    await heard(theirs, 4)
+    await until(lambda: mine.writes and theirs.writes, "a write to each socket")
     await hub.stop()
     assert (mine.frames, mine.writes) == (["a", "d"], [2])  # routed in the same pass
     assert (theirs.frames, theirs.writes) == (["a", "b", "c", "d"], [4])
@@ -201,7 +166,7 @@ async def test_a_grant_among_events_that_arrived_together_keeps_every_frame_in_o
             frame(room_group(7), "after"),
         ]
     )
-    await heard(socket, 3)
+    await until(lambda: len(socket.frames) == 3, "three frames")
     await hub.stop()
     assert socket.frames == ["before", "granted", "after"]
     assert socket.room_ids == {7, 9}
@@ -211,18 +176,22 @@ async def test_under_load_events_soon_after_a_write_out_go_together_but_not_afte
     alice, settings
 ):
     settings.PARLEY_FANOUT_COALESCE_MS = 200
-    hub = Hub(LocalBus())
+    clock = ManualClock()
+    hub = Hub(LocalBus(), clock=clock)
     socket = FakeSocket(alice, {7})
     await connect(hub, socket)
-    for n in range(10):  # every 15 ms: after 0.1 s the hub knows the rate is worth holding
+    for n in range(10):  # one every 15 ms: after 0.1 s the hub knows the rate is worth holding
         publish_locally([frame(room_group(7), f"b{n}")])
-        await asyncio.sleep(0.015)
-    await asyncio.sleep(0.4)
+        await until(lambda n=n: len(socket.frames) == n + 1 or clock.sleeping, f"b{n} handled")
+        clock.advance(0.015)
+    assert clock.sleeping  # holding b8 (b9 came meanwhile) until 200 ms after b7's write
+    assert socket.writes == [1] * 8  # the first 0.1 s: no rate yet, each at once
+    clock.advance(0.2)
+    await until(lambda: len(socket.frames) == 10, "the held events")
     assert socket.frames == [f"b{n}" for n in range(10)]
-    assert socket.writes[:7] == [1] * 7  # at first, each at once
-    assert socket.writes[-1] >= 2  # then held, and written together
-    await asyncio.sleep(0.3)  # a lull
+    assert socket.writes == [1] * 8 + [2]  # the held ones, together
+    clock.advance(0.3)  # a lull
     publish_locally([frame(room_group(7), "late")])
-    await heard(socket, 11)
+    await until(lambda: len(socket.frames) == 11, "the late event")
     await hub.stop()
-    assert socket.frames[-1] == "late"
+    assert (socket.frames[-1], socket.writes[-1], clock.sleeping) == ("late", 1, False)

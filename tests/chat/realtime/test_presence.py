@@ -21,7 +21,7 @@ from tests.factories import RoomFactory, UserFactory
 from tests.wsclient import open_tab
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def store(request):
     if request.param == "memory":
         yield MemoryPresence()
@@ -84,7 +84,9 @@ async def test_a_refresh_checks_every_socket_in_and_sweeps_like_one_call_each(st
     assert (await store.statuses([7, 8], later + 2))[8]["status"] == IDLE
 
 
-on_redis_only = pytest.mark.parametrize("store", ["redis"], indirect=True)
+on_redis_only = pytest.mark.parametrize(
+    "store", [pytest.param("redis", marks=pytest.mark.redis)], indirect=True
+)
 
 
 @on_redis_only

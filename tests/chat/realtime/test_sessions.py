@@ -27,14 +27,6 @@ def tab_of(client: Client):
     return open_tab(headers=((b"cookie", cookie.encode()),))
 
 
-async def close_code(tab, timeout: float = 5) -> int | None:
-    for _ in range(100):
-        output = await tab.communicator.receive_output(timeout=timeout)
-        if output["type"] == "websocket.close":
-            return output["code"]
-    return None
-
-
 def sockets_of(user) -> list:
     return [s for s in Hub.current().sockets if s.user_id == user.pk]
 
@@ -48,7 +40,7 @@ async def test_logging_out_closes_that_sessions_sockets_only(ada):
     leaving, staying = await logged_in(ada), await logged_in(ada)
     async with tab_of(leaving) as gone, tab_of(staying) as kept:
         await sync_to_async(leaving.post)("/accounts/logout/")
-        assert await close_code(gone) == SESSION_ENDED
+        assert await gone.close_code() == SESSION_ENDED
         assert (await kept.request({"type": "ping"}, "pong"))["type"] == "pong"
         assert len(sockets_of(ada)) == 1
 
@@ -69,7 +61,7 @@ async def test_losing_access_closes_every_socket_of_the_user(ada, change):
 
     async with tab_of(first) as one, tab_of(second) as two:
         await sync_to_async(lose_access)()
-        assert [await close_code(one), await close_code(two)] == [SESSION_ENDED] * 2
+        assert [await one.close_code(), await two.close_code()] == [SESSION_ENDED] * 2
         assert sockets_of(ada) == []
 
 

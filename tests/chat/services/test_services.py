@@ -379,6 +379,23 @@ class TestMarkRead:
 
 
 class TestQueryCounts:
+    @pytest.mark.django_db(transaction=True)  # the send's own transaction, not a savepoint
+    def test_a_plain_send_is_three_statements_in_one_transaction(
+        self, user, room, published, django_assert_num_queries
+    ):
+        with django_assert_num_queries(5) as captured:
+            services.send_message(user, room.pk, "hello", str(uuid.uuid4()))
+        # docs/architecture.md, "The send path": the seq (taking the room's lock), the
+        # sender's role and earlier send, the message; BEGIN is BEGIN IMMEDIATE on SQLite.
+        assert [q["sql"].split()[0] for q in captured] == [
+            "BEGIN",
+            "UPDATE",
+            "SELECT",
+            "INSERT",
+            "COMMIT",
+        ]
+        assert [p.brief for p in published] == [("room", room.pk, "message")]  # after commit
+
     def test_send_costs_the_same_queries_in_a_room_of_2_or_200_members(self, user):
         counts = []
         for size in (2, 200):
