@@ -46,7 +46,7 @@ SESSION_ENDED = 4401  # the client logs in again rather than reconnect
 INTERNAL_ERROR = 1011
 POLICY_VIOLATION = 1008
 # Frames a socket may send ahead of their answers; a real tab has a few at most.
-MAX_PENDING_FRAMES = 64
+MAX_PENDING_FRAMES = 32
 
 
 @database_sync_to_async
@@ -163,7 +163,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # then read the state for hello: whatever commits in between either is in
         # hello or arrives live, and nothing falls between the two.
         hub = Hub.current()
-        refusal = await hub.refusal(self, self.address)
+        refusal = await hub.admit(self)
         if refusal is not None:
             logger.warning("refusing a socket of user %s: %s", self.user_id, refusal)
             await self.accept()

@@ -19,7 +19,7 @@ import json
 import logging
 import time
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -113,6 +113,10 @@ class Hub:
         # never undo a change newer than the query they were computed from.
         self._changed_at: dict[tuple[int, int], float] = {}
         self.presence = presence.make_store()
+        # Admitted sockets by user and by client address (None: not known).
+        self._per_user: Counter[int] = Counter()
+        self._per_address: Counter[str | None] = Counter()
+        self._admitted: set[Socket] = set()
         # Presence look-ups for rooms just granted, run beside routing (they query).
         self._telling: set[asyncio.Task] = set()
 
@@ -130,21 +134,32 @@ class Hub:
     def sockets(self) -> set[Socket]:
         return {socket for members in self.groups.values() for socket in members}
 
-    async def refusal(self, socket: Socket, address: str | None) -> str | None:
-        """Why the socket may not join, if it may not: this process has
-        PARLEY_MAX_SOCKETS, its address PARLEY_MAX_SOCKETS_PER_ADDRESS here, or its user
-        PARLEY_MAX_SOCKETS_PER_USER checked in across every process."""
-        sockets = self.sockets
-        if len(sockets) >= settings.PARLEY_MAX_SOCKETS:
-            return "server full"
-        if address is not None and (
-            sum(s.address == address for s in sockets) >= settings.PARLEY_MAX_SOCKETS_PER_ADDRESS
-        ):
-            return "too many sockets from this address"
+    async def admit(self, socket: Socket) -> str | None:
+        """Take the socket in, or say why not: this process holds PARLEY_MAX_SOCKETS, its
+        address PARLEY_MAX_SOCKETS_PER_ADDRESS here, or its user PARLEY_MAX_SOCKETS_PER_USER
+        (checked in across every process, or admitted here). The counts are read and
+        the socket counted with no wait between, so sockets arriving together cannot
+        all slip under a cap; `detach` lets it go."""
         live = await self.presence.live_sockets(socket.user_id, presence.now())
-        if live >= settings.PARLEY_MAX_SOCKETS_PER_USER:
+        if len(self._admitted) >= settings.PARLEY_MAX_SOCKETS:
+            return "server full"
+        if self._per_address[socket.address] >= settings.PARLEY_MAX_SOCKETS_PER_ADDRESS:
+            return "too many sockets from this address"
+        if max(live, self._per_user[socket.user_id]) >= settings.PARLEY_MAX_SOCKETS_PER_USER:
             return "too many sockets for this user"
+        self._per_user[socket.user_id] += 1
+        self._per_address[socket.address] += 1
+        self._admitted.add(socket)
         return None
+
+    def _let_go(self, socket: Socket) -> None:
+        if socket not in self._admitted:
+            return
+        self._admitted.discard(socket)
+        for counts, key in ((self._per_user, socket.user_id), (self._per_address, socket.address)):
+            counts[key] -= 1
+            if counts[key] <= 0:
+                del counts[key]
 
     async def attach(self, socket: Socket) -> None:
         """Start routing the socket's user and rooms to it; returns once subscribed."""
@@ -171,6 +186,7 @@ class Hub:
         self._drop(room_group(room_id), socket)
 
     async def detach(self, socket: Socket) -> None:
+        self._let_go(socket)
         groups = [user_group(socket.user_id), *map(room_group, socket.room_ids)]
         for group in groups:
             self._drop(group, socket)
