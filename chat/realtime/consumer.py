@@ -159,9 +159,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.user is None or not self.user.is_authenticated:
             await self.close()
             return
-        # Hear the user's grants and revocations first, then subscribe to the rooms,
-        # then read the state for hello: whatever commits in between either is in
-        # hello or arrives live, and nothing falls between the two.
         hub = Hub.current()
         refusal = await hub.admit(self)
         if refusal is not None:
@@ -169,6 +166,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=TRY_AGAIN_LATER, reason=refusal)
             return
+        # Hear the user's grants and revocations first, then subscribe to the rooms,
+        # then read the state for hello: whatever commits in between either is in
+        # hello or arrives live, and nothing falls between the two.
         self.hub = hub
         await self.hub.attach(self)
         try:
