@@ -1,9 +1,8 @@
-"""CPU per event on the Redis fan-out path: channels_redis' group_send vs the bus's PUBLISH,
-or (--publishers) the bus's two publishers against each other, one event and 16 a batch.
+"""CPU per event on the Redis fan-out path: channels_redis' group_send vs the bus's PUBLISH.
 
 Run from the project root (Redis must be running):
 
-    .venv/bin/python -m bench.redis_fanout [--events 3000] [--publishers]
+    .venv/bin/python -m bench.redis_fanout [--events 3000]
 
 One process publishes an event of a typical message's size to one group it is itself
 subscribed to, and waits to receive it, one event at a time, so each figure is the
@@ -16,7 +15,6 @@ import asyncio
 import os
 import time
 import uuid
-from functools import partial
 
 import uvloop
 
@@ -55,12 +53,11 @@ async def layer_events(events: int, prefix: str) -> float:
     return spent / events
 
 
-async def bus_events(events: int, prefix: str, publisher: str = "own", size: int = 1) -> float:
-    """chat.realtime.bus.RedisBus: one PUBLISH per event, `size` events a batch, and the
-    subscriber's receive."""
+async def bus_events(events: int, prefix: str) -> float:
+    """chat.realtime.bus.RedisBus: one PUBLISH, and the subscriber's receive."""
     from chat.realtime.bus.redis import RedisBus
 
-    bus = RedisBus(REDIS_URL, prefix, publisher)
+    bus = RedisBus(REDIS_URL, prefix)
     await bus.start()
     received: asyncio.Queue = asyncio.Queue()
 
@@ -70,50 +67,32 @@ async def bus_events(events: int, prefix: str, publisher: str = "own", size: int
 
     reader = asyncio.create_task(receive_forever())
     await bus.sync(["room.7"], lambda group: True)
-    batch = [("room.7", {"type": "chat.frame", "text": _text()})] * size
-    batches = events // size
-    for i in range(WARM_UP + batches):
+    batch = [("room.7", {"type": "chat.frame", "text": _text()})]
+    for i in range(WARM_UP + events):
         if i == WARM_UP:
             started = time.process_time()
         await bus.publish(batch)
-        for _ in batch:
-            await received.get()
+        await received.get()
     spent = time.process_time() - started
     reader.cancel()
     await bus.stop()
-    return spent / (batches * size)
+    return spent / events
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.redis_fanout")
     parser.add_argument("--events", type=int, default=3000)
-    parser.add_argument(
-        "--publishers", action="store_true", help="the hand-written publisher vs redis-py's"
-    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
     print(f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.events} events each")
-    if args.publishers:
-        runs = [
-            (
-                f"{publisher} publisher, {size:2} a batch",
-                partial(bus_events, publisher=publisher, size=size),
-            )
-            for size in (1, 16)
-            for publisher in ("own", "redis-py")
-        ] * 3
-    else:
-        runs = [
-            ("channels_redis group_send", layer_events),
-            ("chat.realtime.bus PUBLISH", bus_events),
-        ] * 2
-    for label, run in runs:
+    for name, run in [("layer", layer_events), ("bus", bus_events)] * 2:
         prefix = f"bench-fanout-{uuid.uuid4().hex[:8]}"
         seconds = uvloop.run(run(args.events, prefix))
-        print(f"{label:26} {seconds * 1e6:6.1f} us CPU per event (publish + receive)")
+        label = "channels_redis group_send" if name == "layer" else "chat.realtime.bus PUBLISH"
+        print(f"{label:26} {seconds * 1e6:6.0f} us CPU per event (publish + receive)")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ class Target:
     label: str
     kind: ServerKind
     redis: bool = False
-    env: tuple[tuple[str, str], ...] = ()  # settings of this server's own
 
 
 TARGETS = {
@@ -39,13 +38,6 @@ TARGETS = {
         Target("tutorial", "tutorial consumer, in-memory layer", "tutorial"),
         Target("parley-mem", "Parley, in-memory layer", "parley"),
         Target("parley-redis", "Parley, Redis layer", "parley", redis=True),
-        Target(
-            "parley-redis-py",
-            "Parley, Redis layer, redis-py publisher",
-            "parley",
-            redis=True,
-            env=(("PARLEY_REDIS_PUBLISHER", "redis-py"),),
-        ),
     )
 }
 
@@ -126,7 +118,7 @@ def run_fanout(
     name = f"{target.key}-{members}"
     port = free_port()
     prefix = ctx.prefix(name) if target.redis else None
-    env = parley_env(database_url, port=port, redis_prefix=prefix) | dict(target.env)
+    env = parley_env(database_url, port=port, redis_prefix=prefix)
     try:
         with running_server(name, target.kind, env, ctx.workdir, port) as server:
             pid = server.pid

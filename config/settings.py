@@ -131,9 +131,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 # Prefix of every Redis key and pub/sub channel Parley makes (fan-out, presence).
 REDIS_PREFIX = env.str("CHANNEL_PREFIX", default="parley")
-# Which client publishes on Redis, to measure the two (docs/performance.md): "own", the
-# bus's hand-written publisher, or "redis-py", redis-py's asyncio client with a pipeline.
-PARLEY_REDIS_PUBLISHER = env.str("PARLEY_REDIS_PUBLISHER", default="own")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

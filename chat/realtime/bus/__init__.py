@@ -55,6 +55,6 @@ def _configured_layer():
 
 def make_bus() -> LocalBus | LayerBus | RedisBus:
     if settings.REDIS_URL:
-        return RedisBus(settings.REDIS_URL, settings.REDIS_PREFIX, settings.PARLEY_REDIS_PUBLISHER)
+        return RedisBus(settings.REDIS_URL, settings.REDIS_PREFIX)
     layer = _configured_layer()
     return LocalBus() if layer is None else LayerBus(layer)
