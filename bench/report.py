@@ -210,7 +210,7 @@ def median_table(runs: Sequence[Sequence[FanoutResult]]) -> str:
             _spread(_ratios(rows, ceilings, "max200"), "{:.2f}"),
             _num(_median([row.cpu_us for row in rows]), "{:.1f}"),
             _spread(_ratios(rows, ceilings, "cpu_us"), "{:.2f}"),
-            _num(_median([row.result.low_rate.p99_ms for row in rows]), "{:.1f} ms"),
+            _spread([row.result.low_rate.p99_ms for row in rows], "{:.1f}", " ms"),
             str(sum(row.result.low_rate.expected - row.result.low_rate.deliveries for row in rows)),
             _num(_median([row.result.kib_per_socket for row in rows]), "{:.1f}"),
         ))  # fmt: skip

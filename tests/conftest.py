@@ -6,7 +6,6 @@ test must run, never skip. `make test-fast` leaves them out (-m "not redis and n
 postgres"), so a test that talks to Redis or PostgreSQL must carry its mark.
 """
 
-import os
 import uuid
 
 import pytest
@@ -17,19 +16,6 @@ from chat.realtime import fanout
 
 from .factories import UserFactory
 from .support import Published
-
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-# Redis-backed tests run against the configured Redis, else the local default one,
-# so they run in both of CI's passes, not only the one with REDIS_URL set.
-TEST_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-
-
-def require_service(name: str, reason: str) -> None:
-    """Skip (locally) or fail (in CI) because a required service is missing."""
-    message = f"{name} is required: {reason}"
-    if IN_CI:
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Time for the realtime parts that go by it (holding events back, overdue replies):
+"""Time for the realtime parts that go by it (holding events back under load):
 the running event loop's, unless a test injects a clock it moves by hand."""
 
 import asyncio

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.conftest import require_service
-from tests.support import ROOT, ServerProcess, free_port, parley_env, serving
+from tests.support import ROOT, ServerProcess, free_port, parley_env, require_service, serving
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -8,9 +8,8 @@ import redis
 
 from chat import limits, queries, services
 from chat.models import Membership, Message, Reaction, Room
-from tests.conftest import TEST_REDIS_URL, require_service
 from tests.factories import RoomFactory, UserFactory, direct_room, send
-from tests.support import refused
+from tests.support import TEST_REDIS_URL, refused, require_service
 
 pytestmark = pytest.mark.django_db
 

@@ -28,9 +28,15 @@ from websockets.exceptions import ConnectionClosed
 
 from chat.models import Message, Room
 from chat.protocol.schema import check_frame
-from tests.conftest import require_service
 from tests.factories import RoomFactory, UserFactory
-from tests.support import ServerProcess, free_port, parley_command, parley_env, start_server
+from tests.support import (
+    ServerProcess,
+    free_port,
+    parley_command,
+    parley_env,
+    require_service,
+    start_server,
+)
 from tests.wsclient import session_cookie
 
 pytestmark = [

@@ -3,9 +3,9 @@
 Each process holds one subscriber connection; its hub subscribes to a channel per
 room (and per user) that has local sockets and unsubscribes when the last one
 leaves. An event is one PUBLISH of its text, encoded once by the publisher, behind
-a one-line header (chat.realtime.bus.codec), written on a connection of its own
-that only publishes (RedisPublisher); Redis keeps no copy per socket or per process,
-and runs no script.
+a one-line header (chat.realtime.bus.codec); a batch of events is one pipeline (one
+write, one round trip) on a connection of its own that only publishes. Redis keeps
+no copy per socket or per process, and runs no script.
 
 Lost events are the database's to repair (clients catch up by seq from `heads`). What
 this bus must do itself is notice a lost connection: redis-py reconnects, the bus
@@ -16,214 +16,19 @@ every socket `heads` at once so that whatever was published meanwhile is fetched
 import asyncio
 import logging
 import os
-import socket
-import ssl
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from functools import partial
-from itertools import repeat
-from urllib.parse import urlsplit
 
 from redis.asyncio.client import PubSub
-from redis.connection import parse_url
-from redis.exceptions import ResponseError
 
-from ..clock import Clock, LoopClock
 from .codec import Batch, Message, channel_namespace, pack, unpack
 
 logger = logging.getLogger(__name__)
 
 CONFIRM_TIMEOUT = 5.0  # seconds to wait for Redis to confirm a subscription
-
-
-def command(*parts: bytes) -> bytes:
-    """A Redis command in the Redis protocol (RESP)."""
-    head = b"*%d\r\n" % len(parts)
-    return head + b"".join(b"$%d\r\n%b\r\n" % (len(part), part) for part in parts)
-
-
-def publish_command(channel: bytes, payload: bytes) -> bytes:
-    return command(b"PUBLISH", channel, payload)
-
-
-class _PublishProtocol(asyncio.Protocol):
-    """The publishing connection: writes commands, matches Redis's one-line replies to
-    them in order. A reply nobody awaits (a PUBLISH's) is only checked for an error."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
-        self.waiting: deque[asyncio.Future | None] = deque()
-        self.answered_at = 0.0
-        self.refused = 0
-        self._buffer = b""
-        self._writable = asyncio.Event()
-        self._writable.set()
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family != socket.AF_UNIX:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-
-    def write(self, data: bytes, replies: int) -> None:
-        """Write commands whose `replies` nobody waits for."""
-        self._send(data, repeat(None, replies))
-
-    def request(self, data: bytes) -> asyncio.Future:
-        """Write one command; its reply, when it comes."""
-        answer = asyncio.get_running_loop().create_future()
-        self._send(data, [answer])
-        return answer
-
-    def _send(self, data: bytes, waiters: Iterable[asyncio.Future | None]) -> None:
-        if self.closed or self.transport is None or self.transport.is_closing():
-            raise ConnectionError("the Redis publishing connection is closed")
-        if not self.waiting:
-            self.answered_at = self.clock.time()
-        self.waiting.extend(waiters)
-        self.transport.write(data)
-
-    def data_received(self, data: bytes) -> None:
-        self.answered_at = self.clock.time()
-        self._buffer += data
-        while (end := self._buffer.find(b"\r\n")) >= 0:
-            line, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
-            if line[:1] not in (b"+", b"-", b":") or not self.waiting:
-                logger.error("unexpected reply on the Redis publishing connection: %r", line[:80])
-                self.transport.abort()
-                return
-            self._answered(self.waiting.popleft(), line)
-
-    def _answered(self, waiter: asyncio.Future | None, line: bytes) -> None:
-        error = line[1:].decode(errors="replace") if line[:1] == b"-" else None
-        if waiter is not None:
-            if waiter.done():
-                return
-            if error:
-                waiter.set_exception(ResponseError(error))
-            else:
-                waiter.set_result(line)
-        elif error:
-            self.refused += 1
-            logger.error(
-                "Redis refused a publish (%s; %d refused on this connection); "
-                "clients will catch up from the database",
-                error,
-                self.refused,
-            )
-
-    def pause_writing(self) -> None:
-        self._writable.clear()
-
-    def resume_writing(self) -> None:
-        self._writable.set()
-
-    async def writable(self) -> None:
-        await self._writable.wait()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._writable.set()
-        unanswered = [w for w in self.waiting if w is None]
-        for waiter in self.waiting:
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(ConnectionError("Redis closed the connection"))
-        self.waiting.clear()
-        if unanswered:
-            logger.warning(
-                "Redis publishing connection lost with %d publishes unconfirmed (%s); "
-                "clients will catch up from the database",
-                len(unanswered),
-                exc or "closed",
-            )
-
-
-class RedisPublisher:
-    """A connection of its own that only publishes, and never waits for Redis.
-
-    Each batch is written at once and Redis's replies are only counted and checked, so
-    a publish costs a few microseconds of CPU where redis-py's client, which awaits each
-    reply, costs about 70 (docs/performance.md). Order holds: one connection, written in
-    the order of the calls. A connection that dies, or leaves its replies overdue by
-    REPLY_TIMEOUT, is dropped and the next publish opens another; what was written to it
-    unanswered is logged as lost, and clients catch up from the database.
-    """
-
-    CONNECT_TIMEOUT = 5.0
-    REPLY_TIMEOUT = 10.0
-
-    def __init__(self, url: str, client_name: str, *, clock: Clock | None = None):
-        self.url = url
-        self.client_name = client_name
-        self.clock = clock or LoopClock()  # what overdue replies are judged by
-        self._protocol: _PublishProtocol | None = None
-        self._connecting = asyncio.Lock()
-
-    async def publish(self, commands: list[bytes]) -> None:
-        protocol = self._protocol
-        if protocol is None or protocol.closed or self._overdue(protocol):
-            protocol = await self._connect()
-        protocol.write(b"".join(commands), len(commands))
-        await protocol.writable()  # past the transport's high-water mark: Redis is slow
-
-    def _overdue(self, protocol: _PublishProtocol) -> bool:
-        late = self.clock.time() - protocol.answered_at > self.REPLY_TIMEOUT
-        if protocol.waiting and late:
-            logger.warning(
-                "Redis left %d publishes unanswered for %.0f s; reconnecting",
-                len(protocol.waiting),
-                self.REPLY_TIMEOUT,
-            )
-            protocol.transport.abort()
-            return True
-        return False
-
-    async def _connect(self) -> _PublishProtocol:
-        async with self._connecting:
-            protocol = self._protocol
-            if protocol is None or protocol.closed or protocol.transport.is_closing():
-                async with asyncio.timeout(self.CONNECT_TIMEOUT):
-                    self._protocol = protocol = await self._open()
-            return protocol
-
-    async def _open(self) -> _PublishProtocol:
-        loop = asyncio.get_running_loop()
-        parts, options = urlsplit(self.url), parse_url(self.url)
-        connection = partial(_PublishProtocol, self.clock)
-        if parts.scheme == "unix":
-            _transport, protocol = await loop.create_unix_connection(connection, options["path"])
-        else:
-            tls = None
-            if parts.scheme == "rediss":
-                tls = ssl.create_default_context()
-                if options.get("ssl_cert_reqs") in ("none", "CERT_NONE"):
-                    tls.check_hostname = False
-                    tls.verify_mode = ssl.CERT_NONE
-            _transport, protocol = await loop.create_connection(
-                connection,
-                options.get("host", "localhost"),
-                options.get("port", 6379),
-                ssl=tls,
-            )
-        hello = []
-        if options.get("password"):
-            user = [options["username"].encode()] if options.get("username") else []
-            hello.append(command(b"AUTH", *user, options["password"].encode()))
-        hello.append(command(b"CLIENT", b"SETNAME", self.client_name.encode()))
-        try:
-            await asyncio.gather(*map(protocol.request, hello))
-        except BaseException:
-            protocol.transport.abort()
-            raise
-        return protocol
-
-    async def aclose(self) -> None:
-        protocol, self._protocol = self._protocol, None
-        if protocol is not None and protocol.transport is not None:
-            protocol.transport.close()
+CONNECT_TIMEOUT = 5.0  # seconds to open the publishing connection
+PUBLISH_TIMEOUT = 10.0  # seconds for Redis to answer a batch of publishes
 
 
 class _Subscriber(PubSub):
@@ -252,7 +57,16 @@ class RedisBus:
         self.client_name = f"{prefix}-hub-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.client = redis.from_url(url, socket_keepalive=True, client_name=self.client_name)
         self.subscriber = _Subscriber(self, self.client.connection_pool)
-        self.publisher = RedisPublisher(url, f"{self.client_name}-pub")
+        # Publishes go on a connection of their own: a batch is one pipeline, and a
+        # connection that dies or leaves it unanswered fails that batch (logged by the
+        # outbox; clients catch up from the database); the next batch opens another.
+        self.publisher = redis.from_url(
+            url,
+            client_name=f"{self.client_name}-pub",
+            socket_keepalive=True,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=PUBLISH_TIMEOUT,
+        )
         self.joined: set[str] = set()
         self.on_resume: Callable[[], None] | None = None
         self.reconnects = 0
@@ -403,7 +217,9 @@ class RedisBus:
             self.on_resume()
 
     async def publish(self, batch: Batch) -> None:
-        """One PUBLISH per event; a batch is one write, in order."""
-        await self.publisher.publish(
-            [publish_command(self.channel(group), pack(message)) for group, message in batch]
-        )
+        """One PUBLISH per event; a batch is one pipeline. The outbox awaits each batch
+        before the next, so events reach Redis in the order they were committed."""
+        async with self.publisher.pipeline(transaction=False) as pipe:
+            for group, message in batch:
+                pipe.publish(self.channel(group), pack(message))
+            await pipe.execute()

@@ -7,23 +7,25 @@ require_service). The others talk to a stand-in on a private port.
 """
 
 import asyncio
+import contextlib
 import logging
 import uuid
 
 import pytest
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
-from redis.exceptions import ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chat.realtime import fanout
+from chat.realtime.bus import redis as redis_bus
 from chat.realtime.bus.codec import pack, unpack
-from chat.realtime.bus.redis import RedisBus, RedisPublisher, publish_command
+from chat.realtime.bus.redis import RedisBus
 from chat.realtime.fanout import room_group, user_group
 from chat.realtime.hub import Hub
-from tests.conftest import TEST_REDIS_URL as REDIS_URL
-from tests.conftest import require_service
 from tests.factories import RoomFactory, UserFactory
-from tests.support import FakeSocket, ManualClock, connect, until
+from tests.support import TEST_REDIS_URL as REDIS_URL
+from tests.support import FakeSocket, connect, require_service, until
 
 
 def test_a_payload_carries_the_event_text_unchanged_and_its_routing():
@@ -220,115 +222,64 @@ class FakeRedis:
         return [c[2] for c in self.commands if c[0] == b"PUBLISH"]
 
 
-def answer_ok(command: list[bytes]) -> bytes:
-    return b":1\r\n" if command[0] == b"PUBLISH" else b"+OK\r\n"
+async def test_a_batch_redis_leaves_unanswered_fails_and_the_next_opens_a_connection(monkeypatch):
+    """The outbox waits for each batch: a Redis that stops answering must not stall it."""
 
+    def never_answer_the_first(command):
+        if command[0] == b"PUBLISH":
+            return None if command[2].endswith(b"one") else b":1\r\n"
+        return b"+OK\r\n"
 
-async def test_the_publisher_authenticates_and_names_itself_before_publishing():
-    async with FakeRedis(answer_ok) as fake:
-        publisher = RedisPublisher(f"redis://ann:s3cret@127.0.0.1:{fake.port}/4", "parley-pub")
-        await publisher.publish([publish_command(b"ch", b"one"), publish_command(b"ch", b"two")])
-        await until(lambda: _count(fake.published, 2))
-        await publisher.aclose()
-    assert fake.commands == [
-        [b"AUTH", b"ann", b"s3cret"],
-        [b"CLIENT", b"SETNAME", b"parley-pub"],
-        [b"PUBLISH", b"ch", b"one"],
-        [b"PUBLISH", b"ch", b"two"],
-    ]
-
-
-async def _count(items, n: int) -> bool:
-    return len(items()) >= n
-
-
-async def test_a_refused_password_fails_the_publish_and_nothing_is_published():
-    def refuse_auth(command):
-        return b"-WRONGPASS invalid password\r\n" if command[0] == b"AUTH" else answer_ok(command)
-
-    async with FakeRedis(refuse_auth) as fake:
-        publisher = RedisPublisher(f"redis://:bad@127.0.0.1:{fake.port}", "parley-pub")
-        with pytest.raises(ResponseError, match="WRONGPASS"):
-            await publisher.publish([publish_command(b"ch", b"one")])
-    assert fake.published() == []
-
-
-async def test_a_refused_publish_is_logged_and_the_connection_keeps_publishing(caplog):
-    def refuse_first(command):
-        if command[0] == b"PUBLISH" and command[2] == b"one":
-            return b"-OOM command not allowed\r\n"
-        return answer_ok(command)
-
-    async with FakeRedis(refuse_first) as fake:
-        publisher = RedisPublisher(f"redis://127.0.0.1:{fake.port}", "parley-pub")
-        with caplog.at_level(logging.ERROR, logger="chat.realtime.bus.redis"):
-            await publisher.publish([publish_command(b"ch", b"one")])
-            await publisher.publish([publish_command(b"ch", b"two")])
-            await until(lambda: _count(fake.published, 2))
-            await until(lambda: "Redis refused" in caplog.text, "the refusal logged")
-        await publisher.aclose()
-    assert "Redis refused a publish (OOM command not allowed; 1 refused" in caplog.text
-    assert fake.connections == 1
-
-
-async def test_replies_overdue_drop_the_connection_and_the_next_publish_opens_another(caplog):
-    def never_answer_publish(command):
-        return None if command[0] == b"PUBLISH" else b"+OK\r\n"
-
-    async with FakeRedis(never_answer_publish) as fake:
-        clock = ManualClock()
-        publisher = RedisPublisher(f"redis://127.0.0.1:{fake.port}", "parley-pub", clock=clock)
-        with caplog.at_level(logging.WARNING, logger="chat.realtime.bus.redis"):
-            await publisher.publish([publish_command(b"ch", b"one")])
-            clock.advance(publisher.REPLY_TIMEOUT + 1)
-            await publisher.publish([publish_command(b"ch", b"two")])
-            await until(lambda: _count(fake.published, 2))
-        await publisher.aclose()
+    monkeypatch.setattr(redis_bus, "PUBLISH_TIMEOUT", 0.2)
+    async with FakeRedis(never_answer_the_first) as fake:
+        bus = RedisBus(f"redis://127.0.0.1:{fake.port}", "parley")
+        with pytest.raises(RedisTimeoutError):
+            await bus.publish([("room.7", {"type": "chat.frame", "text": "one"})])
+        await bus.publish([("room.7", {"type": "chat.frame", "text": "two"})])
+        await bus.stop()
+    assert [unpack("room.7", p)["text"] for p in fake.published()] == ["one", "two"]
     assert fake.connections == 2
-    assert "Redis left 1 publishes unanswered" in caplog.text
 
 
 @pytest.mark.redis
 async def test_published_events_reach_a_subscriber_in_order_over_real_redis(redis_bus_hub):
-    _hub, watcher = redis_bus_hub
+    hub, watcher = redis_bus_hub
     observer = watcher.pubsub(ignore_subscribe_messages=True)
-    await observer.subscribe("parley-test-order")
-    publisher = RedisPublisher(REDIS_URL, f"parley-test-{uuid.uuid4().hex[:8]}")
+    await observer.subscribe(hub.bus.channel("room.7"))
     for start in range(0, 100, 10):
-        await publisher.publish(
-            [publish_command(b"parley-test-order", b"%d" % n) for n in range(start, start + 10)]
+        await hub.bus.publish(
+            [("room.7", {"type": "chat.frame", "text": str(n)}) for n in range(start, start + 10)]
         )
     received = []
     async with asyncio.timeout(5):
         while len(received) < 100:
             reply = await observer.get_message(timeout=1)
             if reply is not None:
-                received.append(int(reply["data"]))
+                received.append(int(unpack("room.7", reply["data"])["text"]))
     await observer.aclose()
-    await publisher.aclose()
     assert received == list(range(100))
 
 
 @pytest.mark.redis
 async def test_a_killed_publishing_connection_is_replaced_by_the_next_publish(redis_bus_hub):
-    _hub, watcher = redis_bus_hub
+    hub, watcher = redis_bus_hub
     observer = watcher.pubsub(ignore_subscribe_messages=True)
-    await observer.subscribe("parley-test-kill")
-    name = f"parley-test-{uuid.uuid4().hex[:8]}"
-    publisher = RedisPublisher(REDIS_URL, name)
-    await publisher.publish([publish_command(b"parley-test-kill", b"first")])
+    await observer.subscribe(hub.bus.channel("room.7"))
+    name = f"{hub.bus.client_name}-pub"
+    await hub.bus.publish([("room.7", {"type": "chat.frame", "text": "first"})])
     [client] = [c for c in await watcher.client_list() if c["name"] == name]
     assert await watcher.client_kill_filter(_id=client["id"]) == 1
-    await until(lambda: publisher._protocol.closed, "the publisher to see its connection end")
-    await publisher.publish([publish_command(b"parley-test-kill", b"second")])
+    await asyncio.sleep(0.1)
+    for attempt in ("lost with the connection", "second"):
+        with contextlib.suppress(RedisConnectionError):
+            await hub.bus.publish([("room.7", {"type": "chat.frame", "text": attempt})])
     received = []
     async with asyncio.timeout(5):
-        while len(received) < 2:
+        while not received or received[-1] != "second":
             reply = await observer.get_message(timeout=1)
             if reply is not None:
-                received.append(reply["data"])
+                received.append(unpack("room.7", reply["data"])["text"])
     [again] = [c for c in await watcher.client_list() if c["name"] == name]
     await observer.aclose()
-    await publisher.aclose()
-    assert received == [b"first", b"second"]
+    assert received[0] == "first" and received[-1] == "second"
     assert again["id"] != client["id"]

@@ -10,8 +10,7 @@ from chat.realtime import fanout
 from chat.realtime.bus.codec import channel_namespace, unpack
 from chat.realtime.bus.local import LocalBus
 from chat.realtime.fanout import room_group
-from tests.conftest import TEST_REDIS_URL, require_service
-from tests.support import ManualClock, until
+from tests.support import TEST_REDIS_URL, ManualClock, require_service, until
 
 
 @pytest.fixture

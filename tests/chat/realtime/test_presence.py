@@ -15,9 +15,9 @@ from chat.realtime.presence import (
     RedisPresence,
     presence_ttl,
 )
-from tests.conftest import TEST_REDIS_URL as REDIS_URL
-from tests.conftest import require_service
 from tests.factories import RoomFactory, UserFactory
+from tests.support import TEST_REDIS_URL as REDIS_URL
+from tests.support import require_service
 from tests.wsclient import open_tab
 
 
