@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import deque
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -154,7 +153,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self._revoked_while_connecting: set[int] = set()
         self._backlog = 0
         self._closing = False
-        self._pending: deque[str | None] = deque()
+        self._pending: list[str | None] = []  # at most MAX_PENDING_FRAMES: a list is enough
         self._worker: asyncio.Task | None = None
         if self.user is None or not self.user.is_authenticated:
             await self.close()
@@ -224,7 +223,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _work(self) -> None:
         try:
             while self._pending and not self._closing:
-                text_data = self._pending.popleft()
+                text_data = self._pending.pop(0)
                 try:
                     with translation.override(self.language):
                         await self._receive(text_data)
