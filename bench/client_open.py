@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from . import databases, fixtures, servers
 from .environment import HOST, parley_env
@@ -89,8 +89,35 @@ class Smoothness:
     page_ms: list[float]
     frame_gaps_ms: list[float]
     long_tasks_ms: list[float]
-    send_first_page_ms: float
-    send_loaded_ms: float
+    send_first_page_ms: list[float]
+    send_loaded_ms: list[float]
+
+
+def time_sends(page: Page, label: str, sends: int) -> list[float]:
+    """Enter-to-paint of `sends` messages, each acknowledged before the next is sent."""
+    pending = page.locator("#messages li.msg-pending")
+    times = []
+    for number in range(sends):
+        times.append(page.evaluate(SEND_AND_TIME, f"{label} ({number + 1})"))
+        expect(pending).to_have_count(0, timeout=30_000)
+        page.wait_for_timeout(100)
+    return times
+
+
+def measure_small_room_sends(
+    browser: Browser, origin: str, cookie: str, room_id: int, sends: int
+) -> list[float]:
+    """Enter-to-paint in a room with only a few messages loaded."""
+    name, value = cookie.split("=", 1)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies([{"name": name, "value": value, "url": origin}])
+    page = context.new_page()
+    page.goto(f"{origin}/rooms/{room_id}/")
+    page.locator("#messages li.msg").first.wait_for(timeout=30_000)
+    page.locator("#connection[data-state=connected]").wait_for(timeout=30_000)
+    times = time_sends(page, "with a few messages loaded", sends)
+    context.close()
+    return times
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -99,7 +126,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def measure_smoothness(
-    browser: Browser, origin: str, cookie: str, room_id: int, target: int
+    browser: Browser, origin: str, cookie: str, room_id: int, target: int, sends: int
 ) -> Smoothness:
     """Scroll a long room up to `target` messages, then wheel through them and send."""
     name, value = cookie.split("=", 1)
@@ -111,7 +138,7 @@ def measure_smoothness(
     messages = page.locator("#messages li.msg")
     messages.first.wait_for(timeout=30_000)
     page.locator("#connection[data-state=connected]").wait_for(timeout=30_000)
-    send_first_page = page.evaluate(SEND_AND_TIME, "with one page loaded")
+    send_first_page = time_sends(page, "with one page loaded", sends)
     conversation = page.locator("#conversation")
     page_ms = []
     while (shown := messages.count()) < target:
@@ -129,7 +156,7 @@ def measure_smoothness(
         page.wait_for_timeout(16)
     frames = page.evaluate("window.benchFrames")
     long_tasks = page.evaluate("window.benchLongTasks")
-    send_loaded = page.evaluate(SEND_AND_TIME, "with every page loaded")
+    send_loaded = time_sends(page, "with every page loaded", sends)
     context.close()
     return Smoothness(
         loaded=loaded,
@@ -146,8 +173,6 @@ def smoothness_report(runs: list[Smoothness]) -> str:
     gaps = [ms for run in runs for ms in run.frame_gaps_ms]
     tasks = [ms for run in runs for ms in run.long_tasks_ms]
     loaded = min(run.loaded for run in runs)
-    first = statistics.median(run.send_first_page_ms for run in runs)
-    full = statistics.median(run.send_loaded_ms for run in runs)
     return "\n".join(
         [
             f"| with {loaded:,} messages loaded ({len(runs)} runs) | median | p95 | max |",
@@ -160,10 +185,26 @@ def smoothness_report(runs: list[Smoothness]) -> str:
             f"| {max(gaps):.1f} ms |",
             f"| long tasks (> 50 ms) while wheeling | {len(tasks)} in all "
             f"| | {max(tasks, default=0):.0f} ms |",
-            f"| Enter to the sent message painted: one page loaded / all loaded "
-            f"| {first:.1f} ms / {full:.1f} ms | | |",
         ]
     )
+
+
+def send_report(few: list[float], runs: list[Smoothness]) -> str:
+    rows = [
+        (f"10 to {10 + len(few) - 1}", few),
+        ("50 (one page)", [ms for run in runs for ms in run.send_first_page_ms]),
+        (f"{min(run.loaded for run in runs):,}", [ms for run in runs for ms in run.send_loaded_ms]),
+    ]
+    lines = [
+        "| Enter to the sent message painted, messages loaded | sends | median | min | max |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for loaded, times in rows:
+        lines.append(
+            f"| {loaded} | {len(times)} | {statistics.median(times):.1f} ms "
+            f"| {min(times):.1f} ms | {max(times):.1f} ms |"
+        )
+    return "\n".join(lines)
 
 
 @dataclass
@@ -255,6 +296,7 @@ def main() -> None:
         "--loaded", type=int, default=1000, help="messages to scroll into the long room"
     )
     parser.add_argument("--smooth-runs", type=int, default=3, help="runs of the scroll test")
+    parser.add_argument("--sends", type=int, default=5, help="sends timed per run and room")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="parley-client-open-") as tmp:
         database = databases.sqlite_url(Path(tmp))
@@ -279,13 +321,25 @@ def main() -> None:
                 print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
             long_room = made["ten-thousand"]
             smooth = [
-                measure_smoothness(browser, origin, long_room.cookies[0], long_room.id, args.loaded)
+                measure_smoothness(
+                    browser, origin, long_room.cookies[0], long_room.id, args.loaded, args.sends
+                )
                 for _ in range(args.smooth_runs)
+            ]
+            small = made["ten"]
+            few = [
+                ms
+                for _ in range(args.smooth_runs)
+                for ms in measure_small_room_sends(
+                    browser, origin, small.cookies[0], small.id, args.sends
+                )
             ]
             browser.close()
     print(report(results))
     print()
     print(smoothness_report(smooth))
+    print()
+    print(send_report(few, smooth))
 
 
 if __name__ == "__main__":
