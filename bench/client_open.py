@@ -1,6 +1,6 @@
 """Opening a room in a real browser: one of 10 messages, one of 50 (a full page), one of 10,000.
 
-    python -m bench.client_open [--runs 7] [--loaded 1000]
+    python -m bench.client_open [--runs 7] [--loaded 1000] [--sends 5] [--trace]
 
 Seeds both rooms in a private SQLite database, starts Parley as `make run` does (one
 process; DEBUG on, so static files come from the app's finders without collectstatic),
@@ -11,14 +11,20 @@ the bytes received: in all, for the history API (and its request-to-last-byte ti
 and on the socket until then.
 
 Then, in the 10,000-message room, it scrolls up until `--loaded` messages are in the
-page and prints how smooth that page stays: the time each older page took to show, the
-animation-frame gaps and long tasks (over 50 ms) while wheeling through all of them, and
-the time from pressing Enter to the sent message painted, with one page loaded and with
-all of them.
+page and prints how smooth that page stays: the time each older page took to show, and
+the animation-frame gaps and long tasks (over 50 ms) while wheeling through all of them.
+
+Last, the time from pressing Enter in the composer to the frame that paints the sent
+(pending) message and to the end of that frame, `--sends` sends each (every one
+acknowledged before the next), with 10 messages loaded (the 10-message room), with 50
+(the long room's first page) and with all `--loaded` of them. With `--trace`, each of
+those sends is traced and its main-thread CPU time is printed by phase (in all, style,
+layout, paint): what grows with the history in the page, and what does not.
 Loopback only; the figures in docs/performance.md ("Client") come from this command.
 """
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -96,10 +102,57 @@ ARM_SEND_TIMER = """
 """
 
 
+# With --trace, the renderer's main-thread CPU time of a send, by phase (Chromium's
+# trace event names): the tasks in all, and the style, layout and paint steps in them.
+TRACE_CATEGORIES = ["toplevel", "devtools.timeline"]
+PHASES = {
+    "in all": ("ThreadControllerImpl::RunTask",),
+    "style": ("UpdateLayoutTree",),
+    "layout": ("Layout",),
+    "paint": ("PrePaint", "Paint", "Layerize"),
+}
+
+
 @dataclass
 class SendTiming:
     frame: float  # Enter to the animation frame that shows the message
     painted: float  # Enter to the end of that frame
+    cpu: dict[str, float] | None = None  # main-thread ms by phase, with --trace
+
+
+def main_thread_cpu(trace: bytes, span_ms: float) -> dict[str, float] | None:
+    """Main-thread CPU ms by phase from the Enter keydown until `span_ms` after it."""
+    events = json.loads(trace)["traceEvents"]
+    keydown = next(
+        (
+            e
+            for e in events
+            if e.get("name") == "EventDispatch"
+            and (e.get("args", {}).get("data") or {}).get("type") == "keydown"
+        ),
+        None,
+    )
+    if keydown is None:
+        return None
+    thread, start = keydown["tid"], keydown["ts"]
+    end = start + span_ms * 1000
+    on_thread = sorted(
+        (e for e in events if e.get("ph") == "X" and e.get("tid") == thread),
+        key=lambda e: e["ts"],
+    )
+    cpu = {}
+    for phase, names in PHASES.items():
+        total, covered_until = 0, 0
+        for event in on_thread:
+            finish = event["ts"] + event.get("dur", 0)
+            # Tasks overlapping the span; an event nested in one counted already is not.
+            overlaps = finish > start and event["ts"] < end
+            if event["name"] in names and overlaps and event["ts"] >= covered_until:
+                total += event.get("tdur", event.get("dur", 0))
+                covered_until = finish
+        cpu[phase] = total / 1000
+    cpu["the rest (script, …)"] = cpu["in all"] - cpu["style"] - cpu["layout"] - cpu["paint"]
+    return cpu
 
 
 @dataclass
@@ -112,21 +165,27 @@ class Smoothness:
     send_loaded: list[SendTiming]
 
 
-def time_sends(page: Page, label: str, sends: int) -> list[SendTiming]:
+def time_sends(page: Page, label: str, sends: int, trace: bool = False) -> list[SendTiming]:
     """Enter-to-paint of `sends` messages, each acknowledged before the next is sent."""
     pending = page.locator("#messages li.msg-pending")
+    browser = page.context.browser
     times = []
     for number in range(sends):
         page.evaluate(ARM_SEND_TIMER, f"{label} ({number + 1})")
+        if trace:
+            browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
         page.keyboard.press("Enter")
-        times.append(SendTiming(**page.evaluate("window.benchSent")))
+        timing = SendTiming(**page.evaluate("window.benchSent"))
+        if trace:
+            timing.cpu = main_thread_cpu(browser.stop_tracing(), timing.painted)
+        times.append(timing)
         expect(pending).to_have_count(0, timeout=30_000)
         page.wait_for_timeout(100)
     return times
 
 
 def measure_small_room_sends(
-    browser: Browser, origin: str, cookie: str, room_id: int, sends: int
+    browser: Browser, origin: str, cookie: str, room_id: int, sends: int, trace: bool
 ) -> list[SendTiming]:
     """Enter-to-paint in a room with only a few messages loaded."""
     name, value = cookie.split("=", 1)
@@ -136,7 +195,7 @@ def measure_small_room_sends(
     page.goto(f"{origin}/rooms/{room_id}/")
     page.locator("#messages li.msg").first.wait_for(timeout=30_000)
     page.locator("#connection[data-state=connected]").wait_for(timeout=30_000)
-    times = time_sends(page, "with a few messages loaded", sends)
+    times = time_sends(page, "with a few messages loaded", sends, trace)
     context.close()
     return times
 
@@ -147,7 +206,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def measure_smoothness(
-    browser: Browser, origin: str, cookie: str, room_id: int, target: int, sends: int
+    browser: Browser, origin: str, cookie: str, room_id: int, target: int, sends: int, trace: bool
 ) -> Smoothness:
     """Scroll a long room up to `target` messages, then wheel through them and send."""
     name, value = cookie.split("=", 1)
@@ -159,7 +218,7 @@ def measure_smoothness(
     messages = page.locator("#messages li.msg")
     messages.first.wait_for(timeout=30_000)
     page.locator("#connection[data-state=connected]").wait_for(timeout=30_000)
-    send_first_page = time_sends(page, "with one page loaded", sends)
+    send_first_page = time_sends(page, "with one page loaded", sends, trace)
     conversation = page.locator("#conversation")
     page_ms = []
     while (shown := messages.count()) < target:
@@ -177,7 +236,7 @@ def measure_smoothness(
         page.wait_for_timeout(16)
     frames = page.evaluate("window.benchFrames")
     long_tasks = page.evaluate("window.benchLongTasks")
-    send_loaded = time_sends(page, "with every page loaded", sends)
+    send_loaded = time_sends(page, "with every page loaded", sends, trace)
     context.close()
     return Smoothness(
         loaded=loaded,
@@ -226,6 +285,18 @@ def send_report(few: list[SendTiming], runs: list[Smoothness]) -> str:
         for times in ([t.frame for t in timings], [t.painted for t in timings]):
             cells.append(f"{statistics.median(times):.1f} ms ({min(times):.1f}–{max(times):.1f})")
         lines.append(f"| {loaded} | {len(timings)} | {cells[0]} | {cells[1]} |")
+    if all(t.cpu for _, timings in rows for t in timings):
+        phases = list(few[0].cpu)
+        lines += [
+            "",
+            "| main-thread CPU from Enter to that frame done (traced), messages loaded "
+            + "".join(f"| {phase}, median " for phase in phases)
+            + "|",
+            "| --- " * (len(phases) + 1) + "|",
+        ]
+        for loaded, timings in rows:
+            medians = [statistics.median(t.cpu[phase] for t in timings) for phase in phases]
+            lines.append(f"| {loaded} " + "".join(f"| {ms:.1f} ms " for ms in medians) + "|")
     return "\n".join(lines)
 
 
@@ -319,6 +390,11 @@ def main() -> None:
     )
     parser.add_argument("--smooth-runs", type=int, default=3, help="runs of the scroll test")
     parser.add_argument("--sends", type=int, default=5, help="sends timed per run and room")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="trace each timed send and print its main-thread CPU time by phase",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="parley-client-open-") as tmp:
         database = databases.sqlite_url(Path(tmp))
@@ -344,7 +420,13 @@ def main() -> None:
             long_room = made["ten-thousand"]
             smooth = [
                 measure_smoothness(
-                    browser, origin, long_room.cookies[0], long_room.id, args.loaded, args.sends
+                    browser,
+                    origin,
+                    long_room.cookies[0],
+                    long_room.id,
+                    args.loaded,
+                    args.sends,
+                    args.trace,
                 )
                 for _ in range(args.smooth_runs)
             ]
@@ -353,7 +435,7 @@ def main() -> None:
                 ms
                 for _ in range(args.smooth_runs)
                 for ms in measure_small_room_sends(
-                    browser, origin, small.cookies[0], small.id, args.sends
+                    browser, origin, small.cookies[0], small.id, args.sends, args.trace
                 )
             ]
             browser.close()
