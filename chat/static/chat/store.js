@@ -1,8 +1,9 @@
 // Client state: the rooms, each room's messages by seq, and sends awaiting their ack.
 // No DOM and no network here. Events:
 //   "rooms"    the room list, an order, a badge or a room's details changed;
-//   "messages" detail {room, added, live, updated}: a room's timeline changed (`updated`:
-//              messages held were edited, deleted or reacted to);
+//   "messages" detail {room, added, live, updated, changed}: a room's timeline changed
+//              (`updated`: messages held were edited, deleted or reacted to; `changed`
+//              lists their new versions, with the replies whose quote of them changed);
 //   "pending"  detail {room}: a room's unacknowledged sends changed;
 //   "presence" detail {user}: someone's status changed (user null: the whole table, on hello).
 
@@ -369,22 +370,27 @@ export class Store extends EventTarget {
     }
     if (held) {
       log.replace(next);
-      this.#refreshQuotes(log, next);
+      const changed = [next, ...this.#refreshQuotes(log, next)];
       if (room && this.#recountUnread(room)) roomsChanged = true;
-      this.#emit("messages", { room: roomId, added: [], live: false, updated: true });
+      this.#emit("messages", { room: roomId, added: [], live: false, updated: true, changed });
     }
     if (roomsChanged) this.#emit("rooms");
   }
 
-  /** Replies held that quote `parent` show its new first line, or that it was deleted. */
+  /** Replies held that quote `parent` show its new first line, or that it was deleted;
+   * returns the replies changed. */
   #refreshQuotes(log, parent) {
+    const replies = [];
     for (const message of log.messages()) {
       const quote = message.reply_to;
       if (quote?.id !== parent.id) continue;
       const excerpt = parent.deleted ? "" : excerptOf(parent.body);
       if (quote.excerpt === excerpt && quote.deleted === parent.deleted) continue;
-      log.replace({ ...message, reply_to: { ...quote, excerpt, deleted: parent.deleted } });
+      const reply = { ...message, reply_to: { ...quote, excerpt, deleted: parent.deleted } };
+      log.replace(reply);
+      replies.push(reply);
     }
+    return replies;
   }
 
   // Pending sends, kept in sessionStorage so a reload does not lose them.

@@ -2,18 +2,12 @@
 // drag and drop, progress and errors) and how a message shows its files.
 // The server judges every file; the size check here only spares a doomed upload.
 import { uploadFile } from "./api.js";
+import { el } from "./dom.js";
 import { t } from "./i18n.js";
 
 const MAX_ATTACHMENTS = 10;
 // The largest box a thumbnail is drawn in, in CSS pixels (the server makes 320 px ones).
 const THUMB_BOX = 240;
-
-function node(tag, className = "", text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
 
 /** A byte count for people: 912 B, 14 KB, 3.2 MB. */
 export function formatSize(bytes) {
@@ -25,18 +19,18 @@ export function formatSize(bytes) {
 /** A message's attachments: images as thumbnails that open the full image, other files
  * as download links with name and size. */
 export function attachmentsNode(attachments) {
-  const list = node("ul", "msg-attachments");
+  const list = el("ul", "msg-attachments");
   list.setAttribute("aria-label", t("Attachments"));
   for (const attachment of attachments) {
-    const item = node("li");
-    const link = node("a");
+    const item = el("li");
+    const link = el("a");
     link.href = attachment.url;
     if (attachment.thumb_url) {
       link.className = "attachment-image";
       link.target = "_blank";
       link.rel = "noopener";
       link.title = attachment.name;
-      const image = node("img");
+      const image = el("img");
       image.src = attachment.thumb_url;
       image.alt = attachment.name;
       image.loading = "lazy";
@@ -50,8 +44,8 @@ export function attachmentsNode(attachments) {
       link.className = "attachment-file";
       link.download = attachment.name;
       link.append(
-        node("span", "attachment-name", attachment.name),
-        node("span", "attachment-size", formatSize(attachment.size)),
+        el("span", "attachment-name", attachment.name),
+        el("span", "attachment-size", formatSize(attachment.size)),
       );
     }
     item.append(link);
@@ -147,20 +141,20 @@ export class UploadTray extends EventTarget {
     tray.hidden = this.#items.length === 0;
     tray.replaceChildren(
       ...this.#items.map((item) => {
-        const li = node("li", `upload upload-${item.state}`);
-        li.append(node("span", "upload-name", item.name));
+        const li = el("li", `upload upload-${item.state}`);
+        li.append(el("span", "upload-name", item.name));
         if (item.state === "uploading") {
-          const bar = node("progress", "upload-progress");
+          const bar = el("progress", "upload-progress");
           bar.max = 1;
           bar.value = item.progress;
           bar.setAttribute("aria-label", t("Uploading %s", item.name));
           li.append(bar);
         } else if (item.state === "failed") {
-          li.append(node("span", "upload-error", t("Not uploaded: %s", item.detail)));
+          li.append(el("span", "upload-error", t("Not uploaded: %s", item.detail)));
         } else {
-          li.append(node("span", "upload-size", formatSize(item.attachment.size)));
+          li.append(el("span", "upload-size", formatSize(item.attachment.size)));
         }
-        const remove = node("button", "upload-remove", "×");
+        const remove = el("button", "upload-remove", "×");
         remove.type = "button";
         remove.title = t("Remove %s", item.name);
         remove.setAttribute("aria-label", remove.title);

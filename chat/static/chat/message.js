@@ -1,0 +1,264 @@
+// One message in the timeline: its node, drawn and redrawn part by part, its actions bar,
+// the reaction picker and a pending send's status line. The timeline (timeline.js)
+// decides where the nodes go. Message HTML enters only through richtext.js.
+import { avatar, button, el, fullFormat, hiddenText, reconcile, svgIcon, timeNode } from "./dom.js";
+import { t } from "./i18n.js";
+import { renderMessageText } from "./richtext.js";
+import { attachmentsKey, attachmentsNode } from "./uploads.js";
+
+/** The reaction picker's choices. */
+export const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
+const SMILE_PATH =
+  "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16zM8.5 11" +
+  "a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zm7 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zM12 17.5" +
+  "c2.33 0 4.31-1.46 5.11-3.5H6.89c.8 2.04 2.78 3.5 5.11 3.5z";
+const REPLY_PATH = "M10 9V5l-7 7 7 7v-4.1c5 0 8.5 1.6 11 5.1-1-5-4-10-11-11z";
+const EDIT_PATH =
+  "M3 17.25V21h3.75L17.81 9.94l-3.75-3.75L3 17.25zM20.71 7.04a1 1 0 0 0 0-1.41l-2.34-2.34" +
+  "a1 1 0 0 0-1.41 0l-1.83 1.83 3.75 3.75 1.83-1.83z";
+const DELETE_PATH = "M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z";
+// Each action button and the permission letter that shows it (see permissionsOf).
+const ACTIONS = [
+  { action: "picker", need: "r", label: "Add reaction", path: SMILE_PATH },
+  { action: "reply", need: "p", label: "Reply", path: REPLY_PATH },
+  { action: "edit", need: "e", label: "Edit", path: EDIT_PATH },
+  { action: "delete", need: "d", label: "Delete", path: DELETE_PATH },
+];
+
+const reactedWith = (message, emoji, userId) =>
+  (message.reactions ?? []).some((r) => r.emoji === emoji && r.users.includes(userId));
+
+/**
+ * What the user may do to a message, as letters: r react, p reply, e edit, d delete.
+ * The server decides; this only leaves out buttons that could not work.
+ * `ui` is the UiState: the open room and whether the user was removed from it.
+ */
+export function permissionsOf(message, ui, me) {
+  const room = ui.room;
+  if (!room?.role || ui.removed || message.deleted) return "";
+  const mine = message.author.id === me.id;
+  const moderator = room.kind !== "direct" && ["owner", "admin"].includes(room.role);
+  return `rp${mine ? "e" : ""}${mine || moderator ? "d" : ""}`;
+}
+
+/** What changes every message's permissions: the room, its kind, the role, removal. */
+export function permissionContext(ui) {
+  const room = ui.room;
+  return room ? `${room.id}:${room.kind}:${room.role}:${ui.removed}` : "";
+}
+
+/**
+ * A new timeline node for an entry: `author`, `at` (a Date), `continued` (the author's
+ * run goes on) and either `pending` (a send awaiting its ack, drawn once) or no more
+ * (a message: drawMessage draws it).
+ */
+export function messageNode({ author, at, continued, pending }, me) {
+  const li = el("li", "msg");
+  li.classList.toggle("msg-continued", continued);
+  li.classList.toggle("msg-mine", author.id === me.id);
+  const side = timeNode(at, "msg-side-time");
+  side.setAttribute("aria-hidden", "true");
+  const meta = el("div", "msg-meta");
+  meta.append(el("span", "msg-author", author.display_name), " ", timeNode(at, "msg-time"));
+  const main = el("div", "msg-main");
+  main.append(meta);
+  li.append(avatar(author.display_name, author.id, "msg-avatar"), side, main);
+  if (pending) {
+    li.classList.add("msg-pending", `msg-${pending.state}`);
+    if (pending.reply_to) main.append(quoteNode(pending.reply_to, { link: false }));
+    main.append(el("div", "msg-body msg-plain", pending.body));
+    if (pending.attachments?.length) main.append(attachmentsNode(pending.attachments));
+    main.append(pendingStatus(pending));
+    return li;
+  }
+  const reactions = el("ul", "msg-reactions");
+  reactions.setAttribute("aria-label", t("Reactions"));
+  main.append(el("div", "msg-text"), reactions);
+  li.append(actionsNode());
+  return li;
+}
+
+/**
+ * Brings a message node from `before` (the message drawn there, or null) up to `message`
+ * in place, part by part, so that focus and an open editor or picker survive an edit,
+ * a reaction or a change of role elsewhere.
+ */
+export function drawMessage(li, message, before, permissions, me) {
+  li.classList.toggle("msg-deleted", Boolean(message.deleted));
+  li.classList.toggle(
+    "msg-mentions-me",
+    !message.deleted && (message.mentions ?? []).includes(me.id),
+  );
+  const main = li.querySelector(".msg-main");
+  if (!before || before.reply_to !== message.reply_to) {
+    main.querySelector(":scope > .msg-quote")?.remove();
+    if (message.reply_to) main.querySelector(".msg-meta").after(quoteNode(message.reply_to));
+  }
+  const textChanged =
+    !before ||
+    ["html", "body", "deleted", "edited_at"].some((field) => before[field] !== message[field]);
+  if (textChanged) fillText(main.querySelector(".msg-text"), message, me);
+  if (!before || attachmentsKey(before.attachments) !== attachmentsKey(message.attachments)) {
+    main.querySelector(":scope > .msg-attachments")?.remove();
+    if (message.attachments?.length) {
+      main.querySelector(".msg-text").after(attachmentsNode(message.attachments));
+    }
+  }
+  fillReactions(li, message, permissions.includes("r"), me);
+  const bar = li.querySelector(".msg-actions");
+  for (const { action, need } of ACTIONS) {
+    bar.querySelector(`[data-action="${action}"]`).hidden = !permissions.includes(need);
+  }
+  bar.hidden = permissions === "";
+}
+
+function fillText(container, message, me) {
+  if (message.deleted) {
+    container.replaceChildren(el("div", "msg-body msg-tombstone", t("This message was deleted")));
+    return;
+  }
+  container.replaceChildren(messageBody(message, me));
+  if (message.edited_at) {
+    const edited = el("span", "msg-edited", t("(edited)"));
+    edited.title = t("Edited %s", fullFormat.format(new Date(message.edited_at)));
+    container.append(" ", edited);
+  }
+}
+
+/** A message's text as a `.msg-body` (no html, an older message: plain, newlines kept). */
+export function messageBody(message, me) {
+  const body = el("div", "msg-body");
+  body.classList.toggle("msg-plain", !message.html);
+  body.append(renderMessageText(message.html, message.body, { me: me.username }));
+  return body;
+}
+
+/** A reply's quote of its parent; `link`: a button that shows the parent. */
+function quoteNode(quote, { link = true } = {}) {
+  const node = link ? button("msg-quote") : el("div", "msg-quote");
+  if (link) {
+    node.dataset.action = "quote";
+    node.dataset.seq = quote.seq;
+    node.title = t("Show the original message");
+  }
+  node.append(hiddenText(`${t("In reply to")} `));
+  if (quote.deleted) {
+    node.append(el("span", "msg-quote-excerpt msg-quote-deleted", t("deleted message")));
+  } else {
+    node.append(
+      el("span", "msg-quote-author", quote.author.display_name),
+      " ",
+      el("span", "msg-quote-excerpt", quote.excerpt),
+    );
+  }
+  return node;
+}
+
+function fillReactions(li, message, canReact, me) {
+  const list = li.querySelector(".msg-reactions");
+  const reactions = message.deleted ? [] : (message.reactions ?? []);
+  const hadFocus = list.contains(document.activeElement);
+  list.hidden = reactions.length === 0;
+  reconcile(
+    list,
+    reactions.map((reaction) => ({ key: reaction.emoji, reaction })),
+    (item) => {
+      const chip = button("reaction");
+      chip.dataset.action = "react";
+      chip.dataset.emoji = item.reaction.emoji;
+      const node = el("li");
+      node.append(chip);
+      fillChip(chip, item.reaction, canReact, me);
+      return node;
+    },
+    (node, item) => fillChip(node.firstElementChild, item.reaction, canReact, me),
+  );
+  // The chip that had focus went with its last reaction: keep focus in the message.
+  if (hadFocus && !list.contains(document.activeElement)) {
+    li.querySelector('[data-action="picker"]:not([hidden])')?.focus();
+  }
+}
+
+function fillChip(chip, reaction, canReact, me) {
+  const mine = reaction.users.includes(me.id);
+  chip.disabled = !canReact;
+  chip.setAttribute("aria-pressed", String(mine));
+  chip.setAttribute("aria-label", t("%s, reacted by %s", reaction.emoji, reaction.users.length));
+  const emoji = el("span", "reaction-emoji", reaction.emoji);
+  const count = el("span", "reaction-count", String(reaction.users.length));
+  chip.replaceChildren(emoji, count);
+}
+
+function actionsNode() {
+  const bar = el("div", "msg-actions");
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", t("Message actions"));
+  for (const { action, label, path } of ACTIONS) {
+    const node = button("msg-action");
+    node.dataset.action = action;
+    node.setAttribute("aria-label", t(label));
+    node.title = t(label);
+    node.append(svgIcon(path));
+    if (action === "picker") {
+      node.setAttribute("aria-haspopup", "true");
+      node.setAttribute("aria-expanded", "false");
+    }
+    bar.append(node);
+  }
+  return bar;
+}
+
+/** The reaction picker for a message: the quick emoji, pressed where the user reacted. */
+export function pickerNode(message, me) {
+  const picker = el("div", "reaction-picker");
+  picker.setAttribute("role", "group");
+  picker.setAttribute("aria-label", t("Pick a reaction"));
+  for (const emoji of QUICK_EMOJI) {
+    const option = button("reaction-option", emoji);
+    option.dataset.action = "pick";
+    option.dataset.emoji = emoji;
+    option.setAttribute("aria-label", t("React with %s", emoji));
+    option.setAttribute("aria-pressed", String(reactedWith(message, emoji, me.id)));
+    picker.append(option);
+  }
+  return picker;
+}
+
+/** The inline editor's form for message `seq`, holding `body`. */
+export function editorNode(seq, body) {
+  const form = el("form", "msg-editor");
+  const input = el("textarea", "msg-editor-input");
+  input.value = body;
+  input.rows = 1;
+  input.setAttribute("aria-label", t("Edit message"));
+  const hintId = `edit-hint-${seq}`;
+  input.setAttribute("aria-describedby", hintId);
+  const hint = el("p", "msg-editor-hint", t("Enter to save, Esc to cancel"));
+  hint.id = hintId;
+  const save = el("button", "button button-small", t("Save"));
+  save.type = "submit";
+  const cancel = button("button button-secondary button-small", t("Cancel"));
+  cancel.dataset.action = "edit-cancel";
+  const buttons = el("div", "msg-editor-buttons");
+  buttons.append(save, cancel, hint);
+  form.append(input, buttons);
+  return form;
+}
+
+function pendingStatus(pending) {
+  const status = el("p", "msg-status");
+  if (pending.state === "sending") {
+    status.textContent = t("Sending…");
+    return status;
+  }
+  const retry = el("button", "button-link", t("Retry"));
+  const discard = el("button", "button-link", t("Discard"));
+  for (const [node, action] of [[retry, "retry"], [discard, "discard"]]) {
+    node.type = "button";
+    node.dataset.action = action;
+    node.dataset.id = pending.id;
+  }
+  const error = el("span", "msg-error", t("Not sent: %s", pending.detail));
+  status.append(error, " ", retry, " ", discard);
+  return status;
+}

@@ -1,0 +1,162 @@
+"""The timeline is drawn incrementally and stays right.
+
+Day dividers and author runs (`msg-continued`) are checked against the messages shown
+after every older page goes in above and new messages below; and a new or changed
+message touches only its own nodes, never the other messages already in the page.
+"""
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import LiveServer
+from tests.browser.test_chat_client import join_room, post_messages, send_from_composer
+from tests.browser.test_history_paging import PAGE, add_history
+
+HISTORY = 3 * PAGE
+
+# Spreads a room's history over four days, with breaks in the runs, and gives every third
+# run of five messages to another author.
+RESHAPE = """
+from datetime import timedelta
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from chat.models import Message
+other = get_user_model().objects.get(username="{other}").pk
+messages = list(Message.objects.filter(room_id={room}).order_by("seq"))
+at = timezone.now() - timedelta(days=4)
+for message in messages:
+    seq = message.seq
+    at += timedelta(hours=20) if seq % 40 == 0 else timedelta(minutes=7 if seq % 7 == 0 else 1)
+    message.created_at = at
+    if (seq // 5) % 3 == 0:
+        message.author_id = other
+Message.objects.bulk_update(messages, ["created_at", "author_id"])
+"""
+
+# What is wrong with the timeline, worked out from the messages it shows: a divider goes
+# right before the first message of each day (local time) and nowhere else; a message
+# continues its author's run when the one before it is the same author's, the same day,
+# less than five minutes earlier; messages go by seq, pending sends after them.
+PROBLEMS = """() => {
+    const dayOf = (at) => `${at.getFullYear()}-${at.getMonth() + 1}-${at.getDate()}`;
+    const nodes = [...document.getElementById("messages").children];
+    const problems = [];
+    const days = new Set();
+    let previous = null;
+    let lastSeq = 0;
+    let pendingSeen = false;
+    nodes.forEach((node, index) => {
+        const key = node.dataset.key;
+        if (node.classList.contains("day")) {
+            const next = nodes[index + 1];
+            const at = next && new Date(next.querySelector("time.msg-time").dateTime);
+            if (!at || `d:${dayOf(at)}` !== key) problems.push(`${key} is not before its day`);
+            return;
+        }
+        const at = new Date(node.querySelector("time.msg-time").dateTime);
+        const day = dayOf(at);
+        if (!days.has(day) && nodes[index - 1]?.dataset.key !== `d:${day}`) {
+            problems.push(`${key} opens ${day} without its divider`);
+        }
+        days.add(day);
+        const author = node.querySelector(".msg-author").textContent;
+        const continued = Boolean(previous) && previous.day === day &&
+            previous.author === author && at - previous.at < 5 * 60 * 1000;
+        if (continued !== node.classList.contains("msg-continued")) {
+            problems.push(`${key} continued should be ${continued}`);
+        }
+        if (key.startsWith("m:")) {
+            const seq = Number(key.slice(2));
+            if (seq <= lastSeq || pendingSeen) problems.push(`${key} out of order`);
+            lastSeq = seq;
+        } else {
+            pendingSeen = true;
+        }
+        previous = { author, at, day };
+    });
+    const dividers = nodes.filter((node) => node.classList.contains("day")).length;
+    if (dividers !== days.size) problems.push(`${dividers} dividers for ${days.size} days`);
+    return problems;
+}"""
+
+# From now on, records the keys of the messages already shown whose nodes change
+# (inside, their attributes, or their place in the list); `except` may change.
+WATCH = """(except) => {
+    const list = document.getElementById("messages");
+    const shown = new Set([...list.querySelectorAll("li.msg")].filter(
+        (li) => li.dataset.key !== except));
+    window.__touched = [];
+    window.__watch?.disconnect();
+    window.__watch = new MutationObserver((records) => {
+        for (const record of records) {
+            for (const node of [record.target, ...record.addedNodes, ...record.removedNodes]) {
+                const element = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+                const li = node === list ? null : element?.closest("li.msg");
+                if (li && shown.has(li)) window.__touched.push(li.dataset.key);
+            }
+        }
+    });
+    window.__watch.observe(list, {
+        subtree: true, childList: true, attributes: true, characterData: true,
+    });
+}"""
+
+
+def reshape_history(server: LiveServer, room_id: int, other: str) -> None:
+    server.manage("shell", "-c", RESHAPE.format(room=room_id, other=other))
+
+
+def touched(page: Page) -> list[str]:
+    return page.evaluate("window.__touched")
+
+
+def test_days_and_runs_stay_right_and_a_change_touches_only_its_message(people):
+    reader, other = people("reader"), people("other")
+    page, other_page = reader.new_page(), other.new_page()
+    page.goto(reader.server.url)
+    other_page.goto(other.server.url)
+    room_id = join_room(page, "timeline days")
+    join_room(other_page, "timeline days")
+    add_history(reader.server, room_id, HISTORY)
+    reshape_history(reader.server, room_id, other.username)
+
+    page.goto(f"{reader.server.url}/rooms/{room_id}/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    messages = page.locator("#messages li.msg:not(.msg-pending)")
+    expect(messages).to_have_count(PAGE)
+    assert page.evaluate(PROBLEMS) == []
+    # Older pages go in above: dividers move up to their day's new first message, and the
+    # message that opened the page may now continue a run.
+    for loaded in range(2 * PAGE, HISTORY + 1, PAGE):
+        page.locator("#conversation").evaluate("element => { element.scrollTop = 0; }")
+        expect(messages).to_have_count(loaded)
+        assert page.evaluate(PROBLEMS) == []
+    assert page.locator("#messages li.day").count() >= 4
+
+    # New messages below, the reader's own (pending, then acknowledged) and another's.
+    page.evaluate(WATCH, None)
+    send_from_composer(page, "my own message")
+    expect(messages).to_have_count(HISTORY + 1)
+    post_messages(other_page, room_id, ["a message from someone else"])
+    expect(messages).to_have_count(HISTORY + 2)
+    expect(page.locator("#messages li.msg-pending")).to_have_count(0)
+    assert page.evaluate(PROBLEMS) == []
+    assert touched(page) == []
+
+    # A reaction (to an old message) and an edit (of the new one) redraw their message alone.
+    target = f"m:{HISTORY - 3}"
+    message = page.locator(f'#messages li[data-key="{target}"]')
+    page.evaluate(WATCH, target)
+    message.locator('[data-action="picker"]').click()
+    message.locator('[data-action="pick"]').first.click()
+    expect(message.locator(".reaction")).to_have_count(1)
+    assert touched(page) == []
+    target = f"m:{HISTORY + 1}"
+    message = page.locator(f'#messages li[data-key="{target}"]')
+    page.evaluate(WATCH, target)
+    message.locator('[data-action="edit"]').click()
+    message.locator(".msg-editor-input").fill("edited in place")
+    message.locator(".msg-editor-input").press("Enter")
+    expect(message.locator(".msg-edited")).to_be_visible()
+    assert touched(page) == []
+    assert page.evaluate(PROBLEMS) == []
+    assert reader.errors == []
