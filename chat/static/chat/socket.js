@@ -3,6 +3,8 @@
 import { fetchMessages, listRooms } from "./api.js";
 
 const FIRST_DELAY_MS = 500;
+// The server closes with this when the socket's session ended (docs/protocol.md).
+const SESSION_ENDED = 4401;
 const MAX_DELAY_MS = 30_000;
 const PING_EVERY_MS = 20_000;
 const DEAD_AFTER_MS = 45_000;
@@ -26,7 +28,8 @@ export function backoffDelay(attempt, random = Math.random) {
 /**
  * One WebSocket that reopens itself. Events: "frame" (a parsed frame), "state"
  * (this.state changed: connecting, connected, waiting with retryAt, offline, stopped)
- * and "lost" (detail.heard: whether the socket ever delivered a frame).
+ * and "lost" (detail.heard: whether the socket ever delivered a frame; detail.code: the
+ * close code, when the server closed it).
  */
 export class Connection extends EventTarget {
   state = { name: "connecting", retryAt: 0 };
@@ -83,8 +86,8 @@ export class Connection extends EventTarget {
     this.#heard = false;
     this.#lastFrameAt = Date.now();
     socket.addEventListener("message", (event) => this.#receive(event.data));
-    socket.addEventListener("close", () => {
-      if (this.#socket === socket) this.#lost();
+    socket.addEventListener("close", (event) => {
+      if (this.#socket === socket) this.#lost(event.code);
     });
     // Also bounds a handshake that hangs: no frame for DEAD_AFTER_MS means dead.
     this.#watchTimer = setInterval(() => this.#watch(), WATCH_EVERY_MS);
@@ -118,10 +121,10 @@ export class Connection extends EventTarget {
     }
   }
 
-  #lost() {
+  #lost(code = null) {
     const heard = this.#heard;
     this.#close();
-    this.dispatchEvent(new CustomEvent("lost", { detail: { heard } }));
+    this.dispatchEvent(new CustomEvent("lost", { detail: { heard, code } }));
     if (this.state.name === "stopped") return;
     if (!navigator.onLine) {
       this.#setState("offline");
@@ -181,7 +184,8 @@ export class Sync extends EventTarget {
     connection.addEventListener("lost", (event) => {
       // Their answers went with the socket; the events of what did happen come on catch-up.
       this.#requests.clear();
-      if (!event.detail.heard) this.#checkSignedIn();
+      // Refused before hello, or closed because the session ended (4401): signed out?
+      if (!event.detail.heard || event.detail.code === SESSION_ENDED) this.#checkSignedIn();
     });
     // A read still waiting for its debounce would be lost with the page.
     window.addEventListener("pagehide", () => this.#flushReads());
