@@ -160,3 +160,18 @@ def test_message_sent_while_offline_is_delivered_once_after_reconnect(people):
     expect(alice_page.locator(MESSAGES)).to_have_text(["written on the train"])
     heads_saying(bob_sockets[-1], room_id, 1)  # the resend stored once: nothing more comes
     expect(bob_page.locator(MESSAGES)).to_have_count(1)
+
+
+def test_logging_out_in_one_tab_ends_the_others_socket_and_it_offers_to_log_in(people):
+    """The server closes the session's other sockets (4401); the tab finds itself signed
+    out and stops reconnecting, instead of retrying a socket that cannot open."""
+    alice = people("alice")
+    chat, other = alice.new_page(), alice.new_page()
+    chat.goto(alice.server.url)
+    join_room(chat, f"lobby {uuid.uuid4().hex[:6]}")
+    other.goto(alice.server.url)
+    other.get_by_role("button", name="Log out").click()
+    expect(chat.locator("#login-link")).to_be_visible()
+    expect(chat.locator("#connection")).to_have_attribute("data-state", "stopped")
+    # The one request that asks whether it is still signed in is answered 401, as it should.
+    assert [e for e in alice.errors if "status of 401" not in e] == []
