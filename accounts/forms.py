@@ -8,17 +8,32 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
-from .models import User
+from .models import User, name_taken
 
 AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 AVATAR_SIZE = 256
 AVATAR_MAX_PIXELS = 40_000_000
 
 
+def refuse_look_alike(name: str, *, user: User | None = None) -> None:
+    """A name someone else's username or display name could be taken for is refused."""
+    if name_taken(name, by_other_than=user.pk if user else None):
+        raise forms.ValidationError(
+            _("This name looks too much like someone else's name: choose another."),
+            code="look_alike",
+        )
+
+
 class RegisterForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username",)
+
+    def clean_username(self) -> str:
+        username = super().clean_username()
+        if username:  # else already refused, as someone's in another case
+            refuse_look_alike(username)
+        return username
 
 
 def normalized_avatar(upload: UploadedFile) -> InMemoryUploadedFile:
@@ -84,6 +99,8 @@ class ProfileForm(forms.ModelForm):
         name = self.cleaned_data["display_name"].strip()
         if any(not ch.isprintable() for ch in name):
             raise forms.ValidationError(_("The display name has invalid characters."))
+        if name and name != self.initial.get("display_name"):  # a name kept is not judged again
+            refuse_look_alike(name, user=self.instance)
         return name
 
     def clean_avatar(self):
