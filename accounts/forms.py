@@ -2,12 +2,14 @@ from io import BytesIO
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from PIL import Image, UnidentifiedImageError
 
+from . import throttle
 from .models import User, name_taken
 
 AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
@@ -34,6 +36,42 @@ class RegisterForm(UserCreationForm):
         if username:  # else already refused, as someone's in another case
             refuse_look_alike(username)
         return username
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login, with failed attempts counted per account name and per address
+    (budgets login_account, login_address): past either, no password is checked. A
+    name with no account counts like one that has, so nothing tells them apart."""
+
+    throttled = False
+
+    def clean(self):
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if username is None or not password:
+            return super().clean()
+        budgets = {
+            "login_account": throttle.account_key(username),
+            "login_address": throttle.client_address(self.request),
+        }
+        wait = throttle.wait_for_any(budgets)
+        if wait:
+            self.throttled = True
+            minutes = throttle.minutes(wait)
+            raise forms.ValidationError(
+                ngettext(
+                    "Too many failed attempts to log in. Try again in %(minutes)s minute.",
+                    "Too many failed attempts to log in. Try again in %(minutes)s minutes.",
+                    minutes,
+                )
+                % {"minutes": minutes},
+                code="throttled",
+            )
+        try:
+            return super().clean()
+        except forms.ValidationError as error:
+            if error.code == "invalid_login":
+                throttle.spend_all(budgets)
+            raise
 
 
 def normalized_avatar(upload: UploadedFile) -> InMemoryUploadedFile:

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.messages.views import SuccessMessageMixin
 from django.db import transaction
@@ -7,9 +8,27 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.generic import FormView, UpdateView
 
-from .forms import ProfileForm, RegisterForm
+from chat import limits
+
+from . import throttle
+from .forms import LoginForm, ProfileForm, RegisterForm
+
+TOO_MANY_REQUESTS = 429
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+    form_class = LoginForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.throttled:
+            response.status_code = TOO_MANY_REQUESTS
+        return response
 
 
 class RegisterView(FormView):
@@ -23,6 +42,23 @@ class RegisterView(FormView):
         return super().dispatch(request, *args, **kwargs)
 
     def form_valid(self, form):
+        wait = limits.wait_for("register_address", throttle.client_address(self.request))
+        if wait:
+            minutes = throttle.minutes(wait)
+            form.add_error(
+                None,
+                ngettext(
+                    "Too many accounts were made from your address. "
+                    "Try again in %(minutes)s minute.",
+                    "Too many accounts were made from your address. "
+                    "Try again in %(minutes)s minutes.",
+                    minutes,
+                )
+                % {"minutes": minutes},
+            )
+            response = self.form_invalid(form)
+            response.status_code = TOO_MANY_REQUESTS
+            return response
         user = form.save()
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         return HttpResponseRedirect(self.get_success_url())
