@@ -6,7 +6,6 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from PIL import Image, UnidentifiedImageError
 
 from . import throttle
@@ -56,14 +55,9 @@ class LoginForm(AuthenticationForm):
         wait = throttle.wait_for_any(budgets)
         if wait:
             self.throttled = True
-            minutes = throttle.minutes(wait)
             raise forms.ValidationError(
-                ngettext(
-                    "Too many failed attempts to log in. Try again in %(minutes)s minute.",
-                    "Too many failed attempts to log in. Try again in %(minutes)s minutes.",
-                    minutes,
-                )
-                % {"minutes": minutes},
+                _("Too many failed attempts to log in. Try again in %(minutes)s min.")
+                % {"minutes": throttle.minutes(wait)},
                 code="throttled",
             )
         try:

@@ -8,7 +8,6 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.generic import FormView, UpdateView
 
 from chat import limits
@@ -44,17 +43,10 @@ class RegisterView(FormView):
     def form_valid(self, form):
         wait = limits.wait_for("register_address", throttle.client_address(self.request))
         if wait:
-            minutes = throttle.minutes(wait)
             form.add_error(
                 None,
-                ngettext(
-                    "Too many accounts were made from your address. "
-                    "Try again in %(minutes)s minute.",
-                    "Too many accounts were made from your address. "
-                    "Try again in %(minutes)s minutes.",
-                    minutes,
-                )
-                % {"minutes": minutes},
+                _("Too many accounts were made from your address. Try again in %(minutes)s min.")
+                % {"minutes": throttle.minutes(wait)},
             )
             response = self.form_invalid(form)
             response.status_code = TOO_MANY_REQUESTS
