@@ -6,14 +6,16 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
+
+from chat.content import uploads
+from chat.errors import ChatError
 
 from . import throttle
 from .models import User, name_taken
 
 AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 AVATAR_SIZE = 256
-AVATAR_MAX_PIXELS = 40_000_000
 
 
 def refuse_look_alike(name: str, *, user: User | None = None) -> None:
@@ -72,7 +74,8 @@ def normalized_avatar(upload: UploadedFile) -> InMemoryUploadedFile:
     """Decode the upload and re-encode it as a small PNG.
 
     Re-encoding drops anything that is not pixels (metadata, polyglot payloads)
-    and bounds what is stored, whatever the client sent.
+    and bounds what is stored, whatever the client sent. Decoding takes the bounded
+    memory of message attachments (chat.content.uploads.bounded_image).
     """
     if upload.size > settings.AVATAR_MAX_BYTES:
         raise forms.ValidationError(
@@ -84,22 +87,20 @@ def normalized_avatar(upload: UploadedFile) -> InMemoryUploadedFile:
             },
         )
     try:
-        upload.seek(0)
-        with Image.open(upload) as probe:
-            if probe.format not in AVATAR_FORMATS:
+        with uploads.bounded_image(upload) as image:
+            if image.format not in AVATAR_FORMATS:
                 raise forms.ValidationError(
                     _("Use a PNG, JPEG, GIF or WebP image."), code="bad_type"
                 )
-            if probe.width * probe.height > AVATAR_MAX_PIXELS:
-                raise forms.ValidationError(_("The image has too many pixels."), code="too_large")
-            probe.verify()
-        upload.seek(0)
-        with Image.open(upload) as image:
+            if image.mode in ("1", "P"):  # a palette scales poorly: to colours first
+                image = image.convert("RGBA")
+            image.thumbnail((AVATAR_SIZE, AVATAR_SIZE))  # a JPEG decodes reduced
             image = image.convert("RGBA")
-            image.thumbnail((AVATAR_SIZE, AVATAR_SIZE))
-            out = BytesIO()
-            image.save(out, format="PNG", optimize=True)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
+        out = BytesIO()
+        image.save(out, format="PNG", optimize=True)
+    except ChatError as error:  # too many pixels
+        raise forms.ValidationError(error.detail, code=error.code) from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise forms.ValidationError(_("Upload a valid image."), code="invalid_image") from exc
     return InMemoryUploadedFile(
         out, "avatar", "avatar.png", "image/png", out.getbuffer().nbytes, None

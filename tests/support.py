@@ -1,5 +1,8 @@
 """What tests share beyond fixtures (those are in conftest.py): records and assertions."""
 
+import os
+import subprocess
+import sys
 from typing import NamedTuple
 
 import pytest
@@ -27,3 +30,31 @@ def refused(code: str, call, *args, **kwargs) -> ChatError:
         call(*args, **kwargs)
     assert caught.value.code == code
     return caught.value
+
+
+MEASURE = """
+import resource, sys
+import django
+django.setup()
+{imports}
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+{judge}
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, result)
+"""
+
+
+def peak_memory_of(imports: str, judge: str, path) -> tuple[int, str]:
+    """(MiB the peak memory of a fresh process grew by running `judge` on the bytes of the
+    file at `path` (`data`), the `result` it set); `imports` run before measuring."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": os.getcwd()}
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE.format(imports=imports, judge=judge), str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    grown, result = done.stdout.split()
+    return int(grown), result
