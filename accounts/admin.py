@@ -21,5 +21,6 @@ class UserAdmin(BaseUserAdmin):
     ordering = ("username",)
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        (_("Profile"), {"fields": ("display_name", "bio", "avatar")}),
+        (_("Profile"), {"fields": ("display_name", "bio", "avatar", "verified_email")}),
     )
+    readonly_fields = ("verified_email",)

@@ -118,8 +118,11 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ("display_name", "bio", "avatar")
-        widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+        fields = ("display_name", "bio", "avatar", "email")
+        widgets = {
+            "bio": forms.Textarea(attrs={"rows": 4}),
+            "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -127,6 +130,19 @@ class ProfileForm(forms.ModelForm):
         self.fields["avatar"].help_text = _("PNG, JPEG, GIF or WebP, at most %(limit)s.") % {
             "limit": filesizeformat(settings.AVATAR_MAX_BYTES)
         }
+        self.fields["email"].label = _("Email address (optional)")
+        self.fields["email"].help_text = _(
+            "Only for resetting your password, once you have confirmed it by the link we "
+            "mail to it. Nobody else sees it."
+        )
+
+    def clean_email(self) -> str:
+        return User.objects.normalize_email(self.cleaned_data["email"].strip())
+
+    def save(self, commit=True):
+        if "email" in self.changed_data:
+            self.instance.verified_email = ""  # confirmed anew, by a link to the new address
+        return super().save(commit)
 
     def clean_display_name(self) -> str:
         name = self.cleaned_data["display_name"].strip()

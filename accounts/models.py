@@ -22,6 +22,9 @@ class User(AbstractUser):
     display_name = models.CharField(_("display name"), max_length=64, blank=True)
     bio = models.TextField(_("bio"), max_length=500, blank=True)
     avatar = models.ImageField(_("avatar"), upload_to=avatar_path, blank=True)
+    # The address whose confirmation link was followed: `email` is confirmed while it is
+    # this one (accounts.email). Only a confirmed address is sent password resets.
+    verified_email = models.EmailField(_("confirmed email address"), blank=True, editable=False)
     # Text, not a bounded char field: a skeleton can be longer than its name ("m" → "rn").
     username_skeleton = models.TextField(editable=False, default="")
     username_skeleton_cased = models.TextField(editable=False, default="")
@@ -39,6 +42,10 @@ class User(AbstractUser):
     def shown_name(self) -> str:
         """The name other people see: the display name, else the username."""
         return self.display_name or self.username
+
+    @property
+    def email_verified(self) -> bool:
+        return bool(self.email) and self.email == self.verified_email
 
     def save(self, *args, **kwargs):
         update_fields = kwargs.get("update_fields")

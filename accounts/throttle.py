@@ -12,9 +12,11 @@ import hashlib
 import ipaddress
 import math
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from chat import limits
+
+TOO_MANY_REQUESTS = 429
 
 
 def client_address(request: HttpRequest) -> str:
@@ -50,3 +52,11 @@ def spend_all(budgets: dict[str, str]) -> None:
 def minutes(seconds: float) -> int:
     """A wait as people are told it: whole minutes, at least one."""
     return max(1, math.ceil(seconds / 60))
+
+
+def refused(view, form, message: str, wait: float) -> HttpResponse:
+    """The form again with `message` (a "%(minutes)s" in it) as its error, answered 429."""
+    form.add_error(None, message % {"minutes": minutes(wait)})
+    response = view.form_invalid(form)
+    response.status_code = TOO_MANY_REQUESTS
+    return response

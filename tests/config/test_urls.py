@@ -9,6 +9,10 @@ UNSAFE_VIEWS = [
     ("logout", {}, "post"),
     ("profile", {}, "post"),
     ("password_change", {}, "post"),
+    ("send_confirmation", {}, "post"),
+    ("confirm_email", {"token": "x"}, "post"),
+    ("password_reset", {}, "post"),
+    ("password_reset_confirm", {"uidb64": "x", "token": "y"}, "post"),
     ("join", {}, "post"),
     ("api-rooms", {}, "post"),
     ("api-direct", {}, "post"),
@@ -37,6 +41,8 @@ SAFE_VIEWS = {
     "attachment-thumb",
     "healthz",
     "password_change_done",
+    "password_reset_done",
+    "password_reset_complete",
 }
 
 
