@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from .deletion import delete_account
 from .models import User
 
 
@@ -24,3 +25,12 @@ class UserAdmin(BaseUserAdmin):
         (_("Profile"), {"fields": ("display_name", "bio", "avatar", "verified_email")}),
     )
     readonly_fields = ("verified_email",)
+
+    # Staff deleting an account do what the person would (accounts.deletion): the rooms
+    # hear them leave, and their messages stay as by "Deleted user".
+    def delete_model(self, request, obj):
+        delete_account(obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            delete_account(user)

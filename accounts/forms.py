@@ -157,3 +157,33 @@ class ProfileForm(forms.ModelForm):
         if isinstance(avatar, UploadedFile):
             return normalized_avatar(avatar)
         return avatar
+
+
+class DeleteAccountForm(forms.Form):
+    """Deleting an account asks for its password; wrong ones count as failed logins
+    of the account (login_account)."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, user: User, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        budget = {"login_account": throttle.account_key(self.user.username)}
+        wait = throttle.wait_for_any(budget)
+        if wait:
+            raise forms.ValidationError(
+                _("Too many wrong passwords. Try again in %(minutes)s min.")
+                % {"minutes": throttle.minutes(wait)},
+                code="throttled",
+            )
+        if not self.user.check_password(password):
+            throttle.spend_all(budget)
+            raise forms.ValidationError(_("That is not your password."), code="wrong_password")
+        return password

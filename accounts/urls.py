@@ -8,6 +8,8 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.ProfileView.as_view(), name="profile"),
+    path("delete/", views.DeleteAccountView.as_view(), name="delete_account"),
+    path("data/", views.download_data, name="download_data"),
     path("email/confirm/", views.send_confirmation, name="send_confirmation"),
     path("email/confirm/<str:token>/", views.confirm_email, name="confirm_email"),
     path(

@@ -1,21 +1,24 @@
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.messages.views import SuccessMessageMixin
+from django.core.handlers.asgi import ASGIRequest
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.generic import FormView, UpdateView
 
 from chat import limits
 
-from . import email, throttle
-from .forms import LoginForm, ProfileForm, RegisterForm
+from . import email, export, throttle
+from .deletion import delete_account
+from .forms import DeleteAccountForm, LoginForm, ProfileForm, RegisterForm
 
 TOO_MANY_CONFIRMATIONS = _("Too many confirmation mails. Try again in %(minutes)s min.")
 
@@ -154,3 +157,42 @@ class PasswordResetView(auth_views.PasswordResetView):
             )
             return throttle.refused(self, form, message, wait)
         return super().form_valid(form)
+
+
+class DeleteAccountView(LoginRequiredMixin, FormView):
+    """The account goes once its password is given (accounts.deletion); this session
+    ends. Its other sessions find no user and are logged out at their next request."""
+
+    template_name = "accounts/delete.html"
+    form_class = DeleteAccountForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def form_valid(self, form):
+        delete_account(get_user_model().objects.get(pk=self.request.user.pk))
+        logout(self.request)
+        messages.success(self.request, _("Your account was deleted."))
+        return redirect("login")
+
+
+@login_required
+@require_GET
+def download_data(request: HttpRequest) -> HttpResponse:
+    """The caller's profile and messages as a JSON file (accounts.export), streamed."""
+    user = request.user
+    wait = limits.wait_for("data_export", user.pk)
+    if wait:
+        messages.error(
+            request,
+            _("You downloaded your data a moment ago. Try again in %(minutes)s min.")
+            % {"minutes": throttle.minutes(wait)},
+        )
+        return redirect("profile")
+    pieces = export.adocument(user) if isinstance(request, ASGIRequest) else export.document(user)
+    response = StreamingHttpResponse(pieces, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"parley-{user.username}.json"
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -319,6 +319,7 @@ PARLEY_LIMIT_DEFAULTS = {
     "reset_address": (10, 3600),  # password-reset requests from one address
     "reset_account": (3, 3600),  # password-reset mails to one account
     "confirm_email": (5, 3600),  # mails one account has sent to confirm its address
+    "data_export": (5, 3600),  # downloads of one's own data
 }
 PARLEY_LIMITS = {
     name: tuple(env.list(f"PARLEY_LIMIT_{name.upper()}", cast=int, default=list(default)))

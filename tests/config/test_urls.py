@@ -10,6 +10,7 @@ UNSAFE_VIEWS = [
     ("profile", {}, "post"),
     ("password_change", {}, "post"),
     ("send_confirmation", {}, "post"),
+    ("delete_account", {}, "post"),
     ("confirm_email", {"token": "x"}, "post"),
     ("password_reset", {}, "post"),
     ("password_reset_confirm", {"uidb64": "x", "token": "y"}, "post"),
@@ -43,6 +44,7 @@ SAFE_VIEWS = {
     "password_change_done",
     "password_reset_done",
     "password_reset_complete",
+    "download_data",
 }
 
 
