@@ -56,6 +56,9 @@ class LiveServer:
             "PORT": str(self.port),
             "PARLEY_HEADS_INTERVAL": "2",
             "PARLEY_SEND_RATE": "1000,10",
+            # Every browser test registers and logs in from 127.0.0.1.
+            "PARLEY_LIMIT_REGISTER_ADDRESS": "0,1",
+            "PARLEY_LIMIT_LOGIN_ADDRESS": "0,1",
         }
         self.log = (workdir / "server.log").open("w")
         self.process: subprocess.Popen | None = None
