@@ -185,7 +185,9 @@ EMAIL_OPTIONS = {  # django-environ's names → the mail backend's arguments
 }
 MAILERS = {
     "default": {
-        "BACKEND": EMAIL["EMAIL_BACKEND"],
+        "BACKEND": {  # on the console, mails as people read them (config/mail.py)
+            "django.core.mail.backends.console.EmailBackend": "config.mail.ConsoleBackend"
+        }.get(EMAIL["EMAIL_BACKEND"], EMAIL["EMAIL_BACKEND"]),
         "OPTIONS": {
             **{arg: EMAIL[name] for name, arg in EMAIL_OPTIONS.items() if EMAIL.get(name)},
             **{name.lower(): value for name, value in EMAIL.get("OPTIONS", {}).items()},

@@ -178,7 +178,7 @@ def test_port_and_host_from_make_run_reach_the_origin_allow_list():
 
 def test_email_url_becomes_the_default_mailer():
     unset = json.loads(load_settings({}, ["MAILERS"]).stdout)["MAILERS"]["default"]
-    assert unset == {"BACKEND": "django.core.mail.backends.console.EmailBackend", "OPTIONS": {}}
+    assert unset == {"BACKEND": "config.mail.ConsoleBackend", "OPTIONS": {}}
     smtp = load_settings(
         {"EMAIL_URL": "smtp+tls://parley:s%40cret@mail.example.com:587?timeout=10"}, ["MAILERS"]
     )
