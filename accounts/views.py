@@ -123,20 +123,12 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     """Where the confirmation link leads: a button that confirms (a link alone changes
     nothing, whatever opens it). No login needed: another device may open it."""
     if request.method == "POST":
-        confirmed = email.confirm(token)
-        return render(
-            request,
-            "accounts/email_confirmed.html",
-            {"confirmed": confirmed},
-            status=200 if confirmed else 400,
-        )
-    account = email.confirmable(token)
-    return render(
-        request,
-        "accounts/confirm_email.html",
-        {"account": account},
-        status=200 if account else 400,
-    )
+        done = email.confirm(token)
+        template, context = "accounts/email_confirmed.html", {"confirmed": done}
+    else:
+        done = email.confirmable(token)
+        template, context = "accounts/confirm_email.html", {"account": done}
+    return render(request, template, context, status=200 if done else 400)
 
 
 class PasswordResetView(auth_views.PasswordResetView):

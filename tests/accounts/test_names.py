@@ -1,4 +1,6 @@
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
 from accounts.forms import RegisterForm
@@ -130,3 +132,21 @@ def test_people_and_direct_rooms_show_the_username(client):
     client.force_login(me)
     page = client.get(reverse("home")).content.decode()
     assert page.count("@bob") >= 2  # the direct room and the people list
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_existing_accounts_their_skeletons():
+    before, after = [("accounts", "0001_initial")], [("accounts", "0002_name_skeletons")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old_user = executor.loader.project_state(before).apps.get_model("accounts", "User")
+    old_user.objects.create(username="ALICE", display_name="Βοb")
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert name_taken("alice") and name_taken("bob")
+    user = User.objects.get(username="ALICE")
+    assert (user.username_skeleton, user.display_name_skeleton_cased) == ("alice", "bob")
