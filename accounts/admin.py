@@ -3,7 +3,11 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from .deletion import delete_account
+from .forms import AdminLoginForm
 from .models import User
+
+# Failed logins to the admin count like those to the site (accounts.throttle).
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)

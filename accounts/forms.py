@@ -2,6 +2,7 @@ from io import BytesIO
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.template.defaultfilters import filesizeformat
@@ -39,10 +40,10 @@ class RegisterForm(UserCreationForm):
         return username
 
 
-class LoginForm(AuthenticationForm):
-    """Django's login, with failed attempts counted per account name and per address
-    (budgets login_account, login_address): past either, no password is checked. A
-    name with no account counts like one that has, so nothing tells them apart."""
+class ThrottledLogin:
+    """A login form's failed attempts counted per account name and per address (budgets
+    login_account, login_address): past either, no password is checked. A name with no
+    account counts like one that has, so nothing tells them apart."""
 
     throttled = False
 
@@ -68,6 +69,14 @@ class LoginForm(AuthenticationForm):
             if error.code == "invalid_login":
                 throttle.spend_all(budgets)
             raise
+
+
+class LoginForm(ThrottledLogin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):
+    """The admin's login (accounts/admin.py), under the same budgets."""
 
 
 def normalized_avatar(upload: UploadedFile) -> InMemoryUploadedFile:

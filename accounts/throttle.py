@@ -19,9 +19,9 @@ from chat import limits
 TOO_MANY_REQUESTS = 429
 
 
-def client_address(request: HttpRequest) -> str:
+def client_address(request: HttpRequest | None) -> str:
     """Who an address budget is counted for: the IPv4 address or the IPv6 /64."""
-    address = request.META.get("REMOTE_ADDR") or ""
+    address = (request.META.get("REMOTE_ADDR") if request is not None else None) or ""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

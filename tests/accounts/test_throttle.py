@@ -115,3 +115,15 @@ class TestRegistration:
         assert "Too many accounts were made from your address" in response.content.decode()
         assert not get_user_model().objects.filter(username="erin").exists()
         assert self.register(client, "erin", address="198.51.100.9").status_code == 302
+
+
+def test_the_admin_login_counts_failures_too(client, budgets):
+    budgets(login_account=(2, 900))
+    UserFactory(username="root", is_staff=True, is_superuser=True)
+    url = reverse("admin:login")
+    for _ in range(2):
+        client.post(url, {"username": "root", "password": "wrong"}, REMOTE_ADDR="192.0.2.1")
+    page = client.post(url, {"username": "root", "password": PASSWORD}, REMOTE_ADDR="192.0.2.1")
+    assert page.status_code == 200
+    assert "Too many failed attempts to log in" in page.content.decode()
+    assert client.get(reverse("admin:index")).status_code == 302
