@@ -1,5 +1,5 @@
 """Budgets of the account pages (chat.limits): failed logins per account and per address,
-registrations and password-reset mails per address, and who they are counted for.
+registrations and password-reset requests per address, and who they are counted for.
 
 The address is the request's REMOTE_ADDR, the peer of the connection. Behind a proxy
 that is the proxy, unless the server takes the client's address from the proxy's
