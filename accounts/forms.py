@@ -2,17 +2,30 @@ from io import BytesIO
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
-from .models import User
+from chat.content import uploads
+from chat.errors import ChatError
+
+from . import throttle
+from .models import User, name_taken
 
 AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 AVATAR_SIZE = 256
-AVATAR_MAX_PIXELS = 40_000_000
+
+
+def refuse_look_alike(name: str, *, user: User | None = None) -> None:
+    """A name someone else's username or display name could be taken for is refused."""
+    if name_taken(name, by_other_than=user.pk if user else None):
+        raise forms.ValidationError(
+            _("This name looks too much like someone else's name: choose another."),
+            code="look_alike",
+        )
 
 
 class RegisterForm(UserCreationForm):
@@ -20,12 +33,58 @@ class RegisterForm(UserCreationForm):
         model = User
         fields = ("username",)
 
+    def clean_username(self) -> str:
+        username = super().clean_username()
+        if username:  # else already refused, as someone's in another case
+            refuse_look_alike(username)
+        return username
+
+
+class ThrottledLogin:
+    """A login form's failed attempts counted per account name and per address (budgets
+    login_account, login_address): past either, no password is checked. A name with no
+    account counts like one that has, so nothing tells them apart."""
+
+    throttled = False
+
+    def clean(self):
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if username is None or not password:
+            return super().clean()
+        budgets = {
+            "login_account": throttle.account_key(username),
+            "login_address": throttle.client_address(self.request),
+        }
+        wait = throttle.wait_for_any(budgets)
+        if wait:
+            self.throttled = True
+            raise forms.ValidationError(
+                _("Too many failed attempts to log in. Try again in %(minutes)s min.")
+                % {"minutes": throttle.minutes(wait)},
+                code="throttled",
+            )
+        try:
+            return super().clean()
+        except forms.ValidationError as error:
+            if error.code == "invalid_login":
+                throttle.spend_all(budgets)
+            raise
+
+
+class LoginForm(ThrottledLogin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):
+    """The admin's login (accounts/admin.py), under the same budgets."""
+
 
 def normalized_avatar(upload: UploadedFile) -> InMemoryUploadedFile:
     """Decode the upload and re-encode it as a small PNG.
 
     Re-encoding drops anything that is not pixels (metadata, polyglot payloads)
-    and bounds what is stored, whatever the client sent.
+    and bounds what is stored, whatever the client sent. Decoding takes the bounded
+    memory of message attachments (chat.content.uploads.bounded_image).
     """
     if upload.size > settings.AVATAR_MAX_BYTES:
         raise forms.ValidationError(
@@ -37,22 +96,20 @@ def normalized_avatar(upload: UploadedFile) -> InMemoryUploadedFile:
             },
         )
     try:
-        upload.seek(0)
-        with Image.open(upload) as probe:
-            if probe.format not in AVATAR_FORMATS:
+        with uploads.bounded_image(upload) as image:
+            if image.format not in AVATAR_FORMATS:
                 raise forms.ValidationError(
                     _("Use a PNG, JPEG, GIF or WebP image."), code="bad_type"
                 )
-            if probe.width * probe.height > AVATAR_MAX_PIXELS:
-                raise forms.ValidationError(_("The image has too many pixels."), code="too_large")
-            probe.verify()
-        upload.seek(0)
-        with Image.open(upload) as image:
+            if image.mode in ("1", "P"):  # a palette scales poorly: to colours first
+                image = image.convert("RGBA")
+            image.thumbnail((AVATAR_SIZE, AVATAR_SIZE))  # a JPEG decodes reduced
             image = image.convert("RGBA")
-            image.thumbnail((AVATAR_SIZE, AVATAR_SIZE))
-            out = BytesIO()
-            image.save(out, format="PNG", optimize=True)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
+        out = BytesIO()
+        image.save(out, format="PNG", optimize=True)
+    except ChatError as error:  # too many pixels
+        raise forms.ValidationError(error.detail, code=error.code) from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise forms.ValidationError(_("Upload a valid image."), code="invalid_image") from exc
     return InMemoryUploadedFile(
         out, "avatar", "avatar.png", "image/png", out.getbuffer().nbytes, None
@@ -70,8 +127,11 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ("display_name", "bio", "avatar")
-        widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+        fields = ("display_name", "bio", "avatar", "email")
+        widgets = {
+            "bio": forms.Textarea(attrs={"rows": 4}),
+            "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -79,11 +139,26 @@ class ProfileForm(forms.ModelForm):
         self.fields["avatar"].help_text = _("PNG, JPEG, GIF or WebP, at most %(limit)s.") % {
             "limit": filesizeformat(settings.AVATAR_MAX_BYTES)
         }
+        self.fields["email"].label = _("Email address (optional)")
+        self.fields["email"].help_text = _(
+            "Only for resetting your password, once you have confirmed it by the link we "
+            "mail to it. Nobody else sees it."
+        )
+
+    def clean_email(self) -> str:
+        return User.objects.normalize_email(self.cleaned_data["email"].strip())
+
+    def save(self, commit=True):
+        if "email" in self.changed_data:
+            self.instance.verified_email = ""  # confirmed anew, by a link to the new address
+        return super().save(commit)
 
     def clean_display_name(self) -> str:
         name = self.cleaned_data["display_name"].strip()
         if any(not ch.isprintable() for ch in name):
             raise forms.ValidationError(_("The display name has invalid characters."))
+        if name and name != self.initial.get("display_name"):  # a name kept is not judged again
+            refuse_look_alike(name, user=self.instance)
         return name
 
     def clean_avatar(self):
@@ -91,3 +166,33 @@ class ProfileForm(forms.ModelForm):
         if isinstance(avatar, UploadedFile):
             return normalized_avatar(avatar)
         return avatar
+
+
+class DeleteAccountForm(forms.Form):
+    """Deleting an account asks for its password; wrong ones count as failed logins
+    of the account (login_account)."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, user: User, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        budget = {"login_account": throttle.account_key(self.user.username)}
+        wait = throttle.wait_for_any(budget)
+        if wait:
+            raise forms.ValidationError(
+                _("Too many wrong passwords. Try again in %(minutes)s min.")
+                % {"minutes": throttle.minutes(wait)},
+                code="throttled",
+            )
+        if not self.user.check_password(password):
+            throttle.spend_all(budget)
+            raise forms.ValidationError(_("That is not your password."), code="wrong_password")
+        return password

@@ -1,6 +1,15 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from .names import name_skeletons
+
+# Each name's two skeletons (accounts.names), kept by save(): a look-alike is one indexed query.
+SKELETON_FIELDS = {
+    "username": ("username_skeleton", "username_skeleton_cased"),
+    "display_name": ("display_name_skeleton", "display_name_skeleton_cased"),
+}
 
 
 def avatar_path(user: "User", filename: str) -> str:
@@ -13,8 +22,48 @@ class User(AbstractUser):
     display_name = models.CharField(_("display name"), max_length=64, blank=True)
     bio = models.TextField(_("bio"), max_length=500, blank=True)
     avatar = models.ImageField(_("avatar"), upload_to=avatar_path, blank=True)
+    # The address whose confirmation link was followed: `email` is confirmed while it is
+    # this one (accounts.email). Only a confirmed address is sent password resets.
+    verified_email = models.EmailField(_("confirmed email address"), blank=True, editable=False)
+    # Text, not a bounded char field: a skeleton can be longer than its name ("m" → "rn").
+    username_skeleton = models.TextField(editable=False, default="")
+    username_skeleton_cased = models.TextField(editable=False, default="")
+    display_name_skeleton = models.TextField(editable=False, default="")
+    display_name_skeleton_cased = models.TextField(editable=False, default="")
+
+    class Meta(AbstractUser.Meta):
+        indexes = [
+            models.Index(fields=[field], name="user_" + field.replace("_skeleton", "_skel"))
+            for fields in SKELETON_FIELDS.values()
+            for field in fields
+        ]
 
     @property
     def shown_name(self) -> str:
         """The name other people see: the display name, else the username."""
         return self.display_name or self.username
+
+    @property
+    def email_verified(self) -> bool:
+        return bool(self.email) and self.email == self.verified_email
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        for name, fields in SKELETON_FIELDS.items():
+            for field, value in zip(fields, name_skeletons(getattr(self, name)), strict=True):
+                setattr(self, field, value)
+            if update_fields is not None and name in update_fields:
+                kwargs["update_fields"] = {*kwargs["update_fields"], *fields}
+        super().save(*args, **kwargs)
+
+
+def name_taken(name: str, *, by_other_than: int | None = None) -> bool:
+    """Whether someone (other than the user with that id) has a username or a display
+    name that could be taken for `name`."""
+    skeletons = {s for s in name_skeletons(name) if s}
+    if not skeletons:
+        return False
+    clash = Q()
+    for field in (field for fields in SKELETON_FIELDS.values() for field in fields):
+        clash |= Q(**{f"{field}__in": skeletons})
+    return User.objects.filter(clash).exclude(pk=by_other_than).exists()

@@ -38,15 +38,17 @@ logger = logging.getLogger(__name__)
 MAX_TRACKED = 50_000  # budgets kept in memory before the idle ones are dropped
 
 # Atomically: forget actions older than the span, and add `cost` more if the count
-# allows. ARGV: now (ms), span (ms), count, cost, a token unique to this call.
+# allows (a cost of 0 adds nothing: it asks whether one more would pass). ARGV: now
+# (ms), span (ms), count, cost, a token unique to this call.
 # Returns 0 when spent, else the ms until enough of the oldest have aged out.
 SPEND_SCRIPT = """
 local now, span = tonumber(ARGV[1]), tonumber(ARGV[2])
 local count, cost = tonumber(ARGV[3]), tonumber(ARGV[4])
+local need = math.max(cost, 1)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 local held = redis.call('ZCARD', KEYS[1])
-if held + cost > count then
-  local freeing = held + cost - count - 1
+if held + need > count then
+  local freeing = held + need - count - 1
   local oldest = redis.call('ZRANGE', KEYS[1], freeing, freeing, 'WITHSCORES')
   if oldest[2] == nil then return math.ceil(span) end
   return math.max(1, math.ceil(tonumber(oldest[2]) + span - now))
@@ -73,8 +75,9 @@ class MemoryBudgets:
             times = self._times.setdefault(key, deque())
             while times and times[0] <= now_ms - span_ms:
                 times.popleft()
-            if len(times) + cost > count:
-                freeing = len(times) + cost - count - 1
+            need = max(cost, 1)  # a cost of 0 asks whether one more would pass
+            if len(times) + need > count:
+                freeing = len(times) + need - count - 1
                 if freeing >= len(times):
                     return math.ceil(span_ms)
                 return max(1, math.ceil(times[freeing] + span_ms - now_ms))
@@ -107,7 +110,8 @@ def _redis_spend(key: str, now_ms: float, span_ms: float, count: int, cost: int)
 
 def wait_for(name: str, who: object, *, cost: int = 1, now: float | None = None) -> float:
     """Spend `cost` from `who`'s budget `name`; 0 if it allowed it, else the seconds
-    until it would (nothing is spent then)."""
+    until it would (nothing is spent then). A cost of 0 spends nothing: the seconds
+    until one more would pass (0: now), for budgets that count only failures."""
     count, seconds = settings.PARLEY_LIMITS[name]
     if count <= 0:
         return 0.0  # this limit is off

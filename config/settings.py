@@ -143,6 +143,33 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Mail (password resets, confirming an address): EMAIL_URL, e.g. smtp+tls://user:pass@host:587,
+# read by django-environ and given to Django as its MAILERS. Unset, mail is printed on the
+# console in DEBUG (`make run` shows the links) and dropped otherwise: a production server
+# without EMAIL_URL sends nothing.
+EMAIL = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "dummymail://")
+EMAIL_OPTIONS = {  # django-environ's names → the mail backend's arguments
+    "EMAIL_HOST": "host",
+    "EMAIL_PORT": "port",
+    "EMAIL_HOST_USER": "username",
+    "EMAIL_HOST_PASSWORD": "password",
+    "EMAIL_USE_TLS": "use_tls",
+    "EMAIL_USE_SSL": "use_ssl",
+    "EMAIL_FILE_PATH": "file_path",
+}
+MAILERS = {
+    "default": {
+        "BACKEND": {  # on the console, mails as people read them (config/mail.py)
+            "django.core.mail.backends.console.EmailBackend": "config.mail.ConsoleBackend"
+        }.get(EMAIL["EMAIL_BACKEND"], EMAIL["EMAIL_BACKEND"]),
+        "OPTIONS": {
+            **{arg: EMAIL[name] for name, arg in EMAIL_OPTIONS.items() if EMAIL.get(name)},
+            **{name.lower(): value for name, value in EMAIL.get("OPTIONS", {}).items()},
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Parley <parley@localhost>")
+
 # The interface languages: English, and German from locale/ (README: Languages).
 # The language is the one chosen on the profile page, else the browser's Accept-Language.
 LANGUAGE_CODE = "en"
@@ -265,6 +292,10 @@ PARLEY_LIMIT_DEFAULTS = {
     "login_account": (10, 900),  # failed logins for one account
     "login_address": (50, 900),  # failed logins from one address
     "register_address": (10, 3600),  # accounts registered from one address
+    "reset_address": (10, 3600),  # password-reset requests from one address
+    "reset_account": (3, 3600),  # password-reset mails to one account
+    "confirm_email": (5, 3600),  # mails one account has sent to confirm its address
+    "data_export": (5, 3600),  # downloads of one's own data
 }
 # Sockets: per process, per client address (in this process), per user (in every process).
 PARLEY_MAX_SOCKETS = env.int("PARLEY_MAX_SOCKETS", default=10_000)

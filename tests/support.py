@@ -68,6 +68,37 @@ def refused(code: str, call, *args, **kwargs) -> ChatError:
     return caught.value
 
 
+# Peak memory of one piece of work, measured in a fresh process.
+
+
+MEASURE = """
+import resource, sys
+import django
+django.setup()
+{imports}
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+{judge}
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, result)
+"""
+
+
+def peak_memory_of(imports: str, judge: str, path) -> tuple[int, str]:
+    """(MiB the peak memory of a fresh process grew by running `judge` on the bytes of the
+    file at `path` (`data`), the `result` it set); `imports` run before measuring."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": os.getcwd()}
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE.format(imports=imports, judge=judge), str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    grown, result = done.stdout.split()
+    return int(grown), result
+
+
 # Waiting: for a condition, never for a guessed time.
 
 POLL_SECONDS = 0.005

@@ -14,6 +14,8 @@ import threading
 import unicodedata
 import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import PurePath
@@ -160,33 +162,47 @@ def _frames(image: Image.Image) -> list[Image.Image]:
     return frames
 
 
-def _reencode(upload: UploadedFile, name: str) -> Processed:
-    """Decode the image and write it anew (same format), with a WebP thumbnail."""
+@contextmanager
+def bounded_image(upload: UploadedFile) -> Iterator[Image.Image]:
+    """The upload opened for decoding in bounded memory: at most MAX_PIXELS decoded (a
+    larger JPEG reduced while decoding), one image decoded at a time in the process.
+    Raises ChatError `too_large` for more pixels (from the header, before decoding);
+    errors of unreadable bytes (OSError and the like) are the caller's to judge."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             upload.seek(0)
             with _decoding, Image.open(upload) as image:
-                kind = image.format
-                frame_count = getattr(image, "n_frames", 1)
-                if kind == "JPEG" and MAX_PIXELS < image.width * image.height <= MAX_JPEG_PIXELS:
+                if (
+                    image.format == "JPEG"
+                    and MAX_PIXELS < image.width * image.height <= MAX_JPEG_PIXELS
+                ):
                     _reduce_while_decoding(image)
-                pixels = image.width * image.height
-                if pixels > MAX_PIXELS or pixels * frame_count > MAX_ANIMATION_PIXELS:
+                if image.width * image.height > MAX_PIXELS:
                     raise ChatError("too_large", _("The image has too many pixels."))
-                if frame_count > MAX_FRAMES:
-                    raise ChatError(
-                        "too_large",
-                        _("An animation may have at most %(limit)s frames.")
-                        % {"limit": MAX_FRAMES},
-                    )
-                loop = image.info.get("loop", 0)
-                frames = _frames(image)
-            data, thumbnail = _encode(kind, frames, loop)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ChatError("bad_request", _("The image could not be read.")) from exc
+                yield image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ChatError("too_large", _("The image has too many pixels.")) from exc
+
+
+def _reencode(upload: UploadedFile, name: str) -> Processed:
+    """Decode the image and write it anew (same format), with a WebP thumbnail."""
+    try:
+        with bounded_image(upload) as image:
+            kind = image.format
+            frame_count = getattr(image, "n_frames", 1)
+            if image.width * image.height * frame_count > MAX_ANIMATION_PIXELS:
+                raise ChatError("too_large", _("The image has too many pixels."))
+            if frame_count > MAX_FRAMES:
+                raise ChatError(
+                    "too_large",
+                    _("An animation may have at most %(limit)s frames.") % {"limit": MAX_FRAMES},
+                )
+            loop = image.info.get("loop", 0)
+            frames = _frames(image)
+        data, thumbnail = _encode(kind, frames, loop)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ChatError("bad_request", _("The image could not be read.")) from exc
     content_type = IMAGE_TYPES[kind]
     return Processed(
         data=data,

@@ -99,10 +99,11 @@ def message_dict(message) -> dict:
 
 
 def room_dict(room, membership, *, unread: int = 0, mentions: int = 0, peer=None) -> dict:
-    """A room as seen by one user (direct rooms are named after the other person)."""
+    """A room as seen by one user (direct rooms are named after the other person, or
+    "Deleted user" once their account is gone)."""
     return {
         "id": room.pk,
-        "name": peer.shown_name if room.is_direct and peer is not None else room.name,
+        "name": user_dict(peer)["display_name"] if room.is_direct else room.name,
         "kind": room.kind,
         "topic": room.topic,
         "last_seq": room.last_seq,

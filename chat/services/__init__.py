@@ -16,6 +16,7 @@ from .moderation import (
     moderate_room,
     moderate_set_role,
 )
+from .people import remove_person
 from .rooms import (
     block_user,
     blocked_usernames,
@@ -55,6 +56,7 @@ __all__ = [
     "open_direct",
     "react",
     "remove_member",
+    "remove_person",
     "send_message",
     "set_muted",
     "set_role",

@@ -7,6 +7,7 @@ from django.urls import reverse
 from PIL import Image
 
 from tests.factories import PASSWORD, UserFactory
+from tests.support import peak_memory_of
 
 User = get_user_model()
 NEW_PASSWORD = "a-much-longer-passphrase-42"
@@ -195,3 +196,35 @@ class TestProfile:
         assert good.status_code == 302
         user.refresh_from_db()
         assert user.check_password(NEW_PASSWORD)
+
+
+AVATAR_IMPORTS = """
+from django import forms
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+from accounts.forms import normalized_avatar
+"""
+JUDGE_AVATAR = """
+try:
+    with Image.open(normalized_avatar(SimpleUploadedFile("avatar", data))) as avatar:
+        result = f"{avatar.width}x{avatar.height}"
+except forms.ValidationError as error:
+    result = error.code
+"""
+
+
+@pytest.mark.parametrize(
+    ("size", "kind", "stored"),
+    [
+        ((6324, 6324), "PNG", None),  # 40 MP: refused from its header
+        ((4096, 4096), "PNG", (256, 256)),  # the largest image decoded in full
+        ((8000, 6000), "JPEG", (256, 192)),  # a phone photo, decoded reduced
+    ],
+)
+def test_an_avatar_decodes_in_bounded_memory(tmp_path, size, kind, stored):
+    """Peak memory a process gains judging one avatar (was ~440 MB for a 7000×5500 JPEG)."""
+    path = tmp_path / f"avatar.{kind.lower()}"
+    Image.new("RGB", size, (10, 200, 30)).save(path, format=kind)
+    grown_mib, result = peak_memory_of(AVATAR_IMPORTS, JUDGE_AVATAR, path)
+    assert result == (f"{stored[0]}x{stored[1]}" if stored else "too_large")
+    assert grown_mib < 120

@@ -48,6 +48,9 @@ class LiveServer:
             UPLOAD_ROOT=str(workdir / "uploads"),
             PARLEY_HEADS_INTERVAL="2",
             PARLEY_SEND_RATE="1000,10",
+            # Every browser test registers and logs in from 127.0.0.1.
+            PARLEY_LIMIT_REGISTER_ADDRESS="0,1",
+            PARLEY_LIMIT_LOGIN_ADDRESS="0,1",
         )
 
     def manage(self, *args: str) -> str:

@@ -60,6 +60,16 @@ def test_a_refused_action_spends_nothing_and_people_have_their_own_budgets(store
     assert limits.wait_for("search", "ada", now=T0 + 10.0) == 0
 
 
+def test_a_cost_of_zero_asks_without_spending(store):
+    for _ in range(4):
+        assert limits.wait_for("search", "ada", cost=0, now=T0) == 0
+        limits.spend("search", "ada", now=T0)
+    assert limits.wait_for("search", "ada", cost=0, now=T0) == 0  # the fifth would pass
+    limits.spend("search", "ada", now=T0)
+    assert limits.wait_for("search", "ada", cost=0, now=T0 + 4) == pytest.approx(6, abs=0.01)
+    assert limits.wait_for("search", "ada", cost=0, now=T0 + 10) == 0
+
+
 def test_a_count_of_zero_turns_a_budget_off(settings):
     settings.PARLEY_LIMITS = {**settings.PARLEY_LIMITS, "search": (0, 10)}
     assert all(limits.wait_for("search", "ada", now=T0) == 0 for _ in range(100))

@@ -2,8 +2,6 @@
 
 import io
 import os
-import subprocess
-import sys
 import time
 import uuid
 import zipfile
@@ -25,7 +23,7 @@ from chat.models import Attachment
 from chat.protocol.frames import attachment_dict, message_dict
 from chat.queries import search_messages
 from tests.factories import RoomFactory, UserFactory
-from tests.support import refused
+from tests.support import peak_memory_of, refused
 from tests.wsclient import open_tab
 
 pytestmark = pytest.mark.django_db
@@ -47,37 +45,18 @@ def jpeg_with_exif() -> bytes:
     return out.getvalue()
 
 
-PROCESS_ONE = """
-import resource, sys
-import django
-django.setup()
-from django.core.files.uploadedfile import SimpleUploadedFile
-from chat.content import uploads
-from chat.errors import ChatError
-data = open(sys.argv[1], "rb").read()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+JUDGE_ATTACHMENT = """
 try:
     processed = uploads.process(SimpleUploadedFile("image", data))
     result = f"{processed.width}x{processed.height}"
 except ChatError as error:
     result = error.code
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, result)
 """
-
-
-def peak_memory_of_processing(path) -> tuple[int, str]:
-    """(MiB the peak memory of a fresh process grew by judging the file, the outcome)."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": os.getcwd()}
-    done = subprocess.run(
-        [sys.executable, "-c", PROCESS_ONE, str(path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=60,
-    )
-    grown, result = done.stdout.split()
-    return int(grown), result
+JUDGE_IMPORTS = """
+from django.core.files.uploadedfile import SimpleUploadedFile
+from chat.content import uploads
+from chat.errors import ChatError
+"""
 
 
 def pdf_bytes() -> bytes:
@@ -213,7 +192,7 @@ class TestProcess:
         """Peak memory a process gains judging one image (was ~460 MB for 6324×6324)."""
         path = tmp_path / f"image.{kind.lower()}"
         Image.new("RGB", size, (10, 200, 30)).save(path, format=kind)
-        grown_mib, result = peak_memory_of_processing(path)
+        grown_mib, result = peak_memory_of(JUDGE_IMPORTS, JUDGE_ATTACHMENT, path)
         assert result == (f"{stored[0]}x{stored[1]}" if stored else "too_large")
         assert grown_mib < 120
 

@@ -116,6 +116,7 @@ def test_production_with_a_safe_config_starts_with_secure_transport_settings():
         "SECURE_PROXY_SSL_HEADER",
         "PARLEY_ORIGINS",
         "SECURE_REDIRECT_EXEMPT",
+        "MAILERS",
     ]
     result = load_settings(env, names)
     assert result.returncode == 0, result.stderr
@@ -123,6 +124,8 @@ def test_production_with_a_safe_config_starts_with_secure_transport_settings():
     assert values["SESSION_COOKIE_SECURE"] is True
     assert values["CSRF_COOKIE_SECURE"] is True
     assert values["SECURE_SSL_REDIRECT"] is True
+    # Without EMAIL_URL no mail leaves, rather than reset links printed to the log.
+    assert values["MAILERS"]["default"]["BACKEND"] == "django.core.mail.backends.dummy.EmailBackend"
     assert values["SECURE_HSTS_SECONDS"] >= 31536000
     assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert values["PARLEY_ORIGINS"] == ["https://chat.example.com"]
@@ -171,3 +174,24 @@ def test_port_and_host_from_make_run_reach_the_origin_allow_list():
     assert values["PARLEY_ORIGINS"] == ["http://localhost:9000"]
     assert "localhost" in values["ALLOWED_HOSTS"]
     assert local_hostnames("localhost") == ["localhost"]
+
+
+def test_email_url_becomes_the_default_mailer():
+    unset = json.loads(load_settings({}, ["MAILERS"]).stdout)["MAILERS"]["default"]
+    assert unset == {"BACKEND": "config.mail.ConsoleBackend", "OPTIONS": {}}
+    smtp = load_settings(
+        {"EMAIL_URL": "smtp+tls://parley:s%40cret@mail.example.com:587?timeout=10"}, ["MAILERS"]
+    )
+    assert smtp.returncode == 0, smtp.stderr
+    assert "deprecated" not in smtp.stderr
+    assert json.loads(smtp.stdout)["MAILERS"]["default"] == {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": "mail.example.com",
+            "port": 587,
+            "username": "parley",
+            "password": "s@cret",
+            "use_tls": True,
+            "timeout": 10,
+        },
+    }

@@ -9,6 +9,11 @@ UNSAFE_VIEWS = [
     ("logout", {}, "post"),
     ("profile", {}, "post"),
     ("password_change", {}, "post"),
+    ("send_confirmation", {}, "post"),
+    ("delete_account", {}, "post"),
+    ("confirm_email", {"token": "x"}, "post"),
+    ("password_reset", {}, "post"),
+    ("password_reset_confirm", {"uidb64": "x", "token": "y"}, "post"),
     ("join", {}, "post"),
     ("api-rooms", {}, "post"),
     ("api-direct", {}, "post"),
@@ -37,6 +42,9 @@ SAFE_VIEWS = {
     "attachment-thumb",
     "healthz",
     "password_change_done",
+    "password_reset_done",
+    "password_reset_complete",
+    "download_data",
 }
 
 
