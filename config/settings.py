@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.origins import site_of
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -43,15 +45,32 @@ def local_origins(host: str, port: int) -> list[str]:
     return [f"http://{name}:{port}" for name in local_hostnames(host)]
 
 
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS",
-    default=[*local_hostnames(LOCAL_HOST), "testserver"] if DEBUG else [],
+# The site's public address (https://chat.example.com): where set, it gives ALLOWED_HOSTS
+# its host and CSRF_TRUSTED_ORIGINS and PARLEY_ORIGINS its origin, unless those are set.
+PUBLIC_URL = env.str("PUBLIC_URL", default="")
+PUBLIC_SITE = site_of(PUBLIC_URL) if PUBLIC_URL else None
+if PUBLIC_URL and PUBLIC_SITE is None:
+    raise ImproperlyConfigured(
+        f"PUBLIC_URL must be the site's address, such as https://chat.example.com "
+        f"(http or https, a host, no path), not {PUBLIC_URL!r}."
+    )
+
+if PUBLIC_SITE:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[PUBLIC_SITE.host])
+else:
+    ALLOWED_HOSTS = env.list(
+        "ALLOWED_HOSTS",
+        default=[*local_hostnames(LOCAL_HOST), "testserver"] if DEBUG else [],
+    )
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS", default=[PUBLIC_SITE.origin] if PUBLIC_SITE else []
 )
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Exact scheme://host:port origins allowed to open the WebSocket.
 PARLEY_ORIGINS = env.list(
     "PARLEY_ORIGINS",
-    default=local_origins(LOCAL_HOST, LOCAL_PORT) if DEBUG else CSRF_TRUSTED_ORIGINS,
+    default=local_origins(LOCAL_HOST, LOCAL_PORT)
+    if DEBUG and not PUBLIC_SITE
+    else CSRF_TRUSTED_ORIGINS,
 )
 
 INSTALLED_APPS = [
@@ -219,11 +238,16 @@ if not DEBUG:
             "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
         )
     if not ALLOWED_HOSTS:
-        raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
+        raise ImproperlyConfigured("ALLOWED_HOSTS (or PUBLIC_URL) must be set when DEBUG is off.")
+    if PUBLIC_SITE and not PUBLIC_SITE.origin.startswith("https://"):
+        raise ImproperlyConfigured(
+            "PUBLIC_URL must be https:// when DEBUG is off: the session and CSRF cookies "
+            "then travel over HTTPS only."
+        )
     if not PARLEY_ORIGINS:
         raise ImproperlyConfigured(
-            "PARLEY_ORIGINS (or CSRF_TRUSTED_ORIGINS) must list the site's https:// origin "
-            "when DEBUG is off."
+            "PARLEY_ORIGINS (or CSRF_TRUSTED_ORIGINS, or PUBLIC_URL) must list the site's "
+            "https:// origin when DEBUG is off."
         )
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

@@ -17,7 +17,16 @@ PROBE = (
     "import json, django; from django.conf import settings; django.setup(); "
     "print(json.dumps({name: getattr(settings, name, None) for name in %r}, default=str))"
 )
-SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "HOST", "PORT", "PARLEY_ORIGINS")
+SERVICE_VARS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "HOST",
+    "PORT",
+    "PUBLIC_URL",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "PARLEY_ORIGINS",
+)
 
 
 def load_settings(env: dict[str, str], names: list[str]) -> subprocess.CompletedProcess:
@@ -171,3 +180,57 @@ def test_port_and_host_from_make_run_reach_the_origin_allow_list():
     assert values["PARLEY_ORIGINS"] == ["http://localhost:9000"]
     assert "localhost" in values["ALLOWED_HOSTS"]
     assert local_hostnames("localhost") == ["localhost"]
+
+
+# PUBLIC_URL: the one address a platform such as Heroku needs (docs/deploy.md, Heroku).
+
+ORIGIN_SETTINGS = ["ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "PARLEY_ORIGINS", "SECURE_CSP"]
+PRODUCTION = {"DEBUG": "false", "SECRET_KEY": STRONG_KEY}
+
+
+def test_public_url_alone_gives_hosts_csrf_and_socket_origins_in_production():
+    env = {**PRODUCTION, "PUBLIC_URL": "https://parley-demo.herokuapp.com"}
+    result = load_settings(env, ORIGIN_SETTINGS)
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["ALLOWED_HOSTS"] == ["parley-demo.herokuapp.com"]
+    assert values["CSRF_TRUSTED_ORIGINS"] == ["https://parley-demo.herokuapp.com"]
+    assert values["PARLEY_ORIGINS"] == ["https://parley-demo.herokuapp.com"]
+    assert "wss://parley-demo.herokuapp.com" in values["SECURE_CSP"]["connect-src"]
+
+
+def test_settings_given_explicitly_win_over_public_url():
+    env = {
+        **PRODUCTION,
+        "PUBLIC_URL": "https://parley-demo.herokuapp.com",
+        "ALLOWED_HOSTS": "chat.example.com,parley-demo.herokuapp.com",
+        "CSRF_TRUSTED_ORIGINS": "https://chat.example.com",
+        "PARLEY_ORIGINS": "https://chat.example.com,https://parley-demo.herokuapp.com",
+    }
+    values = json.loads(load_settings(env, ORIGIN_SETTINGS).stdout)
+    assert values["ALLOWED_HOSTS"] == ["chat.example.com", "parley-demo.herokuapp.com"]
+    assert values["CSRF_TRUSTED_ORIGINS"] == ["https://chat.example.com"]
+    assert values["PARLEY_ORIGINS"] == [
+        "https://chat.example.com",
+        "https://parley-demo.herokuapp.com",
+    ]
+
+
+def test_public_url_in_debug_replaces_the_local_defaults():
+    result = load_settings({"PUBLIC_URL": "http://192.168.1.20:8000"}, ORIGIN_SETTINGS)
+    values = json.loads(result.stdout)
+    assert values["ALLOWED_HOSTS"] == ["192.168.1.20"]
+    assert values["PARLEY_ORIGINS"] == ["http://192.168.1.20:8000"]
+
+
+def test_a_public_url_that_is_not_an_absolute_http_address_is_refused():
+    result = load_settings({"PUBLIC_URL": "parley-demo.herokuapp.com"}, ["DEBUG"])
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "PUBLIC_URL must be the site's address" in result.stderr
+
+
+def test_production_refuses_a_plain_http_public_url():
+    result = load_settings({**PRODUCTION, "PUBLIC_URL": "http://chat.example.com"}, ["DEBUG"])
+    assert result.returncode != 0
+    assert "PUBLIC_URL must be https://" in result.stderr
