@@ -7,6 +7,7 @@ of serving with it.
 """
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -148,6 +149,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # the process-local bus. No Channels layer is configured: Parley's consumer has no layer
 # channel (channel_layer_alias = None), and nothing else asks Channels for a layer.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Hosted Redis that speaks TLS with a certificate no authority signed gives a bare
+# rediss:// URL (and changes it when it rotates credentials): REDIS_SSL_CERT_REQS=none adds
+# ssl_cert_reqs=none to it, for every connection Parley opens, unless the URL says otherwise.
+REDIS_SSL_CERT_REQS = env.str("REDIS_SSL_CERT_REQS", default="")
+if REDIS_SSL_CERT_REQS not in ("", "none", "optional", "required"):
+    raise ImproperlyConfigured("REDIS_SSL_CERT_REQS must be none, optional or required.")
+
+
+def with_cert_reqs(url: str, cert_reqs: str) -> str:
+    """A rediss:// `url` with ssl_cert_reqs=`cert_reqs` unless it has its own; others as given."""
+    parts = urlsplit(url)
+    if not cert_reqs or parts.scheme != "rediss" or "ssl_cert_reqs" in parse_qs(parts.query):
+        return url
+    return parts._replace(
+        query="&".join(filter(None, [parts.query, f"ssl_cert_reqs={cert_reqs}"]))
+    ).geturl()
+
+
+REDIS_URL = with_cert_reqs(REDIS_URL, REDIS_SSL_CERT_REQS)
 # Prefix of every Redis key and pub/sub channel Parley makes (fan-out, presence).
 REDIS_PREFIX = env.str("CHANNEL_PREFIX", default="parley")
 

@@ -398,10 +398,11 @@ async def asgi_request(
 # `running_tls_redis(directory)` makes a throwaway certificate authority and a server
 # certificate for 127.0.0.1 in `directory` (the `openssl` command), starts `redis-server`
 # there on a free TLS port and no plain one, and stops it by its pid on the way out. It
-# yields a `TLSRedis` with two URLs: `url` skips verification, as hosted Redis often
-# needs (`ssl_cert_reqs=none`), and `verified_url` checks the server against the
-# authority (`ssl_ca_certs=`). Without redis-server or openssl the caller is skipped,
-# or failed under CI=true (require_service above). Use it as
+# yields a `TLSRedis` with three URLs: `url` skips verification, as hosted Redis often
+# needs (`ssl_cert_reqs=none`), `verified_url` checks the server against the
+# authority (`ssl_ca_certs=`), and `bare_url` says neither, as hosted Redis hands it
+# out. Without redis-server or openssl the caller is skipped, or failed under CI=true
+# (require_service above). Use it as
 # `with running_tls_redis(tmp_path) as redis:` from a fixture of any scope.
 
 REDIS_START_TIMEOUT = 10.0
@@ -413,12 +414,17 @@ class TLSRedis:
     ca_file: Path
 
     @property
+    def bare_url(self) -> str:
+        """As hosted Redis hands it out: verified against the system's authorities."""
+        return f"rediss://127.0.0.1:{self.port}/0"
+
+    @property
     def url(self) -> str:
-        return f"rediss://127.0.0.1:{self.port}/0?ssl_cert_reqs=none"
+        return f"{self.bare_url}?ssl_cert_reqs=none"
 
     @property
     def verified_url(self) -> str:
-        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.ca_file}"
+        return f"{self.bare_url}?ssl_ca_certs={self.ca_file}"
 
 
 def _make_certificates(directory: Path) -> None:

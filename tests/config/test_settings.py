@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import local_hostnames, local_origins
+from config.settings import local_hostnames, local_origins, with_cert_reqs
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "k" * 50
@@ -20,6 +20,7 @@ PROBE = (
 SERVICE_VARS = (
     "DATABASE_URL",
     "REDIS_URL",
+    "REDIS_SSL_CERT_REQS",
     "HOST",
     "PORT",
     "PUBLIC_URL",
@@ -234,3 +235,40 @@ def test_production_refuses_a_plain_http_public_url():
     result = load_settings({**PRODUCTION, "PUBLIC_URL": "http://chat.example.com"}, ["DEBUG"])
     assert result.returncode != 0
     assert "PUBLIC_URL must be https://" in result.stderr
+
+
+# REDIS_SSL_CERT_REQS: hosted Redis hands out a bare rediss:// URL (tests/config/test_redis_tls.py
+# opens every connection with it against a Redis that speaks only TLS).
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("rediss://:pw@redis.example:6380", "rediss://:pw@redis.example:6380?ssl_cert_reqs=none"),
+        ("rediss://h:6380/2?x=1", "rediss://h:6380/2?x=1&ssl_cert_reqs=none"),
+        ("rediss://h/0?ssl_cert_reqs=required", "rediss://h/0?ssl_cert_reqs=required"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ],
+    ids=["bare", "with-query", "url-says-otherwise", "no-tls"],
+)
+def test_redis_ssl_cert_reqs_is_added_to_a_rediss_url_that_does_not_say(url, expected):
+    assert with_cert_reqs(url, "none") == expected
+
+
+def test_redis_ssl_cert_reqs_reaches_the_redis_url_and_the_cache():
+    bare = "rediss://:pw@redis.example:6380"
+    env = {"REDIS_URL": bare, "REDIS_SSL_CERT_REQS": "none"}
+    values = json.loads(load_settings(env, ["REDIS_URL", "CACHES"]).stdout)
+    assert (
+        values["REDIS_URL"]
+        == values["CACHES"]["default"]["LOCATION"]
+        == (f"{bare}?ssl_cert_reqs=none")
+    )
+
+
+def test_an_unknown_redis_ssl_cert_reqs_is_refused():
+    result = load_settings(
+        {"REDIS_URL": "rediss://h:6380", "REDIS_SSL_CERT_REQS": "off"}, ["DEBUG"]
+    )
+    assert result.returncode != 0
+    assert "REDIS_SSL_CERT_REQS" in result.stderr
