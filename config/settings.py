@@ -150,7 +150,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # channel (channel_layer_alias = None), and nothing else asks Channels for a layer.
 REDIS_URL = env.str("REDIS_URL", default="")
 # Hosted Redis that speaks TLS with a certificate no authority signed gives a bare
-# rediss:// URL (and changes it when it rotates credentials): REDIS_SSL_CERT_REQS=none adds
+# rediss:// URL that it owns (Heroku's add-on): REDIS_SSL_CERT_REQS=none adds
 # ssl_cert_reqs=none to it, for every connection Parley opens, unless the URL says otherwise.
 REDIS_SSL_CERT_REQS = env.str("REDIS_SSL_CERT_REQS", default="")
 if REDIS_SSL_CERT_REQS not in ("", "none", "optional", "required"):
