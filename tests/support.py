@@ -247,11 +247,12 @@ class ServerProcess:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return f"--- {self.name} (port {self.port}) output ---\n{text[-limit:]}"
 
-    def healthz(self) -> tuple[int, bytes] | None:
-        """GET /healthz once: (status, body), or None while nothing answers."""
+    def healthz(self, headers: dict[str, str] | None = None) -> tuple[int, bytes] | None:
+        """GET /healthz once (with `headers`, such as a Host): (status, body), or None while
+        nothing answers."""
         connection = http.client.HTTPConnection(HOST, self.port, timeout=1.0)
         try:
-            connection.request("GET", "/healthz")
+            connection.request("GET", "/healthz", headers=headers or {})
             response = connection.getresponse()
             return response.status, response.read()
         except (OSError, http.client.HTTPException):
@@ -259,11 +260,16 @@ class ServerProcess:
         finally:
             connection.close()
 
-    def wait_ready(self, healthy=answers_200, timeout: float = START_TIMEOUT) -> None:
-        """Return once GET /healthz answers as `healthy(status, body)` says a ready server
-        does; fail if the process exits first, or after `timeout` seconds."""
+    def wait_ready(
+        self,
+        healthy=answers_200,
+        timeout: float = START_TIMEOUT,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Return once GET /healthz (with `headers`) answers as `healthy(status, body)` says
+        a ready server does; fail if the process exits first, or after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        while (answer := self.healthz()) is None or not healthy(*answer):
+        while (answer := self.healthz(headers)) is None or not healthy(*answer):
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"{self.name} exited with {self.process.returncode}\n{self.log_tail()}"
