@@ -7,9 +7,12 @@ of serving with it.
 """
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from config.origins import site_of
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,15 +46,32 @@ def local_origins(host: str, port: int) -> list[str]:
     return [f"http://{name}:{port}" for name in local_hostnames(host)]
 
 
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS",
-    default=[*local_hostnames(LOCAL_HOST), "testserver"] if DEBUG else [],
+# The site's public address (https://chat.example.com): where set, it gives ALLOWED_HOSTS
+# its host and CSRF_TRUSTED_ORIGINS and PARLEY_ORIGINS its origin, unless those are set.
+PUBLIC_URL = env.str("PUBLIC_URL", default="")
+PUBLIC_SITE = site_of(PUBLIC_URL) if PUBLIC_URL else None
+if PUBLIC_URL and PUBLIC_SITE is None:
+    raise ImproperlyConfigured(
+        f"PUBLIC_URL must be the site's address, such as https://chat.example.com "
+        f"(http or https, a host, no path), not {PUBLIC_URL!r}."
+    )
+
+if PUBLIC_SITE:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[PUBLIC_SITE.host])
+else:
+    ALLOWED_HOSTS = env.list(
+        "ALLOWED_HOSTS",
+        default=[*local_hostnames(LOCAL_HOST), "testserver"] if DEBUG else [],
+    )
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS", default=[PUBLIC_SITE.origin] if PUBLIC_SITE else []
 )
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Exact scheme://host:port origins allowed to open the WebSocket.
 PARLEY_ORIGINS = env.list(
     "PARLEY_ORIGINS",
-    default=local_origins(LOCAL_HOST, LOCAL_PORT) if DEBUG else CSRF_TRUSTED_ORIGINS,
+    default=local_origins(LOCAL_HOST, LOCAL_PORT)
+    if DEBUG and not PUBLIC_SITE
+    else CSRF_TRUSTED_ORIGINS,
 )
 
 INSTALLED_APPS = [
@@ -129,6 +149,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # the process-local bus. No Channels layer is configured: Parley's consumer has no layer
 # channel (channel_layer_alias = None), and nothing else asks Channels for a layer.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Hosted Redis that speaks TLS with a certificate no authority signed gives a bare
+# rediss:// URL that it owns (Heroku's add-on): REDIS_SSL_CERT_REQS=none adds
+# ssl_cert_reqs=none to it, for every connection Parley opens, unless the URL says otherwise.
+REDIS_SSL_CERT_REQS = env.str("REDIS_SSL_CERT_REQS", default="")
+if REDIS_SSL_CERT_REQS not in ("", "none", "optional", "required"):
+    raise ImproperlyConfigured("REDIS_SSL_CERT_REQS must be none, optional or required.")
+
+
+def with_cert_reqs(url: str, cert_reqs: str) -> str:
+    """A rediss:// `url` with ssl_cert_reqs=`cert_reqs` unless it has its own; others as given."""
+    parts = urlsplit(url)
+    if not cert_reqs or parts.scheme != "rediss" or "ssl_cert_reqs" in parse_qs(parts.query):
+        return url
+    return parts._replace(
+        query="&".join(filter(None, [parts.query, f"ssl_cert_reqs={cert_reqs}"]))
+    ).geturl()
+
+
+REDIS_URL = with_cert_reqs(REDIS_URL, REDIS_SSL_CERT_REQS)
 # Prefix of every Redis key and pub/sub channel Parley makes (fan-out, presence).
 REDIS_PREFIX = env.str("CHANNEL_PREFIX", default="parley")
 
@@ -180,7 +219,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
@@ -246,11 +285,16 @@ if not DEBUG:
             "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
         )
     if not ALLOWED_HOSTS:
-        raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
+        raise ImproperlyConfigured("ALLOWED_HOSTS (or PUBLIC_URL) must be set when DEBUG is off.")
+    if PUBLIC_SITE and not PUBLIC_SITE.origin.startswith("https://"):
+        raise ImproperlyConfigured(
+            "PUBLIC_URL must be https:// when DEBUG is off: the session and CSRF cookies "
+            "then travel over HTTPS only."
+        )
     if not PARLEY_ORIGINS:
         raise ImproperlyConfigured(
-            "PARLEY_ORIGINS (or CSRF_TRUSTED_ORIGINS) must list the site's https:// origin "
-            "when DEBUG is off."
+            "PARLEY_ORIGINS (or CSRF_TRUSTED_ORIGINS, or PUBLIC_URL) must list the site's "
+            "https:// origin when DEBUG is off."
         )
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

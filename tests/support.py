@@ -278,11 +278,12 @@ class ServerProcess:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return f"--- {self.name} (port {self.port}) output ---\n{text[-limit:]}"
 
-    def healthz(self) -> tuple[int, bytes] | None:
-        """GET /healthz once: (status, body), or None while nothing answers."""
+    def healthz(self, headers: dict[str, str] | None = None) -> tuple[int, bytes] | None:
+        """GET /healthz once (with `headers`, such as a Host): (status, body), or None while
+        nothing answers."""
         connection = http.client.HTTPConnection(HOST, self.port, timeout=1.0)
         try:
-            connection.request("GET", "/healthz")
+            connection.request("GET", "/healthz", headers=headers or {})
             response = connection.getresponse()
             return response.status, response.read()
         except (OSError, http.client.HTTPException):
@@ -290,11 +291,16 @@ class ServerProcess:
         finally:
             connection.close()
 
-    def wait_ready(self, healthy=answers_200, timeout: float = START_TIMEOUT) -> None:
-        """Return once GET /healthz answers as `healthy(status, body)` says a ready server
-        does; fail if the process exits first, or after `timeout` seconds."""
+    def wait_ready(
+        self,
+        healthy=answers_200,
+        timeout: float = START_TIMEOUT,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Return once GET /healthz (with `headers`) answers as `healthy(status, body)` says
+        a ready server does; fail if the process exits first, or after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        while (answer := self.healthz()) is None or not healthy(*answer):
+        while (answer := self.healthz(headers)) is None or not healthy(*answer):
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"{self.name} exited with {self.process.returncode}\n{self.log_tail()}"
@@ -429,10 +435,11 @@ async def asgi_request(
 # `running_tls_redis(directory)` makes a throwaway certificate authority and a server
 # certificate for 127.0.0.1 in `directory` (the `openssl` command), starts `redis-server`
 # there on a free TLS port and no plain one, and stops it by its pid on the way out. It
-# yields a `TLSRedis` with two URLs: `url` skips verification, as hosted Redis often
-# needs (`ssl_cert_reqs=none`), and `verified_url` checks the server against the
-# authority (`ssl_ca_certs=`). Without redis-server or openssl the caller is skipped,
-# or failed under CI=true (require_service above). Use it as
+# yields a `TLSRedis` with three URLs: `url` skips verification, as hosted Redis often
+# needs (`ssl_cert_reqs=none`), `verified_url` checks the server against the
+# authority (`ssl_ca_certs=`), and `bare_url` says neither, as hosted Redis hands it
+# out. Without redis-server or openssl the caller is skipped, or failed under CI=true
+# (require_service above). Use it as
 # `with running_tls_redis(tmp_path) as redis:` from a fixture of any scope.
 
 REDIS_START_TIMEOUT = 10.0
@@ -444,12 +451,17 @@ class TLSRedis:
     ca_file: Path
 
     @property
+    def bare_url(self) -> str:
+        """As hosted Redis hands it out: verified against the system's authorities."""
+        return f"rediss://127.0.0.1:{self.port}/0"
+
+    @property
     def url(self) -> str:
-        return f"rediss://127.0.0.1:{self.port}/0?ssl_cert_reqs=none"
+        return f"{self.bare_url}?ssl_cert_reqs=none"
 
     @property
     def verified_url(self) -> str:
-        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.ca_file}"
+        return f"{self.bare_url}?ssl_ca_certs={self.ca_file}"
 
 
 def _make_certificates(directory: Path) -> None:

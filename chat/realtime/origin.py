@@ -7,27 +7,10 @@ Channels' OriginValidator does match those, but not only those (docs/architectur
 Security defaults).
 """
 
-from urllib.parse import urlsplit
-
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def normalize_origin(origin: str) -> str | None:
-    """`scheme://host:port` in lower case with the port made explicit, or None if malformed."""
-    try:
-        parts = urlsplit(origin.strip())
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
-    except ValueError:
-        return None
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or port is None:
-        return None
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        return None
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{parts.scheme}://{host.lower()}:{port}"
+from config.origins import normalize_origin
 
 
 def origin_allowed(origin: str | None, allowed: list[str]) -> bool:

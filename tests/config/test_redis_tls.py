@@ -1,10 +1,12 @@
 """Every Redis connection Parley opens works over TLS, as hosted Redis needs: REDIS_URL
-`rediss://…?ssl_cert_reqs=none`, or `rediss://…?ssl_ca_certs=<file>` to verify the server.
+`rediss://…?ssl_cert_reqs=none`, or `rediss://…?ssl_ca_certs=<file>` to verify the server,
+or a bare `rediss://…` (as Heroku's add-on sets it) with REDIS_SSL_CERT_REQS=none.
 
 The settings are what config/settings.py builds from that REDIS_URL (read in a fresh
 interpreter), and the Redis is one of the test's own that speaks only TLS
-(tests/tls_redis.py): the fan-out (subscriber, publisher and the blocking publish of
-management commands), presence, the flood counter, the budgets and the cache.
+(running_tls_redis in tests/support.py): the fan-out (subscriber, publisher and the
+blocking publish of management commands), presence, the flood counter, the budgets and
+the cache.
 """
 
 import asyncio
@@ -33,11 +35,21 @@ def tls_redis(tmp_path_factory):
         yield server
 
 
-@pytest.fixture(scope="module", params=["ssl_cert_reqs=none", "ssl_ca_certs"])
+@pytest.fixture(
+    scope="module", params=["ssl_cert_reqs=none", "ssl_ca_certs", "REDIS_SSL_CERT_REQS=none"]
+)
 def built(request, tls_redis) -> dict:
-    """The Redis settings config/settings.py builds from REDIS_URL, unverified or verified."""
-    url = tls_redis.url if request.param == "ssl_cert_reqs=none" else tls_redis.verified_url
-    result = load_settings({"REDIS_URL": url}, REDIS_SETTINGS)
+    """The Redis settings config/settings.py builds from REDIS_URL, unverified or verified,
+    or from a bare rediss:// REDIS_URL (as Heroku's add-on sets it) and REDIS_SSL_CERT_REQS."""
+    env = {
+        "ssl_cert_reqs=none": {"REDIS_URL": tls_redis.url},
+        "ssl_ca_certs": {"REDIS_URL": tls_redis.verified_url},
+        "REDIS_SSL_CERT_REQS=none": {
+            "REDIS_URL": tls_redis.bare_url,
+            "REDIS_SSL_CERT_REQS": "none",
+        },
+    }[request.param]
+    result = load_settings(env, REDIS_SETTINGS)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -112,7 +124,7 @@ def test_the_flood_counter_and_the_cache_count_on_redis(on_tls, settings):
 
 
 async def test_a_certificate_nobody_vouches_for_is_refused(tls_redis, settings):
-    settings.REDIS_URL = f"rediss://127.0.0.1:{tls_redis.port}/0"
+    settings.REDIS_URL = tls_redis.bare_url
     bus = make_bus()
     try:
         with pytest.raises(Exception, match=r"(?i)certificate verify failed"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import local_hostnames, local_origins
+from config.settings import local_hostnames, local_origins, with_cert_reqs
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "k" * 50
@@ -17,7 +17,17 @@ PROBE = (
     "import json, django; from django.conf import settings; django.setup(); "
     "print(json.dumps({name: getattr(settings, name, None) for name in %r}, default=str))"
 )
-SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "HOST", "PORT", "PARLEY_ORIGINS")
+SERVICE_VARS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "REDIS_SSL_CERT_REQS",
+    "HOST",
+    "PORT",
+    "PUBLIC_URL",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "PARLEY_ORIGINS",
+)
 
 
 def load_settings(env: dict[str, str], names: list[str]) -> subprocess.CompletedProcess:
@@ -195,3 +205,94 @@ def test_email_url_becomes_the_default_mailer():
             "timeout": 10,
         },
     }
+
+
+# PUBLIC_URL: the one address a platform such as Heroku needs (docs/deploy.md, Heroku).
+
+ORIGIN_SETTINGS = ["ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "PARLEY_ORIGINS", "SECURE_CSP"]
+PRODUCTION = {"DEBUG": "false", "SECRET_KEY": STRONG_KEY}
+
+
+def test_public_url_alone_gives_hosts_csrf_and_socket_origins_in_production():
+    env = {**PRODUCTION, "PUBLIC_URL": "https://parley-demo.herokuapp.com"}
+    result = load_settings(env, ORIGIN_SETTINGS)
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["ALLOWED_HOSTS"] == ["parley-demo.herokuapp.com"]
+    assert values["CSRF_TRUSTED_ORIGINS"] == ["https://parley-demo.herokuapp.com"]
+    assert values["PARLEY_ORIGINS"] == ["https://parley-demo.herokuapp.com"]
+    assert "wss://parley-demo.herokuapp.com" in values["SECURE_CSP"]["connect-src"]
+
+
+def test_settings_given_explicitly_win_over_public_url():
+    env = {
+        **PRODUCTION,
+        "PUBLIC_URL": "https://parley-demo.herokuapp.com",
+        "ALLOWED_HOSTS": "chat.example.com,parley-demo.herokuapp.com",
+        "CSRF_TRUSTED_ORIGINS": "https://chat.example.com",
+        "PARLEY_ORIGINS": "https://chat.example.com,https://parley-demo.herokuapp.com",
+    }
+    values = json.loads(load_settings(env, ORIGIN_SETTINGS).stdout)
+    assert values["ALLOWED_HOSTS"] == ["chat.example.com", "parley-demo.herokuapp.com"]
+    assert values["CSRF_TRUSTED_ORIGINS"] == ["https://chat.example.com"]
+    assert values["PARLEY_ORIGINS"] == [
+        "https://chat.example.com",
+        "https://parley-demo.herokuapp.com",
+    ]
+
+
+def test_public_url_in_debug_replaces_the_local_defaults():
+    result = load_settings({"PUBLIC_URL": "http://192.168.1.20:8000"}, ORIGIN_SETTINGS)
+    values = json.loads(result.stdout)
+    assert values["ALLOWED_HOSTS"] == ["192.168.1.20"]
+    assert values["PARLEY_ORIGINS"] == ["http://192.168.1.20:8000"]
+
+
+def test_a_public_url_that_is_not_an_absolute_http_address_is_refused():
+    result = load_settings({"PUBLIC_URL": "parley-demo.herokuapp.com"}, ["DEBUG"])
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "PUBLIC_URL must be the site's address" in result.stderr
+
+
+def test_production_refuses_a_plain_http_public_url():
+    result = load_settings({**PRODUCTION, "PUBLIC_URL": "http://chat.example.com"}, ["DEBUG"])
+    assert result.returncode != 0
+    assert "PUBLIC_URL must be https://" in result.stderr
+
+
+# REDIS_SSL_CERT_REQS: hosted Redis hands out a bare rediss:// URL (tests/config/test_redis_tls.py
+# opens every connection with it against a Redis that speaks only TLS).
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("rediss://:pw@redis.example:6380", "rediss://:pw@redis.example:6380?ssl_cert_reqs=none"),
+        ("rediss://h:6380/2?x=1", "rediss://h:6380/2?x=1&ssl_cert_reqs=none"),
+        ("rediss://h/0?ssl_cert_reqs=required", "rediss://h/0?ssl_cert_reqs=required"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ],
+    ids=["bare", "with-query", "url-says-otherwise", "no-tls"],
+)
+def test_redis_ssl_cert_reqs_is_added_to_a_rediss_url_that_does_not_say(url, expected):
+    assert with_cert_reqs(url, "none") == expected
+
+
+def test_redis_ssl_cert_reqs_reaches_the_redis_url_and_the_cache():
+    bare = "rediss://:pw@redis.example:6380"
+    env = {"REDIS_URL": bare, "REDIS_SSL_CERT_REQS": "none"}
+    values = json.loads(load_settings(env, ["REDIS_URL", "CACHES"]).stdout)
+    assert (
+        values["REDIS_URL"]
+        == values["CACHES"]["default"]["LOCATION"]
+        == (f"{bare}?ssl_cert_reqs=none")
+    )
+
+
+def test_an_unknown_redis_ssl_cert_reqs_is_refused():
+    result = load_settings(
+        {"REDIS_URL": "rediss://h:6380", "REDIS_SSL_CERT_REQS": "off"}, ["DEBUG"]
+    )
+    assert result.returncode != 0
+    assert "REDIS_SSL_CERT_REQS" in result.stderr
