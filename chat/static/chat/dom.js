@@ -4,7 +4,7 @@ import { LOCALE, t } from "./i18n.js";
 
 const TONES = 8;
 
-export const timeFormat = new Intl.DateTimeFormat(LOCALE, { hour: "numeric", minute: "2-digit" });
+const timeFormat = new Intl.DateTimeFormat(LOCALE, { hour: "numeric", minute: "2-digit" });
 export const fullFormat = new Intl.DateTimeFormat(LOCALE, {
   dateStyle: "full",
   timeStyle: "short",

@@ -148,7 +148,8 @@ export class Timeline {
     if (!loaded) text = t("Loading messages…");
     else if (hasOlder) text = t("Loading earlier messages…");
     else if (!this.#messageCount) text = t("No messages yet. Say hello!");
-    this.#els["history-status"].textContent = text;
+    const status = this.#els["history-status"];
+    if (status.textContent !== text) status.textContent = text;
   }
 
   // Placing entries.
