@@ -79,22 +79,27 @@ def proxy_config(
     body_max: int,
     certificate: str | None = None,
     certificate_key: str | None = None,
+    as_this_user: bool = False,
+    connections: int | None = None,
 ) -> str:
     """deploy/nginx.conf.template filled in: nginx on `listen` (with TLS when given a
-    certificate) in front of workers on 127.0.0.1:`ports`, writing under `run_dir`."""
+    certificate) in front of workers on 127.0.0.1:`ports`, writing under `run_dir`.
+    `as_this_user`: its worker processes stay this user's even when it is root (else
+    nginx started as root hands them to `nobody`); for `make cluster`, never for a host.
+    `connections` per nginx process: by default as many as this process may open files."""
     listen_lines = [f"listen {listen}{' ssl' if certificate else ''};"]
     if certificate:
         listen_lines += [
             f"ssl_certificate {certificate};",
             f"ssl_certificate_key {certificate_key};",
         ]
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    connections = MAX_CONNECTIONS if soft == resource.RLIM_INFINITY else min(soft, MAX_CONNECTIONS)
+    if connections is None:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        connections = min(soft, MAX_CONNECTIONS) if soft != resource.RLIM_INFINITY else None
     values = {
         "@RUN_DIR@": str(run_dir),
-        # As root, nginx would hand its worker processes to `nobody`: keep them the user's.
-        "@USER@": f"user {_user_and_group()};\n" if os.geteuid() == 0 else "",
-        "@CONNECTIONS@": str(connections),
+        "@USER@": f"user {_user_and_group()};\n" if as_this_user and os.geteuid() == 0 else "",
+        "@CONNECTIONS@": str(connections or MAX_CONNECTIONS),
         "@SERVERS@": "\n".join(
             f"        server {WORKER_HOST}:{port} max_fails=0;" for port in ports
         ),
@@ -246,7 +251,13 @@ def run(workers: int, host: str, port: int) -> int:
             cluster.wait_ready(name, process, f"http://{WORKER_HOST}:{worker_port}/healthz")
         listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         (run_dir / "nginx.conf").write_text(
-            proxy_config(listen=listen, ports=ports, run_dir=run_dir, body_max=upload_body_max())
+            proxy_config(
+                listen=listen,
+                ports=ports,
+                run_dir=run_dir,
+                body_max=upload_body_max(),
+                as_this_user=True,  # the run directory is this user's alone
+            )
         )
         cluster.proxy.append(("nginx", cluster.start(proxy_command(nginx, run_dir))))
         cluster.wait_ready("nginx", cluster.proxy[0][1], f"http://{address}/healthz")
@@ -280,6 +291,7 @@ def print_proxy_config(args: argparse.Namespace) -> int:
         body_max=upload_body_max(),
         certificate=args.certificate,
         certificate_key=args.certificate_key,
+        connections=MAX_CONNECTIONS,  # parley-proxy.service's LimitNOFILE
     )
     if args.output:
         Path(args.output).write_text(text)

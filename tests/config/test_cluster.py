@@ -72,7 +72,7 @@ def test_nginx_accepts_the_config(tmp_path):
     nginx = nginx_binary()
     if nginx is None:
         require_service("nginx", "not installed (make services installs Debian's)")
-    (tmp_path / "nginx.conf").write_text(rendered(tmp_path))
+    (tmp_path / "nginx.conf").write_text(rendered(tmp_path, as_this_user=True))
     checked = subprocess.run(
         [nginx, "-t", "-p", f"{tmp_path}/", "-e", "stderr", "-c", str(tmp_path / "nginx.conf")],
         capture_output=True,

@@ -106,6 +106,7 @@ class Cluster:
                 ports=self.ports,
                 run_dir=run_dir,
                 body_max=UPLOAD_MAX + BODY_SLACK,
+                as_this_user=True,
             )
         )
         self.proxy = start_server(
