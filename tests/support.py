@@ -212,6 +212,21 @@ def shared_database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{quote(db['NAME'], safe='')}"
 
 
+def shared_env(port: int, redis_url: tuple[str, str], **values: str) -> dict[str, str]:
+    """A server's environment on `port` (its origins and host names: a proxy's port, for a
+    worker behind one) that sees what the test commits and uses a private Redis prefix
+    (`redis_url`: the fixture's (url, prefix)); no production settings from this process."""
+    url, prefix = redis_url
+    return parley_env(
+        port,
+        drop=("DEBUG", "PARLEY_ORIGINS", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "WORKERS"),
+        DATABASE_URL=shared_database_url(),
+        REDIS_URL=url,
+        CHANNEL_PREFIX=prefix,
+        **values,
+    )
+
+
 def answers_200(status: int, body: bytes) -> bool:
     return status == 200
 

@@ -50,8 +50,7 @@ from tests.support import (
     is_ack,
     is_live,
     open_peer,
-    parley_env,
-    shared_database_url,
+    shared_env,
     start_server,
 )
 from tests.wsclient import session_cookie
@@ -72,16 +71,13 @@ class Cluster:
     """Workers on their own loopback ports behind nginx on one more; a worker can be
     restarted on its port (its log kept, the new one in a file of its own)."""
 
-    def __init__(self, nginx: str, tmp_path: Path, redis_url: str, prefix: str):
+    def __init__(self, nginx: str, tmp_path: Path, redis_url: tuple[str, str]):
         self.nginx = nginx
         self.tmp_path = tmp_path
         self.port = free_port()
-        self.env = parley_env(
+        self.env = shared_env(
             self.port,  # the proxy's address: the origins and host names the browser uses
-            drop=("DEBUG", "PARLEY_ORIGINS", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"),
-            DATABASE_URL=shared_database_url(),
-            REDIS_URL=redis_url,
-            CHANNEL_PREFIX=prefix,
+            redis_url,
             PARLEY_UPLOAD_MAX_BYTES=str(UPLOAD_MAX),
             PARLEY_SEND_RATE="100000,10",
             PARLEY_LIMIT_HISTORY="0,1",
@@ -177,9 +173,8 @@ def nginx() -> str:
 def cluster(transactional_db, redis_url, nginx, tmp_path):
     """Depends on transactional_db so that it is torn down first: the workers' database
     sessions must be gone before the test database is flushed."""
-    url, prefix = redis_url
     with ExitStack() as stack:
-        cluster = Cluster(nginx, tmp_path, url, prefix)
+        cluster = Cluster(nginx, tmp_path, redis_url)
         stack.callback(cluster.stop)
         cluster.start()
         yield cluster
@@ -630,15 +625,8 @@ def alive(pid: int) -> bool:
 def test_make_cluster_serves_on_one_port_and_ctrl_c_stops_every_process_it_started(
     transactional_db, redis_url, nginx, tmp_path
 ):
-    url, prefix = redis_url
     port = ports_in_a_row(3)
-    env = parley_env(
-        port,
-        drop=("DEBUG", "PARLEY_ORIGINS", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "WORKERS"),
-        DATABASE_URL=shared_database_url(),
-        REDIS_URL=url,
-        CHANNEL_PREFIX=prefix,
-    )
+    env = shared_env(port, redis_url)
     command = [sys.executable, "-m", "config.cluster", "--workers", "2", "--port", str(port)]
     script = start_server(command, name="make cluster", port=port, env=env, log=tmp_path / "out")
     try:

@@ -31,8 +31,7 @@ from tests.support import (
     is_live,
     open_peer,
     parley_command,
-    parley_env,
-    shared_database_url,
+    shared_env,
     start_server,
 )
 from tests.wsclient import session_cookie
@@ -54,20 +53,16 @@ def servers(transactional_db, redis_url, tmp_path):
     Depends on transactional_db so that it is torn down first: the servers'
     database sessions must be gone before the test database is flushed.
     """
-    url, prefix = redis_url
     with ExitStack() as stack:
         started = []
         for name in ("server-a", "server-b"):  # both start, then both are waited for
             port = free_port()
-            env = parley_env(
-                port,
-                drop=("DEBUG", "PARLEY_ORIGINS", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"),
-                DATABASE_URL=shared_database_url(),
-                REDIS_URL=url,
-                CHANNEL_PREFIX=prefix,
-            )
             server = start_server(
-                parley_command(port), name=name, port=port, env=env, log=tmp_path / f"{name}.log"
+                parley_command(port),
+                name=name,
+                port=port,
+                env=shared_env(port, redis_url),
+                log=tmp_path / f"{name}.log",
             )
             stack.callback(server.stop)
             started.append(server)
