@@ -95,11 +95,11 @@ def proxy_config(
         ]
     if connections is None:
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        connections = min(soft, MAX_CONNECTIONS) if soft != resource.RLIM_INFINITY else None
+        connections = MAX_CONNECTIONS if soft == resource.RLIM_INFINITY else soft
     values = {
         "@RUN_DIR@": str(run_dir),
         "@USER@": f"user {_user_and_group()};\n" if as_this_user and os.geteuid() == 0 else "",
-        "@CONNECTIONS@": str(connections or MAX_CONNECTIONS),
+        "@CONNECTIONS@": str(min(connections, MAX_CONNECTIONS)),
         "@SERVERS@": "\n".join(
             f"        server {WORKER_HOST}:{port} max_fails=0;" for port in ports
         ),
@@ -228,9 +228,10 @@ def run(workers: int, host: str, port: int) -> int:
     if nginx is None:
         raise SystemExit("nginx is not installed: `make services` installs Debian's")
     env = cluster_environment(host, port)
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = MAX_CONNECTIONS if hard == resource.RLIM_INFINITY else min(hard, MAX_CONNECTIONS)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))  # sockets are files
+    if soft != resource.RLIM_INFINITY and soft < wanted:  # each socket is a file, here and below
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     from config.settings import WILDCARD_HOSTS
 
     ports = [port + n for n in range(1, workers + 1)]
@@ -241,9 +242,9 @@ def run(workers: int, host: str, port: int) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # even if started ignoring them
         signal.signal(signum, _interrupted)
     try:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True
-        )
+        migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
+        if subprocess.run(migrate, cwd=ROOT, env=env, check=False).returncode != 0:  # noqa: S603
+            raise SystemExit("migrate failed: is PostgreSQL up (make services)?")
         for worker_port in ports:
             name = f"worker {WORKER_HOST}:{worker_port}"
             cluster.workers.append((name, cluster.start(worker_command(worker_port))))
