@@ -10,10 +10,15 @@ UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.parley-synced
 
-.PHONY: run test test-fast bench lint fmt migrate demo services clean messages screenshots bench-client
+.PHONY: run cluster test test-fast bench lint fmt migrate demo services clean messages screenshots bench-client
 
 run: $(STAMP) migrate
 	$(VENV)/bin/python -m config.serve --host $(HOST) --port $(PORT)
+
+# WORKERS (default: one per core) behind nginx on HOST:PORT, on PostgreSQL + Redis (make
+# services); Ctrl-C stops them all. config/cluster.py; docs/deploy.md, "One machine, several workers".
+cluster: $(STAMP)
+	$(VENV)/bin/python -m config.cluster $(if $(WORKERS),--workers $(WORKERS))
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

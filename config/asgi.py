@@ -1,5 +1,5 @@
 """ASGI entry point: HTTP through Django (a body over its limit refused unread first),
-WebSockets through Channels."""
+WebSockets through Channels, and the server's lifespan (what shutdown lets go of)."""
 
 import os
 
@@ -14,6 +14,7 @@ from channels.sessions import CookieMiddleware  # noqa: E402
 
 from chat.http.middleware import BodyLimit  # noqa: E402
 from chat.realtime.auth import SessionAuthMiddleware  # noqa: E402
+from chat.realtime.lifespan import lifespan  # noqa: E402
 from chat.realtime.origin import AllowedOriginsMiddleware  # noqa: E402
 from chat.realtime.routing import websocket_urlpatterns  # noqa: E402
 
@@ -23,5 +24,6 @@ application = ProtocolTypeRouter(
         "websocket": AllowedOriginsMiddleware(
             CookieMiddleware(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
+        "lifespan": lifespan,
     }
 )

@@ -6,7 +6,12 @@ uvloop and httptools; uvicorn's sans-I/O websockets protocol, which lets the hub
 write each event's frame straight to every connection (chat/realtime/framewriter.py); no
 permessage-deflate, so that frame is the same bytes for every socket (chat
 frames are small, and compressing each one once per recipient costs more CPU
-than it saves bytes); no lifespan events (Django has none), no access log.
+than it saves bytes); no access log.
+
+Stopping (SIGTERM, or Ctrl-C): uvicorn stops accepting, closes every socket with
+1012 (service restart: clients reconnect at once), waits up to 10 s for HTTP
+requests and frames in flight, then runs the lifespan shutdown
+(chat/realtime/lifespan.py): queued events are published and Redis let go.
 """
 
 import sys
@@ -19,7 +24,8 @@ OPTIONS = [
     "--http", "httptools",
     "--ws", "websockets-sansio",
     "--ws-per-message-deflate", "false",
-    "--lifespan", "off",
+    "--lifespan", "on",
+    "--timeout-graceful-shutdown", "10",
     "--no-access-log",
 ]  # fmt: skip
 

@@ -1,18 +1,17 @@
 """What tests share beyond fixtures (those are in conftest.py): records and assertions,
 waiting for a condition, a clock a test moves by hand, and real server processes.
 
-The socket client for the ASGI application in-process is tests/wsclient.py.
+The socket client for the ASGI application in-process is tests/wsclient.py; `Peer` is a
+socket on a real server.
 """
 
 import asyncio
 import contextlib
-import ctypes
 import http.client
 import inspect
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,11 +22,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import quote
 
 import pytest
 import redis
+from django.conf import settings
+from django.db import connection
+from websockets.asyncio.client import connect as connect_websocket
+from websockets.exceptions import ConnectionClosed
 
 from chat.errors import ChatError
+from chat.protocol.schema import check_frame
+from config.cluster import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -215,7 +221,6 @@ async def connect(hub, socket: FakeSocket) -> None:
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -243,14 +248,30 @@ def parley_env(port: int, *, drop: tuple[str, ...] = (), **values: str) -> dict[
     return env
 
 
-_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+def shared_database_url() -> str:
+    """The database pytest-django created for this session, as a DATABASE_URL for servers
+    that must see what the test commits."""
+    db = connection.settings_dict
+    user = quote(db["USER"] or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    host = db["HOST"] or "127.0.0.1"
+    port = db["PORT"] or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{quote(db['NAME'], safe='')}"
 
 
-def _die_with_parent() -> None:
-    """In the child: SIGTERM when the parent dies, so a crash never orphans a server.
-    (prctl is looked up beforehand: between fork and exec, the less Python the better.)"""
-    if _prctl is not None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def shared_env(port: int, redis_url: tuple[str, str], **values: str) -> dict[str, str]:
+    """A server's environment on `port` (its origins and host names: a proxy's port, for a
+    worker behind one) that sees what the test commits and uses a private Redis prefix
+    (`redis_url`: the fixture's (url, prefix)); no production settings from this process."""
+    url, prefix = redis_url
+    return parley_env(
+        port,
+        drop=("DEBUG", "PARLEY_ORIGINS", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "WORKERS"),
+        DATABASE_URL=shared_database_url(),
+        REDIS_URL=url,
+        CHANNEL_PREFIX=prefix,
+        **values,
+    )
 
 
 def answers_200(status: int, body: bytes) -> bool:
@@ -332,7 +353,7 @@ def start_server(
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,  # a crash never orphans a server
         )
     return ServerProcess(name, port, process, log)
 
@@ -367,6 +388,97 @@ def serving(
                 raise RuntimeError(f"{name} died while in use\n{server.log_tail()}")
         finally:
             server.stop()
+
+
+# Sockets on real servers, as a browser's: websockets clients.
+
+FRAME_TIMEOUT = 5
+
+
+class Peer:
+    """A websockets client with every frame it receives kept in order."""
+
+    def __init__(self, name: str, socket):
+        self.name = name
+        self.socket = socket
+        self.frames: list[dict] = []
+        self.closed: str | None = None
+        self.close_code: int | None = None  # the server's, once the socket is closed
+        self.arrived = asyncio.Event()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for text in self.socket:
+                self.frames.append(check_frame(json.loads(text)))  # schema: or the reader ends
+                self.arrived.set()
+        except ConnectionClosed as exc:
+            self.closed = repr(exc)
+            self.close_code = exc.rcvd.code if exc.rcvd is not None else None
+        else:
+            self.closed = "closed normally"
+
+    async def send(self, frame: dict) -> None:
+        await self.socket.send(json.dumps(frame))
+
+    async def wait_for(self, predicate, what: str, timeout: float = FRAME_TIMEOUT) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            for frame in self.frames:
+                if predicate(frame):
+                    return frame
+            if self.reader.done():
+                raise AssertionError(
+                    f"{self.name}'s socket ended ({self.closed or self.reader.exception()!r}) "
+                    f"while waiting for {what}"
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{self.name} got no {what} in {timeout} s")
+            self.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), remaining)
+
+    def of_type(self, kind: str) -> list[dict]:
+        return [frame for frame in self.frames if frame["type"] == kind]
+
+
+async def open_peer(
+    stack: contextlib.AsyncExitStack,
+    name: str,
+    server: ServerProcess,
+    user,
+    *,
+    cookie: str | None = None,
+) -> Peer:
+    """A socket of `user` on `server`, in a new session unless given the `cookie` header."""
+    from tests.wsclient import session_cookie  # loads the ASGI application: only when used
+
+    cookie = cookie or f"{settings.SESSION_COOKIE_NAME}={await session_cookie(user)}"
+    socket = await stack.enter_async_context(
+        connect_websocket(
+            f"ws://127.0.0.1:{server.port}/ws/",
+            origin=server.origin,
+            additional_headers={"Cookie": cookie},
+            open_timeout=FRAME_TIMEOUT,
+        )
+    )
+    peer = Peer(name, socket)
+    stack.push_async_callback(_stop_reader, peer)
+    return peer
+
+
+async def _stop_reader(peer: Peer) -> None:
+    peer.reader.cancel()
+    await asyncio.gather(peer.reader, return_exceptions=True)
+
+
+def is_live(client_msg_id: str):
+    return lambda f: f["type"] == "message" and f["message"]["client_msg_id"] == client_msg_id
+
+
+def is_ack(client_msg_id: str):
+    return lambda f: f["type"] == "ack" and f["client_msg_id"] == client_msg_id
 
 
 # An HTTP request straight to the ASGI application, as a server would make it.

@@ -46,6 +46,8 @@ INTERNAL_ERROR = 1011
 POLICY_VIOLATION = 1008
 # Frames a socket may send ahead of their answers; a real tab has a few at most.
 MAX_PENDING_FRAMES = 32
+# How long a closing socket waits for the frame it is answering (a send's commit).
+FINISH_FRAME_SECONDS = 5.0
 
 
 @database_sync_to_async
@@ -192,10 +194,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         self._pending.clear()  # nobody is left to answer
+        await self._finish_frame()
         if self.hub is not None:
             hub, self.hub = self.hub, None
             await hub.detach(self)
             await hub.check_out(self)
+
+    async def _finish_frame(self) -> None:
+        """Let the frame being answered finish rather than be cut off: a send in flight
+        commits and is published. Its ack cannot reach a client that has gone (the
+        client's resend with the same client_msg_id gets the stored message), but a
+        server stopping (1012) waits for this before it exits."""
+        worker = self._worker
+        if worker is not None and worker is not asyncio.current_task():
+            await asyncio.wait({worker}, timeout=FINISH_FRAME_SECONDS)
 
     async def receive(self, text_data=None, bytes_data=None):
         """Queue the frame for this socket's one worker, which answers frames in order.

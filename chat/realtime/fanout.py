@@ -112,6 +112,13 @@ def serve_from(loop: asyncio.AbstractEventLoop, bus) -> None:
         del _outboxes[stale]
 
 
+async def flush(loop: asyncio.AbstractEventLoop) -> None:
+    """Return once this loop has published every event queued on it (at shutdown)."""
+    outbox = _outboxes.get(loop)
+    while outbox is not None and outbox.task is not None and not outbox.task.done():
+        await asyncio.wait({outbox.task})
+
+
 def _serving_loop() -> asyncio.AbstractEventLoop | None:
     """The running loop this worker thread serves, if any."""
     for loop in list(_outboxes):

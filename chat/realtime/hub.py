@@ -39,6 +39,7 @@ from .framewriter import Event
 logger = logging.getLogger(__name__)
 
 MAX_ROUTED_TOGETHER = 256  # events already arrived, routed in one pass
+SHUTDOWN_FLUSH_SECONDS = 5.0  # at most this long publishing what is queued at shutdown
 
 
 class Socket(Protocol):
@@ -129,6 +130,21 @@ class Hub:
         if hub is None:
             hub = cls._by_loop[loop] = cls(make_bus())
         return hub
+
+    @classmethod
+    async def shut_down(cls) -> None:
+        """The server is stopping and its sockets have gone (chat.realtime.lifespan):
+        publish what is queued on this loop, within SHUTDOWN_FLUSH_SECONDS, then close
+        this loop's hub: its bus and presence connections."""
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(fanout.flush(loop), SHUTDOWN_FLUSH_SECONDS)
+        except TimeoutError:
+            logger.warning("events still queued at shutdown; clients will catch up from heads")
+        hub = cls._by_loop.pop(loop, None)
+        if hub is not None:
+            await hub.stop()
+            await hub.presence.close()
 
     @property
     def sockets(self) -> set[Socket]:

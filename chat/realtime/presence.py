@@ -79,6 +79,9 @@ class MemoryPresence:
         live = [state for state, expires in self.sockets.get(user_id, {}).values() if expires > now]
         return {"status": _status(live), "last_seen": self.seen.get(user_id)}
 
+    async def close(self) -> None:
+        """Nothing to let go of: the store is this process's memory."""
+
     def _settle(self, user_id: int, now: float) -> Change | None:
         sockets = self.sockets.get(user_id, {})
         for socket_id, (_state, expires) in list(sockets.items()):

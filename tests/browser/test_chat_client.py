@@ -175,3 +175,37 @@ def test_logging_out_in_one_tab_ends_the_others_socket_and_it_offers_to_log_in(p
     expect(chat.locator("#connection")).to_have_attribute("data-state", "stopped")
     # The one request that asks whether it is still signed in is answered 401, as it should.
     assert [e for e in alice.errors if "status of 401" not in e] == []
+
+
+def test_a_socket_closed_for_a_server_restart_reconnects_at_once(people):
+    """1012 (service restart: a worker stopping, docs/deploy.md) reopens the socket within
+    250 ms; any other close backs off (at least 250 ms)."""
+    alice = people("alice")
+    page = alice.new_page()
+    page.goto(alice.server.url)
+    waits = page.evaluate(
+        """async () => {
+            const { Connection } = await import("/static/chat/socket.js");
+            const opened = [];
+            class FakeSocket extends EventTarget {
+                static CLOSED = 3;
+                readyState = 1;
+                constructor() { super(); opened.push(this); }
+                close() { this.readyState = 3; }
+            }
+            window.WebSocket = FakeSocket;
+            const waits = {};
+            for (const code of [1012, 1006]) {
+                const connection = new Connection("ws://127.0.0.1:9/ws/");
+                connection.start();
+                const closedAt = Date.now();
+                opened.at(-1).dispatchEvent(new CloseEvent("close", { code }));
+                waits[code] = [connection.state.name, connection.state.retryAt - closedAt];
+                connection.stop();
+            }
+            return waits;
+        }"""
+    )
+    assert waits["1012"][0] == waits["1006"][0] == "waiting"
+    assert 0 <= waits["1012"][1] <= 260, waits
+    assert waits["1006"][1] >= 250, waits

@@ -7,13 +7,20 @@ the SQLite run of `make test` shows no skip for them and the PostgreSQL run
 runs them for real. The hook only touches items under this folder.
 """
 
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import channels.db
 import django.db
 import pytest
+import redis
+from django.conf import settings
+
+from tests.conftest import require_service
 
 FAULTS_DIR = Path(__file__).resolve().parent
+REDIS_DB = 14  # the real servers' own; each test's keys under a prefix of its own
 ENGINE_MARKERS = {
     "postgres": "django.db.backends.postgresql",
     "sqlite": "django.db.backends.sqlite3",
@@ -59,3 +66,23 @@ def connections_still_get_closed():
     if channels.db.close_old_connections is not django.db.close_old_connections:
         channels.db.close_old_connections = django.db.close_old_connections
         pytest.fail("channels.db.close_old_connections was left patched to a no-op")
+
+
+@pytest.fixture
+def redis_url():
+    """A Redis database and key prefix for real servers' pub/sub and presence: (url,
+    prefix). The prefix's keys are removed afterwards."""
+    base = urlsplit(settings.REDIS_URL or "redis://127.0.0.1:6379/0")
+    url = f"redis://{base.hostname or '127.0.0.1'}:{base.port or 6379}/{REDIS_DB}"
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        require_service("Redis", f"{url} does not answer PING ({exc})")
+    prefix = f"parley-faults-{uuid.uuid4().hex[:12]}"
+    yield url, prefix
+    try:
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+    finally:
+        client.close()

@@ -10,31 +10,28 @@ in-memory SQLite database cannot be shared between processes.
 """
 
 import asyncio
-import json
-import time
 import urllib.error
 import urllib.request
 import uuid
-from contextlib import AsyncExitStack, ExitStack, suppress
-from urllib.parse import quote, urlsplit
+from contextlib import AsyncExitStack, ExitStack
+from urllib.parse import quote
 
 import pytest
-import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from chat.models import Message, Room
-from chat.protocol.schema import check_frame
 from tests.factories import RoomFactory, UserFactory
 from tests.support import (
+    FRAME_TIMEOUT,
+    Peer,
     ServerProcess,
     free_port,
+    is_ack,
+    is_live,
+    open_peer,
     parley_command,
-    parley_env,
-    require_service,
+    shared_env,
     start_server,
 )
 from tests.wsclient import session_cookie
@@ -45,39 +42,8 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-REDIS_DB = 14
-FRAME_TIMEOUT = 5
 IDLE_SECONDS = 7  # longer than redis-py 8's default 5 s socket timeout
 PROMPT = 1.0  # how soon a live message must arrive after the pause
-
-
-def shared_database_url() -> str:
-    """The database pytest-django created for this session, as a DATABASE_URL."""
-    db = connection.settings_dict
-    user = quote(db["USER"] or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
-    host = db["HOST"] or "127.0.0.1"
-    port = db["PORT"] or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{quote(db['NAME'], safe='')}"
-
-
-@pytest.fixture
-def redis_url():
-    """A Redis database for the servers' pub/sub and presence; its keys are removed afterwards."""
-    base = urlsplit(settings.REDIS_URL or "redis://127.0.0.1:6379/0")
-    url = f"redis://{base.hostname or '127.0.0.1'}:{base.port or 6379}/{REDIS_DB}"
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        require_service("Redis", f"{url} does not answer PING ({exc})")
-    prefix = f"parley-faults-{uuid.uuid4().hex[:12]}"
-    yield url, prefix
-    try:
-        for key in client.scan_iter(match=f"{prefix}*"):
-            client.delete(key)
-    finally:
-        client.close()
 
 
 @pytest.fixture
@@ -87,103 +53,22 @@ def servers(transactional_db, redis_url, tmp_path):
     Depends on transactional_db so that it is torn down first: the servers'
     database sessions must be gone before the test database is flushed.
     """
-    url, prefix = redis_url
     with ExitStack() as stack:
         started = []
         for name in ("server-a", "server-b"):  # both start, then both are waited for
             port = free_port()
-            env = parley_env(
-                port,
-                drop=("DEBUG", "PARLEY_ORIGINS", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"),
-                DATABASE_URL=shared_database_url(),
-                REDIS_URL=url,
-                CHANNEL_PREFIX=prefix,
-            )
             server = start_server(
-                parley_command(port), name=name, port=port, env=env, log=tmp_path / f"{name}.log"
+                parley_command(port),
+                name=name,
+                port=port,
+                env=shared_env(port, redis_url),
+                log=tmp_path / f"{name}.log",
             )
             stack.callback(server.stop)
             started.append(server)
         for server in started:
             server.wait_ready()
         yield started
-
-
-class Peer:
-    """A websockets client with every frame it receives kept in order."""
-
-    def __init__(self, name: str, socket):
-        self.name = name
-        self.socket = socket
-        self.frames: list[dict] = []
-        self.closed: str | None = None
-        self.arrived = asyncio.Event()
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for text in self.socket:
-                self.frames.append(check_frame(json.loads(text)))  # schema: or the reader ends
-                self.arrived.set()
-        except ConnectionClosed as exc:
-            self.closed = repr(exc)
-        else:
-            self.closed = "closed normally"
-
-    async def send(self, frame: dict) -> None:
-        await self.socket.send(json.dumps(frame))
-
-    async def wait_for(self, predicate, what: str, timeout: float = FRAME_TIMEOUT) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            for frame in self.frames:
-                if predicate(frame):
-                    return frame
-            if self.reader.done():
-                raise AssertionError(
-                    f"{self.name}'s socket ended ({self.closed or self.reader.exception()!r}) "
-                    f"while waiting for {what}"
-                )
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"{self.name} got no {what} in {timeout} s")
-            self.arrived.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self.arrived.wait(), remaining)
-
-    def of_type(self, kind: str) -> list[dict]:
-        return [frame for frame in self.frames if frame["type"] == kind]
-
-
-async def open_peer(
-    stack: AsyncExitStack, name: str, server: ServerProcess, user, *, cookie: str | None = None
-) -> Peer:
-    """A socket of `user` on `server`, in a new session unless given the `cookie` header."""
-    cookie = cookie or f"{settings.SESSION_COOKIE_NAME}={await session_cookie(user)}"
-    socket = await stack.enter_async_context(
-        connect(
-            f"ws://127.0.0.1:{server.port}/ws/",
-            origin=server.origin,
-            additional_headers={"Cookie": cookie},
-            open_timeout=FRAME_TIMEOUT,
-        )
-    )
-    peer = Peer(name, socket)
-    stack.push_async_callback(_stop_reader, peer)
-    return peer
-
-
-async def _stop_reader(peer: Peer) -> None:
-    peer.reader.cancel()
-    await asyncio.gather(peer.reader, return_exceptions=True)
-
-
-def is_live(client_msg_id: str):
-    return lambda f: f["type"] == "message" and f["message"]["client_msg_id"] == client_msg_id
-
-
-def is_ack(client_msg_id: str):
-    return lambda f: f["type"] == "ack" and f["client_msg_id"] == client_msg_id
 
 
 @database_sync_to_async

@@ -13,6 +13,10 @@ const READ_DEBOUNCE_MS = 500;
 const CATCH_UP_LIMIT = 200;
 const OLDER_LIMIT = 50;
 const MAX_CATCH_UP_PAGES = 100;
+// Close code 1012 (service restart): a server stopping on purpose. Reconnect at once (behind
+// a proxy, to another worker), spread over this much so its sockets do not all come together.
+const SERVICE_RESTART = 1012;
+const RESTART_SPREAD_MS = 250;
 
 export function socketUrl(path, location = window.location) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -130,8 +134,11 @@ export class Connection extends EventTarget {
       this.#setState("offline");
       return;
     }
-    const delay = backoffDelay(this.#attempt);
-    this.#attempt += 1;
+    let delay = Math.round(Math.random() * RESTART_SPREAD_MS);
+    if (code !== SERVICE_RESTART) {
+      delay = backoffDelay(this.#attempt);
+      this.#attempt += 1;
+    }
     this.#retryTimer = setTimeout(() => this.#open(), delay);
     this.#setState("waiting", Date.now() + delay);
   }

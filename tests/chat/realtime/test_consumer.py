@@ -544,3 +544,34 @@ class TestPendingFrames:
         if consumer._worker is not None:
             await asyncio.wait_for(consumer._worker, 5)
         assert await count_messages() == 1
+
+    async def test_a_send_in_flight_when_its_socket_closes_commits_before_the_socket_lets_go(
+        self, alice, bob, general, held_sends, monkeypatch
+    ):
+        """A server stopping (1012) lets each socket finish the frame it is answering: the
+        send commits and reaches the room before the socket leaves the hub; the frame
+        queued behind it is dropped (the client resends it, with the same client_msg_id)."""
+        started, release = held_sends
+        order = []
+        async with open_tab(bob) as listener, open_tab(alice) as tab:
+            hub = Hub.current()
+            [consumer] = [s for s in hub.sockets if s.user_id == alice.pk]
+            detach = hub.detach
+
+            async def recorded_detach(socket):
+                order.append("detached" if socket is consumer else "other")
+                await detach(socket)
+
+            monkeypatch.setattr(hub, "detach", recorded_detach)
+            await tab.send(send_frame(general.pk, "in flight"))
+            await tab.send(send_frame(general.pk, "queued behind it"))
+            await sync_to_async(started.wait)(2)
+            leaving = asyncio.create_task(consumer.disconnect(1012))
+            await until(lambda: not consumer._pending, "the goodbye to drop the queued frame")
+            order.append("released")
+            release.set()
+            await asyncio.wait_for(leaving, 5)
+            heard = await listener.receive_type("message")
+        assert order[:2] == ["released", "detached"]
+        assert heard["message"]["body"] == "in flight"
+        assert await count_messages() == 1
