@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from config.cluster import BODY_SLACK, nginx_binary, proxy_config, worker_ports
-from tests.conftest import require_service
+from tests.support import require_service
 
 UPLOAD_MAX = 10 * 1024 * 1024
 PING_EVERY = 20  # chat/static/chat/socket.js: PING_EVERY_MS

@@ -17,7 +17,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from tests.conftest import require_service
+from tests.support import require_service
 
 FAULTS_DIR = Path(__file__).resolve().parent
 REDIS_DB = 14  # the real servers' own; each test's keys under a prefix of its own

@@ -40,7 +40,6 @@ from config.cluster import (
     proxy_config,
     worker_command,
 )
-from tests.conftest import require_service
 from tests.factories import RoomFactory, UserFactory
 from tests.support import (
     HOST,
@@ -50,6 +49,7 @@ from tests.support import (
     is_ack,
     is_live,
     open_peer,
+    require_service,
     shared_env,
     start_server,
 )
