@@ -1,5 +1,8 @@
-"""Flood control: at most N sends per user per window (PARLEY_SEND_RATE), counted in
-process memory and shared through the cache (Redis) only when it matters.
+"""Flood control: at most N sends per user in any span of the window's length
+(PARLEY_SEND_RATE), counted in process memory and shared through the cache (Redis)
+only when it matters. The window slides: a fixed window would let N through at the end
+of one and N more at the start of the next; here the last window's sends still count
+for the share of it that lies within the span.
 
 A round trip to Redis on every send cost a send about 0.2 ms of CPU, as much as all
 the rest of its Redis work (docs/performance.md). A user far below the limit needs
@@ -41,6 +44,7 @@ class _Count:
     here: int = 0  # sends this process took in the window
     told: int = 0  # of which the shared counter has been told
     elsewhere: int = 0  # other processes' sends, as the shared counter last said
+    before: int = 0  # every process's sends in the window before, as last known
 
 
 class SendCounter:
@@ -56,17 +60,23 @@ class SendCounter:
         """Count one send by the user (allowed or not, as every attempt counts) and say
         whether it is within the limit."""
         window = int(now // seconds)
+        # The window slides: the last one's sends count for the share of it that still
+        # lies within the last `seconds`, so no burst passes twice across an edge.
+        still = 1 - (now / seconds - window)
         with self._lock:
             count = self._counts.get(user_id)
             if count is None or count.window != window:
                 if len(self._counts) >= MAX_USERS_TRACKED:
-                    self._counts = {u: c for u, c in self._counts.items() if c.window == window}
-                count = self._counts[user_id] = _Count(window)
+                    self._counts = {u: c for u, c in self._counts.items() if c.window >= window - 1}
+                before = 0
+                if count is not None and count.window == window - 1:
+                    before = count.here + count.elsewhere
+                count = self._counts[user_id] = _Count(window, before=before)
             count.here += 1
             total = count.here + count.elsewhere
-            if total > limit // 2:
+            if count.before * still + total > limit // 2:
                 total = self._share(count, user_id, seconds) or total
-            return total <= limit
+            return count.before * still + total <= limit
 
     def _share(self, count: _Count, user_id: int, seconds: int) -> int | None:
         """Tell the shared counter what it lacks of this process's count; the total of all."""

@@ -49,11 +49,22 @@ def test_sends_on_two_processes_are_refused_once_their_shared_total_passes_the_l
     assert shared.totals["parley:send-rate:1:100000"] == 20  # every attempt counted
 
 
-def test_other_users_and_the_next_window_start_from_zero():
+def test_other_users_start_from_zero_and_a_whole_window_later_so_does_the_sender():
     counter = SendCounter(SharedCount())
     sends(counter, LIMIT + 1)
     assert sends(counter, 1, user=2) == [True]
-    assert sends(counter, LIMIT, now=NOW + SECONDS) == [True] * LIMIT
+    assert sends(counter, LIMIT, now=NOW + 2 * SECONDS) == [True] * LIMIT
+
+
+def test_no_burst_passes_twice_across_the_edge_of_a_window():
+    """The fixed window's flaw: the limit at the end of one window, and again at the
+    start of the next. In any span of the window's length at most the limit passes."""
+    counter = SendCounter(SharedCount())
+    late = NOW + SECONDS * 0.9
+    assert sends(counter, LIMIT, now=late) == [True] * LIMIT
+    assert sends(counter, 1, now=NOW + SECONDS) == [False]  # just past the edge
+    halfway = NOW + SECONDS * 1.5  # half of the last window still counts: LIMIT / 2
+    assert sum(sends(counter, LIMIT, now=halfway)) == LIMIT - LIMIT // 2 - 1
 
 
 def test_without_the_shared_counter_the_process_still_enforces_its_own_count(caplog):
@@ -66,13 +77,17 @@ def test_without_the_shared_counter_the_process_still_enforces_its_own_count(cap
     assert "flood-control store unavailable (ConnectionError: Redis down)" in caplog.text
 
 
-def test_users_idle_in_the_current_window_are_forgotten_past_the_tracking_bound(monkeypatch):
+def test_users_idle_for_a_whole_window_are_forgotten_past_the_tracking_bound(monkeypatch):
+    """Past the bound, users whose last sends are older than the window before are
+    dropped; those of the window before still count, so they are kept."""
     monkeypatch.setattr(flood, "MAX_USERS_TRACKED", 3)
     counter = SendCounter(SharedCount())
     for user in (1, 2, 3):
         sends(counter, 1, user=user)
     sends(counter, 1, user=4, now=NOW + SECONDS)
-    assert set(counter._counts) == {4}
+    assert set(counter._counts) == {1, 2, 3, 4}
+    sends(counter, 1, user=5, now=NOW + 2 * SECONDS)
+    assert set(counter._counts) == {4, 5}
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3])
