@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from .names import name_skeletons
@@ -26,10 +27,25 @@ class User(AbstractUser):
     # this one (accounts.email). Only a confirmed address is sent password resets.
     verified_email = models.EmailField(_("confirmed email address"), blank=True, editable=False)
     # Text, not a bounded char field: a skeleton can be longer than its name ("m" → "rn").
+    # Raised by "log out everywhere": a session signed with the old value is no longer
+    # valid, as after a new password (_get_session_auth_hash below).
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
     username_skeleton = models.TextField(editable=False, default="")
     username_skeleton_cased = models.TextField(editable=False, default="")
     display_name_skeleton = models.TextField(editable=False, default="")
     display_name_skeleton_cased = models.TextField(editable=False, default="")
+
+    def _get_session_auth_hash(self, secret=None):
+        """Django's HMAC of the password hash, and once "log out everywhere" has raised
+        it, of the session generation too: raising it ends every session of the user."""
+        if not self.session_generation:
+            return super()._get_session_auth_hash(secret)
+        return salted_hmac(
+            "accounts.User.session_generation",
+            f"{self.password}:{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     class Meta(AbstractUser.Meta):
         indexes = [

@@ -7,6 +7,7 @@ urlpatterns = [
     path("register/", views.RegisterView.as_view(), name="register"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/everywhere/", views.log_out_everywhere, name="logout_everywhere"),
     path("profile/", views.ProfileView.as_view(), name="profile"),
     path("delete/", views.DeleteAccountView.as_view(), name="delete_account"),
     path("data/", views.download_data, name="download_data"),

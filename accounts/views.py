@@ -6,6 +6,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.messages.views import SuccessMessageMixin
 from django.core.handlers.asgi import ASGIRequest
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.generic import FormView, UpdateView
 
 from chat import limits
+from chat.realtime.fanout import end_sessions
 
 from . import email, export, throttle
 from .deletion import delete_account
@@ -188,3 +190,17 @@ def download_data(request: HttpRequest) -> HttpResponse:
     )
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_POST
+def log_out_everywhere(request: HttpRequest) -> HttpResponse:
+    """End every session of the user, this one included, and their open sockets."""
+    user = request.user
+    get_user_model().objects.filter(pk=user.pk).update(
+        session_generation=F("session_generation") + 1
+    )
+    end_sessions(user.pk)
+    logout(request)
+    messages.success(request, _("You have been logged out everywhere."))
+    return redirect("login")

@@ -71,3 +71,17 @@ async def test_a_profile_save_that_changes_no_password_closes_nothing(ada):
         ada.display_name = "Ada L."
         await sync_to_async(ada.save)()
         assert (await tab.request({"type": "ping"}, "pong"))["type"] == "pong"
+
+
+async def test_logging_out_everywhere_ends_every_session_and_socket_of_the_user(ada):
+    asking, elsewhere = await logged_in(ada), await logged_in(ada)
+    async with tab_of(asking) as one, tab_of(elsewhere) as two:
+        answer = await sync_to_async(asking.post)("/accounts/logout/everywhere/")
+        assert answer.status_code == 302
+        assert [await one.close_code(), await two.close_code()] == [SESSION_ENDED] * 2
+    for client in (asking, elsewhere):
+        page = await sync_to_async(client.get)("/api/rooms/")
+        assert page.status_code == 401
+    await sync_to_async(ada.refresh_from_db)()
+    others = await logged_in(ada)  # a new login works as before
+    assert (await sync_to_async(others.get)("/api/rooms/")).status_code == 200
