@@ -7,6 +7,7 @@ UNSAFE_VIEWS = [
     ("register", {}, "post"),
     ("login", {}, "post"),
     ("logout", {}, "post"),
+    ("logout_everywhere", {}, "post"),
     ("profile", {}, "post"),
     ("password_change", {}, "post"),
     ("send_confirmation", {}, "post"),
