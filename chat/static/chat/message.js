@@ -59,7 +59,12 @@ export function messageNode({ author, at, continued, pending }, me) {
   const side = timeNode(at, "msg-side-time");
   side.setAttribute("aria-hidden", "true");
   const meta = el("div", "msg-meta");
-  meta.append(el("span", "msg-author", author.display_name), " ", timeNode(at, "msg-time"));
+  meta.append(el("span", "msg-author", author.display_name), " ");
+  // Who it really is: a display name can look like anyone's; a username is unique.
+  if (author.username && author.username !== author.display_name) {
+    meta.append(el("span", "msg-username", `@${author.username}`), " ");
+  }
+  meta.append(timeNode(at, "msg-time"));
   const main = el("div", "msg-main");
   main.append(meta);
   li.append(avatar(author.display_name, author.id, "msg-avatar"), side, main);
