@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 # Room for the multipart framing and a CSRF field around a file of the largest size.
 BODY_SLACK_BYTES = 64 * 1024
+DRAIN_BYTES = 16 * 1024 * 1024  # over the limit by at most this: read and dropped, not cut
 UPLOAD_PATH = re.compile(r"/api/rooms/\d+/uploads")
 AVATAR_PATH = "/accounts/profile/"
 
@@ -46,7 +47,10 @@ class BodyLimit:
         except ValueError:
             declared = 0
         if declared > limit:
-            return await _refuse(scope, send, limit)
+            # A body a little over the limit is left for the server to drain, so a proxy
+            # still sending it gets the 413, not a broken pipe; a huge one is cut off.
+            close = declared > limit + DRAIN_BYTES
+            return await _refuse(scope, send, limit, close=close)
         received, refused = 0, False
 
         async def counted_receive():
@@ -56,7 +60,7 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > limit:
                     refused = True
-                    await _refuse(scope, send, limit)
+                    await _refuse(scope, send, limit, close=True)
                     return {"type": "http.disconnect"}  # Django stops reading, answers nothing
             return message
 
@@ -77,7 +81,7 @@ def _language(scope: dict) -> str:
     return translation.get_language_from_request(request)
 
 
-async def _refuse(scope: dict, send, limit: int) -> None:
+async def _refuse(scope: dict, send, limit: int, *, close: bool) -> None:
     with translation.override(_language(scope)):
         if UPLOAD_PATH.fullmatch(scope["path"]):
             files_limit = limit - BODY_SLACK_BYTES
@@ -96,7 +100,7 @@ async def _refuse(scope: dict, send, limit: int) -> None:
             "headers": [
                 (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
+                *([(b"connection", b"close")] if close else []),
             ],
         }
     )
