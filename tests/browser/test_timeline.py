@@ -3,7 +3,11 @@
 Day dividers and author runs (`msg-continued`) are checked against the messages shown
 after every older page goes in above and new messages below; and a new or changed
 message touches only its own nodes, never the other messages already in the page.
+Read to the bottom, a long history keeps only its newest messages in the page and
+brings the others back, from memory, as the reader scrolls up or jumps to one.
 """
+
+import re
 
 from playwright.sync_api import Page, expect
 
@@ -12,6 +16,7 @@ from tests.browser.test_chat_client import join_room, post_messages, send_from_c
 from tests.browser.test_history_paging import PAGE, add_history
 
 HISTORY = 3 * PAGE
+KEEP = REVEAL = 50  # timeline.js: messages left in the page at the bottom, brought back at a time
 
 # Spreads a room's history over four days, with breaks in the runs, and gives every third
 # run of five messages to another author.
@@ -131,13 +136,17 @@ def test_days_and_runs_stay_right_and_a_change_touches_only_its_message(people):
         expect(messages).to_have_count(loaded)
         assert page.evaluate(PROBLEMS) == []
     assert page.locator("#messages li.day").count() >= 4
+    # Read to the bottom, the page keeps the newest messages (the test below), still right.
+    page.locator("#conversation").evaluate("e => { e.scrollTop = e.scrollHeight; }")
+    expect(messages).to_have_count(KEEP)
+    assert page.evaluate(PROBLEMS) == []
 
     # New messages below, the reader's own (pending, then acknowledged) and another's.
     page.evaluate(WATCH, None)
     send_from_composer(page, "my own message")
-    expect(messages).to_have_count(HISTORY + 1)
+    expect(messages).to_have_count(KEEP + 1)
     post_messages(other_page, room_id, ["a message from someone else"])
-    expect(messages).to_have_count(HISTORY + 2)
+    expect(messages).to_have_count(KEEP + 2)
     expect(page.locator("#messages li.msg-pending")).to_have_count(0)
     assert page.evaluate(PROBLEMS) == []
     assert touched(page) == []
@@ -159,4 +168,74 @@ def test_days_and_runs_stay_right_and_a_change_touches_only_its_message(people):
     expect(message.locator(".msg-edited")).to_be_visible()
     assert touched(page) == []
     assert page.evaluate(PROBLEMS) == []
+    assert reader.errors == []
+
+
+def test_a_long_history_read_to_the_bottom_leaves_the_page_and_comes_back_from_memory(people):
+    reader, other = people("reader"), people("other")
+    page = reader.new_page()
+    page.goto(reader.server.url)
+    room_id = join_room(page, "a long read")
+    needle = "the oldest message, found again"
+    post_messages(page, room_id, [needle])
+    add_history(reader.server, room_id, 4 * PAGE)
+    reshape_history(reader.server, room_id, other.username)
+    total = 4 * PAGE + 1
+    history_requests: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            history_requests.append(request.url) if "/messages" in request.url else None
+        ),
+    )
+    page.goto(f"{reader.server.url}/rooms/{room_id}/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    messages = page.locator("#messages li.msg:not(.msg-pending)")
+    conversation = page.locator("#conversation")
+    status = page.locator("#history-status")
+    expect(messages).to_have_count(PAGE)
+    while (shown := messages.count()) < total:
+        conversation.evaluate("element => { element.scrollTop = 0; }")
+        expect(messages).not_to_have_count(shown)
+    expect(status).to_contain_text("start of the conversation")
+    fetched = len(history_requests)
+
+    # Read to the bottom: all but the newest messages leave the page, dividers still right.
+    conversation.evaluate("element => { element.scrollTop = element.scrollHeight; }")
+    expect(messages).to_have_count(KEEP)
+    expect(messages.last).to_have_attribute("data-key", f"m:{total}")
+    assert page.evaluate(PROBLEMS) == []
+
+    # Scrolling up brings them back a page at a time, without moving what the reader sees
+    # and without asking the server again.
+    for shown in range(KEEP + REVEAL, total, REVEAL):
+        first_shown = messages.first.element_handle()
+        before = first_shown.evaluate(
+            """(message) => {
+                document.getElementById("conversation").scrollTop = 0;
+                return message.getBoundingClientRect().top;
+            }"""
+        )
+        expect(messages).to_have_count(shown)
+        assert abs(first_shown.bounding_box()["y"] - before) < 30
+        assert page.evaluate(PROBLEMS) == []
+    conversation.evaluate("element => { element.scrollTop = 0; }")
+    expect(messages).to_have_count(total)
+    expect(status).to_contain_text("start of the conversation")
+    assert page.evaluate(PROBLEMS) == []
+
+    # Back at the bottom, the oldest message is out of the page again; a search result
+    # that opens it brings it back, highlighted and on screen.
+    conversation.evaluate("element => { element.scrollTop = element.scrollHeight; }")
+    expect(messages).to_have_count(KEEP)
+    search = page.get_by_label("Search messages")
+    search.fill("oldest")
+    search.press("Enter")
+    page.locator("#search-panel li.search-result .search-result-open").first.click()
+    target = page.locator('#messages li[data-key="m:1"]')
+    expect(target).to_have_class(re.compile(r"\bmsg-flash\b"))
+    expect(target).to_be_in_viewport()
+    expect(target).to_contain_text(needle)
+    assert page.evaluate(PROBLEMS) == []
+    assert len(history_requests) == fetched
     assert reader.errors == []

@@ -2,6 +2,9 @@
 // before each day's first entry and an author's run of entries marked `continued`.
 // Drawn incrementally: a message added, changed or acknowledged touches only its own
 // node, its day's divider and the next entry's `continued` mark, never the whole list.
+// Read to the bottom, only the newest messages stay in the page: the older ones are kept
+// out of it (their nodes held, still kept up to date) and go back in above as the reader
+// scrolls up, so a send costs the browser the same with 50 or 10,000 messages loaded.
 import { byId, el } from "./dom.js";
 import { LOCALE, t } from "./i18n.js";
 import {
@@ -17,6 +20,12 @@ const GROUP_WINDOW_MS = 5 * 60 * 1000;
 const NEAR_TOP_PX = 240;
 const NEAR_BOTTOM_PX = 48;
 const FLASH_MS = 2000;
+// With more than TRIM_ABOVE messages in the page and the reader at the bottom, all but
+// the newest KEEP go out of it; scrolling near the top brings back REVEAL at a time.
+const TRIM_ABOVE = 100;
+const KEEP = 50;
+const REVEAL = 50;
+const whenIdle = window.requestIdleCallback ?? ((callback) => setTimeout(callback, 50));
 
 const dayFormat = new Intl.DateTimeFormat(LOCALE, {
   weekday: "long",
@@ -61,6 +70,12 @@ export class Timeline {
   #entries = [];
   #byKey = new Map();
   #messageCount = 0;
+  // The first `#hidden` entries (the oldest messages) are out of the page. The divider
+  // of the first entry in the page's day stays in, right before it.
+  #hidden = 0;
+  #trimQueued = false;
+  // What the status line above the list last heard of the room's history.
+  #history = { loaded: false, hasOlder: false };
   // Day key → {node: its divider, first: the day's first entry}.
   #days = new Map();
   // The permissions every message was last drawn for (permissionContext).
@@ -91,6 +106,7 @@ export class Timeline {
     this.#byKey.clear();
     this.#days.clear();
     this.#messageCount = 0;
+    this.#hidden = 0;
     this.#els.messages.replaceChildren();
     this.#els["jump-latest"].hidden = true;
     this.#stuckToBottom = true;
@@ -106,13 +122,15 @@ export class Timeline {
    */
   render({ messages, pending, loaded, hasOlder }, { toBottom = false, incoming = false } = {}) {
     const { conversation: scroller, "jump-latest": jump } = this.#els;
-    const anchor = this.#entries[0]?.node;
+    const anchor = this.#entries[this.#hidden]?.node;
     const anchorTop = anchor?.offsetTop ?? 0;
     for (const message of messages) this.#putMessage(message);
     const failures = this.#putPending(pending);
-    this.#renderHistoryStatus(loaded, hasOlder);
+    this.#history = { loaded, hasOlder };
+    this.#renderHistoryStatus();
     if (this.#stuckToBottom || toBottom) {
       this.scrollToBottom();
+      this.#queueTrim();
     } else if (anchor?.isConnected) {
       scroller.scrollTop += anchor.offsetTop - anchorTop;
     }
@@ -140,13 +158,14 @@ export class Timeline {
 
   /** True when the top of the history is (nearly) on screen, so an older page should load. */
   nearTop() {
-    return this.#els.conversation.scrollTop < NEAR_TOP_PX;
+    return this.#hidden === 0 && this.#els.conversation.scrollTop < NEAR_TOP_PX;
   }
 
-  #renderHistoryStatus(loaded, hasOlder) {
+  #renderHistoryStatus() {
+    const { loaded, hasOlder } = this.#history;
     let text = t("This is the start of the conversation.");
     if (!loaded) text = t("Loading messages…");
-    else if (hasOlder) text = t("Loading earlier messages…");
+    else if (hasOlder || this.#hidden) text = t("Loading earlier messages…");
     else if (!this.#messageCount) text = t("No messages yet. Say hello!");
     const status = this.#els["history-status"];
     if (status.textContent !== text) status.textContent = text;
@@ -162,7 +181,12 @@ export class Timeline {
     }
     const at = new Date(message.created_at);
     const entry = { key: `m:${message.seq}`, seq: message.seq, author: message.author, at };
-    this.#insert(this.#messageIndex(message.seq), entry, message);
+    let index = this.#messageIndex(message.seq);
+    if (index <= this.#hidden && this.#hidden) {
+      this.#reveal(this.#hidden);
+      index = this.#messageIndex(message.seq);
+    }
+    this.#insert(index, entry, message);
   }
 
   /** Puts the pending sends after the messages, in order; returns the failed ones new here. */
@@ -277,6 +301,75 @@ export class Timeline {
     if (!permissions.includes("e") && this.#ui.editing === entry.seq) this.#endEdit();
   }
 
+  // Keeping the page short.
+
+  /** Once the browser is idle: if the reader is still at the bottom, trims the page. */
+  #queueTrim() {
+    if (this.#trimQueued || this.#messageCount - this.#hidden <= TRIM_ABOVE) return;
+    this.#trimQueued = true;
+    whenIdle(() => {
+      this.#trimQueued = false;
+      if (this.#stuckToBottom) this.#trim();
+    });
+  }
+
+  /** Takes all but the newest KEEP messages out of the page, short of one in use. */
+  #trim() {
+    let end = this.#messageCount - KEEP;
+    const inUse = [this.#ui.editing, this.#ui.picking].map((seq) => this.#messageEntry(seq));
+    inUse.push(this.#byKey.get(document.activeElement?.closest("li.msg")?.dataset.key));
+    for (const entry of inUse) if (entry) end = Math.min(end, this.#indexOf(entry));
+    if (end <= this.#hidden) return;
+    for (let index = this.#hidden; index < end; index += 1) {
+      const entry = this.#entries[index];
+      entry.node.remove();
+      if (this.#days.get(entry.day).first === entry) this.#days.get(entry.day).node.remove();
+    }
+    this.#hidden = end;
+    this.#renderHistoryStatus();
+    const first = this.#entries[end];
+    this.#els.messages.insertBefore(this.#days.get(first.day).node, first.node);
+    this.#openPage();
+    this.scrollToBottom();
+  }
+
+  /** The first message in the page shows its author, like the start of a conversation. */
+  #openPage() {
+    const first = this.#entries[this.#hidden];
+    if (!this.#hidden || !first.continued) return;
+    first.continued = false;
+    first.node.classList.remove("msg-continued");
+  }
+
+  /** Puts the newest `count` messages out of the page back in above, the view kept still. */
+  #reveal(count) {
+    const from = this.#hidden - Math.min(count, this.#hidden);
+    const first = this.#entries[this.#hidden];
+    const firstDay = this.#days.get(first.day).node;
+    const anchorTop = first.node.offsetTop;
+    const nodes = document.createDocumentFragment();
+    for (let index = from; index < this.#hidden; index += 1) {
+      const entry = this.#entries[index];
+      if (index === from || this.#entries[index - 1].day !== entry.day) {
+        nodes.append(this.#days.get(entry.day).node);
+      }
+      nodes.append(entry.node);
+    }
+    const before = firstDay.isConnected ? firstDay : first.node;
+    this.#els.messages.insertBefore(nodes, before);
+    this.#regroup(this.#hidden);
+    this.#hidden = from;
+    this.#openPage();
+    this.#renderHistoryStatus();
+    this.#els.conversation.scrollTop += first.node.offsetTop - anchorTop;
+  }
+
+  /** Brings `entry` back into the page if it is out of it. */
+  #show(entry) {
+    const index = this.#indexOf(entry);
+    if (index < this.#hidden) this.#reveal(this.#hidden - index);
+  }
+
   #messageEntry(seq) {
     return seq === null ? null : (this.#byKey.get(`m:${seq}`) ?? null);
   }
@@ -332,6 +425,7 @@ export class Timeline {
   startEdit(seq) {
     const entry = this.#messageEntry(seq);
     if (!entry?.permissions.includes("e")) return false;
+    this.#show(entry);
     this.#endEdit();
     this.closePicker();
     const form = editorNode(seq, entry.message.body);
@@ -376,8 +470,10 @@ export class Timeline {
 
   /** Scrolls to a message and flashes it; false when it is not in the timeline. */
   highlight(seq) {
-    const li = this.#messageEntry(seq)?.node;
-    if (!li) return false;
+    const entry = this.#messageEntry(seq);
+    if (!entry) return false;
+    this.#show(entry);
+    const li = entry.node;
     li.tabIndex = -1;
     li.scrollIntoView({ block: "center" });
     // Decided now, not on the scroll event: a render before it must not jump to the bottom.
@@ -399,7 +495,11 @@ export class Timeline {
       const scroller = els.conversation;
       const gap = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
       this.#stuckToBottom = gap < NEAR_BOTTOM_PX;
-      if (this.#stuckToBottom) els["jump-latest"].hidden = true;
+      if (this.#stuckToBottom) {
+        els["jump-latest"].hidden = true;
+        this.#queueTrim();
+      }
+      if (this.#hidden && scroller.scrollTop < NEAR_TOP_PX) this.#reveal(REVEAL);
       if (this.nearTop()) this.#on.nearTop();
     });
     // The viewport shrinks when the composer grows or a phone keyboard opens.
