@@ -40,6 +40,7 @@ from tests.support import (
     free_port,
     is_ack,
     is_live,
+    make_certificates,
     open_peer,
     shared_env,
     start_server,
@@ -550,4 +551,62 @@ def test_make_cluster_serves_on_one_port_and_ctrl_c_stops_every_process_it_start
     run_dir = re.search(r"run directory (\S+)\.", output).group(1)
     assert not Path(run_dir).exists()
     assert "stopping the cluster" in output
+    assert "Traceback" not in output, output[-4000:]
+
+
+def test_make_cluster_over_https_redirects_plain_http_and_its_workers_run_with_debug_off(
+    transactional_db, redis_url, nginx, tmp_path
+):
+    """`make cluster CERTIFICATE=… CERTIFICATE_KEY=… HTTP_PORT=…` (docs/deploy.md, "TLS")."""
+    certificates = make_certificates(tmp_path)
+    port, http_port = ports_in_a_row(3), free_port()
+    env = shared_env(
+        port,
+        redis_url,
+        CERTIFICATE=str(certificates.certificate),
+        CERTIFICATE_KEY=str(certificates.key),
+        HTTP_PORT=str(http_port),
+        PUBLIC_URL="",  # none from this process: the cluster's own
+        SECRET_KEY="",
+        STATIC_ROOT="",
+    )
+    command = [sys.executable, "-m", "config.cluster", "--workers", "2", "--port", str(port)]
+    script = start_server(
+        command,
+        name="make cluster",
+        port=port,
+        env=env,
+        log=tmp_path / "out",
+        tls=certificates.client_context(),
+    )
+    try:
+        script.wait_ready(timeout=120)  # migrate and collectstatic first
+        deadline = time.monotonic() + 10
+        while "Ctrl-C stops them all" not in script.log.read_text():
+            assert time.monotonic() < deadline, script.log_tail()
+            time.sleep(0.05)
+        secure = http.client.HTTPSConnection(
+            HOST, port, timeout=10, context=certificates.client_context()
+        )
+        try:
+            secure.request("GET", "/accounts/login/")
+            answer = secure.getresponse()
+            page = answer.read()
+        finally:
+            secure.close()
+        assert answer.status == 200, page[:2000]
+        assert (
+            answer.getheader("Strict-Transport-Security") == "max-age=31536000; includeSubDomains"
+        )
+        assert "; Secure" in answer.getheader("Set-Cookie")
+        assert re.search(rb'/static/[\w/]+\.[0-9a-f]{12}\.css"', page), "collected static files"
+        status, headers, _body = request(http_port, "GET", "/some/path?x=1")
+        assert (status, headers["location"]) == (301, f"https://{HOST}:{port}/some/path?x=1")
+        script.process.send_signal(signal.SIGINT)
+        assert script.process.wait(20) == 0, script.log_tail()
+    finally:
+        script.stop()
+    output = script.log.read_text()
+    assert f"Parley on https://{HOST}:{port}/ (http on port {http_port} redirects" in output
+    assert not Path(re.search(r"run directory (\S+)\.", output).group(1)).exists()
     assert "Traceback" not in output, output[-4000:]
