@@ -17,6 +17,8 @@ run: $(STAMP) migrate
 
 # WORKERS (default: one per core) behind nginx on HOST:PORT, on PostgreSQL + Redis (make
 # services); Ctrl-C stops them all. config/cluster.py; docs/deploy.md, "One machine, several workers".
+# Over https: CERTIFICATE=file CERTIFICATE_KEY=file [HTTP_PORT=port, redirecting to https]
+# (docs/deploy.md, "TLS").
 cluster: $(STAMP)
 	$(VENV)/bin/python -m config.cluster $(if $(WORKERS),--workers $(WORKERS))
 

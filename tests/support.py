@@ -6,23 +6,27 @@ socket on a real server.
 """
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import http.client
 import inspect
 import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 import redis
@@ -286,6 +290,7 @@ class ServerProcess:
     port: int
     process: subprocess.Popen
     log: Path
+    tls: ssl.SSLContext | None = None  # it speaks https, checked with this context
 
     @property
     def pid(self) -> int:
@@ -293,7 +298,7 @@ class ServerProcess:
 
     @property
     def origin(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}"
 
     def log_tail(self, limit: int = 4000) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -302,12 +307,15 @@ class ServerProcess:
     def healthz(self, headers: dict[str, str] | None = None) -> tuple[int, bytes] | None:
         """GET /healthz once (with `headers`, such as a Host): (status, body), or None while
         nothing answers."""
-        connection = http.client.HTTPConnection(HOST, self.port, timeout=1.0)
+        if self.tls:
+            connection = http.client.HTTPSConnection(HOST, self.port, timeout=1.0, context=self.tls)
+        else:
+            connection = http.client.HTTPConnection(HOST, self.port, timeout=1.0)
         try:
             connection.request("GET", "/healthz", headers=headers or {})
             response = connection.getresponse()
             return response.status, response.read()
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException):  # ssl.SSLError is an OSError
             return None
         finally:
             connection.close()
@@ -342,9 +350,17 @@ class ServerProcess:
 
 
 def start_server(
-    command: list[str], *, name: str, port: int, env: dict[str, str], log: Path, cwd: Path = ROOT
+    command: list[str],
+    *,
+    name: str,
+    port: int,
+    env: dict[str, str],
+    log: Path,
+    cwd: Path = ROOT,
+    tls: ssl.SSLContext | None = None,
 ) -> ServerProcess:
-    """Start a server process writing its output to `log`; `wait_ready` it before use."""
+    """Start a server process writing its output to `log`; `wait_ready` it before use
+    (over https, checking its certificate with `tls`, when given)."""
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
@@ -355,7 +371,7 @@ def start_server(
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,  # a crash never orphans a server
         )
-    return ServerProcess(name, port, process, log)
+    return ServerProcess(name, port, process, log, tls)
 
 
 @contextlib.contextmanager
@@ -388,6 +404,31 @@ def serving(
                 raise RuntimeError(f"{name} died while in use\n{server.log_tail()}")
         finally:
             server.stop()
+
+
+@contextlib.contextmanager
+def private_redis(db: int) -> Iterator[tuple[str, str]]:
+    """Database `db` of the configured Redis (else the local default one) and a key prefix
+    of its own, for real servers' pub/sub and presence: (url, prefix), as `shared_env`
+    takes them. The prefix's keys are removed afterwards. Without a Redis that answers,
+    the caller is skipped, or failed under CI=true."""
+    base = urlsplit(settings.REDIS_URL or "redis://127.0.0.1:6379/0")
+    url = f"redis://{base.hostname or '127.0.0.1'}:{base.port or 6379}/{db}"
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        require_service("Redis", f"{url} does not answer PING ({exc})")
+    prefix = f"parley-test-{uuid.uuid4().hex[:12]}"
+    try:
+        yield url, prefix
+    finally:
+        try:
+            for key in client.scan_iter(match=f"{prefix}*"):
+                client.delete(key)
+        finally:
+            client.close()
 
 
 # Sockets on real servers, as a browser's: websockets clients.
@@ -543,9 +584,57 @@ async def asgi_request(
     return AsgiAnswer(start["status"], body, read)
 
 
+# Certificates a test makes: `make_certificates(directory)` writes a throwaway
+# certificate authority and a certificate for 127.0.0.1 and localhost it signed (the
+# `openssl` command; without it the caller is skipped, or failed under CI=true).
+
+
+class Certificates(NamedTuple):
+    ca_file: Path
+    certificate: Path
+    key: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client's TLS context that trusts this authority and no other."""
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def key_pin(self) -> str:
+        """The base64 SHA-256 of the certificate's public key (its SubjectPublicKeyInfo),
+        as Chromium's --ignore-certificate-errors-spki-list takes it."""
+        public = _openssl("x509", "-in", str(self.certificate), "-pubkey", "-noout")
+        der = _openssl("pkey", "-pubin", "-outform", "der", stdin=public)
+        return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def _openssl(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> bytes:
+    done = subprocess.run(
+        ["openssl", *args], input=stdin, cwd=cwd, check=True, capture_output=True, timeout=30
+    )
+    return done.stdout
+
+
+def make_certificates(directory: Path, name: str = "server") -> Certificates:
+    """A certificate authority (`ca.crt`), and `<name>.crt` for 127.0.0.1 and localhost it
+    signed, with its key `<name>.key`, in `directory`."""
+    if shutil.which("openssl") is None:
+        require_service("openssl", "a certificate of the test's own")
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    steps = [
+        ["req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+         "-subj", "/CN=parley-test-ca", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ["req", "-new", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        ["x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-out", f"{name}.crt", "-days", "2", "-copy_extensions", "copy"],
+    ]  # fmt: skip
+    for step in steps:
+        _openssl(*step, cwd=directory)
+    return Certificates(directory / "ca.crt", directory / f"{name}.crt", directory / f"{name}.key")
+
+
 # A Redis of a test's own that speaks only TLS, as hosted Redis does:
 # `running_tls_redis(directory)` makes a throwaway certificate authority and a server
-# certificate for 127.0.0.1 in `directory` (the `openssl` command), starts `redis-server`
+# certificate for 127.0.0.1 in `directory` (`make_certificates` above), starts `redis-server`
 # there on a free TLS port and no plain one, and stops it by its pid on the way out. It
 # yields a `TLSRedis` with three URLs: `url` skips verification, as hosted Redis often
 # needs (`ssl_cert_reqs=none`), `verified_url` checks the server against the
@@ -576,21 +665,6 @@ class TLSRedis:
         return f"{self.bare_url}?ssl_ca_certs={self.ca_file}"
 
 
-def _make_certificates(directory: Path) -> None:
-    """A certificate authority, and a certificate for 127.0.0.1 and localhost it signed."""
-    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    steps = [
-        ["req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-         "-subj", "/CN=parley-test-ca", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-        ["req", "-new", *key, "-keyout", "redis.key", "-out", "redis.csr", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        ["x509", "-req", "-in", "redis.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-         "-out", "redis.crt", "-days", "2", "-copy_extensions", "copy"],
-    ]  # fmt: skip
-    for step in steps:
-        subprocess.run(["openssl", *step], cwd=directory, check=True, capture_output=True)
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -616,18 +690,16 @@ def _wait_until_ready(server: subprocess.Popen, tls: TLSRedis, log: Path) -> Non
 
 @contextlib.contextmanager
 def running_tls_redis(directory: Path) -> Iterator[TLSRedis]:
-    for command in ("redis-server", "openssl"):
-        if shutil.which(command) is None:
-            require_service(command, "a Redis of the test's own that speaks only TLS")
-    _make_certificates(directory)
-    tls = TLSRedis(_free_port(), directory / "ca.crt")
+    if shutil.which("redis-server") is None:
+        require_service("redis-server", "a Redis of the test's own that speaks only TLS")
+    made = make_certificates(directory, "redis")
+    tls = TLSRedis(_free_port(), made.ca_file)
     log = directory / "redis.log"
     # A free port can be taken between the probe and the start: then redis-server exits,
     # and the start fails with its log, which says so.
     server = subprocess.Popen(
         ["redis-server", "--bind", "127.0.0.1", "--port", "0", "--tls-port", str(tls.port),
-         "--tls-cert-file", str(directory / "redis.crt"),
-         "--tls-key-file", str(directory / "redis.key"),
+         "--tls-cert-file", str(made.certificate), "--tls-key-file", str(made.key),
          "--tls-ca-cert-file", str(tls.ca_file), "--tls-auth-clients", "no",
          "--save", "", "--appendonly", "no", "--dir", str(directory), "--logfile", str(log)],
         cwd=directory,

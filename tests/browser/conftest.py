@@ -3,6 +3,10 @@
 The server runs as a subprocess on a free port with its own file-backed SQLite
 database, exactly as `make run` starts it. These tests run in their own pytest
 invocation (sync Playwright and pytest-asyncio do not share an event loop well).
+
+Tests here marked `postgres` (a cluster on PostgreSQL and Redis, test_tls.py) are
+deselected, not skipped, unless the default database is PostgreSQL: they run in the
+PostgreSQL pass of `make test`, as tests/faults' do.
 """
 
 import contextlib
@@ -15,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from tests.support import ROOT, ServerProcess, free_port, parley_env, require_service, serving
 
+BROWSER_DIR = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -82,16 +87,39 @@ def parley_server(tmp_path_factory):
         yield server
 
 
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    deselected = [
+        item
+        for item in items
+        if BROWSER_DIR in Path(item.path).resolve().parents
+        and item.get_closest_marker("postgres") is not None
+    ]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        dropped = {id(item) for item in deselected}
+        items[:] = [item for item in items if id(item) not in dropped]
+
+
 @pytest.fixture(scope="session")
-def browser():
+def playwright() -> Iterator[Playwright]:
+    """One Playwright for the session: a second sync one cannot run beside it."""
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         require_service(
             "Chromium", f"{CHROMIUM} (apt-get install -y --no-install-recommends chromium)"
         )
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 class Person:

@@ -7,17 +7,13 @@ the SQLite run of `make test` shows no skip for them and the PostgreSQL run
 runs them for real. The hook only touches items under this folder.
 """
 
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import channels.db
 import django.db
 import pytest
-import redis
-from django.conf import settings
 
-from tests.support import require_service
+from tests.support import private_redis
 
 FAULTS_DIR = Path(__file__).resolve().parent
 REDIS_DB = 14  # the real servers' own; each test's keys under a prefix of its own
@@ -72,17 +68,5 @@ def connections_still_get_closed():
 def redis_url():
     """A Redis database and key prefix for real servers' pub/sub and presence: (url,
     prefix). The prefix's keys are removed afterwards."""
-    base = urlsplit(settings.REDIS_URL or "redis://127.0.0.1:6379/0")
-    url = f"redis://{base.hostname or '127.0.0.1'}:{base.port or 6379}/{REDIS_DB}"
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        require_service("Redis", f"{url} does not answer PING ({exc})")
-    prefix = f"parley-faults-{uuid.uuid4().hex[:12]}"
-    yield url, prefix
-    try:
-        for key in client.scan_iter(match=f"{prefix}*"):
-            client.delete(key)
-    finally:
-        client.close()
+    with private_redis(REDIS_DB) as found:
+        yield found

@@ -1,17 +1,16 @@
 """Several workers behind nginx on one port, as `make cluster` runs them (config/cluster.py,
 deploy/nginx.conf.template), on PostgreSQL and Redis.
 
-The workers and the proxy are started by tests/support's starter on private loopback
-ports, each stopped by its pid afterwards; the workers use the test database
-pytest-django created and a private Redis prefix (the `redis_url` fixture). nginx must
-be installed (`make services`): without it these tests skip on a developer machine and
-fail under CI=true. Runs in the PostgreSQL CI run only (deselected otherwise).
+The workers and the proxy (the harness in tests/cluster.py) are started by tests/support's
+starter on private loopback ports, each stopped by its pid afterwards; the workers use
+the test database pytest-django created and a private Redis prefix (the `redis_url`
+fixture). nginx must be installed (`make services`): without it these tests skip on a
+developer machine and fail under CI=true. Runs in the PostgreSQL CI run only (deselected otherwise).
 """
 
 import asyncio
 import http.client
 import json
-import os
 import random
 import re
 import signal
@@ -20,7 +19,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from contextlib import AsyncExitStack, ExitStack, suppress
+from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 
 import pytest
@@ -32,24 +31,17 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chat.models import Message
 from chat.protocol.schema import check_frame
-from config.cluster import (
-    BODY_SLACK,
-    WORKER_ENV,
-    nginx_binary,
-    proxy_command,
-    proxy_config,
-    worker_command,
-)
+from config.cluster import BODY_SLACK, WORKER_ENV
+from tests.cluster import require_nginx, running_cluster
 from tests.factories import RoomFactory, UserFactory
 from tests.support import (
     HOST,
     Peer,
-    ServerProcess,
     free_port,
     is_ack,
     is_live,
+    make_certificates,
     open_peer,
-    require_service,
     shared_env,
     start_server,
 )
@@ -63,120 +55,30 @@ pytestmark = [
 
 WORKERS = 2
 UPLOAD_MAX = 1024 * 1024  # the workers' PARLEY_UPLOAD_MAX_BYTES: nginx then caps bodies at 2 MiB
-ACCEPTED = '"WebSocket /ws/" [accepted]'  # what uvicorn logs for each socket it takes
 CSRF_SECRET = "c" * 32  # any 32 letters: a CSRF cookie, and the header that must match it
-
-
-class Cluster:
-    """Workers on their own loopback ports behind nginx on one more; a worker can be
-    restarted on its port (its log kept, the new one in a file of its own)."""
-
-    def __init__(self, nginx: str, tmp_path: Path, redis_url: tuple[str, str]):
-        self.nginx = nginx
-        self.tmp_path = tmp_path
-        self.port = free_port()
-        self.env = shared_env(
-            self.port,  # the proxy's address: the origins and host names the browser uses
-            redis_url,
-            PARLEY_UPLOAD_MAX_BYTES=str(UPLOAD_MAX),
-            PARLEY_SEND_RATE="100000,10",
-            PARLEY_LIMIT_HISTORY="0,1",
-            **WORKER_ENV,
-        )
-        self.ports = [free_port() for _ in range(WORKERS)]
-        self.started = Counter()
-        self.workers: list[ServerProcess] = []
-        self.proxy: ServerProcess | None = None
-
-    def start(self) -> None:
-        """The workers, once ready the proxy; `stop` stops whatever did start."""
-        for index in range(WORKERS):
-            self.workers.append(self._start_worker(index))
-        for worker in self.workers:
-            worker.wait_ready()
-        run_dir = self.tmp_path / "proxy"
-        run_dir.mkdir()
-        (run_dir / "nginx.conf").write_text(
-            proxy_config(
-                listen=f"{HOST}:{self.port}",
-                ports=self.ports,
-                run_dir=run_dir,
-                body_max=UPLOAD_MAX + BODY_SLACK,
-                as_this_user=True,
-            )
-        )
-        self.proxy = start_server(
-            proxy_command(self.nginx, run_dir),
-            name="nginx",
-            port=self.port,
-            env=dict(os.environ),
-            log=self.tmp_path / "nginx.log",
-        )
-        self.proxy.wait_ready()
-
-    def _start_worker(self, index: int) -> ServerProcess:
-        name = f"worker-{'abcdefgh'[index]}"
-        self.started[name] += 1
-        port = self.ports[index]
-        return start_server(
-            worker_command(port),
-            name=name,
-            port=port,
-            env=self.env,
-            log=self.tmp_path / f"{name}-{self.started[name]}.log",
-        )
-
-    def restart(self, index: int) -> str:
-        """SIGTERM the worker, wait for it to exit, start it again on its port; how long
-        each took."""
-        began = time.monotonic()
-        self.workers[index].stop()
-        stopped = time.monotonic()
-        self.workers[index] = self._start_worker(index)
-        self.workers[index].wait_ready()
-        return (
-            f"stopped in {stopped - began:.1f} s, up again {time.monotonic() - stopped:.1f} s later"
-        )
-
-    def stop(self) -> None:
-        for process in [self.proxy, *self.workers]:
-            if process is not None:
-                process.stop()
-
-    def worker_logs(self) -> dict[str, str]:
-        return {
-            path.name: path.read_text(errors="replace")
-            for path in sorted(self.tmp_path.glob("worker-*.log"))
-        }
-
-    def holding(self) -> list[str]:
-        """Which running workers took a socket, one name per socket taken."""
-        return [w.name for w in self.workers for _ in range(w.log.read_text().count(ACCEPTED))]
-
-    def tails(self) -> str:
-        return "\n".join([*(w.log_tail() for w in self.workers), self.proxy.log_tail()])
-
-    def no_tracebacks(self) -> None:
-        for name, text in self.worker_logs().items():
-            assert "Traceback" not in text and " ERROR " not in text, f"{name}:\n{text[-4000:]}"
 
 
 @pytest.fixture
 def nginx() -> str:
-    binary = nginx_binary()
-    if binary is None:
-        require_service("nginx", "not installed (make services installs Debian's)")
-    return binary
+    return require_nginx()
 
 
 @pytest.fixture
 def cluster(transactional_db, redis_url, nginx, tmp_path):
     """Depends on transactional_db so that it is torn down first: the workers' database
     sessions must be gone before the test database is flushed."""
-    with ExitStack() as stack:
-        cluster = Cluster(nginx, tmp_path, redis_url)
-        stack.callback(cluster.stop)
-        cluster.start()
+    port = free_port()
+    env = shared_env(
+        port,  # the proxy's address: the origins and host names the browser uses
+        redis_url,
+        PARLEY_UPLOAD_MAX_BYTES=str(UPLOAD_MAX),
+        PARLEY_SEND_RATE="100000,10",
+        PARLEY_LIMIT_HISTORY="0,1",
+        **WORKER_ENV,
+    )
+    with running_cluster(
+        nginx, tmp_path, port=port, workers=WORKERS, env=env, body_max=UPLOAD_MAX + BODY_SLACK
+    ) as cluster:
         yield cluster
 
 
@@ -649,4 +551,62 @@ def test_make_cluster_serves_on_one_port_and_ctrl_c_stops_every_process_it_start
     run_dir = re.search(r"run directory (\S+)\.", output).group(1)
     assert not Path(run_dir).exists()
     assert "stopping the cluster" in output
+    assert "Traceback" not in output, output[-4000:]
+
+
+def test_make_cluster_over_https_redirects_plain_http_and_its_workers_run_with_debug_off(
+    transactional_db, redis_url, nginx, tmp_path
+):
+    """`make cluster CERTIFICATE=… CERTIFICATE_KEY=… HTTP_PORT=…` (docs/deploy.md, "TLS")."""
+    certificates = make_certificates(tmp_path)
+    port, http_port = ports_in_a_row(3), free_port()
+    env = shared_env(
+        port,
+        redis_url,
+        CERTIFICATE=str(certificates.certificate),
+        CERTIFICATE_KEY=str(certificates.key),
+        HTTP_PORT=str(http_port),
+        PUBLIC_URL="",  # none from this process: the cluster's own
+        SECRET_KEY="",
+        STATIC_ROOT="",
+    )
+    command = [sys.executable, "-m", "config.cluster", "--workers", "2", "--port", str(port)]
+    script = start_server(
+        command,
+        name="make cluster",
+        port=port,
+        env=env,
+        log=tmp_path / "out",
+        tls=certificates.client_context(),
+    )
+    try:
+        script.wait_ready(timeout=120)  # migrate and collectstatic first
+        deadline = time.monotonic() + 10
+        while "Ctrl-C stops them all" not in script.log.read_text():
+            assert time.monotonic() < deadline, script.log_tail()
+            time.sleep(0.05)
+        secure = http.client.HTTPSConnection(
+            HOST, port, timeout=10, context=certificates.client_context()
+        )
+        try:
+            secure.request("GET", "/accounts/login/")
+            answer = secure.getresponse()
+            page = answer.read()
+        finally:
+            secure.close()
+        assert answer.status == 200, page[:2000]
+        assert (
+            answer.getheader("Strict-Transport-Security") == "max-age=31536000; includeSubDomains"
+        )
+        assert "; Secure" in answer.getheader("Set-Cookie")
+        assert re.search(rb'/static/[\w/]+\.[0-9a-f]{12}\.css"', page), "collected static files"
+        status, headers, _body = request(http_port, "GET", "/some/path?x=1")
+        assert (status, headers["location"]) == (301, f"https://{HOST}:{port}/some/path?x=1")
+        script.process.send_signal(signal.SIGINT)
+        assert script.process.wait(20) == 0, script.log_tail()
+    finally:
+        script.stop()
+    output = script.log.read_text()
+    assert f"Parley on https://{HOST}:{port}/ (http on port {http_port} redirects" in output
+    assert not Path(re.search(r"run directory (\S+)\.", output).group(1)).exists()
     assert "Traceback" not in output, output[-4000:]
