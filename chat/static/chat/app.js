@@ -97,6 +97,7 @@ async function startChat(root) {
       reply,
       cancelReply: () => setReply(null),
       jumpTo,
+      jumpToUnread,
       editLast,
       typing: (roomId) => Boolean(store.room(roomId)?.role) && sync.typing(roomId),
       openResult: (message) => {
@@ -130,7 +131,11 @@ async function startChat(root) {
   }
 
   function open(id) {
-    if (id !== ui.roomId) timeline.reset();
+    if (id !== ui.roomId) {
+      timeline.reset();
+      markUnread(id);
+    }
+    rememberRoom(id);
     ui.openRoom(id, store.room(id));
     sync.openRoom = id;
     setReply(null);
@@ -170,6 +175,25 @@ async function startChat(root) {
     if (roomId !== null && store.log(roomId)?.hasOlder && timeline.nearTop()) {
       sync.loadOlder(roomId);
     }
+  }
+
+  /** Logging in again on this browser lands here (chat.http.pages.resume). */
+  function rememberRoom(id) {
+    const secure = window.location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = `parley_room=${me.id}:${id}; path=/; max-age=31536000; SameSite=Lax${secure}`;
+  }
+
+  /** What arrived since the room was last read shows as new (before it counts as read). */
+  function markUnread(roomId) {
+    const room = store.room(roomId);
+    if (room?.role && room.unread > 0) timeline.markUnread(room.last_read_seq, room.unread);
+  }
+
+  /** Back to the tab: what came while it was hidden shows as new. */
+  function returned() {
+    if (document.visibilityState !== "visible") return;
+    if (ui.roomId !== null) markUnread(ui.roomId);
+    markRead();
   }
 
   /** The open room is on screen: its newest message counts as read. */
@@ -270,6 +294,19 @@ async function startChat(root) {
     if (ui.roomId !== roomId || timeline.highlight(seq)) return;
     await sync.loadAround(roomId, seq);
     if (ui.roomId === roomId) timeline.highlight(seq);
+  }
+
+  /** Shows the first message that was unread when the room opened, loading back to it. */
+  async function jumpToUnread() {
+    const roomId = ui.roomId;
+    const after = timeline.unreadAfter();
+    if (roomId === null || after === null) return;
+    if (timeline.firstUnread() === null) {
+      if (!store.log(roomId)?.loaded) await sync.loadNewest(roomId);
+      await sync.loadAround(roomId, after + 1);
+    }
+    const seq = timeline.firstUnread();
+    if (ui.roomId === roomId && seq !== null) timeline.highlight(seq);
   }
 
   /** Opens a room (if another is open) and shows one of its messages, highlighted. */
@@ -439,7 +476,7 @@ async function startChat(root) {
     showNotice("load", t("Could not load messages: %s", error.detail));
   });
 
-  document.addEventListener("visibilitychange", markRead);
+  document.addEventListener("visibilitychange", returned);
   window.addEventListener("focus", markRead);
   // Permission can also change in the browser's own settings.
   window.addEventListener("focus", offerNotifications);

@@ -31,6 +31,12 @@ const STRINGS = {
   "Loading earlier messages…": "Loading earlier messages…",
   "This is the start of the conversation.": "This is the start of the conversation.",
   "No messages yet. Say hello!": "No messages yet. Say hello!",
+  // A long message shows its start; these show or hide the rest.
+  "Show more": "Show more",
+  "Show less": "Show less",
+  // Above the first message that arrived since the room was last read.
+  "New messages": "New messages",
+  "Jump to the first unread message (%s)": "Jump to the first unread message (%s)",
   "Could not load messages: %s": "Could not load messages: %s",
   // Read to screen readers for an incoming message: author, then body.
   "%s: %s": "%s: %s",

@@ -28,7 +28,7 @@ export class ChatView {
    * `me` {id, username, display_name}. `on` holds the app's callbacks: openRoom(id),
    * send(text) → true when taken, retry(id), discard(id), join(), reconnectNow(),
    * nearTop(), edit(message, body) → true when done, remove(message),
-   * react(message, emoji, on), reply(message), cancelReply(), jumpTo(seq),
+   * react(message, emoji, on), reply(message), cancelReply(), jumpTo(seq), jumpToUnread(),
    * editLast() → true when editing, typing(roomId) → true when told, openResult(message),
    * toggleMute(), enableNotifications(), blocksChanged().
    */
