@@ -110,6 +110,8 @@ def test_search_finds_a_message_and_its_result_opens_the_room_with_it_highlighte
     expect(results).to_have_count(1)
     expect(panel.locator("#search-status")).to_have_text(f"1 result for “{needle}”")
     expect(results.first.locator(".search-result-text strong")).to_have_text(needle)
+    # The word searched for is marked where it appears, inside the Markdown's bold.
+    expect(results.first.locator(".search-result-text strong mark.search-hit")).to_have_text(needle)
     expect(results.first.locator(".search-result-room")).to_have_text(f"#{room_name}")
     expect(results.first.locator(".search-result-author")).to_have_text(alice.username)
 
