@@ -179,7 +179,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "resume"  # the room this browser last showed (chat.http.pages.resume)
 LOGOUT_REDIRECT_URL = "login"
 
 # Mail (password resets, confirming an address): EMAIL_URL, e.g. smtp+tls://user:pass@host:587,
