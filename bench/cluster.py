@@ -69,6 +69,7 @@ class ClusterPlan:
     small_reference: float  # messages/s, all rooms together, for the 1-vs-N comparison
     large_reference: float
     reference_steps: int
+    reference_drain_seconds: float  # long: a backlog on a busy machine still drains
     small_search: SearchPlan  # deliveries/s, as bench.search counts them
     large_search: SearchPlan
     budget_seconds: float  # for the searches of one repetition (1 worker, then N)
@@ -96,8 +97,9 @@ class ClusterStep:
         return self.redis.message_ops / self.step.acks if self.step.acks else 0.0
 
     @property
-    def redis_us_per_message(self) -> float:
-        return self.redis.message_cpu_s / self.step.acks * 1e6 if self.step.acks else 0.0
+    def redis_us_per_message(self) -> float | None:
+        cpu = self.redis.message_cpu_s
+        return cpu / self.step.acks * 1e6 if cpu is not None and self.step.acks else None
 
     def calls_per_message(self) -> dict[str, float]:
         return calls_per_message([self])
@@ -147,9 +149,11 @@ class Reference:
         return sum(s.redis.message_ops for s in self.steps) / sum(s.step.acks for s in self.steps)
 
     @property
-    def redis_us_per_message(self) -> float:
-        acks = sum(s.step.acks for s in self.steps)
-        return sum(s.redis.message_cpu_s for s in self.steps) / acks * 1e6
+    def redis_us_per_message(self) -> float | None:
+        """Over the steps without a presence refresh in their window (None if none was)."""
+        clean = [s for s in self.steps if s.redis.message_cpu_s is not None]
+        acks = sum(s.step.acks for s in clean)
+        return sum(s.redis.cpu_s for s in clean) / acks * 1e6 if acks else None
 
     def calls_per_message(self) -> dict[str, float]:
         return calls_per_message(self.steps)
@@ -340,15 +344,14 @@ def run_configuration(
 
             def stepper(gen: LoadGenerator, room: int | None, into: Workload):
                 def run_step(rate: float, *, reference: bool = False) -> StepResult:
+                    drain = plan.reference_drain_seconds if reference else plan.drain_seconds
                     settle_all(pids)
                     reopened = gen.connect(cluster.url, cluster.origin)
                     if reopened.opened or reopened.failed:
                         ctx.say(f"  reopened {reopened.opened} sockets ({reopened.failed} failed)")
                     redis0 = RedisCounters.read(client)
                     proxy0 = procfs.total_cpu_seconds(cluster.proxy_pids())
-                    step = gen.step(
-                        pids, next(ctx.steps), room, rate, plan.step_seconds, plan.drain_seconds
-                    )
+                    step = gen.step(pids, next(ctx.steps), room, rate, plan.step_seconds, drain)
                     proxy_cpu = procfs.total_cpu_seconds(cluster.proxy_pids()) - proxy0
                     measured = ClusterStep(
                         step, proxy_cpu, RedisCounters.read(client).since(redis0)
@@ -384,8 +387,9 @@ def settle_all(pids: list[int]) -> None:
 
 def redis_line(step: ClusterStep) -> str:
     calls = ", ".join(f"{c} {n:.2f}" for c, n in list(step.calls_per_message().items())[:3])
+    us = step.redis_us_per_message
     return (
-        f"acks {step.step.acks_per_s:.0f}/s, redis {step.redis_us_per_message:.1f} us "
+        f"acks {step.step.acks_per_s:.0f}/s, redis {'-' if us is None else f'{us:.1f}'} us "
         f"{step.redis_ops_per_message:.2f} ops/msg ({calls}; periodic {step.redis.periodic_ops}), "
         f"proxy {step.proxy_ms_per_1k:.1f} ms/1k del"
     )

@@ -29,7 +29,6 @@ PERIODIC = frozenset(
     {"evalsha", "hset", "hdel", "hget", "hvals", "zadd", "zrem", "zrangebyscore", "zrevrange",
      "expire"}
 )  # fmt: skip
-SCRIPTS = frozenset({"evalsha"})  # their usec holds the commands they ran
 OWN = frozenset({"info"})  # the bench's own readings
 
 
@@ -55,12 +54,11 @@ class RedisUse:
         return sum(n for c, n in self.calls.items() if c in PERIODIC)
 
     @property
-    def message_cpu_s(self) -> float:
-        """Redis's CPU less the time it spent executing the periodic refresh's scripts and
-        the bench's readings (commandstats' usec: execution only; a script's includes the
-        commands it ran; their reading and writing stays in)."""
-        periodic = sum(us for c, us in self.usec.items() if c in SCRIPTS | OWN) / 1e6
-        return max(0.0, self.cpu_s - periodic)
+    def message_cpu_s(self) -> float | None:
+        """Redis's CPU, if no periodic refresh ran in the window (None if one did: its
+        share cannot be told apart, commandstats' usec being wall time, which on a busy
+        machine exceeds the CPU it took)."""
+        return None if self.periodic_ops else self.cpu_s
 
 
 @dataclass(frozen=True)

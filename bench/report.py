@@ -349,7 +349,7 @@ def _pair(a, b, figure: str, fmt: str) -> str:
     """One figure of two steps, `1 worker / N workers`."""
     if a is None or b is None:
         return "-"
-    return f"{fmt.format(getattr(a, figure))} / {fmt.format(getattr(b, figure))}"
+    return f"{_num(getattr(a, figure), fmt)} / {_num(getattr(b, figure), fmt)}"
 
 
 def cluster_comparison(pairs: Sequence[tuple[ClusterRun, ClusterRun]], plan: ClusterPlan):
@@ -418,7 +418,8 @@ def cluster_comparison(pairs: Sequence[tuple[ClusterRun, ClusterRun]], plan: Clu
         "steps each, summed; every message must reach every member). Worker CPU: the workers' own "
         "(user+sys, /proc), summed. Redis: its INFO counters around each step, per acked "
         "message, without the periodic presence refresh (its script and the commands it runs: "
-        "per socket every PARLEY_HEADS_INTERVAL) and the bench's own INFO. extra us/msg: the N "
+        "per socket every PARLEY_HEADS_INTERVAL; Redis CPU only from steps it missed) and the "
+        "bench's own INFO. extra us/msg: the N "
         "workers' CPU per message less one worker's (each worker with a member in a room "
         "receives each of its events once; bench.redis_fanout measures one such receive)."
     )
