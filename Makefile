@@ -37,7 +37,7 @@ test-fast: $(STAMP)
 # Fan-out and persistence benchmark (docs/performance.md): ~15 min, or QUICK=1 for under a minute;
 # REPEAT=3 runs the fan-out sweep three times and judges the targets on the medians.
 # CLUSTER=1: only the cluster scenario (1 and WORKERS workers behind nginx; a few minutes,
-# with QUICK=1 one to two on a busy machine); a full run includes it.
+# QUICK=1 a smoke test of 2–3 on a busy machine); a full run includes it.
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench $(if $(QUICK),--quick) $(if $(REPEAT),--repeat $(REPEAT)) \
 		$(if $(CLUSTER),--cluster) $(if $(WORKERS),--workers $(WORKERS))

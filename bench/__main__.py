@@ -6,7 +6,7 @@ generator in the same invocation: the highest deliveries/s at p99 <= 100 ms and 
 with every message delivered, server CPU per delivery, p99 of one message at a time, and
 idle memory per connection. Then sustained acked sends/s on SQLite and PostgreSQL, a
 connect/disconnect storm, and the cluster scenario (1 and N workers behind nginx,
-bench/cluster.py; `--cluster` runs it alone, `--quick --cluster` in under a minute).
+bench/cluster.py; `--cluster` runs it alone, `--quick --cluster` a smaller smoke test of it).
 Progress goes to stderr; the tables to stdout. Loopback only.
 """
 
