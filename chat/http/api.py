@@ -191,7 +191,7 @@ def member(request: HttpRequest, room_id: int, username: str) -> JsonResponse:
 
 @api_view("PATCH")
 def membership(request: HttpRequest, room_id: int) -> JsonResponse:
-    services.set_muted(request.user, room_id, muted=json_body(request).get("muted"))
+    services.set_room_notify(request.user, room_id, json_body(request).get("notify"))
     return JsonResponse(queries.room_for_user(request.user, room_id))
 
 

@@ -3,9 +3,9 @@
 // The chat's UI state (the open room, the panels, the reply) is one UiState (uistate.js),
 // shared with the view's components.
 import { ActivityMonitor } from "./activity.js";
-import { joinRoom, openDirect, setMuted } from "./api.js";
+import { joinRoom, openDirect, setRoomNotify } from "./api.js";
 import { t } from "./i18n.js";
-import { Notifier, notificationPermission, requestNotifications } from "./notify.js";
+import { NotificationPrompt, Notifier } from "./notify.js";
 import { Connection, Sync, socketUrl } from "./socket.js";
 import { Store, excerptOf } from "./store.js";
 import { UiState } from "./uistate.js";
@@ -41,6 +41,8 @@ activity.start();
 let showRoomFromNotification = (roomId) => window.location.assign(roomPath(roomId));
 const notifier = new Notifier({ store, onOpen: (roomId) => showRoomFromNotification(roomId) });
 sync.addEventListener("live", (event) => notifier.consider(event.detail.message));
+// The one-time offer to turn them on, at the top of the home and chat pages.
+const prompt = document.getElementById("notify-prompt");
 
 const chatRoot = document.getElementById("chat");
 const started = chatRoot ? startChat(chatRoot) : startHome(document.getElementById("home-rooms"));
@@ -54,17 +56,11 @@ async function startHome(list) {
     view.setTitle(store.totalUnread());
   });
   store.addEventListener("presence", () => view.refreshPresence((id) => store.presenceOf(id)));
-  // The same opt-in as in the chat's sidebar, shown while the browser has not asked yet.
-  const offer = document.getElementById("notify-offer");
-  const showOffer = () => {
-    offer.hidden = notificationPermission() !== "default";
-  };
-  document.getElementById("notify-enable").addEventListener("click", async () => {
-    await requestNotifications();
-    showOffer();
+  new NotificationPrompt(prompt, {
+    afterAnswer: (_permission, { hadFocus }) => {
+      if (hadFocus) (list.querySelector("a") ?? document.getElementById("join-name"))?.focus();
+    },
   });
-  window.addEventListener("focus", showOffer);
-  showOffer();
 }
 
 async function startChat(root) {
@@ -74,7 +70,7 @@ async function startChat(root) {
     display_name: root.dataset.displayName,
   };
   const ui = new UiState();
-  let muting = false;
+  let choosingNotify = false;
   // Per direct room, the server's reason for refusing the user's last send there (the
   // other person blocks them).
   const refusals = new Map();
@@ -104,8 +100,7 @@ async function startChat(root) {
         view.search.close();
         showMessage(message.room, message.seq);
       },
-      toggleMute,
-      enableNotifications,
+      setNotify,
       blocksChanged: () => updateComposerNote(),
     },
   });
@@ -333,35 +328,30 @@ async function startChat(root) {
     composer.showNote(text);
   }
 
-  // Mute and notifications.
+  // Notifications: the open room's level, and the answer to the offer.
 
-  async function toggleMute() {
+  async function setNotify(level) {
     const room = store.room(ui.roomId);
-    if (!room?.role || muting) return;
-    muting = true;
+    if (!room?.role || choosingNotify) return;
+    choosingNotify = true;
     try {
-      store.upsertRoom(await setMuted(room.id, !room.muted));
-      clearNotice("mute");
-    } catch (error) {
-      showNotice("mute", t("Could not change the room's notifications: %s", error.detail));
-    } finally {
-      muting = false;
-    }
-  }
-
-  function offerNotifications() {
-    sidebar.showNotificationOffer(notificationPermission() === "default");
-  }
-
-  async function enableNotifications() {
-    const permission = await requestNotifications();
-    offerNotifications();
-    if (permission === "denied") {
-      showNotice("notify", t("Notifications are blocked for Parley in the browser's settings."));
-    } else {
+      store.upsertRoom(await setRoomNotify(room.id, level));
       clearNotice("notify");
+    } catch (error) {
+      showNotice("notify", t("Could not change the room's notifications: %s", error.detail));
+    } finally {
+      choosingNotify = false;
     }
   }
+
+  new NotificationPrompt(prompt, {
+    afterAnswer: (permission, { hadFocus }) => {
+      if (permission === "denied") {
+        showNotice("notify", t("Notifications are blocked for Parley in the browser's settings."));
+      }
+      if (hadFocus) composer.focus();
+    },
+  });
 
   /** The Up arrow in an empty composer: edit your newest message still editable. */
   function editLast() {
@@ -478,9 +468,6 @@ async function startChat(root) {
 
   document.addEventListener("visibilitychange", returned);
   window.addEventListener("focus", markRead);
-  // Permission can also change in the browser's own settings.
-  window.addEventListener("focus", offerNotifications);
-  offerNotifications();
   showRoomFromNotification = (roomId) => {
     if (roomId === ui.roomId) timeline.scrollToBottom();
     else if (store.room(roomId)) openRoom(roomId);
