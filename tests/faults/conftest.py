@@ -8,6 +8,7 @@ runs them for real. The hook only touches items under this folder.
 """
 
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,6 +18,8 @@ import pytest
 import redis
 from django.conf import settings
 
+from config.cluster import nginx_binary
+from tests.faults.cluster import Cluster
 from tests.support import require_service
 
 FAULTS_DIR = Path(__file__).resolve().parent
@@ -86,3 +89,23 @@ def redis_url():
             client.delete(key)
     finally:
         client.close()
+
+
+@pytest.fixture
+def nginx() -> str:
+    binary = nginx_binary()
+    if binary is None:
+        require_service("nginx", "not installed (make services installs Debian's)")
+    return binary
+
+
+@pytest.fixture
+def cluster(transactional_db, redis_url, nginx, tmp_path):
+    """Two workers behind nginx (tests/faults/cluster.py) on the test database and a
+    private Redis prefix. Depends on transactional_db so that it is torn down first: the
+    workers' database sessions must be gone before the test database is flushed."""
+    with ExitStack() as stack:
+        cluster = Cluster(nginx, tmp_path, redis_url)
+        stack.callback(cluster.stop)
+        cluster.start()
+        yield cluster

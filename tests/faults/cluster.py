@@ -1,0 +1,480 @@
+"""Several workers behind nginx, and clients that follow docs/protocol.md's client duties:
+what the cluster tests (test_cluster.py, test_cluster_faults.py) share.
+
+`Cluster` starts Parley's workers (config/cluster.py's command) on their own loopback
+ports and nginx on one more, through tests/support's starter, and stops, restarts or
+kills (-9) each by its pid. `Member` is one client that keeps what it holds by seq,
+catches up on every hello, gap and head, resends unacknowledged sends with their
+client_msg_id, and counts what it saw. The fixtures (`nginx`, `cluster`) are in
+tests/faults/conftest.py.
+"""
+
+import asyncio
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from contextlib import suppress
+from pathlib import Path
+
+import psycopg
+import redis
+from channels.db import database_sync_to_async
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from chat.models import Message
+from chat.protocol.schema import check_frame
+from config.cluster import BODY_SLACK, WORKER_ENV, proxy_command, proxy_config, worker_command
+from tests.factories import RoomFactory, UserFactory
+from tests.support import HOST, ROOT, ServerProcess, free_port, shared_env, start_server
+
+UPLOAD_MAX = 1024 * 1024  # the workers' PARLEY_UPLOAD_MAX_BYTES: nginx then caps bodies at 2 MiB
+ACCEPTED = '"WebSocket /ws/" [accepted]'  # what uvicorn logs for each socket it takes
+CSRF_SECRET = "c" * 32  # any 32 letters: a CSRF cookie, and the header that must match it
+
+
+class Cluster:
+    """`workers` workers on their own loopback ports behind nginx on one more, on the
+    database and Redis of `redis_url` and `env` (by default the test database); a worker
+    can be restarted on its port (its log kept, the new one in a file of its own) or
+    killed."""
+
+    def __init__(
+        self, nginx: str, tmp_path: Path, redis_url: tuple[str, str], *, workers: int = 2, **env
+    ):
+        self.nginx = nginx
+        self.tmp_path = tmp_path
+        self.port = free_port()
+        self.env = shared_env(
+            self.port,  # the proxy's address: the origins and host names the browser uses
+            redis_url,
+            PARLEY_UPLOAD_MAX_BYTES=str(UPLOAD_MAX),
+            PARLEY_SEND_RATE="100000,10",
+            PARLEY_LIMIT_HISTORY="0,1",
+            **WORKER_ENV,
+        )
+        self.env.update(env)
+        self.ports = [free_port() for _ in range(workers)]
+        self.started = Counter()
+        self.workers: list[ServerProcess] = []
+        self.proxy: ServerProcess | None = None
+
+    def start(self) -> None:
+        """The workers, once ready the proxy; `stop` stops whatever did start."""
+        for index in range(len(self.ports)):
+            self.workers.append(self._start_worker(index))
+        for worker in self.workers:
+            worker.wait_ready()
+        run_dir = self.tmp_path / "proxy"
+        run_dir.mkdir()
+        (run_dir / "nginx.conf").write_text(
+            proxy_config(
+                listen=f"{HOST}:{self.port}",
+                ports=self.ports,
+                run_dir=run_dir,
+                body_max=UPLOAD_MAX + BODY_SLACK,
+                as_this_user=True,
+            )
+        )
+        self.proxy = start_server(
+            proxy_command(self.nginx, run_dir),
+            name="nginx",
+            port=self.port,
+            env=dict(os.environ),
+            log=self.tmp_path / "nginx.log",
+        )
+        self.proxy.wait_ready()
+
+    def _start_worker(self, index: int) -> ServerProcess:
+        name = f"worker-{'abcdefgh'[index]}"
+        self.started[name] += 1
+        port = self.ports[index]
+        return start_server(
+            worker_command(port),
+            name=name,
+            port=port,
+            env=self.env,
+            log=self.tmp_path / f"{name}-{self.started[name]}.log",
+        )
+
+    def restart(self, index: int) -> str:
+        """SIGTERM the worker, wait for it to exit, start it again on its port; how long
+        each took."""
+        began = time.monotonic()
+        self.workers[index].stop()
+        stopped = time.monotonic()
+        self.workers[index] = self._start_worker(index)
+        self.workers[index].wait_ready()
+        return (
+            f"stopped in {stopped - began:.1f} s, up again {time.monotonic() - stopped:.1f} s later"
+        )
+
+    def kill(self, index: int) -> None:
+        """kill -9 of the worker, by its pid; returns once it is gone."""
+        process = self.workers[index].process
+        process.kill()
+        process.wait()
+
+    def stop(self) -> None:
+        for process in [self.proxy, *self.workers]:
+            if process is not None:
+                process.stop()
+
+    def worker_logs(self) -> dict[str, str]:
+        return {
+            path.name: path.read_text(errors="replace")
+            for path in sorted(self.tmp_path.glob("worker-*.log"))
+        }
+
+    def holding(self) -> list[str]:
+        """Which running workers took a socket, one name per socket taken."""
+        return [w.name for w in self.workers for _ in range(w.log.read_text().count(ACCEPTED))]
+
+    def tails(self) -> str:
+        proxy = [self.proxy.log_tail()] if self.proxy is not None else []
+        return "\n".join([*(w.log_tail() for w in self.workers), *proxy])
+
+    def no_tracebacks(self) -> None:
+        for name, text in self.worker_logs().items():
+            assert "Traceback" not in text and " ERROR " not in text, f"{name}:\n{text[-4000:]}"
+
+
+# HTTP through the proxy, as a browser would send it.
+
+
+def request(
+    port: int, method: str, path: str, *, cookie: str = "", body: bytes = b"", headers=()
+) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        connection.request(
+            method,
+            path,
+            body=body,
+            headers={
+                "Cookie": f"{cookie}; csrftoken={CSRF_SECRET}",
+                "X-CSRFToken": CSRF_SECRET,
+                "Origin": f"http://{HOST}:{port}",
+                **dict(headers),
+            },
+        )
+        answer = connection.getresponse()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+    finally:
+        connection.close()
+
+
+# A client following docs/protocol.md, "The client's duties".
+
+SEND_EVERY = 0.2  # seconds between one client's sends
+WINDOW = 8  # sends a client has unanswered at most, as a person typing would (the server
+# closes a socket with 32 frames unanswered: MAX_PENDING_FRAMES)
+FETCH_LIMIT = 200
+RETRY_SECONDS = 0.5  # after an `unavailable` answer, the frame is sent again this much later
+
+
+class Member:
+    """One client following docs/protocol.md, "The client's duties", through the proxy:
+    messages kept by seq per room; on every hello, catch up after the highest contiguous
+    seq and resend every unacknowledged send with its client_msg_id; a gap or a head past
+    what it holds is fetched; a send or fetch answered `unavailable` is made again a
+    moment later; a close reconnects, at once after 1012."""
+
+    def __init__(self, name: str, cookie: str, rooms: list[int], port: int):
+        self.name = name
+        self.cookie = cookie
+        self.port = port
+        self.held: dict[int, dict[int, str]] = {room: {} for room in rooms}  # seq → client_msg_id
+        self.contiguous = dict.fromkeys(rooms, 0)
+        self.fetching: dict[str, int] = {}  # request_id → room
+        self.unacked: dict[str, dict] = {}  # client_msg_id → its send frame
+        self.asked_at: dict[str, float] = {}  # client_msg_id → when last sent on this socket
+        self.slowest_answer = 0.0  # seconds from a send to its ack or error, at most
+        self.acked: set[str] = set()
+        self.closes: Counter = Counter()  # close code (or "refused") → times
+        self.hellos: list[float] = []  # when each hello came (time.monotonic())
+        self.heard_again = 0  # another's message heard live twice, and ignored (duty 3)
+        self.conflicts: list[str] = []  # one seq, two messages: must never happen
+        self.refusals: Counter = Counter()  # error codes answered
+        self.errors: list[dict] = []  # error frames other than `unavailable`
+        self.resent = 0
+        self.socket = None
+        self.retrying: set[asyncio.Task] = set()
+
+    @property
+    def rooms(self) -> list[int]:
+        return list(self.held)
+
+    async def run(self, done: asyncio.Event) -> None:
+        """Stay connected until `done`, reconnecting after every close."""
+        while not done.is_set():
+            code = await self._connection(done)
+            self.closes[code] += 1
+            if code != 1012 and not done.is_set():
+                await asyncio.sleep(random.uniform(0.05, 0.2))  # noqa: S311 (jitter)
+        for task in self.retrying:
+            task.cancel()
+
+    async def _connection(self, done: asyncio.Event):
+        try:
+            async with connect(
+                f"ws://{HOST}:{self.port}/ws/",
+                origin=f"http://{HOST}:{self.port}",
+                additional_headers={"Cookie": self.cookie},
+                open_timeout=5,
+            ) as socket:
+                self.socket = socket
+                closing = asyncio.create_task(done.wait())
+                reading = asyncio.create_task(self._read(socket))
+                await asyncio.wait({closing, reading}, return_when=asyncio.FIRST_COMPLETED)
+                closing.cancel()
+                if not reading.done():
+                    return "stopped"
+                reading.result()
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd is not None else "dropped"
+        except InvalidStatus as refused:
+            return refused.response.status_code
+        except OSError as failed:
+            return type(failed).__name__
+        except TimeoutError:
+            return "timed out"
+        finally:
+            self.socket = None
+            self.asked_at.clear()  # what was asked of that socket is resent on the next
+        return "closed"
+
+    async def _read(self, socket) -> None:
+        async for text in socket:
+            frame = check_frame(json.loads(text))
+            match frame["type"]:
+                case "hello":
+                    self.hellos.append(time.monotonic())
+                    self.fetching.clear()  # those answers went with the last socket
+                    for room in self.rooms:
+                        await self._fetch(room)
+                    for send in list(self.unacked.values()):
+                        self.resent += 1
+                        await self._send(send)
+                case "ack":
+                    self._answered(frame["client_msg_id"])
+                    self.unacked.pop(frame["client_msg_id"], None)
+                    self.acked.add(frame["client_msg_id"])
+                    await self._hold(frame["message"], again_counts=False)
+                case "message":
+                    own = frame["message"]["client_msg_id"] in self.acked  # its echo
+                    await self._hold(frame["message"], again_counts=not own)
+                case "messages":
+                    room = self.fetching.pop(frame.get("request_id"), None)
+                    for message in frame["messages"]:
+                        await self._hold(message, fetched=True, again_counts=False)
+                    if room is not None and frame["has_more"]:
+                        await self._fetch(room)
+                case "heads":
+                    for room, head in frame["rooms"].items():
+                        if head > self.contiguous[int(room)]:
+                            await self._fetch(int(room))
+                case "error":
+                    self._refused(frame)
+
+    def _refused(self, frame: dict) -> None:
+        self.refusals[frame["code"]] += 1
+        client_msg_id = frame.get("client_msg_id")
+        if client_msg_id is not None:
+            self._answered(client_msg_id)
+        if frame["code"] != "unavailable":
+            self.errors.append(frame)
+            return
+        if client_msg_id in self.unacked:
+            self._later(self._send(self.unacked[client_msg_id]))
+        room = self.fetching.pop(frame.get("request_id"), None)
+        if room is not None:
+            self._later(self._fetch(room))
+
+    def _later(self, action) -> None:
+        async def retry():
+            await asyncio.sleep(RETRY_SECONDS)
+            with suppress(ConnectionClosed):
+                await action
+
+        task = asyncio.create_task(retry())
+        self.retrying.add(task)
+        task.add_done_callback(self.retrying.discard)
+
+    def _answered(self, client_msg_id: str) -> None:
+        asked = self.asked_at.pop(client_msg_id, None)
+        if asked is not None:
+            self.slowest_answer = max(self.slowest_answer, time.monotonic() - asked)
+
+    async def _send(self, send: dict) -> None:
+        socket = self.socket
+        if socket is None:
+            return  # resent after the next hello
+        self.asked_at[send["client_msg_id"]] = time.monotonic()
+        await socket.send(json.dumps(send))
+
+    async def _hold(self, message: dict, *, fetched: bool = False, again_counts=True) -> None:
+        room, seq, client_msg_id = message["room"], message["seq"], message["client_msg_id"]
+        held = self.held[room]
+        if seq in held:
+            if held[seq] != client_msg_id:
+                self.conflicts.append(f"room {room} seq {seq}: {held[seq]} and {client_msg_id}")
+            self.heard_again += again_counts
+            return
+        held[seq] = client_msg_id
+        while self.contiguous[room] + 1 in held:
+            self.contiguous[room] += 1
+        if seq > self.contiguous[room] + 1 and not fetched:
+            await self._fetch(room)  # a gap
+
+    async def _fetch(self, room: int) -> None:
+        if room in self.fetching.values() or self.socket is None:
+            return
+        request_id = uuid.uuid4().hex
+        self.fetching[request_id] = room
+        frame = {"type": "fetch", "room": room, "after": self.contiguous[room]}
+        await self.socket.send(
+            json.dumps({**frame, "limit": FETCH_LIMIT, "request_id": request_id})
+        )
+
+    async def talk(self, until: asyncio.Event, *, count: int | None = None) -> None:
+        """Send one message every SEND_EVERY seconds, to each room in turn, until `until`
+        (or `count` sends); none while WINDOW sends are unanswered."""
+        n = 0
+        while not until.is_set() and (count is None or n < count):
+            if len(self.unacked) >= WINDOW:
+                await asyncio.sleep(SEND_EVERY)
+                continue
+            room = self.rooms[n % len(self.rooms)]
+            client_msg_id = str(uuid.uuid4())
+            send = {
+                "type": "send",
+                "room": room,
+                "body": f"{self.name} {n}",
+                "client_msg_id": client_msg_id,
+            }
+            self.unacked[client_msg_id] = send
+            with suppress(ConnectionClosed):  # resent after the next hello
+                await self._send(send)
+            n += 1
+            await asyncio.sleep(SEND_EVERY)
+
+    async def catch_up(self) -> None:
+        for room in self.rooms:
+            await self._fetch(room)
+
+    def holds_through(self, heads: dict[int, int]) -> bool:
+        """Connected, and holding every message of its rooms up to these seqs."""
+        return self.socket is not None and all(
+            self.contiguous[room] >= heads.get(room, 0) for room in self.rooms
+        )
+
+    def doubled(self) -> int:
+        """Messages this client holds at more than one seq (one send stored twice)."""
+        counts = Counter(cid for room in self.held.values() for cid in room.values())
+        return sum(n - 1 for n in counts.values() if n > 1)
+
+
+async def settled(what, timeout: float) -> bool:
+    """Wait until `what()` holds, for at most `timeout` seconds; whether it does."""
+    deadline = time.monotonic() + timeout
+    while not what():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+# What the database holds, and who is where.
+
+
+def people_in_rooms(clients: int, rooms: int) -> dict:
+    """`clients` users, `rooms` rooms of clients / rooms each, and one of the next room's
+    people in each as well (so some are in two rooms): user → their room ids."""
+    users = [UserFactory(username=f"member{n:02d}") for n in range(clients)]
+    size = clients // rooms
+    for index in range(rooms):
+        members = users[index * size : (index + 1) * size]
+        guest = users[((index + 1) * size) % clients]
+        RoomFactory(name=f"room {index}", members=[*members, guest])
+    return {u: sorted(u.memberships.values_list("room_id", flat=True)) for u in users}
+
+
+@database_sync_to_async
+def stored_messages() -> dict[int, dict[int, str]]:
+    """The test database's messages: room → seq → client_msg_id."""
+    rooms: dict[int, dict[int, str]] = {}
+    for room, seq, client_msg_id in Message.objects.values_list("room", "seq", "client_msg_id"):
+        rooms.setdefault(room, {})[seq] = str(client_msg_id)
+    return rooms
+
+
+def stored_at(database_url: str) -> dict[int, dict[int, str]]:
+    """The same, read from another database (one the test started)."""
+    table = Message._meta.db_table
+    rooms: dict[int, dict[int, str]] = {}
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(f"SELECT room_id, seq, client_msg_id FROM {table}")  # noqa: S608
+        for room, seq, client_msg_id in rows:
+            rooms.setdefault(room, {})[seq] = str(client_msg_id)
+    return rooms
+
+
+SEED = """
+import json, sys
+import django
+django.setup()
+from django.conf import settings
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from tests.faults.cluster import people_in_rooms
+from tests.wsclient import session_cookie
+rooms_of = people_in_rooms(int(sys.argv[1]), int(sys.argv[2]))
+print(json.dumps({u.username: [session_cookie(u), rooms] for u, rooms in rooms_of.items()}))
+"""
+
+
+def seed_at(database_url: str, clients: int, rooms: int) -> dict[str, tuple[str, list[int]]]:
+    """Migrate another database and put `people_in_rooms` in it: username → (session
+    cookie value, room ids)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "timeout": 120}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], **run)
+    done = subprocess.run([sys.executable, "-c", SEED, str(clients), str(rooms)], **run, text=True)
+    return {name: tuple(value) for name, value in json.loads(done.stdout).items()}
+
+
+def live_sockets(redis_url: str, prefix: str, user_ids: list[int]) -> dict[int, int]:
+    """Each user's sockets checked in to presence now (chat/realtime/presence.py)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        now = time.time()
+        return {
+            user_id: client.zcount(f"{prefix}:presence:expiries:{user_id}", now, "+inf")
+            for user_id in user_ids
+        }
+    finally:
+        client.close()
+
+
+def counts(members: list[Member], stored: dict[int, dict[int, str]]) -> dict:
+    """What the clients and the database say, added up: the figures each test prints."""
+    ids = [cid for room in stored.values() for cid in room.values()]
+    acked = set().union(*(m.acked for m in members))
+    return {
+        "sent": sum(len(m.acked) + len(m.unacked) for m in members),
+        "acked": len(acked),
+        "stored": len(ids),
+        "lost": len(acked - set(ids)),
+        "doubled": sum(n - 1 for n in Counter(ids).values() if n > 1),
+        "doubled in a view": sum(m.doubled() for m in members),
+        "unacked": sum(len(m.unacked) for m in members),
+        "resent": sum(m.resent for m in members),
+        "refused": dict(sum((m.refusals for m in members), Counter())),
+        "closes": dict(sum((m.closes for m in members), Counter())),
+    }
