@@ -208,6 +208,18 @@ class FakeSocket:
         self.room_ids.discard(room_id)
 
 
+class UnreachablePresence:
+    """A presence store (chat.realtime.presence) whose Redis is away: every call fails."""
+
+    async def _away(self, *args, **kwargs):
+        raise ConnectionError("Redis is away")
+
+    check_in = check_out = sweep = refresh = statuses = live_sockets = _away
+
+    async def close(self) -> None:
+        """Nothing to let go of."""
+
+
 async def connect(hub, socket: FakeSocket) -> None:
     """Attach the socket to the hub with its initial rooms, as a consumer does."""
     await hub.attach(socket)
@@ -462,11 +474,11 @@ async def open_peer(
         )
     )
     peer = Peer(name, socket)
-    stack.push_async_callback(_stop_reader, peer)
+    stack.push_async_callback(stop_reader, peer)
     return peer
 
 
-async def _stop_reader(peer: Peer) -> None:
+async def stop_reader(peer: Peer) -> None:
     peer.reader.cancel()
     await asyncio.gather(peer.reader, return_exceptions=True)
 
