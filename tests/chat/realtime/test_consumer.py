@@ -439,6 +439,30 @@ class TestLeaving:
             await tab.send({"type": "ping"})
             assert (await tab.receive())["type"] == "pong"  # no error for the check-in
 
+    async def test_a_database_out_of_reach_answers_unavailable_and_logs_one_line(
+        self, alice, general, monkeypatch, caplog
+    ):
+        """PostgreSQL away: each send is answered `unavailable` with its client_msg_id (the
+        client retries it), the socket stays open, and the log has one line per frame,
+        not a traceback."""
+        from django.db import OperationalError
+
+        def away(*args, **kwargs):
+            raise OperationalError("connection refused")
+
+        frame = send_frame(general.pk)
+        async with open_tab(alice) as tab:
+            with monkeypatch.context() as patched:
+                patched.setattr(services, "send_message", away)
+                await tab.send(frame)
+                error = await tab.receive_type("error")
+            assert error["code"] == "unavailable"
+            assert error["client_msg_id"] == frame["client_msg_id"]
+            await tab.send(frame)
+            assert (await tab.receive_type("ack"))["client_msg_id"] == frame["client_msg_id"]
+        [record] = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+        assert record.exc_info is None and "OperationalError" in record.getMessage()
+
 
 class TestBackpressure:
     async def test_a_socket_that_cannot_keep_up_is_closed_with_1013_once_and_logged(
