@@ -175,9 +175,20 @@ class OwnPostgres:
         except subprocess.TimeoutExpired:
             _stop(self.process, kill=True)
 
-    def create_database(self, name: str) -> str:
+    def create_database(self, name: str, *, copy_of: str | None = None) -> str:
+        """A new database, holding what the database at the URL `copy_of` holds (its
+        schema and rows, through pg_dump and psql); its URL."""
         with psycopg.connect(self.url(), autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
+        if copy_of is not None:
+            dump = subprocess.run(
+                [self.binaries / "pg_dump", "--no-owner", "--no-privileges", "-d", copy_of],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            subprocess.run(
+                [self.binaries / "psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.url(name)],
+                input=dump.stdout, check=True, capture_output=True,
+            )  # fmt: skip
         return self.url(name)
 
 

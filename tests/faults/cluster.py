@@ -14,8 +14,6 @@ import http.client
 import json
 import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -28,15 +26,26 @@ from channels.db import database_sync_to_async
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from chat.models import Message
+from chat.models import Message, Room
 from chat.protocol.schema import check_frame
 from config.cluster import BODY_SLACK, WORKER_ENV, proxy_command, proxy_config, worker_command
 from tests.factories import RoomFactory, UserFactory
-from tests.support import HOST, ROOT, ServerProcess, free_port, shared_env, start_server
+from tests.support import (
+    FRAME_TIMEOUT,
+    HOST,
+    Peer,
+    ServerProcess,
+    free_port,
+    shared_env,
+    start_server,
+    stop_reader,
+)
 
 UPLOAD_MAX = 1024 * 1024  # the workers' PARLEY_UPLOAD_MAX_BYTES: nginx then caps bodies at 2 MiB
 ACCEPTED = '"WebSocket /ws/" [accepted]'  # what uvicorn logs for each socket it takes
 CSRF_SECRET = "c" * 32  # any 32 letters: a CSRF cookie, and the header that must match it
+# A worker's start (Python, Django, the app) can take half a minute on a loaded machine.
+WORKER_START_SECONDS = 90.0
 
 
 class Cluster:
@@ -70,7 +79,7 @@ class Cluster:
         for index in range(len(self.ports)):
             self.workers.append(self._start_worker(index))
         for worker in self.workers:
-            worker.wait_ready()
+            worker.wait_ready(timeout=WORKER_START_SECONDS)
         run_dir = self.tmp_path / "proxy"
         run_dir.mkdir()
         (run_dir / "nginx.conf").write_text(
@@ -110,7 +119,7 @@ class Cluster:
         self.workers[index].stop()
         stopped = time.monotonic()
         self.workers[index] = self._start_worker(index)
-        self.workers[index].wait_ready()
+        self.workers[index].wait_ready(timeout=WORKER_START_SECONDS)
         return (
             f"stopped in {stopped - began:.1f} s, up again {time.monotonic() - stopped:.1f} s later"
         )
@@ -120,6 +129,21 @@ class Cluster:
         process = self.workers[index].process
         process.kill()
         process.wait()
+
+    async def open_peer(self, stack, name: str, cookie: str, *, worker: int) -> Peer:
+        """A socket straight to one worker (`cookie`: the Cookie header), as the proxy
+        would forward it: the origin is the proxy's."""
+        socket = await stack.enter_async_context(
+            connect(
+                f"ws://{HOST}:{self.ports[worker]}/ws/",
+                origin=f"http://{HOST}:{self.port}",
+                additional_headers={"Cookie": cookie},
+                open_timeout=FRAME_TIMEOUT,
+            )
+        )
+        peer = Peer(name, socket)
+        stack.push_async_callback(stop_reader, peer)
+        return peer
 
     def stop(self) -> None:
         for process in [self.proxy, *self.workers]:
@@ -177,6 +201,14 @@ WINDOW = 8  # sends a client has unanswered at most, as a person typing would (t
 # closes a socket with 32 frames unanswered: MAX_PENDING_FRAMES)
 FETCH_LIMIT = 200
 RETRY_SECONDS = 0.5  # after an `unavailable` answer, the frame is sent again this much later
+BACKOFF_SECONDS = (0.1, 2.0)  # reconnecting: the first wait, and the longest (before jitter)
+# A browser waits for a handshake as long as TCP does; a client that gave up sooner would
+# only come back and add to the queue.
+OPEN_TIMEOUT = 30.0
+# Holding every frame to its schema costs the client about a millisecond a frame: under
+# traffic, each client checks the first few of each type and one in SAMPLE after.
+CHECK_FIRST = 3
+SAMPLE = 25
 
 
 class Member:
@@ -184,7 +216,8 @@ class Member:
     messages kept by seq per room; on every hello, catch up after the highest contiguous
     seq and resend every unacknowledged send with its client_msg_id; a gap or a head past
     what it holds is fetched; a send or fetch answered `unavailable` is made again a
-    moment later; a close reconnects, at once after 1012."""
+    moment later; a close reconnects, at once after 1012, else after a backoff that
+    doubles with each connection that failed before its hello."""
 
     def __init__(self, name: str, cookie: str, rooms: list[int], port: int):
         self.name = name
@@ -196,6 +229,8 @@ class Member:
         self.unacked: dict[str, dict] = {}  # client_msg_id → its send frame
         self.asked_at: dict[str, float] = {}  # client_msg_id → when last sent on this socket
         self.slowest_answer = 0.0  # seconds from a send to its ack or error, at most
+        self.connecting_since = 0.0
+        self.slowest_hello = 0.0  # seconds from opening a connection to its hello, at most
         self.acked: set[str] = set()
         self.closes: Counter = Counter()  # close code (or "refused") → times
         self.hellos: list[float] = []  # when each hello came (time.monotonic())
@@ -206,6 +241,8 @@ class Member:
         self.resent = 0
         self.socket = None
         self.retrying: set[asyncio.Task] = set()
+        self.failures = 0  # connections in a row that ended before their hello
+        self.seen: Counter = Counter()  # frames by type
 
     @property
     def rooms(self) -> list[int]:
@@ -214,20 +251,25 @@ class Member:
     async def run(self, done: asyncio.Event) -> None:
         """Stay connected until `done`, reconnecting after every close."""
         while not done.is_set():
+            hellos = len(self.hellos)
             code = await self._connection(done)
             self.closes[code] += 1
+            self.failures = 0 if len(self.hellos) > hellos else self.failures + 1
             if code != 1012 and not done.is_set():
-                await asyncio.sleep(random.uniform(0.05, 0.2))  # noqa: S311 (jitter)
+                first, longest = BACKOFF_SECONDS
+                wait = min(longest, first * 2**self.failures)
+                await asyncio.sleep(random.uniform(wait / 2, wait))  # noqa: S311 (jitter)
         for task in self.retrying:
             task.cancel()
 
     async def _connection(self, done: asyncio.Event):
+        self.connecting_since = time.monotonic()
         try:
             async with connect(
                 f"ws://{HOST}:{self.port}/ws/",
                 origin=f"http://{HOST}:{self.port}",
                 additional_headers={"Cookie": self.cookie},
-                open_timeout=5,
+                open_timeout=OPEN_TIMEOUT,
             ) as socket:
                 self.socket = socket
                 closing = asyncio.create_task(done.wait())
@@ -252,10 +294,15 @@ class Member:
 
     async def _read(self, socket) -> None:
         async for text in socket:
-            frame = check_frame(json.loads(text))
+            frame = json.loads(text)
+            seen = self.seen[frame["type"]] = self.seen[frame["type"]] + 1
+            if seen <= CHECK_FIRST or seen % SAMPLE == 0:
+                check_frame(frame)
             match frame["type"]:
                 case "hello":
                     self.hellos.append(time.monotonic())
+                    waited = self.hellos[-1] - self.connecting_since
+                    self.slowest_hello = max(self.slowest_hello, waited)
                     self.fetching.clear()  # those answers went with the last socket
                     for room in self.rooms:
                         await self._fetch(room)
@@ -343,13 +390,15 @@ class Member:
             json.dumps({**frame, "limit": FETCH_LIMIT, "request_id": request_id})
         )
 
-    async def talk(self, until: asyncio.Event, *, count: int | None = None) -> None:
-        """Send one message every SEND_EVERY seconds, to each room in turn, until `until`
+    async def talk(
+        self, until: asyncio.Event, *, count: int | None = None, every: float = SEND_EVERY
+    ) -> None:
+        """Send one message `every` so many seconds, to each room in turn, until `until`
         (or `count` sends); none while WINDOW sends are unanswered."""
         n = 0
         while not until.is_set() and (count is None or n < count):
             if len(self.unacked) >= WINDOW:
-                await asyncio.sleep(SEND_EVERY)
+                await asyncio.sleep(every)
                 continue
             room = self.rooms[n % len(self.rooms)]
             client_msg_id = str(uuid.uuid4())
@@ -363,7 +412,7 @@ class Member:
             with suppress(ConnectionClosed):  # resent after the next hello
                 await self._send(send)
             n += 1
-            await asyncio.sleep(SEND_EVERY)
+            await asyncio.sleep(every)
 
     async def catch_up(self) -> None:
         for room in self.rooms:
@@ -426,27 +475,11 @@ def stored_at(database_url: str) -> dict[int, dict[int, str]]:
     return rooms
 
 
-SEED = """
-import json, sys
-import django
-django.setup()
-from django.conf import settings
-settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-from tests.faults.cluster import people_in_rooms
-from tests.wsclient import session_cookie
-rooms_of = people_in_rooms(int(sys.argv[1]), int(sys.argv[2]))
-print(json.dumps({u.username: [session_cookie(u), rooms] for u, rooms in rooms_of.items()}))
-"""
-
-
-def seed_at(database_url: str, clients: int, rooms: int) -> dict[str, tuple[str, list[int]]]:
-    """Migrate another database and put `people_in_rooms` in it: username → (session
-    cookie value, room ids)."""
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings"}
-    run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "timeout": 120}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], **run)
-    done = subprocess.run([sys.executable, "-c", SEED, str(clients), str(rooms)], **run, text=True)
-    return {name: tuple(value) for name, value in json.loads(done.stdout).items()}
+def heads_at(database_url: str) -> dict[int, int]:
+    """Each room's newest seq in another database: room → last_seq."""
+    table = Room._meta.db_table
+    with psycopg.connect(database_url) as connection:
+        return dict(connection.execute(f"SELECT id, last_seq FROM {table}").fetchall())  # noqa: S608
 
 
 def live_sockets(redis_url: str, prefix: str, user_ids: list[int]) -> dict[int, int]:
@@ -475,6 +508,7 @@ def counts(members: list[Member], stored: dict[int, dict[int, str]]) -> dict:
         "doubled in a view": sum(m.doubled() for m in members),
         "unacked": sum(len(m.unacked) for m in members),
         "resent": sum(m.resent for m in members),
+        "slowest hello": round(max((m.slowest_hello for m in members), default=0.0), 2),
         "refused": dict(sum((m.refusals for m in members), Counter())),
         "closes": dict(sum((m.closes for m in members), Counter())),
     }
