@@ -31,7 +31,6 @@ from chat.protocol.schema import check_frame
 from config.cluster import BODY_SLACK, WORKER_ENV, proxy_command, proxy_config, worker_command
 from tests.factories import RoomFactory, UserFactory
 from tests.support import (
-    FRAME_TIMEOUT,
     HOST,
     Peer,
     ServerProcess,
@@ -138,7 +137,7 @@ class Cluster:
                 f"ws://{HOST}:{self.ports[worker]}/ws/",
                 origin=f"http://{HOST}:{self.port}",
                 additional_headers={"Cookie": cookie},
-                open_timeout=FRAME_TIMEOUT,
+                open_timeout=OPEN_TIMEOUT,
             )
         )
         peer = Peer(name, socket)
@@ -200,7 +199,7 @@ SEND_EVERY = 0.2  # seconds between one client's sends
 WINDOW = 8  # sends a client has unanswered at most, as a person typing would (the server
 # closes a socket with 32 frames unanswered: MAX_PENDING_FRAMES)
 FETCH_LIMIT = 200
-RETRY_SECONDS = 0.5  # after an `unavailable` answer, the frame is sent again this much later
+RETRY_SECONDS = (0.5, 2.0)  # after `unavailable`: the first wait to send again, the longest
 BACKOFF_SECONDS = (0.1, 2.0)  # reconnecting: the first wait, and the longest (before jitter)
 # A browser waits for a handshake as long as TCP does; a client that gave up sooner would
 # only come back and add to the queue.
@@ -216,8 +215,9 @@ class Member:
     messages kept by seq per room; on every hello, catch up after the highest contiguous
     seq and resend every unacknowledged send with its client_msg_id; a gap or a head past
     what it holds is fetched; a send or fetch answered `unavailable` is made again a
-    moment later; a close reconnects, at once after 1012, else after a backoff that
-    doubles with each connection that failed before its hello."""
+    moment later (backing off while the answers stay so); a close reconnects, at once
+    after 1012, else after a backoff that doubles with each connection that failed
+    before its hello."""
 
     def __init__(self, name: str, cookie: str, rooms: list[int], port: int):
         self.name = name
@@ -242,6 +242,7 @@ class Member:
         self.socket = None
         self.retrying: set[asyncio.Task] = set()
         self.failures = 0  # connections in a row that ended before their hello
+        self.unavailable_in_a_row = 0  # `unavailable` answers since the last ack
         self.seen: Counter = Counter()  # frames by type
 
     @property
@@ -277,6 +278,8 @@ class Member:
                 await asyncio.wait({closing, reading}, return_when=asyncio.FIRST_COMPLETED)
                 closing.cancel()
                 if not reading.done():
+                    reading.cancel()
+                    await asyncio.gather(reading, return_exceptions=True)
                     return "stopped"
                 reading.result()
         except ConnectionClosed as closed:
@@ -310,6 +313,7 @@ class Member:
                         self.resent += 1
                         await self._send(send)
                 case "ack":
+                    self.unavailable_in_a_row = 0
                     self._answered(frame["client_msg_id"])
                     self.unacked.pop(frame["client_msg_id"], None)
                     self.acked.add(frame["client_msg_id"])
@@ -338,17 +342,22 @@ class Member:
         if frame["code"] != "unavailable":
             self.errors.append(frame)
             return
+        self.unavailable_in_a_row += 1
         if client_msg_id in self.unacked:
-            self._later(self._send(self.unacked[client_msg_id]))
+            self._later(self._send, self.unacked[client_msg_id])
         room = self.fetching.pop(frame.get("request_id"), None)
         if room is not None:
-            self._later(self._fetch(room))
+            self._later(self._fetch, room)
 
-    def _later(self, action) -> None:
+    def _later(self, action, *args) -> None:
+        """Do it again after a wait that doubles while answers are `unavailable`."""
+        first, longest = RETRY_SECONDS
+        wait = min(longest, first * 2 ** min(self.unavailable_in_a_row - 1, 8))
+
         async def retry():
-            await asyncio.sleep(RETRY_SECONDS)
+            await asyncio.sleep(random.uniform(wait / 2, wait))  # noqa: S311 (jitter)
             with suppress(ConnectionClosed):
-                await action
+                await action(*args)
 
         task = asyncio.create_task(retry())
         self.retrying.add(task)
