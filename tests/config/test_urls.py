@@ -37,6 +37,7 @@ UNSAFE_VIEWS = [
 # Named routes that only read.
 SAFE_VIEWS = {
     "home",
+    "resume",
     "room",
     "direct",
     "api-search",
