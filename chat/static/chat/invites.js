@@ -37,6 +37,11 @@ export class InviteLinks {
     if (room !== null) this.#load();
   }
 
+  /** The next `show` loads the links afresh (the panel was opened again: uses may have changed). */
+  forget() {
+    this.#room = null;
+  }
+
   async #load() {
     const room = this.#room;
     const generation = ++this.#generation;

@@ -80,6 +80,7 @@ export class MembersPanel {
       this.#root.classList.toggle("members-open", open);
       toggle.setAttribute("aria-expanded", String(open));
       if (!open) this.#showError(null);
+      else this.#invites.forget();
       if (refocus && open) this.#els["members-close"].focus();
       else if (refocus && !toggle.hidden) toggle.focus();
     }
