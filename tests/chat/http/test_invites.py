@@ -130,3 +130,12 @@ def test_registration_ignores_a_next_on_another_site():
         },
     )
     assert registered["Location"] == "/"
+
+
+def test_the_link_page_and_its_refusal_speak_german(user, room):
+    _invite, token = services.create_invite(user, room.pk)
+    guest = signed_in(UserFactory(username="guest"))
+    page = guest.get(f"/invite/{token}/", HTTP_ACCEPT_LANGUAGE="de")
+    assert "#hideout beitreten?" in page.content.decode()
+    dead = guest.get(f"/invite/{'q' * 32}/", HTTP_ACCEPT_LANGUAGE="de")
+    assert "Dieser Einladungslink ist nicht gültig." in dead.content.decode()
