@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -96,6 +97,13 @@ def accept_invite(user: AbstractBaseUser, token: str, *, now: datetime | None = 
         if Membership.objects.filter(room=room, user=user).exists():
             return room
         check_invite(invite, user, now)
-        Invite.objects.filter(pk=invite.pk).update(uses=invite.uses + 1)
+        # Counted in the database too, against the limit: a use is never given twice.
+        counted = (
+            Invite.objects.filter(pk=invite.pk)
+            .filter(Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses")))
+            .update(uses=F("uses") + 1)
+        )
+        if not counted:
+            raise InviteNotFound
         join(user, room)
     return room
