@@ -44,15 +44,20 @@ class LoginView(auth_views.LoginView):
         return response
 
 
-class RegisterView(FormView):
+class RegisterView(auth_views.RedirectURLMixin, FormView):
+    """Registration; like login it goes on to a safe `next` (an invite link, say)."""
+
     template_name = "accounts/register.html"
     form_class = RegisterForm
-    success_url = reverse_lazy("home")
+    next_page = "home"
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
-            return redirect(self.success_url)
+            return redirect(self.get_success_url())
         return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "next": self.get_redirect_url()}
 
     def form_valid(self, form):
         wait = limits.wait_for("register_address", throttle.client_address(self.request))

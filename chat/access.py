@@ -4,11 +4,13 @@ A room the user may not see is reported exactly like a room that does not
 exist (RoomNotFound), so ids cannot be probed.
 """
 
+from datetime import datetime
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.translation import gettext as _
 
-from .errors import ChatError, MessageNotFound, RoomNotFound
-from .models import Attachment, Block, Membership, Message, Room
+from .errors import ChatError, InviteNotFound, MessageNotFound, RoomNotFound
+from .models import Attachment, Block, Invite, Membership, Message, Removal, Room
 
 MAX_ID = 2**63 - 1  # larger ids cannot exist, and would overflow the database driver
 
@@ -62,6 +64,31 @@ def room_for_manager(
     if room.is_direct or not membership.can_manage:
         raise ChatError("forbidden", _("Only the room's owners and admins may do that."))
     return room, membership
+
+
+def room_for_inviter(
+    user: AbstractBaseUser, room_id: int, *, lock: bool = False
+) -> tuple[Room, Membership]:
+    """The room, if the caller may make, list and revoke its invite links: the owners
+    and admins of a group room (public or private), who may add members anyway."""
+    return room_for_manager(user, room_id, lock=lock)
+
+
+def check_invite(invite: Invite, user: AbstractBaseUser, now: datetime) -> None:
+    """Raise unless following `invite` lets `user` in: the link is live (not revoked,
+    not expired, not used up), and the user was not removed from the room after it was
+    made (a removed member comes back only through a newer link). A dead link is
+    reported exactly like one that never existed."""
+    if invite.revoked_at is not None or (invite.expires_at and invite.expires_at <= now):
+        raise InviteNotFound
+    if invite.max_uses is not None and invite.uses >= invite.max_uses:
+        raise InviteNotFound
+    removal = Removal.objects.filter(room_id=invite.room_id, user=user).first()
+    if removal is not None and removal.removed_at >= invite.created_at:
+        raise ChatError(
+            "forbidden",
+            _("You were removed from this room. Ask its owners or admins for a new link."),
+        )
 
 
 def message_for_member(

@@ -46,3 +46,13 @@ class MessageNotFound(ChatError):
 
     def __init__(self):
         super().__init__("not_found", _("No such message."))
+
+
+class InviteNotFound(ChatError):
+    """Said alike for an unknown, expired, used-up or revoked invite link, and one whose
+    room is gone: nothing tells whether a room is behind it."""
+
+    def __init__(self):
+        super().__init__(
+            "not_found", _("This invite link is not valid. It may have expired or been revoked.")
+        )

@@ -191,6 +191,47 @@ class Block(models.Model):
         return f"{self.blocker_id} blocks {self.blocked_id}"
 
 
+class Invite(models.Model):
+    """A link that lets whoever follows it join a group room (public or private).
+
+    Only a hash of the token is stored: the link is shown once, to its maker, and a
+    copy of the database lets no one in. Expired, used-up and revoked links stay as
+    rows (the panel lists only the live ones) so that a token is never reused."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invites")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # SHA-256 of the token, hex: what a followed link is looked up by.
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)  # NULL: never
+    max_uses = models.PositiveIntegerField(null=True, blank=True)  # NULL: no limit
+    uses = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "revoked_at"], name="invite_room_live")]
+
+    def __str__(self) -> str:
+        return f"invite {self.pk} to {self.room_id}"
+
+
+class Removal(models.Model):
+    """When a member was last removed from a room by its owners or admins: links made
+    before then no longer let them back in (a newer link does)."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    removed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="removal_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} removed from {self.room_id}"
+
+
 class _UploadStorage(LazyObject):
     def _setup(self) -> None:
         self._wrapped = storages["uploads"]

@@ -5,6 +5,7 @@ from functools import wraps
 
 from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse, RawPostDataException
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .. import queries, services
@@ -252,3 +253,25 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
     if request.path.startswith("/api/"):
         return error_response(ChatError("forbidden", f"CSRF check failed: {reason}"))
     return default_failure(request, reason)
+
+
+@api_view("GET", "POST")
+def invites(request: HttpRequest, room_id: int) -> JsonResponse:
+    """A room's live invite links; POST makes one, answered once with its URL."""
+    if request.method == "GET":
+        return JsonResponse(queries.room_invites(request.user, room_id))
+    data = json_body(request)
+    invite, token = services.create_invite(
+        request.user,
+        room_id,
+        expires_in=data.get("expires_in", services.invites.DEFAULT_EXPIRY),
+        max_uses=data.get("max_uses"),
+    )
+    url = request.build_absolute_uri(reverse("invite", args=[token]))
+    return JsonResponse({**frames.invite_dict(invite), "url": url}, status=201)
+
+
+@api_view("DELETE")
+def invite(request: HttpRequest, room_id: int, invite_id: int) -> JsonResponse:
+    services.revoke_invite(request.user, room_id, invite_id)
+    return JsonResponse({}, status=200)

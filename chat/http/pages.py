@@ -99,3 +99,21 @@ def direct(request: HttpRequest, username: str) -> HttpResponse:
         return redirect("room", room_id=room_id)
     config = {**_client_config(request, None), "dm": other.username}
     return render(request, "chat/room.html", {"room": None, "peer": other, "client_config": config})
+
+
+@login_required
+def invite(request: HttpRequest, token: str) -> HttpResponse:
+    """An invite link: a page naming the room with one Join button (a GET changes
+    nothing); the POST joins. A dead or unknown link gets the same page whatever room
+    it was for. Signed out, login_required leads through login (or registration,
+    which keeps `next`) and back here."""
+    try:
+        if request.method == "POST":
+            room = services.accept_invite(request.user, token)
+            return redirect("room", room_id=room.pk)
+        room, member = queries.invite_target(request.user, token)
+    except ChatError as error:
+        return render(request, "chat/invite.html", {"error": error.detail}, status=error.status)
+    if member:
+        return redirect("room", room_id=room.pk)
+    return render(request, "chat/invite.html", {"room": room})

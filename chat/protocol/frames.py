@@ -133,6 +133,19 @@ def member_dict(user, role: str | None) -> dict:
     return {"user": user_dict(user), "role": role}
 
 
+def invite_dict(invite) -> dict:
+    """An invite link as its room's owners and admins see it (never its token)."""
+    return {
+        "id": invite.pk,
+        "room": invite.room_id,
+        "created_by": user_dict(invite.created_by),
+        "created_at": iso_utc(invite.created_at),
+        "expires_at": iso_utc(invite.expires_at),
+        "max_uses": invite.max_uses,
+        "uses": invite.uses,
+    }
+
+
 def presence_status(status: str, last_seen: float | None) -> dict:
     """A status as `hello` and `presence` carry it (`last_seen`: when they went offline)."""
     return {"status": status, "last_seen": iso_from_timestamp(last_seen)}

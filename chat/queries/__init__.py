@@ -2,6 +2,7 @@
 
 Callers import the package (`queries.rooms_for_user`); each module reads one thing."""
 
+from .invites import invite_target, room_invites
 from .members import (
     presence_peers,
     presence_room_ids,
@@ -22,6 +23,7 @@ from .search import search_messages
 
 __all__ = [
     "direct_room_id",
+    "invite_target",
     "member_room_ids",
     "message_page",
     "messages_with_authors",
@@ -31,6 +33,7 @@ __all__ = [
     "public_rooms",
     "room_for_user",
     "room_heads",
+    "room_invites",
     "room_members",
     "room_presence_peers",
     "rooms_for_user",

@@ -5,6 +5,7 @@ Callers import the package (`services.send_message`); each module holds one conc
 """
 
 from .cleaning import clean_body, clean_emoji, clean_room_name, clean_topic
+from .invites import accept_invite, create_invite, revoke_invite
 from .members import add_member, remove_member, set_role
 from .messages import delete_message, edit_message, react, send_message, typing
 from .moderation import (
@@ -32,6 +33,7 @@ from .rooms import (
 from .uploads import clean_stale_uploads, upload_attachment
 
 __all__ = [
+    "accept_invite",
     "add_member",
     "block_user",
     "blocked_usernames",
@@ -40,6 +42,7 @@ __all__ = [
     "clean_room_name",
     "clean_stale_uploads",
     "clean_topic",
+    "create_invite",
     "create_or_join_room",
     "create_private_room",
     "delete_message",
@@ -57,6 +60,7 @@ __all__ = [
     "react",
     "remove_member",
     "remove_person",
+    "revoke_invite",
     "send_message",
     "set_notify_default",
     "set_role",

@@ -10,12 +10,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Case, When
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import limits
 from ..access import room_for_manager
 from ..errors import ChatError
-from ..models import Membership, Room
+from ..models import Membership, Removal, Room
 from ..protocol import frames
 from ..queries import room_for_user
 from ..realtime.fanout import publish_on_commit
@@ -85,6 +86,13 @@ def remove_member(actor: AbstractBaseUser, room_id: int, username: str) -> None:
         if target.role == Membership.Role.OWNER and actor_membership.role != Membership.Role.OWNER:
             raise ChatError("forbidden", _("Only an owner may remove an owner."))
         drop(target.user, room)
+        note_removal(target.user, room)
+
+
+def note_removal(user: AbstractBaseUser, room: Room) -> None:
+    """Inside the caller's transaction: invite links made before now no longer let the
+    removed member back in (chat.access.check_invite)."""
+    Removal.objects.update_or_create(room=room, user=user, defaults={"removed_at": timezone.now()})
 
 
 def set_role(actor: AbstractBaseUser, room_id: int, username: str, role: str) -> Membership:

@@ -11,7 +11,7 @@ from ..protocol import frames
 from ..queries import messages_with_authors, with_extras
 from ..realtime.fanout import publish_on_commit
 from . import sql
-from .members import change_role, drop, hand_on_ownership, join
+from .members import change_role, drop, hand_on_ownership, join, note_removal
 from .messages import tombstone
 from .rooms import change_room
 
@@ -82,6 +82,7 @@ def moderate_remove_member(membership_id: int) -> None:
         if room.is_direct:
             raise ChatError("bad_request", _("A direct conversation keeps its two people."))
         drop(membership.user, room)
+        note_removal(membership.user, room)
         if membership.role == Membership.Role.OWNER:
             hand_on_ownership(room)
 

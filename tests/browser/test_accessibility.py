@@ -76,6 +76,52 @@ def test_keyboard_only_log_in_join_send_switch_rooms_and_use_the_members_panel(p
     alice.context.close()
 
 
+def test_keyboard_only_create_a_private_room_make_an_invite_link_and_revoke_it(people):
+    alice = people("alice")
+    tag = uuid.uuid4().hex[:6]
+    page = alice.new_page()
+    page.goto(alice.server.url)
+    join_room(page, f"lobby {tag}")
+    toggle = page.locator("#new-room-toggle")
+    tab_to(page, "new-room-toggle")
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#new-room-name")).to_be_focused()
+    page.keyboard.press("Escape")  # closes the form, focus back on its toggle
+    expect(page.locator("#new-room-form")).to_be_hidden()
+    expect(toggle).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.type(f"den {tag}")
+    page.keyboard.press("Tab")  # the checked radio: Public
+    page.keyboard.press("ArrowDown")  # Private
+    expect(page.get_by_role("radio", name=re.compile("Private"))).to_be_checked()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # Create room
+    expect(page.locator("#room-title")).to_have_text(f"den {tag}")
+    expect(page.locator("#room-kind")).to_have_text("Private room")
+
+    tab_to(page, "members-toggle")
+    page.keyboard.press("Enter")
+    tab_to(page, "invite-link-create")
+    page.keyboard.press("Enter")
+    url = page.locator("#invite-link-url")
+    expect(url).to_be_focused()
+    expect(url).to_have_value(re.compile(r"/invite/[A-Za-z0-9_-]{32}/$"))
+    page.keyboard.press("Tab")
+    expect(page.locator("#invite-link-copy")).to_be_focused()
+    revoke = page.locator("#invite-link-list .invite-link-revoke")
+    for _ in range(10):
+        if page.evaluate("document.activeElement?.classList.contains('invite-link-revoke')"):
+            break
+        page.keyboard.press("Tab")
+    expect(revoke).to_be_focused()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("Enter")
+    expect(revoke).to_have_count(0)
+    expect(page.locator("#invite-link-expiry")).to_be_focused()
+    assert alice.errors == []
+
+
 def test_alt_shift_down_skips_to_the_next_room_with_unread_messages(people):
     alice, bob = people("alice"), people("bob")
     tag = uuid.uuid4().hex[:6]
@@ -110,6 +156,11 @@ def test_every_control_on_the_chat_page_has_an_accessible_name(people):
     join_room(page, f"labels {uuid.uuid4().hex[:6]}")
     page.locator("#members-toggle").click()
     expect(page.locator("#member-list li")).to_have_count(1)
+    # The sidebar's new-room form and the panel's invite links, with one link made.
+    page.locator("#new-room-toggle").click()
+    page.locator("#invite-link-create").click()
+    expect(page.locator("#invite-link-list li")).to_have_count(1)
+    # The notification menu, open.
     page.locator("#notify-toggle").click()
     expect(page.locator("#notify-menu")).to_be_visible()
     unnamed = page.evaluate(

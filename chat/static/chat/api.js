@@ -58,6 +58,8 @@ export function fetchMessages(roomId, { after, before, changedAfter, limit } = {
 
 export const listRooms = () => request("GET", "/api/rooms/");
 export const joinRoom = (name) => request("POST", "/api/rooms/", { name });
+/** Creates a room: `kind` is "public" (or joins the public room of that name) or "private". */
+export const createRoom = (name, kind) => request("POST", "/api/rooms/", { name, kind });
 export const openDirect = (username) => request("POST", "/api/rooms/direct/", { username });
 
 /** Messages matching `q`, newest first; page on with `before` (the last result's id). */
@@ -122,6 +124,14 @@ export const setRole = (roomId, username, role) =>
 /** Removes someone; your own username leaves the room. */
 export const removeMember = (roomId, username) =>
   request("DELETE", `/api/rooms/${roomId}/members/${encodeURIComponent(username)}`);
+
+// Invite links: owners and admins only. A new link's `url` comes once, in its answer.
+
+export const listInvites = (roomId) => request("GET", `/api/rooms/${roomId}/invites/`);
+export const createInvite = (roomId, choices) =>
+  request("POST", `/api/rooms/${roomId}/invites/`, choices);
+export const revokeInvite = (roomId, inviteId) =>
+  request("DELETE", `/api/rooms/${roomId}/invites/${inviteId}`);
 
 // Blocking: `{"blocked": [username…]}` after each call.
 

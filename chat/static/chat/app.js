@@ -5,6 +5,7 @@
 import { ActivityMonitor } from "./activity.js";
 import { joinRoom, openDirect, setRoomNotify } from "./api.js";
 import { t } from "./i18n.js";
+import { NewRoomForm } from "./newroom.js";
 import { NotificationPrompt, Notifier } from "./notify.js";
 import { Connection, Sync, socketUrl } from "./socket.js";
 import { Store, excerptOf } from "./store.js";
@@ -115,6 +116,15 @@ async function startChat(root) {
     },
     { roomId: () => ui.roomId, maxBytes: config.upload_max_bytes },
   );
+
+  new NewRoomForm({
+    on: {
+      created: (room) => {
+        store.upsertRoom(room, { joined: true });
+        openRoom(room.id);
+      },
+    },
+  });
 
   function openRoom(id) {
     if (id === ui.roomId) {

@@ -160,6 +160,30 @@ const STRINGS = {
   "Could not remove %s: %s": "Could not remove %s: %s",
   "Could not leave the room: %s": "Could not leave the room: %s",
 
+  // The sidebar's New room form.
+  "Give the room a name.": "Give the room a name.",
+  "Could not create the room: %s": "Could not create the room: %s",
+
+  // Invite links, in the members panel (owners and admins).
+  "Loading invite links…": "Loading invite links…",
+  "Could not load the invite links: %s": "Could not load the invite links: %s",
+  "No active invite links.": "No active invite links.",
+  "%s active invite links": "%s active invite links",
+  "Expires %s": "Expires %s",
+  "Never expires": "Never expires",
+  "Used %s times": "Used %s times",
+  "Used %s of %s times": "Used %s of %s times",
+  // Who made the link, then when.
+  "By %s, %s": "By %s, %s",
+  "Revoke": "Revoke",
+  "Revoke the link made %s": "Revoke the link made %s",
+  "Revoke this invite link? Nobody can join with it afterwards.": "Revoke this invite link? Nobody can join with it afterwards.",
+  "Could not create the link: %s": "Could not create the link: %s",
+  "Could not revoke the link: %s": "Could not revoke the link: %s",
+  "Copy": "Copy",
+  "Copied": "Copied",
+  "Press Ctrl+C to copy": "Press Ctrl+C to copy",
+
   // Blocking, in a direct message.
   "Block": "Block",
   "Unblock": "Unblock",

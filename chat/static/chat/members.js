@@ -1,6 +1,7 @@
 // The members panel: who is in the open room, their presence and role. It offers the
-// controls the user's role suggests (rename, topic, invite, roles, remove, leave; in a
-// direct message, block); the server decides, and a refusal shows its reason here.
+// controls the user's role suggests (rename, topic, invite, invite links (invites.js),
+// roles, remove, leave; in a direct message, block); the server decides, and a refusal
+// shows its reason here.
 import {
   blockUser,
   inviteMember,
@@ -13,6 +14,7 @@ import {
 } from "./api.js";
 import { avatar, button, byId, el, hiddenText, presenceDot, reconcile, svgIcon } from "./dom.js";
 import { t } from "./i18n.js";
+import { InviteLinks } from "./invites.js";
 
 const REMOVE_PATH =
   "M15 12a4 4 0 1 0-4-4 4 4 0 0 0 4 4zm-6-2H1v2h8v-2zm6 4c-2.67 0-8 1.34-8 4v2h16v-2" +
@@ -33,6 +35,7 @@ export class MembersPanel {
   #shown = new WeakMap();
   // The usernames the user blocks, or null until fetched.
   #blocked = null;
+  #invites = new InviteLinks();
 
   /**
    * `root` is the chat page (it carries `members-open`), `ui` the UiState, `store` the
@@ -77,6 +80,7 @@ export class MembersPanel {
       this.#root.classList.toggle("members-open", open);
       toggle.setAttribute("aria-expanded", String(open));
       if (!open) this.#showError(null);
+      else this.#invites.forget();
       if (refocus && open) this.#els["members-close"].focus();
       else if (refocus && !toggle.hidden) toggle.focus();
     }
@@ -112,6 +116,7 @@ export class MembersPanel {
       els["room-topic-input"].value = room.topic ?? "";
     }
     els["invite-form"].hidden = !manager;
+    this.#invites.show(this.#ui.roomId, manager);
     els["leave-room"].hidden = !(group && member);
     let status = t("%s members", members.length);
     if (list.loading) status = t("Loading members…");
