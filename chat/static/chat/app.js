@@ -135,6 +135,7 @@ async function startChat(root) {
     sync.openRoom = id;
     setReply(null);
     tray.clear();
+    composer.restoreDraft();
     search.close();
     view.hideNotice();
     view.showRoom();
