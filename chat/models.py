@@ -24,6 +24,13 @@ def direct_key(user_a_id: int, user_b_id: int) -> str:
     return f"{low}:{high}"
 
 
+def direct_peer(key: str, user_id: int) -> int:
+    """The other person of the direct room with this key, as `user_id` sees it: the pair
+    is in the key whether or not the other person has joined the room yet."""
+    low, high = (int(part) for part in key.split(":"))
+    return high if user_id == low else low
+
+
 class Room(models.Model):
     class Kind(models.TextChoices):
         PUBLIC = "public", _("public")
