@@ -14,7 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 def room_name_key(name: str) -> str:
-    """The form of a room name that must be unique: case- and width-insensitive."""
+    """The form of a public room's name that must be unique among public rooms: case- and
+    width-insensitive. (Private rooms' names are unique nowhere, so that no answer can
+    tell an outsider that a private room of some name exists.)"""
     return unicodedata.normalize("NFKC", name).casefold()
 
 
@@ -60,7 +62,10 @@ class Room(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["name_key"], name="room_name_unique_ci"),
+            # Public names only: a private room's name must not be probed by trying it.
+            models.UniqueConstraint(
+                fields=["name_key"], condition=Q(kind="public"), name="room_public_name_unique_ci"
+            ),
             models.UniqueConstraint(fields=["direct_key"], name="room_direct_pair_unique"),
             models.CheckConstraint(
                 condition=(Q(kind="direct", direct_key__isnull=False, name_key__isnull=True))

@@ -20,25 +20,27 @@ from .members import announce_membership, drop, hand_on_ownership, join
 
 
 def create_or_join_room(user: AbstractBaseUser, name: str) -> tuple[Room, bool]:
-    """The public room of this name, created if missing, with the user in it; (room, created)."""
+    """The public room of this name, created if missing, with the user in it; (room, created).
+
+    Only public rooms are looked up by name: a private room of the same name changes
+    nothing, so trying names tells an outsider nothing about private rooms.
+    """
     name = clean_room_name(name)
-    key = room_name_key(name)
-    if not Room.objects.filter(name_key=key).exists():
+    public = Room.objects.filter(kind=Room.Kind.PUBLIC, name_key=room_name_key(name))
+    if not public.exists():
         limits.spend("room_create", user.pk)
     for _attempt in range(2):
         try:
             with transaction.atomic():
-                room = Room.objects.filter(name_key=key).first()
+                room = public.first()
                 created = room is None
                 if created:
                     room = Room.objects.create(
-                        kind=Room.Kind.PUBLIC, name=name, name_key=key, created_by=user
+                        kind=Room.Kind.PUBLIC,
+                        name=name,
+                        name_key=room_name_key(name),
+                        created_by=user,
                     )
-                elif (
-                    room.kind != Room.Kind.PUBLIC
-                    and not room.memberships.filter(user=user).exists()
-                ):
-                    raise ChatError("bad_request", _("That room name is taken."))
                 join(user, room, Membership.Role.OWNER if created else Membership.Role.MEMBER)
                 return room, created
         except IntegrityError:
@@ -47,17 +49,15 @@ def create_or_join_room(user: AbstractBaseUser, name: str) -> tuple[Room, bool]:
 
 
 def create_private_room(user: AbstractBaseUser, name: str) -> Room:
-    """A new private room owned by the user."""
+    """A new private room owned by the user; any name will do (private names are unique
+    nowhere, so none is ever refused as taken)."""
     name = clean_room_name(name)
     limits.spend("room_create", user.pk)
-    try:
-        with transaction.atomic():
-            room = Room.objects.create(
-                kind=Room.Kind.PRIVATE, name=name, name_key=room_name_key(name), created_by=user
-            )
-            join(user, room, Membership.Role.OWNER)
-    except IntegrityError:
-        raise ChatError("bad_request", _("That room name is taken.")) from None
+    with transaction.atomic():
+        room = Room.objects.create(
+            kind=Room.Kind.PRIVATE, name=name, name_key=room_name_key(name), created_by=user
+        )
+        join(user, room, Membership.Role.OWNER)
     return room
 
 
@@ -134,7 +134,7 @@ def change_room(room: Room, *, name: str | None, topic: str | None) -> None:
     try:
         with transaction.atomic():
             room.save(update_fields=fields)
-    except IntegrityError:
+    except IntegrityError:  # another public room's name: public names are seen by all
         raise ChatError("bad_request", _("That room name is taken.")) from None
     publish_on_commit(frames.room_updated(room), room=room.pk)
 

@@ -153,3 +153,31 @@ def test_blocking_from_a_dm_stops_the_other_and_their_composer_says_why(people):
     expect(bob_page.locator(MESSAGES)).to_have_text(["are you there?"])
     expect(note).to_be_hidden()
     assert bob.errors == []
+
+
+def test_the_name_of_someone_elses_private_room_opens_a_public_room_of_ones_own(people):
+    """Trying a name tells nothing of a private room: no "taken", just a public room."""
+    alice, bob = people("alice"), people("bob")
+    name = f"hush {uuid.uuid4().hex[:6]}"
+    alice_page, bob_page = alice.new_page(), bob.new_page()
+    alice_page.goto(alice.server.url)
+    status = alice_page.evaluate(
+        """async (name) => {
+            const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
+            const response = await fetch("/api/rooms/", {
+                method: "POST",
+                headers: {"Content-Type": "application/json", "X-CSRFToken": token},
+                body: JSON.stringify({name, kind: "private"}),
+            });
+            return response.status;
+        }""",
+        name,
+    )
+    assert status == 201
+    bob_page.goto(bob.server.url)
+    join_room(bob_page, name.upper())
+    expect(bob_page.locator("#room-title")).to_have_text(name.upper())
+    expect(bob_page.locator("#room-kind")).to_have_text("Public room")
+    send_from_composer(bob_page, "mine now")
+    expect(bob_page.locator(MESSAGES)).to_have_text(["mine now"])
+    assert alice.errors == [] and bob.errors == []

@@ -213,17 +213,13 @@ class TestRooms:
     def test_unicode_letters_digits_spaces_dash_underscore_are_fine(self, user, name):
         assert services.create_or_join_room(user, name)[0].name == name
 
-    def test_a_private_rooms_name_cannot_be_joined_by_outsiders(self, user, other_user):
-        services.create_private_room(user, "secret")
-        with pytest.raises(ChatError) as caught:
-            services.create_or_join_room(other_user, "Secret")
-        assert caught.value.code == "bad_request"
-        assert not Membership.objects.filter(user=other_user).exists()
-
-    def test_private_room_name_must_be_unique(self, user):
-        services.create_or_join_room(user, "taken")
-        with pytest.raises(ChatError):
-            services.create_private_room(user, "TAKEN")
+    def test_a_private_rooms_name_leads_outsiders_to_a_public_room_of_their_own(
+        self, user, other_user
+    ):
+        secret = services.create_private_room(user, "secret")
+        room, created = services.create_or_join_room(other_user, "Secret")
+        assert created and room.kind == "public"
+        assert not Membership.objects.filter(room=secret, user=other_user).exists()
 
 
 class TestDirect:
