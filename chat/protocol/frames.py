@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from django.urls import reverse
 
+from ..content import richtext
 from ..errors import ChatError
 
 QUOTE_CHARS = 120
@@ -43,7 +44,12 @@ def user_dict(user) -> dict:
 def reply_quote(parent) -> dict:
     """What a reply shows of its parent: who wrote it and its first line (author loaded)."""
     deleted = parent.deleted_at is not None
-    first_line = "" if deleted else parent.body.split("\n", 1)[0]
+    if deleted:
+        first_line = ""
+    elif parent.html:  # the text shown, not the Markdown typed
+        first_line = richtext.first_line(parent.html)
+    else:  # stored without its html: the body is what is shown
+        first_line = parent.body.split("\n", 1)[0]
     return {
         "id": parent.pk,
         "seq": parent.seq,

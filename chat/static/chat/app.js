@@ -253,7 +253,8 @@ async function startChat(root) {
       id: message.id,
       seq: message.seq,
       author: message.author,
-      excerpt: excerptOf(textOf(message)),
+      // A message of files only quotes their names, as the composer shows them.
+      excerpt: excerptOf(message.body ? message : { html: "", body: textOf(message) }),
       deleted: false,
     });
     composer.focus();
