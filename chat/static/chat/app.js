@@ -72,6 +72,7 @@ async function startChat(root) {
     id: config.user,
     username: root.dataset.username ?? "",
     display_name: root.dataset.displayName,
+    avatar: root.dataset.avatar ?? null,
   };
   const ui = new UiState();
   let muting = false;

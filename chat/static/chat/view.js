@@ -26,7 +26,7 @@ export class ChatView {
 
   /**
    * `root` is the chat page; `ui` the UiState the components share, `store` the Store,
-   * `me` {id, username, display_name}. `on` holds the app's callbacks: openRoom(id),
+   * `me` {id, username, display_name, avatar}. `on` holds the app's callbacks: openRoom(id),
    * send(text) → true when taken, retry(id), discard(id), join(), reconnectNow(),
    * nearTop(), edit(message, body) → true when done, remove(message),
    * react(message, emoji, on), reply(message), cancelReply(), jumpTo(seq),

@@ -172,7 +172,12 @@ class TestMessages:
             "reactions",
             "attachments",
         }
-        assert message["author"] == {"id": user.pk, "username": "alice", "display_name": "Alice"}
+        assert message["author"] == {
+            "id": user.pk,
+            "username": "alice",
+            "display_name": "Alice",
+            "avatar": None,
+        }
         assert message["created_at"].endswith("Z")
 
     @pytest.mark.parametrize(
