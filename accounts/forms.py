@@ -3,7 +3,12 @@ from io import BytesIO
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    PasswordChangeForm,
+    SetPasswordForm,
+    UserCreationForm,
+)
 from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
@@ -29,7 +34,20 @@ def refuse_look_alike(name: str, *, user: User | None = None) -> None:
         )
 
 
-class RegisterForm(UserCreationForm):
+class WeakPasswordShownOnItsField:
+    """Why a new password is refused (too short, too common…) shows under the field it was
+    typed in: Django puts it under the confirmation. Checked only once the two match (else
+    the confirmation says that they differ)."""
+
+    typed_in = {"password2": "password1", "new_password2": "new_password1"}
+
+    def validate_password_for_user(self, user, password_field_name="password2"):  # noqa: S107
+        if self.cleaned_data.get(password_field_name):
+            field = self.typed_in.get(password_field_name, password_field_name)
+            super().validate_password_for_user(user, password_field_name=field)
+
+
+class RegisterForm(WeakPasswordShownOnItsField, UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username",)
@@ -39,6 +57,14 @@ class RegisterForm(UserCreationForm):
         if username:  # else already refused, as someone's in another case
             refuse_look_alike(username)
         return username
+
+
+class NewPasswordForm(WeakPasswordShownOnItsField, SetPasswordForm):
+    """A new password from a reset link."""
+
+
+class ChangePasswordForm(WeakPasswordShownOnItsField, PasswordChangeForm):
+    """A new password in place of the old one."""
 
 
 class ThrottledLogin:

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from . import views
+from .forms import ChangePasswordForm, NewPasswordForm
 
 urlpatterns = [
     path("register/", views.RegisterView.as_view(), name="register"),
@@ -22,6 +23,7 @@ urlpatterns = [
         "password/",
         auth_views.PasswordChangeView.as_view(
             template_name="accounts/password_change.html",
+            form_class=ChangePasswordForm,
             success_url=reverse_lazy("password_change_done"),
         ),
         name="password_change",
@@ -42,7 +44,7 @@ urlpatterns = [
     path(
         "password/reset/<uidb64>/<token>/",
         auth_views.PasswordResetConfirmView.as_view(
-            template_name="accounts/password_reset_confirm.html"
+            template_name="accounts/password_reset_confirm.html", form_class=NewPasswordForm
         ),
         name="password_reset_confirm",
     ),

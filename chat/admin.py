@@ -79,8 +79,8 @@ class RoomForm(forms.ModelForm):
 
     def clean_name(self) -> str:
         name = self._cleaned(services.clean_room_name, "name")
-        taken = Room.objects.filter(name_key=room_name_key(name)).exclude(pk=self.instance.pk)
-        if taken.exists():
+        taken = Room.objects.filter(kind=Room.Kind.PUBLIC, name_key=room_name_key(name))
+        if self.instance.kind == Room.Kind.PUBLIC and taken.exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError("That room name is taken.")
         return name
 

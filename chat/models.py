@@ -16,7 +16,9 @@ from . import notifications
 
 
 def room_name_key(name: str) -> str:
-    """The form of a room name that must be unique: case- and width-insensitive."""
+    """The form of a public room's name that must be unique among public rooms: case- and
+    width-insensitive. (Private rooms' names are unique nowhere, so that no answer can
+    tell an outsider that a private room of some name exists.)"""
     return unicodedata.normalize("NFKC", name).casefold()
 
 
@@ -24,6 +26,13 @@ def direct_key(user_a_id: int, user_b_id: int) -> str:
     """One key per unordered pair of users, so a pair has one direct room."""
     low, high = sorted((user_a_id, user_b_id))
     return f"{low}:{high}"
+
+
+def direct_peer(key: str, user_id: int) -> int:
+    """The other person of the direct room with this key, as `user_id` sees it: the pair
+    is in the key whether or not the other person has joined the room yet."""
+    low, high = (int(part) for part in key.split(":"))
+    return high if user_id == low else low
 
 
 class Room(models.Model):
@@ -55,7 +64,10 @@ class Room(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["name_key"], name="room_name_unique_ci"),
+            # Public names only: a private room's name must not be probed by trying it.
+            models.UniqueConstraint(
+                fields=["name_key"], condition=Q(kind="public"), name="room_public_name_unique_ci"
+            ),
             models.UniqueConstraint(fields=["direct_key"], name="room_direct_pair_unique"),
             models.CheckConstraint(
                 condition=(Q(kind="direct", direct_key__isnull=False, name_key__isnull=True))

@@ -23,6 +23,10 @@ if (BASE_DIR / ".env").is_file():
 DEV_SECRET_KEY = "parley-insecure-development-key-do-not-use-in-production"  # noqa: S105
 
 DEBUG = env.bool("DEBUG", default=True)
+# Django's technical error pages (a 404 listing the URL patterns) under DEBUG. Off, people
+# get Parley's 404 and 403 pages as in production, `make run` included
+# (chat/http/errorpages.py); a developer sets DEBUG_PAGES=true.
+DEBUG_PAGES = env.bool("DEBUG_PAGES", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 
 # The local server's origins, used for the defaults below. `make run` exports
@@ -98,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "chat.http.errorpages.ErrorPages",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -7,6 +7,7 @@ a small Markdown subset parsed with raw HTML off, then nh3 with an explicit allo
 
 import re
 from collections.abc import Set
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import nh3
@@ -170,3 +171,36 @@ def mention_usernames(body: str) -> set[str]:
         for token in block.children
         if token.type == "mention"
     }
+
+
+# The tags after which rendered text goes on on a new line.
+_LINE_ENDS = frozenset({"blockquote", "br", "li", "ol", "p", "pre", "ul"})
+
+
+class _TextLines(HTMLParser):
+    """The text of rendered HTML as people read it: entities decoded, a line per block."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _LINE_ENDS:
+            self.parts.append("\n")
+
+
+def first_line(html: str) -> str:
+    """The first line of text a message shows (its rendered `html` as plain text, not its
+    Markdown): what a reply quotes of it."""
+    reader = _TextLines()
+    reader.feed(html)
+    reader.close()
+    lines = "".join(reader.parts).split("\n")
+    return next((line.strip() for line in lines if line.strip()), "")

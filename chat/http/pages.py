@@ -87,7 +87,8 @@ def resume(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def direct(request: HttpRequest, username: str) -> HttpResponse:
-    """A link to a DM: the existing room, or the app shell, which opens it by POST.
+    """A link to a DM: the room if the caller is in it, or the app shell, which opens it
+    by POST (the other person may have opened it first: the page does not say so).
 
     Opening a DM changes state, so a GET alone never creates one.
     """

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from django.urls import reverse
 
 from .. import notifications
+from ..content import richtext
 from ..errors import ChatError
 
 QUOTE_CHARS = 120
@@ -36,15 +37,27 @@ def iso_from_timestamp(timestamp: float | None) -> str | None:
 
 
 def user_dict(user) -> dict:
+    """A person as every frame shows them; `avatar` is their picture's address, or null
+    (the client shows their initial then)."""
     if user is None:
-        return {"id": None, "username": "", "display_name": "Deleted user"}
-    return {"id": user.pk, "username": user.username, "display_name": user.shown_name}
+        return {"id": None, "username": "", "display_name": "Deleted user", "avatar": None}
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "display_name": user.shown_name,
+        "avatar": user.avatar.url if user.avatar else None,
+    }
 
 
 def reply_quote(parent) -> dict:
     """What a reply shows of its parent: who wrote it and its first line (author loaded)."""
     deleted = parent.deleted_at is not None
-    first_line = "" if deleted else parent.body.split("\n", 1)[0]
+    if deleted:
+        first_line = ""
+    elif parent.html:  # the text shown, not the Markdown typed
+        first_line = richtext.first_line(parent.html)
+    else:  # stored without its html: the body is what is shown
+        first_line = parent.body.split("\n", 1)[0]
     return {
         "id": parent.pk,
         "seq": parent.seq,

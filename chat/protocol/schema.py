@@ -61,13 +61,20 @@ SHAPES: dict[str, dict] = {
     "User": {
         "oneOf": [
             strict(
-                {"id": ID, "username": {"type": "string", "minLength": 1}, "display_name": TEXT}
+                {
+                    "id": ID,
+                    "username": {"type": "string", "minLength": 1},
+                    "display_name": TEXT,
+                    # A path on the site (MEDIA_URL) or an https:// address (object storage).
+                    "avatar": nullable({"type": "string", "pattern": r"^(/[^/]|https://)"}),
+                }
             ),
             strict(
                 {
                     "id": {"type": "null"},
                     "username": {"const": ""},
                     "display_name": {"const": "Deleted user"},
+                    "avatar": {"const": None},
                 }
             ),
         ]

@@ -4,10 +4,10 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Case, Count, When
+from django.db.models import Case, Count, Q, QuerySet, When
 
 from ..access import room_for_reader
-from ..models import Membership
+from ..models import Membership, Room, direct_peer
 from ..protocol.frames import member_dict
 
 
@@ -20,31 +20,60 @@ def _presence_rooms(user_id: int):
     )
 
 
-def presence_room_ids(user_id: int) -> list[int]:
-    """The user's rooms small enough to carry live presence (PARLEY_PRESENCE_MAX_MEMBERS);
-    direct rooms always are. In a larger room every status change would cost a write
-    to every member's sockets."""
-    return [row["room_id"] for row in _presence_rooms(user_id)]
+def _unwritten_direct(rooms: QuerySet[Room]) -> QuerySet[Room]:
+    """Of these rooms, the direct ones nobody has written in yet, whose other person may
+    not have joined (they join with the first message). No message means no
+    `last_message_at`, which the room's kind-and-activity index finds."""
+    return rooms.filter(kind=Room.Kind.DIRECT, last_message_at__isnull=True)
 
 
-def presence_peers(user_id: int) -> list[int]:
-    """Everyone else in the user's presence rooms: whose status the user sees."""
-    return list(
-        Membership.objects.filter(room_id__in=_presence_rooms(user_id))
-        .exclude(user_id=user_id)
-        .order_by("user_id")
-        .values_list("user_id", flat=True)
-        .distinct()
+def _direct_rooms_of(user_id: int) -> QuerySet[Room]:
+    """Direct rooms whose pair includes the user, joined or not."""
+    return Room.objects.filter(
+        Q(direct_key__startswith=f"{user_id}:") | Q(direct_key__endswith=f":{user_id}")
     )
 
 
+def _awaited_peers(user_id: int, rooms: QuerySet[Room]) -> set[int]:
+    """The other person of each of these rooms that is direct and unwritten in."""
+    keys = _unwritten_direct(rooms).values_list("direct_key", flat=True)
+    return {direct_peer(key, user_id) for key in keys}
+
+
+def presence_room_ids(user_id: int) -> list[int]:
+    """The rooms told of the user's status changes: their rooms small enough to carry
+    live presence (PARLEY_PRESENCE_MAX_MEMBERS; direct rooms always are), and the direct
+    rooms someone opened with them that nobody wrote in yet (its opener sees whether they
+    are there). In a larger room every status change would cost a write to every
+    member's sockets."""
+    awaited = _unwritten_direct(_direct_rooms_of(user_id)).values_list("pk", flat=True)
+    return sorted({row["room_id"] for row in _presence_rooms(user_id)} | set(awaited))
+
+
+def presence_peers(user_id: int) -> list[int]:
+    """Everyone else in the user's presence rooms, and the other person of each direct
+    room the user opened that nobody wrote in yet: whose status the user sees."""
+    members = (
+        Membership.objects.filter(room_id__in=_presence_rooms(user_id))
+        .exclude(user_id=user_id)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    awaited = _awaited_peers(user_id, Room.objects.filter(memberships__user_id=user_id))
+    return sorted(set(members) | awaited)
+
+
 def room_presence_peers(user_id: int, room_id: int) -> list[int]:
-    """The room's other members, if the room is small enough to carry live presence."""
+    """The room's other members (and a direct room's other person, joined or not), if the
+    room is small enough to carry live presence."""
     most = max(2, settings.PARLEY_PRESENCE_MAX_MEMBERS)
     members = list(
         Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True)[: most + 1]
     )
-    return [] if len(members) > most else sorted(m for m in members if m != user_id)
+    if len(members) > most:
+        return []
+    awaited = _awaited_peers(user_id, Room.objects.filter(pk=room_id))
+    return sorted((set(members) | awaited) - {user_id})
 
 
 MAX_MEMBERS_LISTED = 500

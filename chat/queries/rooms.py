@@ -1,11 +1,12 @@
 """Read side: a user's rooms with unread counts, the rooms to join, direct rooms."""
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from ..access import room_for_reader
-from ..models import Membership, Message, Room, direct_key
+from ..models import Membership, Message, Room, direct_key, direct_peer
 from ..protocol.frames import message_dict, room_dict
 from .messages import messages_with_authors, with_extras
 
@@ -22,12 +23,12 @@ def _unread(user: AbstractBaseUser, *, mentioned: bool = False):
     return Coalesce(Subquery(counted), 0)
 
 
-def peers_by_room(user: AbstractBaseUser, room_ids: list[int]) -> dict[int, AbstractBaseUser]:
-    """The other member of each of these direct rooms."""
-    others = (
-        Membership.objects.filter(room_id__in=room_ids).exclude(user=user).select_related("user")
-    )
-    return {m.room_id: m.user for m in others}
+def peers_by_room(user: AbstractBaseUser, rooms: list[Room]) -> dict[int, AbstractBaseUser]:
+    """The other person of each of these direct rooms, from the room's key: they may not
+    have joined yet (they join with its first message). None where the account is gone."""
+    peer_ids = {room.pk: direct_peer(room.direct_key, user.pk) for room in rooms}
+    people = get_user_model().objects.in_bulk(set(peer_ids.values()))
+    return {room_id: people[peer_id] for room_id, peer_id in peer_ids.items() if peer_id in people}
 
 
 def member_room_ids(user: AbstractBaseUser) -> set[int]:
@@ -42,8 +43,8 @@ def rooms_for_user(user: AbstractBaseUser, *, with_last_message: bool = False) -
         .annotate(unread=_unread(user), unread_mentions=_unread(user, mentioned=True))
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")
     )
-    direct_ids = [m.room_id for m in memberships if m.room.is_direct]
-    peers = peers_by_room(user, direct_ids) if direct_ids else {}
+    direct = [m.room for m in memberships if m.room.is_direct]
+    peers = peers_by_room(user, direct) if direct else {}
     # The user as stored now, not as the caller holds it: a socket's user was read at
     # its handshake, before a later change of the default.
     rooms = [
@@ -74,7 +75,7 @@ def rooms_for_user(user: AbstractBaseUser, *, with_last_message: bool = False) -
 def room_for_user(user: AbstractBaseUser, room_id: int) -> dict:
     """One room as the user sees it, or RoomNotFound."""
     room, membership = room_for_reader(user, room_id)
-    peer = peers_by_room(user, [room.pk]).get(room.pk) if room.is_direct else None
+    peer = peers_by_room(user, [room]).get(room.pk) if room.is_direct else None
     unread = mentions = 0
     notify_default = user.notify_default
     if membership is not None:
@@ -105,8 +106,10 @@ def public_rooms(user: AbstractBaseUser, limit: int = 50) -> list[Room]:
 
 
 def direct_room_id(user: AbstractBaseUser, other: AbstractBaseUser) -> int | None:
+    """The user's direct room with `other`, if the user is in it (one `other` opened is
+    not the user's until its first message)."""
     return (
-        Room.objects.filter(direct_key=direct_key(user.pk, other.pk))
+        Room.objects.filter(direct_key=direct_key(user.pk, other.pk), memberships__user=user)
         .values_list("pk", flat=True)
         .first()
     )

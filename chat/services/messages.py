@@ -33,6 +33,7 @@ from ..realtime import fanout
 from ..realtime.fanout import publish_on_commit
 from . import flood, sql
 from .cleaning import clean_body, clean_emoji
+from .rooms import admit_direct_peer
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +117,10 @@ def send_message(
         html = richtext.render_html(body, set(mentioned))
         with transaction.atomic():
             now = timezone.now()
-            seq = sql.take_next_seq(room_id, now)
+            seq, direct = sql.take_next_seq(room_id, now) or (None, None)
             role, earlier_id, blocked = sql.sender_state(room_id, user.pk, client_msg_id)
+            if direct and seq == 1 and may_post(role) and earlier_id is None and not blocked:
+                blocked = admit_direct_peer(room_id, direct, user)
             message = None
             if seq is None or not may_post(role) or earlier_id is not None or blocked:
                 transaction.set_rollback(True)  # the seq goes back; nothing is stored

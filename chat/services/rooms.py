@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from .. import limits
 from ..access import blocked_by_peer, room_for_manager, room_for_poster, room_for_reader
 from ..errors import ChatError
-from ..models import Block, Membership, Room, direct_key, room_name_key
+from ..models import Block, Membership, Room, direct_key, direct_peer, room_name_key
 from ..protocol import frames
 from ..realtime.fanout import publish_on_commit
 from .cleaning import clean_room_name, clean_topic
@@ -20,25 +20,27 @@ from .members import drop, hand_on_ownership, join
 
 
 def create_or_join_room(user: AbstractBaseUser, name: str) -> tuple[Room, bool]:
-    """The public room of this name, created if missing, with the user in it; (room, created)."""
+    """The public room of this name, created if missing, with the user in it; (room, created).
+
+    Only public rooms are looked up by name: a private room of the same name changes
+    nothing, so trying names tells an outsider nothing about private rooms.
+    """
     name = clean_room_name(name)
-    key = room_name_key(name)
-    if not Room.objects.filter(name_key=key).exists():
+    public = Room.objects.filter(kind=Room.Kind.PUBLIC, name_key=room_name_key(name))
+    if not public.exists():
         limits.spend("room_create", user.pk)
     for _attempt in range(2):
         try:
             with transaction.atomic():
-                room = Room.objects.filter(name_key=key).first()
+                room = public.first()
                 created = room is None
                 if created:
                     room = Room.objects.create(
-                        kind=Room.Kind.PUBLIC, name=name, name_key=key, created_by=user
+                        kind=Room.Kind.PUBLIC,
+                        name=name,
+                        name_key=room_name_key(name),
+                        created_by=user,
                     )
-                elif (
-                    room.kind != Room.Kind.PUBLIC
-                    and not room.memberships.filter(user=user).exists()
-                ):
-                    raise ChatError("bad_request", _("That room name is taken."))
                 join(user, room, Membership.Role.OWNER if created else Membership.Role.MEMBER)
                 return room, created
         except IntegrityError:
@@ -47,22 +49,26 @@ def create_or_join_room(user: AbstractBaseUser, name: str) -> tuple[Room, bool]:
 
 
 def create_private_room(user: AbstractBaseUser, name: str) -> Room:
-    """A new private room owned by the user."""
+    """A new private room owned by the user; any name will do (private names are unique
+    nowhere, so none is ever refused as taken)."""
     name = clean_room_name(name)
     limits.spend("room_create", user.pk)
-    try:
-        with transaction.atomic():
-            room = Room.objects.create(
-                kind=Room.Kind.PRIVATE, name=name, name_key=room_name_key(name), created_by=user
-            )
-            join(user, room, Membership.Role.OWNER)
-    except IntegrityError:
-        raise ChatError("bad_request", _("That room name is taken.")) from None
+    with transaction.atomic():
+        room = Room.objects.create(
+            kind=Room.Kind.PRIVATE, name=name, name_key=room_name_key(name), created_by=user
+        )
+        join(user, room, Membership.Role.OWNER)
     return room
 
 
 def open_direct(user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
-    """The one direct room of this pair of users, created if missing; (room, created)."""
+    """The one direct room of this pair of users, created if missing, with the caller in
+    it; (room, new to the caller).
+
+    The other person joins with the room's first message (`admit_direct_peer`): until
+    someone writes, nothing tells them of it, and `created` says only whether the caller
+    was in it already, never whether the other person opened it first.
+    """
     if not isinstance(username, str) or not username:
         raise ChatError("bad_request", "`username` must be a non-empty string.")
     other = get_user_model().objects.filter(username=username, is_active=True).first()
@@ -73,20 +79,33 @@ def open_direct(user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
     if Block.objects.filter(blocker=other, blocked=user).exists():
         raise ChatError("forbidden", _("This person does not take your messages."))
     key = direct_key(user.pk, other.pk)
-    if not Room.objects.filter(direct_key=key).exists():
+    if not Room.objects.filter(direct_key=key, memberships__user=user).exists():
         limits.spend("room_create", user.pk)
     for _attempt in range(2):
         try:
             with transaction.atomic():
-                room, created = Room.objects.get_or_create(
+                room, _created = Room.objects.get_or_create(
                     direct_key=key, defaults={"kind": Room.Kind.DIRECT, "created_by": user}
                 )
+                new = not room.memberships.filter(user=user).exists()
                 join(user, room)
-                join(other, room)
-                return room, created
+                return room, new
         except IntegrityError:
             continue
     raise ChatError("unavailable", _("Could not open the conversation; try again."))
+
+
+def admit_direct_peer(room_id: int, key: str, sender: AbstractBaseUser) -> bool:
+    """Inside the send of the first message of the direct room with this `key`: the other
+    person joins now, so their sockets get the room before the message. True if they
+    block the sender instead, and stay out; an account deleted meanwhile stays out too."""
+    peer = get_user_model().objects.filter(pk=direct_peer(key, sender.pk)).first()
+    if peer is None:
+        return False
+    if Block.objects.filter(blocker=peer, blocked=sender).exists():
+        return True
+    join(peer, Room.objects.get(pk=room_id))
+    return False
 
 
 def update_room(
@@ -115,7 +134,7 @@ def change_room(room: Room, *, name: str | None, topic: str | None) -> None:
     try:
         with transaction.atomic():
             room.save(update_fields=fields)
-    except IntegrityError:
+    except IntegrityError:  # another public room's name: public names are seen by all
         raise ChatError("bad_request", _("That room name is taken.")) from None
     publish_on_commit(frames.room_updated(room), room=room.pk)
 

@@ -28,14 +28,16 @@ def _column(model: type[Model], name: str) -> str:
 
 
 @cache
-def _advance_sql(counter: str, stamp: str | None = None) -> str:
-    """UPDATE a room's counter by one (setting `stamp` too) and return its new value."""
+def _advance_sql(counter: str, stamp: str | None = None, also: tuple[str, ...] = ()) -> str:
+    """UPDATE a room's counter by one (setting `stamp` too) and return its new value (and
+    the room's fields named in `also`)."""
     column = _column(Room, counter)
     stamped = f", {_column(Room, stamp)} = %s" if stamp else ""
+    returned = ", ".join([column, *(_column(Room, name) for name in also)])
     return (
         f"UPDATE {_q(Room._meta.db_table)} "  # noqa: S608 (names from model metadata)
         f"SET {column} = {column} + 1{stamped} "
-        f"WHERE {_column(Room, 'id')} = %s RETURNING {column}"
+        f"WHERE {_column(Room, 'id')} = %s RETURNING {returned}"
     )
 
 
@@ -70,19 +72,20 @@ def _prep(model: type[Model], name: str, value: Any) -> Any:
     return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
-def take_next_seq(room_id: int, now) -> int | None:
-    """Advance the room's last_seq and return it (None: no such room).
+def take_next_seq(room_id: int, now) -> tuple[int, str | None] | None:
+    """Advance the room's last_seq; (the new seq, the room's direct_key: None unless
+    direct), or None: no such room.
 
     The UPDATE holds the room's row lock until commit, so sends into one room
     commit one after another, in seq order.
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            _advance_sql("last_seq", "last_message_at"),
+            _advance_sql("last_seq", "last_message_at", also=("direct_key",)),
             [_prep(Room, "last_message_at", now), room_id],
         )
         row = cursor.fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else None
 
 
 def take_next_rev(room_id: int) -> int:

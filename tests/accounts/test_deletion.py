@@ -60,7 +60,12 @@ def test_the_account_goes_its_messages_stay_and_the_rooms_hear_it(
     stored = Message.objects.get(pk=message.pk)
     assert (stored.body, stored.author_id, stored.seq) == ("I was here", None, 1)
     [shown] = queries.message_page(other_user, room.pk)["messages"]
-    assert shown["author"] == {"id": None, "username": "", "display_name": "Deleted user"}
+    assert shown["author"] == {
+        "id": None,
+        "username": "",
+        "display_name": "Deleted user",
+        "avatar": None,
+    }
     told = {p.target for p in published if p.to == "room" and p.frame["type"] == "member"}
     assert told == {room.pk, dm.pk}
     assert {p.room for p in published if p.to == "revoke"} == {room.pk, dm.pk}

@@ -229,3 +229,62 @@ def test_an_avatar_decodes_in_bounded_memory(tmp_path, size, kind, stored):
     grown_mib, result = peak_memory_of(AVATAR_IMPORTS, JUDGE_AVATAR, path)
     assert result == (f"{stored[0]}x{stored[1]}" if stored else "too_large")
     assert grown_mib < 120
+
+
+@pytest.mark.django_db
+class TestWeakPasswordErrors:
+    """Why a new password is refused shows under the password field, where it was typed,
+    not under its confirmation."""
+
+    WEAK = "12345678"
+
+    @staticmethod
+    def shown_under(response, field: str, other: str) -> None:
+        form = response.context["form"]
+        assert response.status_code == 200
+        assert "too common" in " ".join(form.errors.get(field, [])), form.errors
+        assert other not in form.errors
+        html = response.content.decode()
+        # The error sits between its own field and the confirmation's label.
+        error = html.index("This password is too common")
+        assert html.index(f'name="{field}"') < error < html.index(f'for="id_{other}"')
+
+    def test_registering(self, client):
+        response = client.post(
+            reverse("register"),
+            {"username": "carol", "password1": self.WEAK, "password2": self.WEAK},
+        )
+        self.shown_under(response, "password1", "password2")
+        assert not get_user_model().objects.filter(username="carol").exists()
+
+    def test_changing_the_password(self, client, user):
+        client.force_login(user)
+        response = client.post(
+            reverse("password_change"),
+            {"old_password": PASSWORD, "new_password1": self.WEAK, "new_password2": self.WEAK},
+        )
+        self.shown_under(response, "new_password1", "new_password2")
+        user.refresh_from_db()
+        assert user.check_password(PASSWORD)
+
+    def test_setting_a_new_one_from_a_reset_link(self, client, user):
+        from django.contrib.auth.tokens import default_token_generator
+        from django.utils.encoding import force_bytes
+        from django.utils.http import urlsafe_base64_encode
+
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        token = default_token_generator.make_token(user)
+        link = reverse("password_reset_confirm", args=[uid, token])
+        page = client.get(link, follow=True)
+        response = client.post(
+            page.redirect_chain[-1][0], {"new_password1": self.WEAK, "new_password2": self.WEAK}
+        )
+        self.shown_under(response, "new_password1", "new_password2")
+
+    def test_mismatched_passwords_are_still_said_under_the_confirmation(self, client):
+        response = client.post(
+            reverse("register"),
+            {"username": "carol", "password1": self.WEAK, "password2": self.WEAK + "9"},
+        )
+        errors = response.context["form"].errors
+        assert "password2" in errors and "password1" not in errors

@@ -324,3 +324,19 @@ def test_the_notification_settings_page_works_by_keyboard_and_names_every_contro
     )
     expect(page.locator("#notify-permission")).to_be_focused()
     assert alice.errors == []
+
+
+def test_a_weak_password_is_refused_under_the_password_field(browser, parley_server):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{parley_server.url}/accounts/register/")
+    page.fill("input[name=username]", f"weak-{uuid.uuid4().hex[:6]}")
+    page.fill("input[name=password1]", "12345678")
+    page.fill("input[name=password2]", "12345678")
+    page.keyboard.press("Enter")
+    password = page.locator(".field", has=page.locator("input[name=password1]"))
+    confirmation = page.locator(".field", has=page.locator("input[name=password2]"))
+    expect(password.get_by_role("alert")).to_contain_text("This password is too common.")
+    expect(confirmation.get_by_role("alert")).to_have_count(0)
+    expect(page.locator("input[name=password1]")).to_have_attribute("aria-invalid", "true")
+    context.close()

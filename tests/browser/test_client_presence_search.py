@@ -1,12 +1,19 @@
 """Presence dots and message search in the browser; the notification stub that
 tests/browser/test_notifications.py uses."""
 
+import json
 import re
 import uuid
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_chat_client import join_room, post_messages
+from tests.browser.test_chat_client import (
+    MESSAGES,
+    join_room,
+    post_messages,
+    send_from_composer,
+    sockets_of,
+)
 
 SENT = "#messages li.msg:not(.msg-pending)"
 ROOM_URL = re.compile(r"/rooms/\d+/$")
@@ -155,26 +162,33 @@ def test_search_more_button_pages_on_to_older_results(people):
     assert alice.errors == []
 
 
-def test_a_dm_opened_while_connected_shows_the_peers_presence_at_once(people):
+def test_a_dm_reaches_the_other_person_only_with_its_first_message(people):
     alice, bob = people("alice"), people("bob")
     alice_page, bob_page = alice.new_page(), bob.new_page()
     alice_page.goto(alice.server.url)
     expect(alice_page.locator("#home-rooms")).to_be_visible()
+    bob_sockets = sockets_of(bob_page)
     bob_page.goto(bob.server.url)
     join_room(bob_page, f"waiting {uuid.uuid4().hex[:6]}")
     # Alice, online all along (no change of hers to hear), opens a DM without reloading.
-    room_id = alice_page.evaluate(
-        """async (username) => {
-            const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
-            const response = await fetch("/api/rooms/direct/", {
-                method: "POST",
-                headers: {"Content-Type": "application/json", "X-CSRFToken": token},
-                body: JSON.stringify({username}),
-            });
-            return (await response.json()).id;
-        }""",
-        bob.username,
-    )
-    dot = bob_page.locator(f'#room-list a[data-room="{room_id}"] .presence')
-    expect(dot).to_have_attribute("data-status", "online")
+    room_id = open_dm(alice_page, bob.username)
+    # Two heads rounds later (each repairs a tab's rooms from its memberships), Bob's tab
+    # still knows nothing of it.
+    for _ in range(2):
+        bob_sockets[-1].wait_for_event(
+            "framereceived",
+            lambda payload: json.loads(payload)["type"] == "heads",
+            timeout=10_000,
+        )
+    link = bob_page.locator(f'#room-list a[data-room="{room_id}"]')
+    expect(link).to_have_count(0)
+    # The opener sees the other person's status before anyone wrote.
+    expect(alice_page.locator("#room-presence")).to_have_attribute("data-status", "online")
+
+    send_from_composer(alice_page, "hello bob")
+    expect(link).to_have_count(1)
+    expect(link.locator(".badge")).to_have_text("1")
+    expect(link.locator(".presence")).to_have_attribute("data-status", "online")
+    link.click()
+    expect(bob_page.locator(MESSAGES)).to_have_text(["hello bob"])
     assert alice.errors == [] and bob.errors == []

@@ -158,6 +158,31 @@ def test_reply_shows_a_quote_of_its_parent_that_leads_back_to_it(people):
     assert alice.errors == [] and bob.errors == []
 
 
+def test_a_reply_quotes_its_parents_text_as_shown_not_its_markdown(people):
+    alice, bob, alice_page, bob_page = two_in_a_room(people, "quotes")
+    send_from_composer(alice_page, "**bold** plan & `code`\nsecond line")
+    expect(bob_page.locator(MESSAGES)).to_have_count(1)
+
+    action(bob_page, "bold", "reply").click()
+    expect(bob_page.locator("#reply-bar .reply-bar-excerpt")).to_have_text("bold plan & code")
+    send_from_composer(bob_page, "agreed")
+    for page in (alice_page, bob_page):  # the server's quote, and the sender's own
+        quote = message(page, "agreed").locator(".msg-quote-excerpt")
+        expect(quote).to_have_text("bold plan & code")
+
+    # The parent edited: the quote held follows it, still as text.
+    action(alice_page, "second line", "edit").click()
+    editor = alice_page.locator(".msg-editor-input")
+    editor.fill("_fresh_ [words](https://example.com)")
+    editor.press("Enter")
+    for page in (alice_page, bob_page):
+        quote = message(page, "agreed").locator(".msg-quote-excerpt")
+        expect(quote).to_have_text("fresh words")
+    bob_page.reload()
+    expect(message(bob_page, "agreed").locator(".msg-quote-excerpt")).to_have_text("fresh words")
+    assert alice.errors == [] and bob.errors == []
+
+
 def test_typing_indicator_shows_while_someone_types_and_clears_when_they_send(people):
     alice, bob, alice_page, bob_page = two_in_a_room(people, "typing")
     alice_page.locator("#composer-input").press_sequentially("hel")

@@ -153,3 +153,64 @@ def test_blocking_from_a_dm_stops_the_other_and_their_composer_says_why(people):
     expect(bob_page.locator(MESSAGES)).to_have_text(["are you there?"])
     expect(note).to_be_hidden()
     assert bob.errors == []
+
+
+def test_the_name_of_someone_elses_private_room_opens_a_public_room_of_ones_own(people):
+    """Trying a name tells nothing of a private room: no "taken", just a public room."""
+    alice, bob = people("alice"), people("bob")
+    name = f"hush {uuid.uuid4().hex[:6]}"
+    alice_page, bob_page = alice.new_page(), bob.new_page()
+    alice_page.goto(alice.server.url)
+    status = alice_page.evaluate(
+        """async (name) => {
+            const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
+            const response = await fetch("/api/rooms/", {
+                method: "POST",
+                headers: {"Content-Type": "application/json", "X-CSRFToken": token},
+                body: JSON.stringify({name, kind: "private"}),
+            });
+            return response.status;
+        }""",
+        name,
+    )
+    assert status == 201
+    bob_page.goto(bob.server.url)
+    join_room(bob_page, name.upper())
+    expect(bob_page.locator("#room-title")).to_have_text(name.upper())
+    expect(bob_page.locator("#room-kind")).to_have_text("Public room")
+    send_from_composer(bob_page, "mine now")
+    expect(bob_page.locator(MESSAGES)).to_have_text(["mine now"])
+    assert alice.errors == [] and bob.errors == []
+
+
+def test_a_room_one_may_not_see_shows_parleys_404_page_and_a_way_back(people):
+    """The browser tests' server runs as `make run` does (DEBUG on)."""
+    alice, bob = people("alice"), people("bob")
+    page = alice.new_page()
+    page.goto(alice.server.url)
+    room_id = page.evaluate(
+        """async () => {
+            const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
+            const response = await fetch("/api/rooms/", {
+                method: "POST",
+                headers: {"Content-Type": "application/json", "X-CSRFToken": token},
+                body: JSON.stringify({name: "behind doors", kind: "private"}),
+            });
+            return (await response.json()).id;
+        }"""
+    )
+    outsider = bob.new_page()
+    response = outsider.goto(f"{bob.server.url}/rooms/{room_id}/")
+    assert response.status == 404
+    expect(outsider.get_by_role("heading", level=1)).to_have_text("Page not found")
+    expect(outsider.locator("body")).not_to_contain_text("URLconf")
+    outsider.keyboard.press("Tab")  # the skip link, then the way home
+    outsider.keyboard.press("Tab")
+    expect(outsider.locator(".brand")).to_be_focused()
+    outsider.get_by_role("link", name="Back to chat").click()
+    outsider.wait_for_url(f"{bob.server.url}/")
+    assert outsider.goto(f"{bob.server.url}/no/such/page/").status == 404
+    expect(outsider.get_by_role("heading", level=1)).to_have_text("Page not found")
+    # Chromium logs each 404 it was answered; nothing else went wrong.
+    assert alice.errors == []
+    assert all("404 (Not Found)" in error for error in bob.errors), bob.errors

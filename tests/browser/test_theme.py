@@ -180,6 +180,8 @@ def test_text_on_the_chat_and_home_pages_meets_wcag_aa_contrast(people, scheme):
     expect(alice_page.locator(".tag")).to_have_count(0)  # public rooms carry no tag
     bob_page.goto(f"{bob.server.url}/dm/{alice.username}/")
     bob_page.wait_for_url(re.compile(r"/rooms/\d+/$"))
+    send_from_composer(bob_page, "a word in private")  # a DM reaches her with its first message
+    expect(bob_page.locator("#messages li.msg:not(.msg-pending)")).to_have_count(1)
     alice_page.reload()
     assert low_contrast(alice_page, HOME_TEXT) == []
     assert alice.errors == [] and bob.errors == []

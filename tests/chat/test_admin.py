@@ -74,6 +74,15 @@ def test_a_room_name_taken_or_invalid_is_refused_in_the_admin(admin_client, user
     assert published == []
 
 
+def test_the_admin_names_a_private_room_as_it_likes(admin_client, user, published):
+    RoomFactory(name="Lobby")
+    RoomFactory(name="secret", kind="private")
+    room = RoomFactory(name="general", kind="private", members=[user])
+    for name in ["lobby", "Secret"]:
+        change(admin_client, "room", room, {"name": name, "topic": ""})
+        assert Room.objects.get(pk=room.pk).name == name
+
+
 def test_deleting_a_room_in_the_admin_tells_every_member_first(
     admin_client, user, other_user, published
 ):

@@ -15,10 +15,18 @@ def test_direct_key_is_the_same_for_both_orders():
 
 
 @pytest.mark.django_db
-def test_database_refuses_two_group_rooms_with_the_same_name_key():
+def test_database_refuses_two_public_rooms_with_the_same_name_key():
     RoomFactory(name="Lobby")
     with pytest.raises(IntegrityError):
         RoomFactory(name="LOBBY")
+
+
+@pytest.mark.django_db
+def test_database_takes_private_rooms_with_any_name():
+    RoomFactory(name="Lobby")
+    RoomFactory(name="lobby", kind="private")
+    RoomFactory(name="LOBBY", kind="private")
+    assert Room.objects.filter(name_key="lobby").count() == 3
 
 
 @pytest.mark.django_db

@@ -165,7 +165,9 @@ async def test_a_client_applying_room_events_lists_the_rooms_a_fresh_client_list
         await sync_to_async(services.add_member)(carol, plans.pk, "bob")
         await sync_to_async(services.set_role)(alice, general.pk, "bob", "admin")
         await sync_to_async(services.remove_member)(alice, side.pk, "bob")
-        await sync_to_async(services.open_direct)(carol, "bob")
+        dm, _created = await sync_to_async(services.open_direct)(carol, "bob")
+        await sync_to_async(services.open_direct)(alice, "bob")  # never written in
+        await sync_to_async(services.send_message)(carol, dm.pk, "hi", str(uuid.uuid4()))
         await sync_to_async(services.set_room_notify)(bob, general.pk, "nothing")
         await sync_to_async(services.set_notify_default)(bob, "all")
         while not await watcher.nothing(0.5):

@@ -69,6 +69,7 @@ async function startChat(root) {
     id: config.user,
     username: root.dataset.username ?? "",
     display_name: root.dataset.displayName,
+    avatar: root.dataset.avatar ?? null,
   };
   const ui = new UiState();
   let choosingNotify = false;
@@ -145,6 +146,7 @@ async function startChat(root) {
     sync.openRoom = id;
     setReply(null);
     tray.clear();
+    composer.restoreDraft();
     search.close();
     view.hideNotice();
     view.showRoom();
@@ -281,7 +283,8 @@ async function startChat(root) {
       id: message.id,
       seq: message.seq,
       author: message.author,
-      excerpt: excerptOf(textOf(message)),
+      // A message of files only quotes their names, as the composer shows them.
+      excerpt: excerptOf(message.body ? message : { html: "", body: textOf(message) }),
       deleted: false,
     });
     composer.focus();

@@ -1,7 +1,8 @@
 // The composer and what sits around it: the reply bar, the note on a direct message
 // that cannot reach the other person, the join bar of a public room, and the line
 // saying who is typing (and, the other way, telling the room that the user is).
-// The upload tray in the composer is uploads.js's UploadTray.
+// The upload tray in the composer is uploads.js's UploadTray; each room's unsent text is
+// kept in drafts.js's Drafts.
 import { byId, el } from "./dom.js";
 import { t } from "./i18n.js";
 
@@ -12,6 +13,7 @@ const TYPING_MS = 6000;
 export class Composer {
   #els;
   #ui;
+  #drafts;
   #on;
   // Who is typing where: room id → Map(user id → {user, timer}).
   #typists = new Map();
@@ -19,15 +21,17 @@ export class Composer {
   #typingSent = { room: null, at: 0 };
 
   /**
-   * `ui` is the UiState; `on` holds the callbacks: send(text) → true when taken,
-   * editLast() → true when editing, typing(roomId) → true when told, cancelReply(), join().
+   * `ui` is the UiState; `drafts` the Drafts; `on` holds the callbacks: send(text) → true
+   * when taken, editLast() → true when editing, typing(roomId) → true when told,
+   * cancelReply(), join().
    */
-  constructor({ ui, on }) {
+  constructor({ ui, drafts, on }) {
     this.#els = byId([
       "composer", "composer-input", "join-bar", "join-room", "typing", "reply-bar",
       "reply-bar-text", "reply-cancel", "composer-note",
     ]);
     this.#ui = ui;
+    this.#drafts = drafts;
     this.#on = on;
     this.#bind();
   }
@@ -43,8 +47,15 @@ export class Composer {
     els["composer-input"].placeholder = t("Message %s", target);
   }
 
+  /** The open room's unsent text, as the user left it there. */
+  restoreDraft() {
+    this.#els["composer-input"].value = this.#drafts.get(this.#ui.roomId);
+  }
+
+  /** Empties the composer and forgets the open room's draft. */
   clear() {
     this.#els["composer-input"].value = "";
+    this.#drafts.set(this.#ui.roomId, "");
   }
 
   focus() {
@@ -151,7 +162,9 @@ export class Composer {
       }
     });
     els["composer-input"].addEventListener("input", () => {
-      if (els["composer-input"].value.trim()) this.#typing();
+      const text = els["composer-input"].value;
+      if (this.#ui.roomId !== null) this.#drafts.set(this.#ui.roomId, text);
+      if (text.trim()) this.#typing();
     });
   }
 }

@@ -45,10 +45,21 @@ function toneClass(userId) {
   return `tone-${Math.abs(userId ?? 0) % TONES}`;
 }
 
-export function avatar(name, userId, className) {
-  const node = el("span", `${className} ${toneClass(userId)}`, initial(name));
-  node.setAttribute("aria-hidden", "true");
-  return node;
+/**
+ * A person's face: the picture they uploaded (`url`, as the server gives it), or their
+ * initial on their colour when they have none or it fails to load. Decorative: the name
+ * is always beside it.
+ */
+export function avatar(name, userId, className, url = null) {
+  const initialNode = el("span", `${className} ${toneClass(userId)}`, initial(name));
+  initialNode.setAttribute("aria-hidden", "true");
+  if (!url) return initialNode;
+  const picture = el("img", `${className} avatar-picture`);
+  picture.alt = "";
+  picture.loading = "lazy";
+  picture.addEventListener("error", () => picture.replaceWith(initialNode), { once: true });
+  picture.src = url;
+  return picture;
 }
 
 export function svgIcon(d) {

@@ -197,7 +197,7 @@ export class MembersPanel {
     li.dataset.signature = signature;
     const face = el("span", "room-face");
     face.append(
-      avatar(user.display_name, user.id, "member-avatar"),
+      avatar(user.display_name, user.id, "member-avatar", user.avatar),
       presenceDot(user.id, me ? null : this.#store.presenceOf(user.id)),
     );
     const who = el("span", "member-who");

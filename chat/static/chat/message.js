@@ -67,7 +67,7 @@ export function messageNode({ author, at, continued, pending }, me) {
   meta.append(timeNode(at, "msg-time"));
   const main = el("div", "msg-main");
   main.append(meta);
-  li.append(avatar(author.display_name, author.id, "msg-avatar"), side, main);
+  li.append(avatar(author.display_name, author.id, "msg-avatar", author.avatar), side, main);
   if (pending) {
     li.classList.add("msg-pending", `msg-${pending.state}`);
     if (pending.reply_to) main.append(quoteNode(pending.reply_to, { link: false }));

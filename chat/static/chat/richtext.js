@@ -74,3 +74,26 @@ function safeElement(source, tag, me) {
   }
   return element;
 }
+
+// The tags after which rendered text goes on on a new line.
+const LINE_ENDS = new Set(["blockquote", "br", "li", "ol", "p", "pre", "ul"]);
+
+/**
+ * The first line of text a message shows: its `html` read as plain text (not the
+ * Markdown of its `body`), or the body when it has no html. What a reply quotes of it,
+ * as the server's quote has it. The html is parsed into an inert document, never shown.
+ */
+export function firstLineOf(html, body) {
+  if (!html) return body.split("\n", 1)[0];
+  const parts = [];
+  const read = (node) => {
+    for (const child of node.childNodes) {
+      if (child.nodeType === Node.TEXT_NODE) parts.push(child.data);
+      if (child.nodeType !== Node.ELEMENT_NODE) continue;
+      read(child);
+      if (LINE_ENDS.has(child.localName)) parts.push("\n");
+    }
+  };
+  read(new DOMParser().parseFromString(html, "text/html").body);
+  return parts.join("").split("\n").map((line) => line.trim()).find(Boolean) ?? "";
+}

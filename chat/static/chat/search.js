@@ -126,7 +126,12 @@ export class SearchPanel {
     const time = el("time", "search-result-time", whenFormat.format(when));
     time.dateTime = when.toISOString();
     open.append(
-      avatar(message.author.display_name, message.author.id, "search-result-avatar"),
+      avatar(
+        message.author.display_name,
+        message.author.id,
+        "search-result-avatar",
+        message.author.avatar,
+      ),
       el("span", "search-result-author", message.author.display_name),
       el("span", "search-result-room", room?.kind === "direct" ? roomName : `#${roomName}`),
       time,

@@ -115,7 +115,7 @@ export class Sidebar {
     else link.removeAttribute("aria-current");
     const icon =
       room.kind === "direct"
-        ? avatar(room.name, room.peer?.id, "room-icon room-avatar")
+        ? avatar(room.name, room.peer?.id, "room-icon room-avatar", room.peer?.avatar)
         : el("span", "room-icon");
     if (room.kind === "public") icon.textContent = "#";
     if (room.kind === "private") icon.append(svgIcon(LOCK_PATH));

@@ -6,6 +6,8 @@
 //              lists their new versions, with the replies whose quote of them changed);
 //   "pending"  detail {room}: a room's unacknowledged sends changed;
 //   "presence" detail {user}: someone's status changed (user null: the whole table, on hello).
+// (A quote's text is read from its parent's html by richtext.js, in an inert document.)
+import { firstLineOf } from "./richtext.js";
 
 /** One room's messages, kept by seq (the protocol's only cursor). */
 export class RoomLog {
@@ -82,9 +84,10 @@ export class RoomLog {
 const PENDING_KEY = "parley:pending:";
 const EXCERPT_CHARS = 120;
 
-/** What a reply quotes of its parent: the first line, as the server cuts it. */
-export function excerptOf(body) {
-  return [...(body.split("\n", 1)[0] ?? "")].slice(0, EXCERPT_CHARS).join("");
+/** What a reply quotes of its parent ({html, body}): the first line of the text it
+ * shows, as the server cuts it. */
+export function excerptOf(parent) {
+  return [...firstLineOf(parent.html, parent.body)].slice(0, EXCERPT_CHARS).join("");
 }
 
 /** A message as a tombstone: its seq stays, its text, mentions and reactions go. */
@@ -384,7 +387,7 @@ export class Store extends EventTarget {
     for (const message of log.messages()) {
       const quote = message.reply_to;
       if (quote?.id !== parent.id) continue;
-      const excerpt = parent.deleted ? "" : excerptOf(parent.body);
+      const excerpt = parent.deleted ? "" : excerptOf(parent);
       if (quote.excerpt === excerpt && quote.deleted === parent.deleted) continue;
       const reply = { ...message, reply_to: { ...quote, excerpt, deleted: parent.deleted } };
       log.replace(reply);

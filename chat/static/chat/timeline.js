@@ -88,7 +88,7 @@ export class Timeline {
   #actions;
 
   /**
-   * `ui` is the UiState, `me` {id, username, display_name}; `on` holds the callbacks:
+   * `ui` is the UiState, `me` {id, username, display_name, avatar}; `on` holds the callbacks:
    * announce(text), nearTop(), retry(id), discard(id), react(message, emoji, on),
    * reply(message), edit(message, body) → true when done, remove(message), jumpTo(seq),
    * jumpToUnread(), focusComposer().

@@ -6,6 +6,7 @@
 // HTML only through richtext.js, which rebuilds it node by node from an allow-list.
 import { Composer } from "./composer.js";
 import { byId, el, fillPresence, refreshDots } from "./dom.js";
+import { Drafts } from "./drafts.js";
 import { t } from "./i18n.js";
 import { MembersPanel } from "./members.js";
 import { NotifyMenu } from "./notifymenu.js";
@@ -26,7 +27,7 @@ export class ChatView {
 
   /**
    * `root` is the chat page; `ui` the UiState the components share, `store` the Store,
-   * `me` {id, username, display_name}. `on` holds the app's callbacks: openRoom(id),
+   * `me` {id, username, display_name, avatar}. `on` holds the app's callbacks: openRoom(id),
    * send(text) → true when taken, retry(id), discard(id), join(), reconnectNow(),
    * nearTop(), edit(message, body) → true when done, remove(message),
    * react(message, emoji, on), reply(message), cancelReply(), jumpTo(seq), jumpToUnread(),
@@ -44,7 +45,7 @@ export class ChatView {
     this.#presenceOf = (userId) => store.presenceOf(userId);
     const presenceOf = this.#presenceOf;
     this.sidebar = new Sidebar(root, { ui, presenceOf, on });
-    this.composer = new Composer({ ui, on });
+    this.composer = new Composer({ ui, drafts: new Drafts(me.id), on });
     const announce = (text) => this.announce(text);
     const focusComposer = () => this.composer.focus();
     this.timeline = new Timeline({ ui, me, on: { ...on, announce, focusComposer } });

@@ -3,6 +3,7 @@ import uuid
 import pytest
 from django.test import Client
 
+from chat import services
 from chat.models import Message, Room
 from tests.factories import RoomFactory, UserFactory, direct_room, send
 
@@ -91,6 +92,21 @@ class TestRooms:
         assert (first.status_code, second.status_code) == (201, 200)
         assert first.json()["id"] == second.json()["id"]
 
+    def test_direct_opened_by_the_other_person_first_is_new_to_the_caller(
+        self, api, user, other_user
+    ):
+        """Neither the status nor the page says that the other person opened it first."""
+        services.open_direct(other_user, user.username)
+        page = api.get("/dm/bob/")
+        assert page.status_code == 200  # the page that opens it, not a redirect into it
+        opened = post(api, "/api/rooms/direct/", {"username": "bob"})
+        assert opened.status_code == 201
+
+    def test_a_dm_link_leads_into_a_conversation_the_caller_is_in(self, api, other_user):
+        room = post(api, "/api/rooms/direct/", {"username": "bob"}).json()
+        response = api.get("/dm/bob/")
+        assert (response.status_code, response.url) == (302, f"/rooms/{room['id']}/")
+
     def test_direct_with_unknown_user_is_not_found(self, api):
         response = post(api, "/api/rooms/direct/", {"username": "ghost"})
         assert response.status_code == 404
@@ -156,7 +172,12 @@ class TestMessages:
             "reactions",
             "attachments",
         }
-        assert message["author"] == {"id": user.pk, "username": "alice", "display_name": "Alice"}
+        assert message["author"] == {
+            "id": user.pk,
+            "username": "alice",
+            "display_name": "Alice",
+            "avatar": None,
+        }
         assert message["created_at"].endswith("Z")
 
     @pytest.mark.parametrize(

@@ -103,6 +103,8 @@ def built(db) -> list[tuple[str, dict]]:
     tombstone, a deleted author, direct rooms with a present and a deleted peer, a room
     with a notification level of its own."""
     alice, bob, carol, dave = (UserFactory(username=n) for n in ("alice", "bob", "carol", "dave"))
+    alice.avatar.name = f"avatars/{alice.pk}/face.png"  # the URL is all a frame carries
+    alice.save(update_fields=["avatar"])
     general = RoomFactory(name="general", members=[alice, bob, carol])
     lobby = RoomFactory(name="lobby", members=[bob])
     dm = direct_room(alice, bob)
@@ -188,7 +190,8 @@ class TestEveryBuilderFitsItsSchema:
         for sample in ("'thumb_url': None", "'thumb_url': '/files/", "'id': None",
                        "'deleted': True", "'peer': {'id': None", "'role': None",
                        "'notify': 'default'", "'notify': 'nothing'",
-                       "'notify_default': 'all'", "'notify_default': 'mentions'"):  # fmt: skip
+                       "'notify_default': 'all'", "'notify_default': 'mentions'",
+                       "'avatar': None", "'avatar': '/media/avatars/"):  # fmt: skip
             assert sample in text, sample
 
     def test_times_are_iso_utc_with_z_everywhere(self, built):
@@ -227,6 +230,8 @@ BREAKAGES = {
     "a client_msg_id that is no UUID": lambda f: f["message"].update(client_msg_id="nope"),
     "a tombstone with its text": lambda f: f["message"].update(deleted=True),
     "half a deleted user": lambda f: f["message"]["author"].update(id=None),
+    "an avatar that is no address": lambda f: f["message"]["author"].update(avatar="javascript:1"),
+    "a user without the avatar field": lambda f: f["message"]["author"].pop("avatar"),
     "a reaction nobody made": lambda f: f["message"]["reactions"][0].update(count=0, users=[]),
     "a file with a thumbnail": lambda f: attachment_of(f, "text/plain").update(
         thumb_url="/files/1/thumb/"
@@ -241,6 +246,7 @@ BREAKAGES = {
 class TestBrokenFramesAreRefused:
     def test_the_unbroken_frame_is_accepted(self, built):
         frame = message_frame(built)
+        assert frame["message"]["author"]["avatar"].endswith("/face.png")
         assert frame["message"]["reactions"] and frame["message"]["reply_to"]
         assert len(frame["message"]["attachments"]) == 2
         assert check_frame(frame) == frame

@@ -71,9 +71,13 @@ def test_a_history_page_costs_six_queries_however_long_the_room(
     assert len(page["messages"]) == min(length, 50)
 
 
-def test_presence_peers_cost_one_query_however_many_rooms(user, django_assert_num_queries):
+def test_presence_peers_cost_two_queries_however_many_rooms(user, django_assert_num_queries):
+    """One for the members of the user's rooms, one for the other person of each direct
+    room the user opened that nobody wrote in yet (not a member until then)."""
     for _ in range(5):
         RoomFactory(members=[user, UserFactory()])
-    with django_assert_num_queries(1):
+    for _ in range(3):
+        services.open_direct(user, UserFactory().username)
+    with django_assert_num_queries(2):
         peers = queries.presence_peers(user.pk)
-    assert len(peers) == 5
+    assert len(peers) == 8

@@ -202,6 +202,26 @@ async def test_a_dm_opened_after_connecting_brings_the_peers_status_at_once(db):
 
 
 @live_db
+async def test_the_opener_of_a_dm_not_yet_written_in_follows_the_peer_who_hears_nothing(db):
+    """The other person is not in the DM until its first message, yet its opener sees
+    their status: in hello, and as it changes. They hear nothing of the opener."""
+    from chat import services
+
+    alice, bob = [await sync_to_async(UserFactory)(username=n) for n in ("alice", "bob")]
+    await sync_to_async(services.open_direct)(bob, "alice")
+    async with open_tab(alice), open_tab(bob) as tab:
+        assert tab.hello["presence"] == {str(alice.pk): {"status": ONLINE, "last_seen": None}}
+    async with open_tab(bob) as watcher:
+        async with open_tab(alice) as peer:
+            online = await watcher.receive_type("presence")
+            assert (online["user"], online["status"]) == (alice.pk, ONLINE)
+            assert peer.hello["presence"] == {}
+            assert await peer.nothing(0.3)
+        offline = await watcher.receive_type("presence")
+        assert (offline["user"], offline["status"]) == (alice.pk, OFFLINE)
+
+
+@live_db
 async def test_joining_a_room_too_large_for_presence_brings_no_statuses(db, settings):
     from chat import services
 

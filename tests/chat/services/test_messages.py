@@ -82,6 +82,26 @@ class TestReplies:
         [_, stored] = message_page(user, room.pk)["messages"]
         assert stored["reply_to"] == quote
 
+    @pytest.mark.parametrize(
+        ("body", "excerpt"),
+        [
+            ("**bold** and _slanted_ `code`", "bold and slanted code"),
+            ("see [the docs](https://example.com) & <this>", "see the docs & <this>"),
+            ("> quoted first\n\nthen mine", "quoted first"),
+            ("```\nprint(1)\n```", "print(1)"),
+            ("- one\n- two", "one"),
+            ("~~gone~~ @bob", "gone @bob"),
+        ],
+    )
+    def test_a_quote_is_the_rendered_text_of_its_parent_not_its_markdown(
+        self, user, other_user, room, body, excerpt
+    ):
+        parent = send(other_user, room, body)
+        reply, _ = services.send_message(
+            user, room.pk, "yes", str(uuid.uuid4()), reply_to=parent.pk
+        )
+        assert message_dict(reply)["reply_to"]["excerpt"] == excerpt
+
     def test_a_reply_to_a_message_of_another_room_is_refused_and_stores_nothing(self, user, room):
         elsewhere = send(user, RoomFactory(members=[user]))
         refused(

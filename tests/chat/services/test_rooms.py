@@ -36,10 +36,43 @@ def test_a_plain_member_cannot_rename_and_nothing_changes(other_user, room):
     assert Room.objects.get(pk=room.pk).name == "general"
 
 
-def test_a_name_taken_by_another_room_is_refused(user, room):
+def test_a_public_rooms_name_taken_by_another_public_room_is_refused(user):
     RoomFactory(name="Lobby")
+    room = RoomFactory(name="general", members=[user])
+    Membership.objects.filter(room=room).update(role="owner")
     refused("bad_request", services.update_room, user, room.pk, name="lobby")
     assert Room.objects.get(pk=room.pk).name == "general"
+
+
+class TestNamesTellNothingOfPrivateRooms:
+    """Public names are unique among public rooms, which everyone sees anyway; a private
+    room's name is unique nowhere, so no answer depends on a room the caller cannot see."""
+
+    def test_joining_by_the_name_of_someone_elses_private_room_makes_a_public_one(
+        self, user, other_user
+    ):
+        secret = services.create_private_room(user, "secret")
+        room, created = services.create_or_join_room(other_user, "Secret")
+        assert (created, room.kind, room.name) == (True, "public", "Secret")
+        assert room.pk != secret.pk
+        assert not Membership.objects.filter(room=secret, user=other_user).exists()
+
+    def test_a_private_room_may_have_any_name(self, user, other_user):
+        services.create_private_room(user, "secret")
+        RoomFactory(name="Lobby")
+        for name in ("SECRET", "lobby"):
+            assert services.create_private_room(other_user, name).kind == "private"
+
+    def test_a_private_room_may_be_renamed_to_any_name(self, user, other_user, room):
+        services.create_private_room(other_user, "secret")
+        RoomFactory(name="Lobby")
+        for name in ("Secret", "LOBBY"):
+            assert services.update_room(user, room.pk, name=name).name == name
+
+    def test_a_public_room_may_take_a_private_rooms_name(self, user, other_user):
+        services.create_private_room(user, "secret")
+        public, _created = services.create_or_join_room(other_user, "lobby")
+        assert services.update_room(other_user, public.pk, name="SECRET").name == "SECRET"
 
 
 @pytest.mark.parametrize("topic", ["x" * 251, "bell\x07", 5])

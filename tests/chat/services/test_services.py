@@ -4,12 +4,12 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from chat import services
-from chat.errors import ChatError
+from chat import queries, services
+from chat.errors import ChatError, RoomNotFound
 from chat.models import Membership, Message, Room
 from chat.realtime import fanout
 from tests.factories import RoomFactory, UserFactory, direct_room, send
-from tests.support import Published
+from tests.support import Published, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -213,24 +213,22 @@ class TestRooms:
     def test_unicode_letters_digits_spaces_dash_underscore_are_fine(self, user, name):
         assert services.create_or_join_room(user, name)[0].name == name
 
-    def test_a_private_rooms_name_cannot_be_joined_by_outsiders(self, user, other_user):
-        services.create_private_room(user, "secret")
-        with pytest.raises(ChatError) as caught:
-            services.create_or_join_room(other_user, "Secret")
-        assert caught.value.code == "bad_request"
-        assert not Membership.objects.filter(user=other_user).exists()
-
-    def test_private_room_name_must_be_unique(self, user):
-        services.create_or_join_room(user, "taken")
-        with pytest.raises(ChatError):
-            services.create_private_room(user, "TAKEN")
+    def test_a_private_rooms_name_leads_outsiders_to_a_public_room_of_their_own(
+        self, user, other_user
+    ):
+        secret = services.create_private_room(user, "secret")
+        room, created = services.create_or_join_room(other_user, "Secret")
+        assert created and room.kind == "public"
+        assert not Membership.objects.filter(room=secret, user=other_user).exists()
 
 
 class TestDirect:
     def test_open_direct_creates_one_room_per_pair(self, user, other_user):
         room, created = services.open_direct(user, "bob")
         again, created_again = services.open_direct(other_user, "alice")
-        assert (created, created_again) == (True, False)
+        # `created`: the conversation is new to its caller (it says nothing of the other).
+        assert (created, created_again) == (True, True)
+        assert services.open_direct(other_user, "alice") == (room, False)
         assert room.pk == again.pk
         assert set(room.members.values_list("username", flat=True)) == {"alice", "bob"}
 
@@ -244,13 +242,55 @@ class TestDirect:
             services.open_direct(user, "nobody")
         assert caught.value.code == "not_found"
 
-    def test_opening_a_dm_announces_it_to_both_users(
+    def test_opening_a_dm_shows_it_to_the_opener_only_until_the_first_message(
         self, user, other_user, published, django_capture_on_commit_callbacks
     ):
         with django_capture_on_commit_callbacks(execute=True):
-            services.open_direct(user, "bob")
-        granted = {p.target for p in published if p.to == "grant"}
-        assert granted == {user.pk, other_user.pk}
+            room, _created = services.open_direct(user, "bob")
+        assert [p.brief for p in published if p.to in ("grant", "user")] == [
+            ("grant", user.pk, "room")
+        ]
+        assert queries.rooms_for_user(other_user) == []
+        with pytest.raises(RoomNotFound):
+            queries.room_for_user(other_user, room.pk)
+        assert queries.room_for_user(user, room.pk)["name"] == "Bob"
+        assert queries.room_for_user(user, room.pk)["peer"]["username"] == "bob"
+
+        published.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            send(user, room, "first")
+        assert [p.brief for p in published] == [
+            ("grant", other_user.pk, "room"),
+            ("room", room.pk, "member"),
+            ("room", room.pk, "message"),
+        ]
+        granted = published[0].frame["room"]
+        assert (granted["id"], granted["name"], granted["unread"]) == (room.pk, "Alice", 1)
+        assert [r["id"] for r in queries.rooms_for_user(other_user)] == [room.pk]
+
+        published.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            send(user, room, "second")
+        assert [p.brief for p in published] == [("room", room.pk, "message")]
+
+    def test_the_other_persons_first_open_shows_it_to_them(self, user, other_user):
+        room, _created = services.open_direct(user, "bob")
+        assert services.open_direct(other_user, "alice") == (room, True)
+        assert [r["id"] for r in queries.rooms_for_user(other_user)] == [room.pk]
+
+    def test_a_block_after_the_dm_was_opened_refuses_its_first_message(self, user, other_user):
+        room, _created = services.open_direct(user, "bob")
+        services.block_user(other_user, "alice")
+        refused("forbidden", send, user, room, "let me in")
+        assert not Message.objects.exists()
+        assert queries.rooms_for_user(other_user) == []
+
+    def test_a_first_message_to_a_deleted_account_stays_with_the_opener(self, user, other_user):
+        room, _created = services.open_direct(user, "bob")
+        other_user.delete()
+        send(user, room, "anyone there?")
+        assert list(room.members.values_list("username", flat=True)) == ["alice"]
+        assert queries.room_for_user(user, room.pk)["name"] == "Deleted user"
 
 
 class TestMembers:

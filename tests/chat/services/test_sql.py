@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from chat.models import Message, Room
 from chat.services import sql
-from tests.factories import RoomFactory, UserFactory, send
+from tests.factories import RoomFactory, UserFactory, direct_room, send
 
 pytestmark = pytest.mark.django_db
 
@@ -15,10 +15,16 @@ def test_next_seq_advances_the_room_and_records_the_time(user):
     room = RoomFactory(members=[user])
     now = timezone.now()
     with transaction.atomic():
-        assert sql.take_next_seq(room.pk, now) == 1
-        assert sql.take_next_seq(room.pk, now) == 2
+        assert sql.take_next_seq(room.pk, now) == (1, None)
+        assert sql.take_next_seq(room.pk, now) == (2, None)
     room.refresh_from_db()
     assert (room.last_seq, room.last_message_at) == (2, now)
+
+
+def test_next_seq_says_which_direct_room_it_is(user, other_user):
+    room = direct_room(user, other_user)
+    with transaction.atomic():
+        assert sql.take_next_seq(room.pk, timezone.now()) == (1, room.direct_key)
 
 
 def test_next_seq_of_a_missing_room_is_none():
