@@ -32,6 +32,9 @@ UNSAFE_VIEWS = [
     ("api-reactions", {"message_id": 1}, "post"),
     ("api-blocks", {}, "post"),
     ("api-block", {"username": "bob"}, "delete"),
+    ("api-invites", {"room_id": 1}, "post"),
+    ("api-invite", {"room_id": 1, "invite_id": 1}, "delete"),
+    ("invite", {"token": "x"}, "post"),
     ("set_language", {}, "post"),
 ]
 # Named routes that only read.
