@@ -2,8 +2,9 @@
 // that cannot reach the other person, the join bar of a public room, and the line
 // saying who is typing (and, the other way, telling the room that the user is).
 // The upload tray in the composer is uploads.js's UploadTray.
-import { byId, el } from "./dom.js";
+import { button, byId, el, svgIcon } from "./dom.js";
 import { t } from "./i18n.js";
+import { SMILE_PATH } from "./message.js";
 
 // Tell the room at most this often that the user is typing; forget a typist after TYPING_MS.
 const TYPING_EVERY_MS = 3000;
@@ -20,7 +21,8 @@ export class Composer {
 
   /**
    * `ui` is the UiState; `on` holds the callbacks: send(text) → true when taken,
-   * editLast() → true when editing, typing(roomId) → true when told, cancelReply(), join().
+   * editLast() → true when editing, typing(roomId) → true when told, cancelReply(), join(),
+   * pickEmoji(button) (the emoji button was pressed).
    */
   constructor({ ui, on }) {
     this.#els = byId([
@@ -30,6 +32,27 @@ export class Composer {
     this.#ui = ui;
     this.#on = on;
     this.#bind();
+    this.#addEmojiButton();
+  }
+
+  /** Puts `text` at the caret (over any selection) and tells the input's listeners. */
+  insert(text) {
+    const input = this.#els["composer-input"];
+    input.focus();
+    input.setRangeText(text, input.selectionStart, input.selectionEnd, "end");
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  #addEmojiButton() {
+    const emoji = button("icon-button composer-emoji");
+    emoji.id = "composer-emoji";
+    emoji.setAttribute("aria-label", t("Insert emoji"));
+    emoji.title = t("Insert emoji");
+    emoji.setAttribute("aria-haspopup", "dialog");
+    emoji.setAttribute("aria-expanded", "false");
+    emoji.append(svgIcon(SMILE_PATH));
+    emoji.addEventListener("click", () => this.#on.pickEmoji(emoji));
+    this.#els["composer-input"].after(emoji);
   }
 
   /** The open room (ui.room) changed: post in it, join it, or neither. */

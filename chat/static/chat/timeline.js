@@ -537,6 +537,10 @@ export class Timeline {
         this.#on.react(message, emoji, !pressed);
         this.closePicker({ refocus: true });
         break;
+      case "more-emoji":
+        this.closePicker();
+        this.#on.moreEmoji(message, li.querySelector('[data-action="picker"]'));
+        break;
       case "react":
         this.#on.react(message, emoji, !pressed);
         break;

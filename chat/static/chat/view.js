@@ -4,8 +4,10 @@
 // uploads.js's, made by the app). The home page's live badges are HomeView.
 // User text (names, topics, bodies) enters the DOM only through textContent; message
 // HTML only through richtext.js, which rebuilds it node by node from an allow-list.
+import { Autocomplete } from "./autocomplete.js";
 import { Composer } from "./composer.js";
 import { byId, el, fillPresence, refreshDots } from "./dom.js";
+import { EmojiPicker } from "./emojipicker.js";
 import { t } from "./i18n.js";
 import { MembersPanel } from "./members.js";
 import { SearchPanel } from "./search.js";
@@ -43,10 +45,28 @@ export class ChatView {
     this.#presenceOf = (userId) => store.presenceOf(userId);
     const presenceOf = this.#presenceOf;
     this.sidebar = new Sidebar(root, { ui, presenceOf, on });
-    this.composer = new Composer({ ui, on });
+    this.emojiPicker = new EmojiPicker();
+    const pickEmoji = (anchor) =>
+      this.emojiPicker.toggle(anchor, {
+        label: t("Insert emoji"),
+        onPick: (emoji) => this.composer.insert(emoji),
+      });
+    this.composer = new Composer({ ui, on: { ...on, pickEmoji } });
+    this.autocomplete = new Autocomplete(
+      { form: root.querySelector("#composer"), input: root.querySelector("#composer-input") },
+      { ui, store, me },
+    );
     const announce = (text) => this.announce(text);
     const focusComposer = () => this.composer.focus();
-    this.timeline = new Timeline({ ui, me, on: { ...on, announce, focusComposer } });
+    const moreEmoji = (message, anchor) =>
+      this.emojiPicker.toggle(anchor, {
+        label: t("React with any emoji"),
+        onPick: (emoji) => {
+          on.react(message, emoji, true);
+          if (anchor.isConnected) anchor.focus();
+        },
+      });
+    this.timeline = new Timeline({ ui, me, on: { ...on, announce, focusComposer, moreEmoji } });
     this.members = new MembersPanel(root, { ui, store, me, on });
     this.search = new SearchPanel({
       ui,
