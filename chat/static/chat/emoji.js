@@ -4,8 +4,8 @@
 // localStorage so every tab and room shares them.
 import { LOCALE } from "./i18n.js";
 
-const RECENT_KEY = "parley.emoji.recent";
-const TONE_KEY = "parley.emoji.tone";
+const RECENT_KEY = "parley:emoji-recent";
+const TONE_KEY = "parley:emoji-tone";
 const RECENT_MAX = 24;
 const GERMAN = LOCALE.split("-")[0] === "de";
 
