@@ -208,3 +208,22 @@ def test_hash_suggests_the_users_rooms_and_inserts_the_name(people):
     expect(composer).to_have_value(f"see #garden {tag} ")
     expect(page.locator(SENT)).to_have_count(0)
     assert alice.errors == []
+
+
+def test_someone_who_joins_later_is_suggested_without_a_reload(people):
+    alice, bob, alice_page, _bob_page = two_in_a_room(people, "late")
+    composer = alice_page.locator("#composer-input")
+    composer.press_sequentially("@")
+    expect(alice_page.locator(SUGGESTIONS)).to_have_count(1)  # Bob; the list is fetched now
+    composer.press("Escape")
+    alice_page.locator("#members-toggle").click()
+    carol = people("carol")
+    carol_page = carol.new_page()
+    carol_page.goto(carol.server.url)
+    join_room(carol_page, alice_page.locator("#room-title").inner_text())
+    expect(alice_page.locator("#member-list li", has_text=carol.username)).to_have_count(1)
+
+    composer.fill("")
+    composer.press_sequentially(f"@{carol.username[:4]}")
+    expect(alice_page.locator(SUGGESTIONS)).to_have_text([re.compile(f"@{carol.username}$")])
+    assert alice.errors == [] and bob.errors == [] and carol.errors == []
