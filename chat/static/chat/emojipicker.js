@@ -36,6 +36,8 @@ export class EmojiPicker {
   // The loaded entries, and each emoji (skin-tone forms included) → its entry.
   #entries = null;
   #byEmoji = new Map();
+  // The "All emoji" section as last built: {tone, nodes}.
+  #all = null;
   // What the open picker is for: {anchor, onPick}, or null when closed.
   #open = null;
 
@@ -135,7 +137,8 @@ export class EmojiPicker {
     const sections = [];
     if (query) {
       const found = searchEmoji(this.#entries, query);
-      sections.push([t("Search results"), found.map((entry) => [withTone(entry, tone), entry])]);
+      const items = found.map((entry) => [withTone(entry, tone), entry]);
+      sections.push(this.#section("results", t("Search results"), items));
       this.#status.textContent = found.length
         ? t("%s emoji found", found.length)
         : t("No emoji found.");
@@ -143,21 +146,36 @@ export class EmojiPicker {
       const recent = recentEmoji()
         .filter((emoji) => this.#byEmoji.has(emoji))
         .map((emoji) => [emoji, this.#byEmoji.get(emoji)]);
-      if (recent.length) sections.push([t("Recently used"), recent]);
-      sections.push([t("All emoji"), this.#entries.map((entry) => [withTone(entry, tone), entry])]);
+      if (recent.length) sections.push(this.#section("recent", t("Recently used"), recent));
+      sections.push(this.#everyEmoji(tone));
       this.#status.textContent = "";
     }
-    this.#grid.replaceChildren(...sections.flatMap(([title, items], index) => {
-      const heading = el("h3", "emoji-section-title", title);
-      heading.id = `emoji-section-${index}`;
-      const group = el("div", "emoji-section");
-      group.setAttribute("role", "group");
-      group.setAttribute("aria-labelledby", heading.id);
-      group.append(...items.map(([emoji, entry]) => this.#option(emoji, entry)));
-      return [heading, group];
-    }));
+    this.#grid.replaceChildren(...sections.flat());
+    for (const option of this.#grid.querySelectorAll('.emoji-option[tabindex="0"]')) {
+      option.tabIndex = -1;
+    }
     const first = this.#grid.querySelector(".emoji-option");
     if (first) first.tabIndex = 0;
+  }
+
+  /** The "All emoji" section, built once per skin tone: ~1,900 buttons are not free. */
+  #everyEmoji(tone) {
+    if (this.#all?.tone !== tone) {
+      const items = this.#entries.map((entry) => [withTone(entry, tone), entry]);
+      this.#all = { tone, nodes: this.#section("all", t("All emoji"), items) };
+    }
+    return this.#all.nodes;
+  }
+
+  /** A section's heading and its group of emoji buttons. */
+  #section(name, title, items) {
+    const heading = el("h3", "emoji-section-title", title);
+    heading.id = `emoji-section-${name}`;
+    const group = el("div", "emoji-section");
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-labelledby", heading.id);
+    group.append(...items.map(([emoji, entry]) => this.#option(emoji, entry)));
+    return [heading, group];
   }
 
   #option(emoji, entry) {
