@@ -207,6 +207,16 @@ def test_hash_suggests_the_users_rooms_and_inserts_the_name(people):
     composer.press("Enter")
     expect(composer).to_have_value(f"see #garden {tag} ")
     expect(page.locator(SENT)).to_have_count(0)
+
+    # Alt+Down still goes to the next room from inside the picker, and closes it.
+    open_composer_picker(page)
+    page.locator(f"{PICKER} .emoji-search").press("Alt+ArrowDown")
+    expect(page.locator("#room-title")).to_have_text(f"garden {tag}")
+    expect(page.locator(PICKER)).to_be_hidden()
+    composer.press_sequentially("#kit")
+    page.keyboard.press("Alt+ArrowUp")
+    expect(page.locator("#room-title")).to_have_text(f"kitchen {tag}")
+    expect(page.locator("#composer-suggestions")).to_be_hidden()
     assert alice.errors == []
 
 

@@ -182,6 +182,7 @@ export class Autocomplete {
       "keydown",
       (event) => {
         if (event.target !== input || !this.#open || event.isComposing) return;
+        if (event.altKey || event.ctrlKey || event.metaKey) return; // Alt+Up/Down: rooms
         const { items, active } = this.#open;
         const moves = { ArrowDown: 1, ArrowUp: items.length - 1 };
         if (event.key in moves) {

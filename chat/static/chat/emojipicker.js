@@ -196,6 +196,7 @@ export class EmojiPicker {
 
   /** Arrow keys move among the emoji (roving focus); Up from the top row goes to the search. */
   #move(event) {
+    if (modified(event)) return; // Alt+Up/Down still switch rooms
     const options = [...this.#grid.querySelectorAll(".emoji-option")];
     const index = options.indexOf(event.target);
     const steps = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -COLUMNS, ArrowDown: COLUMNS };
@@ -224,6 +225,7 @@ export class EmojiPicker {
     const node = this.#node;
     this.#search.addEventListener("input", () => this.#render());
     this.#search.addEventListener("keydown", (event) => {
+      if (modified(event)) return;
       const options = [...this.#grid.querySelectorAll(".emoji-option")];
       if (event.key === "ArrowDown" && options.length) {
         event.preventDefault();
@@ -263,4 +265,8 @@ export class EmojiPicker {
     });
     window.addEventListener("resize", () => this.close());
   }
+}
+
+function modified(event) {
+  return event.altKey || event.ctrlKey || event.metaKey;
 }

@@ -97,6 +97,8 @@ export class ChatView {
       ? t("Unmute notifications for this room")
       : t("Mute notifications for this room");
     els["room-presence"].dataset.peer = room.kind === "direct" ? (room.peer?.id ?? "") : "";
+    this.emojiPicker.close();
+    this.autocomplete.close();
     this.composer.showRoom();
     this.members.showRoom();
     this.timeline.refreshPermissions();
