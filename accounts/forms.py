@@ -9,6 +9,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 from PIL import UnidentifiedImageError
 
+from chat import notifications
 from chat.content import uploads
 from chat.errors import ChatError
 
@@ -196,3 +197,11 @@ class DeleteAccountForm(forms.Form):
             throttle.spend_all(budget)
             raise forms.ValidationError(_("That is not your password."), code="wrong_password")
         return password
+
+
+class NotificationSettingsForm(forms.Form):
+    """The user's default notification level (chat.notifications)."""
+
+    notify_default = forms.ChoiceField(
+        label=_("Notify me of"), choices=notifications.Level.choices, widget=forms.RadioSelect
+    )

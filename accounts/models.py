@@ -4,6 +4,8 @@ from django.db.models import Q
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from chat import notifications
+
 from .names import name_skeletons
 
 # Each name's two skeletons (accounts.names), kept by save(): a look-alike is one indexed query.
@@ -30,6 +32,13 @@ class User(AbstractUser):
     # Raised by "log out everywhere": a session signed with the old value is no longer
     # valid, as after a new password (_get_session_auth_hash below).
     session_generation = models.PositiveIntegerField(default=0, editable=False)
+    # What a room left at "default" notifies (chat.notifications).
+    notify_default = models.CharField(
+        _("notifications by default"),
+        max_length=8,
+        choices=notifications.Level.choices,
+        default=notifications.GLOBAL_DEFAULT,
+    )
     username_skeleton = models.TextField(editable=False, default="")
     username_skeleton_cased = models.TextField(editable=False, default="")
     display_name_skeleton = models.TextField(editable=False, default="")

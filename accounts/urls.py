@@ -9,6 +9,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("logout/everywhere/", views.log_out_everywhere, name="logout_everywhere"),
     path("profile/", views.ProfileView.as_view(), name="profile"),
+    path(
+        "notifications/",
+        views.NotificationSettingsView.as_view(),
+        name="notification_settings",
+    ),
     path("delete/", views.DeleteAccountView.as_view(), name="delete_account"),
     path("data/", views.download_data, name="download_data"),
     path("email/confirm/", views.send_confirmation, name="send_confirmation"),

@@ -15,12 +15,19 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.generic import FormView, UpdateView
 
-from chat import limits
+from chat import limits, services
+from chat.errors import ChatError
 from chat.realtime.fanout import end_sessions
 
 from . import email, export, throttle
 from .deletion import delete_account
-from .forms import DeleteAccountForm, LoginForm, ProfileForm, RegisterForm
+from .forms import (
+    DeleteAccountForm,
+    LoginForm,
+    NotificationSettingsForm,
+    ProfileForm,
+    RegisterForm,
+)
 
 TOO_MANY_CONFIRMATIONS = _("Too many confirmation mails. Try again in %(minutes)s min.")
 
@@ -204,3 +211,24 @@ def log_out_everywhere(request: HttpRequest) -> HttpResponse:
     logout(request)
     messages.success(request, _("You have been logged out everywhere."))
     return redirect("login")
+
+
+class NotificationSettingsView(LoginRequiredMixin, FormView):
+    """The user's default notification level, kept on the server for every device; the
+    page also turns desktop notifications on in this browser (chat/.../notifysettings.js)."""
+
+    template_name = "accounts/notifications.html"
+    form_class = NotificationSettingsForm
+    success_url = reverse_lazy("notification_settings")
+
+    def get_initial(self):
+        return {"notify_default": self.request.user.notify_default}
+
+    def form_valid(self, form):
+        try:
+            services.set_notify_default(self.request.user, form.cleaned_data["notify_default"])
+        except ChatError as error:
+            form.add_error(None, error.detail)
+            return self.form_invalid(form)
+        messages.success(self.request, _("Your notification settings were saved."))
+        return super().form_valid(form)

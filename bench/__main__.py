@@ -4,8 +4,10 @@ For N = 100 and 1,000 members of one room, it measures Parley (without and with 
 the Channels-tutorial baseline and a bare-broadcaster ceiling with the same load
 generator in the same invocation: the highest deliveries/s at p99 <= 100 ms and <= 200 ms
 with every message delivered, server CPU per delivery, p99 of one message at a time, and
-idle memory per connection. Then sustained acked sends/s on SQLite and PostgreSQL, and a
-connect/disconnect storm. Progress goes to stderr; the tables to stdout. Loopback only.
+idle memory per connection. Then sustained acked sends/s on SQLite and PostgreSQL, a
+connect/disconnect storm, and the cluster scenario (1 and N workers behind nginx,
+bench/cluster.py; `--cluster` runs it alone, `--quick --cluster` a smaller smoke test of it).
+Progress goes to stderr; the tables to stdout. Loopback only.
 """
 
 import argparse
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import databases, fixtures, report
+from .cluster import ClusterPlan, ClusterRun, run_cluster
 from .environment import parley_env, server_root
 from .scenarios import (
     TARGETS,
@@ -73,6 +76,57 @@ QUICK = Plan(
     storm_concurrency=100,
     budget_seconds=55,
 )
+CLUSTER_FULL = ClusterPlan(
+    workers=max(2, os.cpu_count() or 1),
+    small_rooms=100,
+    small_size=5,
+    large_size=500,
+    large_senders=10,
+    receiver_procs=2,
+    step_seconds=3.0,
+    drain_seconds=3.0,
+    # The 1-vs-N comparison's rates: high enough that a worker's CPU per event is not
+    # mostly the cost of waking for each one (at 1/N of the rate each of N workers pays
+    # more per event: fewer events share a wake-up, a database hop, a publish).
+    small_reference=200.0,
+    large_reference=40.0,
+    reference_steps=2,
+    reference_drain_seconds=15.0,
+    # The ladders (rates offered) are the same for every configuration: 50, 100, 200…
+    # messages/s into the small rooms, 10, 25, 62… into the large one.
+    small_search=SearchPlan(
+        start_deliveries=250, factor=2.0, climb_steps=7, bisect_steps=2, max_deliveries=50_000,
+        limits_ms=(200.0,),
+    ),
+    large_search=SearchPlan(
+        start_deliveries=5000, factor=2.5, climb_steps=6, bisect_steps=2, max_deliveries=400_000,
+        limits_ms=(200.0,),
+    ),
+    budget_seconds=150,
+)  # fmt: skip
+CLUSTER_QUICK = ClusterPlan(
+    workers=CLUSTER_FULL.workers,
+    small_rooms=50,
+    small_size=5,
+    large_size=100,
+    large_senders=10,
+    receiver_procs=1,
+    step_seconds=1.5,
+    drain_seconds=1.5,
+    small_reference=200.0,
+    large_reference=40.0,
+    reference_steps=1,
+    reference_drain_seconds=10.0,
+    small_search=SearchPlan(
+        start_deliveries=500, factor=3.0, climb_steps=2, bisect_steps=0, max_deliveries=50_000,
+        limits_ms=(200.0,),
+    ),
+    large_search=SearchPlan(
+        start_deliveries=2000, factor=4.0, climb_steps=2, bisect_steps=0, max_deliveries=400_000,
+        limits_ms=(200.0,),
+    ),
+    budget_seconds=40,
+)  # fmt: skip
 # Time kept back from the fan-out searches for the persistence runs and the storm.
 RESERVE_PER_PERSIST = 15.0
 RESERVE_STORM = 60.0
@@ -108,6 +162,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-persist", action="store_true", help="skip the sends/s runs")
     parser.add_argument("--no-storm", action="store_true", help="skip the storm")
     parser.add_argument(
+        "--cluster", action="store_true", help="only the cluster scenario (1 and N workers)"
+    )
+    parser.add_argument("--no-cluster", action="store_true", help="skip the cluster scenario")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help=f"the cluster's N, compared with 1 worker (default {CLUSTER_FULL.workers})",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -132,7 +196,19 @@ def plan_from(args: argparse.Namespace) -> Plan:
         changes["persist_databases"] = ()
     if args.no_storm:
         changes["storm_sockets"] = 0
+    if args.cluster:
+        changes.update(sizes=(), persist_databases=(), storm_sockets=0)
     return Plan(**{**plan.__dict__, **changes})
+
+
+def cluster_plan_from(args: argparse.Namespace) -> ClusterPlan | None:
+    """The cluster scenario's plan: in a full run and with --cluster, not in a quick run."""
+    if args.no_cluster or (args.quick and not args.cluster):
+        return None
+    plan = CLUSTER_QUICK if args.quick else CLUSTER_FULL
+    if args.workers:
+        plan = ClusterPlan(**{**plan.__dict__, "workers": args.workers})
+    return plan
 
 
 def revision(path: Path) -> str:
@@ -147,19 +223,29 @@ def revision(path: Path) -> str:
     return result.stdout.strip()[:70] + (" + uncommitted changes" if dirty else "")
 
 
-def header(plan: Plan, args: argparse.Namespace) -> str:
+def header(plan: Plan, cluster: ClusterPlan | None, args: argparse.Namespace) -> str:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"python -m bench{' --quick' if args.quick else ''}"
+    lines = [
+        f"python -m bench{' --quick' if args.quick else ''}{' --cluster' if args.cluster else ''}"
         f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''} · "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.node()} · "
-        f"{os.cpu_count()} CPUs · load {load} · Python {platform.python_version()}\n"
-        f"server tree: {server_root.path.name}/ ({revision(server_root.path)})\n"
-        f"servers: one process each, DEBUG=false, SQLite (WAL) for the fan-out runs, Redis "
-        f"for the sends/s runs; "
-        f"generator: {plan.senders} open-loop senders + {plan.receiver_procs} reader "
-        f"processes, steps of {plan.step_seconds:g}s"
-    )
+        f"{os.cpu_count()} CPUs · load {load} · Python {platform.python_version()}",
+        f"server tree: {server_root.path.name}/ ({revision(server_root.path)})",
+    ]
+    if not args.cluster:
+        lines.append(
+            f"servers: one process each, DEBUG=false, SQLite (WAL) for the fan-out runs, Redis "
+            f"for the sends/s runs; generator: {plan.senders} open-loop senders + "
+            f"{plan.receiver_procs} reader processes, steps of {plan.step_seconds:g}s"
+        )
+    if cluster is not None:
+        lines.append(
+            f"cluster: 1 and {cluster.workers} workers behind nginx, PostgreSQL and a Redis of "
+            f"its own; {cluster.small_rooms} rooms of {cluster.small_size} (each room's owner "
+            f"sending) and 1 room of {cluster.large_size} ({cluster.large_senders} sending), "
+            f"open loop, steps of {cluster.step_seconds:g}s"
+        )
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -167,27 +253,33 @@ def main() -> int:
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")
     plan = plan_from(args)
+    cluster_plan = cluster_plan_from(args)
+    if cluster_plan is not None and cluster_plan.workers < 2:
+        raise SystemExit("--workers must be at least 2 (it is compared with 1)")
     if args.server_root:
         server_root.path = args.server_root.resolve()
     started = time.monotonic()
-    end = started + plan.budget_seconds * args.repeat
+    end = started + (0 if args.cluster else plan.budget_seconds) * args.repeat
     fanout: list[list[FanoutResult]] = [[] for _ in range(args.repeat)]
     persist: list[PersistResult] = []
     storm: StormResult | None = None
+    cluster: list[tuple[ClusterRun, ClusterRun]] = []
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         workdir = Path(tmp)
         ctx = Context(workdir=workdir, say=say, deadline=end)
         try:
             sqlite = databases.sqlite_url(workdir)
-            databases.migrate(sqlite)
             rooms = {f"{t}-{n}": n for n in plan.sizes for t in plan.targets}
             if "sqlite" in plan.persist_databases:
                 rooms.update(persist_rooms("sqlite", plan.persist_senders))
             if plan.storm_sockets:
                 rooms["storm"] = plan.storm_sockets + 1
-            made = fixtures.make_rooms(parley_env(sqlite), rooms)
-            say(f"database ready: {sum(rooms.values())} users in {len(rooms)} rooms")
+            made = {}
+            if rooms:
+                databases.migrate(sqlite)
+                made = fixtures.make_rooms(parley_env(sqlite), rooms)
+                say(f"database ready: {sum(rooms.values())} users in {len(rooms)} rooms")
 
             reserve = RESERVE_PER_PERSIST * len(plan.persist_databases)
             reserve += RESERVE_STORM if plan.storm_sockets else 0
@@ -222,17 +314,21 @@ def main() -> int:
                 say(f"--- storm, {plan.storm_sockets} sockets, Redis layer")
                 with failure_noted("storm", failures):
                     storm = run_storm(ctx, made["storm"], sqlite, plan)
+
+            if cluster_plan is not None:
+                with failure_noted("cluster", failures):
+                    cluster = run_cluster(ctx, cluster_plan, args.repeat)
         finally:
             if args.keep_logs:
                 args.keep_logs.mkdir(parents=True, exist_ok=True)
                 for log in workdir.glob("*.log"):
                     shutil.copy(log, args.keep_logs / log.name)
 
-    print(header(plan, args))
-    for r, run in enumerate(fanout):
+    print(header(plan, cluster_plan, args))
+    for r, run in enumerate(fanout if plan.sizes else []):
         print(f"\nRun {r + 1} of {args.repeat}." if args.repeat > 1 else "")
         print(report.fanout_table(run))
-    if args.repeat > 1:
+    if args.repeat > 1 and plan.sizes:
         print()
         print(report.median_table(fanout))
     if persist:
@@ -248,12 +344,25 @@ def main() -> int:
         if not r.log.clean
     ]
     problems += [f"persist {p.database}: {p.log.samples[:2]}" for p in persist if not p.log.clean]
+    problems += [
+        f"cluster {run.workers} worker(s): {log.samples[:2]}"
+        for pair in cluster
+        for run in pair
+        for log in run.logs
+        if not log.clean
+    ]
     if problems:
         print("\nserver logs with tracebacks or errors:\n" + "\n".join(problems))
     if failures:
         print("\nscenarios that could not be measured:\n" + "\n".join(failures))
-    print()
-    print(report.targets(fanout, storm))
+    if cluster and cluster_plan is not None:
+        print("\nCluster: each configuration's best step (most del/s at p99 <= 200 ms).")
+        print(report.cluster_table([run for pair in cluster for run in pair], cluster_plan))
+        print()
+        print(report.cluster_comparison(cluster, cluster_plan))
+    if plan.sizes:
+        print()
+        print(report.targets(fanout, storm))
     print(f"\ntotal {time.monotonic() - started:.0f}s")
     return 0
 

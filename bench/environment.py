@@ -25,6 +25,9 @@ HOST = "127.0.0.1"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 # Flood control allows 100,000 sends per second per user, so it never interferes.
 SEND_RATE = "100000,1"
+# Every bench socket comes from 127.0.0.1: the cap per address (200 by default) would
+# refuse all but the first 200 of a room of 1,000.
+SOCKETS_PER_ADDRESS = "100000"
 
 # Parley settings a developer's shell (or .env) might hold; the bench sets each one
 # explicitly (an empty value still stops .env from filling it in).
@@ -41,6 +44,7 @@ PARLEY_VARIABLES = (
     "HOST",
     "PORT",
     "PARLEY_SEND_RATE",
+    "PARLEY_MAX_SOCKETS_PER_ADDRESS",
     "PARLEY_HEADS_INTERVAL",
     "LOG_LEVEL",
     "SECURE_SSL_REDIRECT",
@@ -56,11 +60,12 @@ def parley_env(
     redis_prefix: str | None = None,
     conn_max_age: int | None = None,
     debug: bool = False,
+    redis_url: str = REDIS_URL,
 ) -> dict[str, str]:
     """Environment for a Parley process: production settings (DEBUG off) unless `debug`.
 
-    `redis_prefix` selects Redis (pub/sub, presence, cache) under that key prefix;
-    without it everything stays in the process. `port` sets HOST/PORT and the Origin
+    `redis_prefix` selects Redis (pub/sub, presence, cache; at `redis_url`) under that key
+    prefix; without it everything stays in the process. `port` sets HOST/PORT and the Origin
     allow-list to this server's own origin, as `make run` does.
     """
     env = {k: v for k, v in os.environ.items() if k not in PARLEY_VARIABLES}
@@ -73,12 +78,13 @@ def parley_env(
         ALLOWED_HOSTS=f"{HOST},localhost",
         CSRF_TRUSTED_ORIGINS="",
         DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL if redis_prefix else "",
+        REDIS_URL=redis_url if redis_prefix else "",
         CHANNEL_PREFIX=redis_prefix or "parley",
         HOST=HOST,
         PORT=str(port or 8000),
         PARLEY_ORIGINS=f"http://{HOST}:{port or 8000}",
         PARLEY_SEND_RATE=SEND_RATE,
+        PARLEY_MAX_SOCKETS_PER_ADDRESS=SOCKETS_PER_ADDRESS,
         LOG_LEVEL="INFO",
     )
     if conn_max_age is not None:

@@ -1,4 +1,4 @@
-"""The load generator: N logged-in sockets in one room, S open-loop senders, measured.
+"""The load generator: N logged-in sockets in one room (or many), S open-loop senders, measured.
 
 Processes: one sender process holds the S sender sockets (room members, so they also
 receive), and `receiver_procs` processes hold the other N - S sockets. Sending apart
@@ -11,6 +11,10 @@ with the time it was due (open loop: it never waits for the server, so a slow se
 shows as latency, not as a slower generator). Then every process waits until each of
 its sockets has every message of the step, or the drain timeout, and reports counts
 and latencies. Every receiving socket counts, the senders' own included.
+
+Given each socket's room (`rooms`), the sockets may sit in many rooms: a step then sends
+either to one room (from the senders in it) or from every sender to its own room, and
+each socket waits for what was sent to its room.
 """
 
 import asyncio
@@ -56,10 +60,11 @@ class Connect:
 
 @dataclass(frozen=True)
 class Send:
-    """Open loop: `rate` messages/s over `duration` s from `start_ns` (sender process only)."""
+    """Open loop: `rate` messages/s over `duration` s from `start_ns` (sender process only),
+    to `room`, or (None) from each sender socket to its own room."""
 
     step: int
-    room: int
+    room: int | None
     rate: float
     duration: float
     start_ns: int
@@ -67,11 +72,13 @@ class Send:
 
 @dataclass(frozen=True)
 class Drain:
-    """Wait until every socket holds `messages` messages of `step`, or the timeout."""
+    """Wait until every socket holds `messages` messages of `step` (with `by_room`: as many
+    as were sent to its room), or the timeout."""
 
     step: int
     messages: int
     timeout: float
+    by_room: dict[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,12 +116,14 @@ class SendReport:
     sent: int
     scheduled: int
     lag_max_ms: float
+    by_room: dict[int, int]
 
 
 @dataclass
 class DrainReport:
     sockets: int
     deliveries: int
+    expected: int
     latencies_us: bytes
     stray: int
     closed: int
@@ -217,13 +226,15 @@ class Recorder:
 class Worker:
     """One generator process: its sockets, run on uvloop, driven by commands on a pipe."""
 
-    def __init__(self, pipe: Connection, cookies: list[str]) -> None:
+    def __init__(self, pipe: Connection, cookies: list[str], rooms: list[int] | None) -> None:
         self.pipe = pipe
         self.cookies = cookies
+        self.rooms = rooms  # each socket's room, when known
         self.clients: list[LeanClient | None] = [None] * len(cookies)
         self.recorder = Recorder()
         self.url = self.origin = ""
         self.concurrency = 1
+        self.sent: dict[int, int] = {}  # messages this process sent, by step
 
     async def serve(self) -> None:
         while True:
@@ -282,11 +293,23 @@ class Worker:
             seconds=time.monotonic() - started,
         )
 
+    def senders(self, room: int | None) -> list[tuple[LeanClient, int]]:
+        """The open sockets that send to `room` (all of them, without rooms), each with the
+        room it sends to: with room None, each to its own."""
+        if self.rooms is None:
+            return [(c, room) for c in self.open_clients] if room is not None else []
+        return [
+            (c, own)
+            for c, own in zip(self.clients, self.rooms, strict=True)
+            if c is not None and c.is_open and room in (None, own)
+        ]
+
     async def send(self, command: Send) -> SendReport:
-        senders = self.open_clients
+        senders = self.senders(command.room)
         scheduled = round(command.rate * command.duration) if senders else 0
         interval_ns = 1e9 / command.rate if command.rate > 0 else 0.0
         sent, lag_max = 0, 0
+        by_room: dict[int, int] = {}
         rotation = itertools.cycle(senders)
         for k in range(scheduled):
             due = command.start_ns + int(k * interval_ns)
@@ -295,17 +318,28 @@ class Worker:
                 await asyncio.sleep((due - now) / 1e9)
                 now = time.monotonic_ns()
             lag_max = max(lag_max, now - due)
-            if next(rotation).send_text(send_frame(command.room, command.step, due)):
+            client, room = next(rotation)
+            if client.send_text(send_frame(room, command.step, due)):
                 sent += 1
-        return SendReport(sent=sent, scheduled=scheduled, lag_max_ms=lag_max / 1e6)
+                by_room[room] = by_room.get(room, 0) + 1
+        self.sent[command.step] = sent
+        return SendReport(sent=sent, scheduled=scheduled, lag_max_ms=lag_max / 1e6, by_room=by_room)
 
     async def drain(self, command: Drain) -> DrainReport:
-        """Wait for the step's messages on every socket that was open, then report them."""
+        """Wait for the step's messages on every socket that was open, and for the acks of
+        what this process sent, then report them."""
         tally = self.recorder.tally(command.step) or Tally()
         sockets = sum(c is not None for c in self.clients)
         expected = command.messages * sockets
+        if command.by_room is not None and self.rooms is not None:
+            expected = sum(
+                command.by_room.get(room, 0)
+                for c, room in zip(self.clients, self.rooms, strict=True)
+                if c is not None
+            )
+        acks = self.sent.pop(command.step, 0)
         deadline = time.monotonic() + command.timeout
-        while tally.deliveries < expected and time.monotonic() < deadline:
+        while (tally.deliveries < expected or tally.acks < acks) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         tally = self.recorder.finish(command.step)
         closed = [c for c in self.clients if c is not None and not c.is_open]
@@ -314,6 +348,7 @@ class Worker:
         return DrainReport(
             sockets=sockets,
             deliveries=tally.deliveries,
+            expected=expected,
             latencies_us=tally.latencies_us.tobytes(),
             stray=stray,
             closed=len(closed),
@@ -366,8 +401,8 @@ class Worker:
         )
 
 
-def _worker_main(pipe: Connection, cookies: list[str]) -> None:
-    asyncio.run(Worker(pipe, cookies).serve(), loop_factory=uvloop.new_event_loop)
+def _worker_main(pipe: Connection, cookies: list[str], rooms: list[int] | None) -> None:
+    asyncio.run(Worker(pipe, cookies, rooms).serve(), loop_factory=uvloop.new_event_loop)
 
 
 # The coordinator side.
@@ -402,6 +437,8 @@ class StepResult:
     p95_ms: float
     p99_ms: float
     max_ms: float
+    acks: int
+    ack_p99_ms: float
     server_cpu_s: float
     window_s: float
     gen_cpu_max: float  # busiest generator process, share of one core
@@ -416,6 +453,10 @@ class StepResult:
     @property
     def deliveries_per_s(self) -> float:
         return self.deliveries / self.duration
+
+    @property
+    def acks_per_s(self) -> float:
+        return self.acks / self.duration
 
     @property
     def delivery_ratio(self) -> float:
@@ -468,23 +509,40 @@ class ClosedLoopResult:
 
 
 class LoadGenerator:
-    """Coordinator: starts the worker processes and runs connects and steps on them."""
+    """Coordinator: starts the worker processes and runs connects and steps on them.
 
-    def __init__(self, cookies: Sequence[str], senders: int, receiver_procs: int) -> None:
+    The first `senders` cookies send; `rooms`, when given, is each cookie's room."""
+
+    def __init__(
+        self,
+        cookies: Sequence[str],
+        senders: int,
+        receiver_procs: int,
+        rooms: Sequence[int] | None = None,
+    ) -> None:
         if not 0 < senders <= len(cookies):
             raise ValueError("need 1..N senders")
+        if rooms is not None and len(rooms) != len(cookies):
+            raise ValueError("one room per cookie")
         receivers = list(cookies[senders:])
         procs = max(1, min(receiver_procs, len(receivers))) if receivers else 0
         self.shares = [list(cookies[:senders])] + [receivers[i::procs] for i in range(procs)]
+        self.rooms = list(rooms) if rooms is not None else None
+        self.room_shares: list[list[int] | None] = [None] * len(self.shares)
+        if self.rooms is not None:
+            rest = self.rooms[senders:]
+            self.room_shares = [self.rooms[:senders]] + [rest[i::procs] for i in range(procs)]
         self.context = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
         self.processes: list[multiprocessing.process.BaseProcess] = []
         self.sockets = len(cookies)
 
     def __enter__(self) -> "LoadGenerator":
-        for share in self.shares:
+        for share, rooms in zip(self.shares, self.room_shares, strict=True):
             ours, theirs = self.context.Pipe()
-            process = self.context.Process(target=_worker_main, args=(theirs, share), daemon=True)
+            process = self.context.Process(
+                target=_worker_main, args=(theirs, share, rooms), daemon=True
+            )
             process.start()
             self.pipes.append(ours)
             self.processes.append(process)
@@ -532,22 +590,35 @@ class LoadGenerator:
         self._ask(self.pipes, Close(), 10.0)
 
     def step(
-        self, server_pid: int, step: int, room: int, rate: float, duration: float, drain: float
+        self,
+        server_pids: Sequence[int],
+        step: int,
+        room: int | None,
+        rate: float,
+        duration: float,
+        drain: float,
     ) -> StepResult:
-        """Send at `rate` for `duration`, drain, and measure; server CPU is read around it."""
+        """Send at `rate` for `duration`, drain, and measure; the server processes' CPU is
+        read around it. `room` None: each sender to its own room (needs `rooms`)."""
+        if room is None and self.rooms is None:
+            raise ValueError("sending each to its own room needs each socket's room")
         start_ns = time.monotonic_ns() + 200_000_000  # every process ready before the first due
         self.pipes[0].send(Send(step, room, rate, duration, start_ns))
         time.sleep(max(0.0, (start_ns - time.monotonic_ns()) / 1e9))
-        server0, machine0 = procfs.cpu_seconds(server_pid), procfs.MachineCpu.read()
+        server0, machine0 = procfs.total_cpu_seconds(server_pids), procfs.MachineCpu.read()
         gen0 = [procfs.cpu_seconds(pid) for pid in self.pids]
         started = time.monotonic()
         sent: SendReport = self._reply(self.pipes[0], duration)  # type: ignore[assignment]
-        drains: list[DrainReport] = self._ask(self.pipes, Drain(step, sent.sent, drain), drain)
+        by_room = sent.by_room if self.rooms is not None else None
+        drains: list[DrainReport] = self._ask(
+            self.pipes, Drain(step, sent.sent, drain, by_room), drain
+        )
         window = time.monotonic() - started
-        server_cpu = procfs.cpu_seconds(server_pid) - server0
+        server_cpu = procfs.total_cpu_seconds(server_pids) - server0
         machine = procfs.MachineCpu.read().busy_fraction_since(machine0)
         gen = [procfs.cpu_seconds(pid) - c for pid, c in zip(self.pids, gen0, strict=True)]
         latencies = _merge([d.latencies_us for d in drains])
+        acks = _merge([d.ack_latencies_us for d in drains])
         sockets = sum(d.sockets for d in drains)
         return StepResult(
             rate=rate,
@@ -556,11 +627,13 @@ class LoadGenerator:
             sent=sent.sent,
             scheduled=sent.scheduled,
             deliveries=sum(d.deliveries for d in drains),
-            expected=sent.sent * sockets,
+            expected=sum(d.expected for d in drains),
             p50_ms=percentile(latencies, 0.50) / 1000,
             p95_ms=percentile(latencies, 0.95) / 1000,
             p99_ms=percentile(latencies, 0.99) / 1000,
             max_ms=(latencies[-1] if latencies else 0) / 1000,
+            acks=len(acks),
+            ack_p99_ms=percentile(acks, 0.99) / 1000,
             server_cpu_s=server_cpu,
             window_s=window,
             gen_cpu_max=max(gen) / window if window else 0.0,
@@ -574,11 +647,11 @@ class LoadGenerator:
         )
 
     def closed_loop(
-        self, server_pid: int, step: int, rooms: list[int], duration: float
+        self, server_pids: Sequence[int], step: int, rooms: list[int], duration: float
     ) -> ClosedLoopResult:
         """Every sender socket sends to its room (rooms[i] for the i-th cookie), waits for
         its ack, repeats: sustained acked sends/s."""
-        server0 = procfs.cpu_seconds(server_pid)
+        server0 = procfs.total_cpu_seconds(server_pids)
         report: ClosedLoopReport = self._ask(  # type: ignore[assignment]
             self.pipes[:1], ClosedLoop(step, rooms, duration), duration + ACK_TIMEOUT
         )[0]
@@ -594,5 +667,5 @@ class LoadGenerator:
             ack_p50_ms=percentile(acks, 0.50) / 1000,
             ack_p99_ms=percentile(acks, 0.99) / 1000,
             deliveries=report.deliveries,
-            server_cpu_s=procfs.cpu_seconds(server_pid) - server0,
+            server_cpu_s=procfs.total_cpu_seconds(server_pids) - server0,
         )

@@ -1,6 +1,7 @@
 """Process and machine counters from /proc, so server cost is measured from outside it."""
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,25 @@ def cpu_seconds(pid: int) -> float:
     # Fields after the parenthesised command name start at field 3 (state).
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def total_cpu_seconds(pids: Iterable[int]) -> float:
+    """The CPU of several processes together (a cluster's workers, a proxy's processes)."""
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (nginx's workers under its master), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def rss_kib(pid: int) -> int:

@@ -5,6 +5,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .cluster import ClusterPlan, ClusterRun
 from .loadgen import StepResult
 from .scenarios import FanoutResult, PersistResult
 from .search import best
@@ -302,3 +303,124 @@ def targets(runs: Sequence[Sequence[FanoutResult]], storm: StormResult | None) -
              _verdict(storm.clean))
         )  # fmt: skip
     return _table(lines)
+
+
+# The cluster scenario (bench/cluster.py).
+
+CLUSTER_CPU_RATIO = 1.15  # N workers' CPU per delivery, at most this times one worker's
+REDIS_OPS_SPREAD = 0.1  # Redis commands per message: N workers' within 10 % of one's
+
+
+def _workload_label(name: str, plan: ClusterPlan) -> str:
+    if name == "small":
+        return f"{plan.small_rooms} rooms of {plan.small_size}"
+    return f"1 room of {plan.large_size}"
+
+
+def cluster_table(runs: Sequence[ClusterRun], plan: ClusterPlan) -> str:
+    """Each configuration's best step per workload: the most deliveries/s at p99 <= 200 ms
+    with nothing lost, and what it cost the workers, the proxy and Redis."""
+    header = (
+        "workers", "workload", "sockets/worker", "acked sends/s", "del/s p99<=200ms", "p99",
+        "worker CPU ms/1k del", "proxy ms/1k del", "Redis CPU us/msg", "Redis ops/msg", "load",
+    )  # fmt: skip
+    table = [header]
+    for run in runs:
+        for name in ("small", "large"):
+            step = run.workload(name).best
+            s = step.step if step else None
+            table.append((
+                str(run.workers),
+                _workload_label(name, plan),
+                "/".join(str(n) for n in run.sockets_per_worker),
+                _num(s.acks_per_s if s else None),
+                _num(s.deliveries_per_s if s else None),
+                f"{s.p99_ms:.0f} ms" if s else "none passed",
+                _num(step.worker_ms_per_1k if step else None, "{:.1f}"),
+                _num(step.proxy_ms_per_1k if step else None, "{:.1f}"),
+                _num(step.redis_us_per_message if step else None, "{:.1f}"),
+                _num(step.redis_ops_per_message if step else None, "{:.2f}"),
+                f"{run.load[0]:.1f}",
+            ))  # fmt: skip
+    return _table(table)
+
+
+def _pair(a, b, figure: str, fmt: str) -> str:
+    """One figure of two steps, `1 worker / N workers`."""
+    if a is None or b is None:
+        return "-"
+    return f"{_num(getattr(a, figure), fmt)} / {_num(getattr(b, figure), fmt)}"
+
+
+def cluster_comparison(pairs: Sequence[tuple[ClusterRun, ClusterRun]], plan: ClusterPlan):
+    """1 against N workers at the reference rate, per repetition and workload; then the
+    verdicts, on the medians of the repetitions' ratios."""
+    n = plan.workers
+    header = (
+        "workload", "run", "msg/s", f"p99 1w / {n}w", f"CPU ms/1k del 1w / {n}w", "ratio",
+        "extra us/msg",
+        f"Redis ops/msg 1w / {n}w", "ratio", f"Redis us/msg 1w / {n}w", "Redis calls/msg",
+    )  # fmt: skip
+    table = [header]
+    ratios: dict[str, tuple[list, list]] = {"small": ([], []), "large": ([], [])}
+    for r, (one, many) in enumerate(pairs):
+        for name in ("small", "large"):
+            rate = plan.small_reference if name == "small" else plan.large_reference
+            a, b = one.workload(name).reference, many.workload(name).reference
+            cpu = _over(b.worker_ms_per_1k, a.worker_ms_per_1k) if a and b else None
+            ops = _over(b.redis_ops_per_message, a.redis_ops_per_message) if a and b else None
+            ratios[name][0].append(cpu)
+            ratios[name][1].append(ops)
+            calls = (
+                ", ".join(f"{c} {v:.2f}" for c, v in list(b.calls_per_message().items())[:3])
+                if b
+                else "-"
+            )
+            table.append((
+                _workload_label(name, plan), str(r + 1),
+                _num(rate, "{:,.1f}"),
+                _pair(a, b, "p99_ms", "{:.0f} ms"),
+                _pair(a, b, "worker_ms_per_1k", "{:.1f}") if a and b else "not all delivered",
+                _num(cpu, "{:.2f}"),
+                _num(b.worker_us_per_message - a.worker_us_per_message if a and b else None,
+                     "{:.0f}"),
+                _pair(a, b, "redis_ops_per_message", "{:.2f}"),
+                _num(ops, "{:.2f}"),
+                _pair(a, b, "redis_us_per_message", "{:.1f}"),
+                calls,
+            ))  # fmt: skip
+    lines: list[tuple[str, str, str]] = [("target", "measured", "verdict")]
+    for name in ("small", "large"):
+        cpu, ops = ratios[name]
+        label = _workload_label(name, plan)
+        middle = _median(cpu)
+        lines.append((
+            f"{label}: worker CPU per delivery, {n} workers <= {CLUSTER_CPU_RATIO} x 1 worker's",
+            _spread(cpu, "{:.2f}", " x"),
+            _verdict(None if middle is None else middle <= CLUSTER_CPU_RATIO),
+        ))  # fmt: skip
+        middle = _median(ops)
+        lines.append((
+            f"{label}: Redis commands per message, {n} workers = 1 worker's (+-10 %)",
+            _spread(ops, "{:.2f}", " x"),
+            _verdict(None if middle is None else abs(middle - 1) <= REDIS_OPS_SPREAD),
+        ))  # fmt: skip
+    for name in ("small", "large"):
+        best_runs = [run.workload(name).best for pair in pairs for run in pair]
+        label = _workload_label(name, plan)
+        lines.append((
+            f"{label}: a rate with p99 <= 200 ms, nothing lost, in every configuration",
+            f"{sum(b is not None for b in best_runs)} of {len(best_runs)}",
+            _verdict(all(b is not None for b in best_runs)),
+        ))  # fmt: skip
+    notes = (
+        f"Compared at one reference rate, the same for every configuration ({plan.reference_steps} "
+        "steps each, summed; every message must reach every member). Worker CPU: the workers' own "
+        "(user+sys, /proc), summed. Redis: its INFO counters around each step, per acked "
+        "message, without the periodic presence refresh (its script and the commands it runs: "
+        "per socket every PARLEY_HEADS_INTERVAL; Redis CPU only from steps it missed) and the "
+        "bench's own INFO. extra us/msg: the N "
+        "workers' CPU per message less one worker's (each worker with a member in a room "
+        "receives each of its events once; bench.redis_fanout measures one such receive)."
+    )
+    return _table(table) + "\n" + notes + "\n\n" + _table(lines)

@@ -152,13 +152,13 @@ def run_fanout(
                             f"({reopened.failed} failed)"
                         )
                     result = gen.step(
-                        pid, next(ctx.steps), room.id, rate, plan.step_seconds, plan.drain_seconds
+                        [pid], next(ctx.steps), room.id, rate, plan.step_seconds, plan.drain_seconds
                     )
                     ctx.say(f"  {result.line()}")
                     return result
 
                 settle(pid)
-                low = gen.step(pid, next(ctx.steps), room.id, 1.0, plan.low_rate_seconds,
+                low = gen.step([pid], next(ctx.steps), room.id, 1.0, plan.low_rate_seconds,
                                plan.drain_seconds)  # fmt: skip
                 ctx.say(f"  1 msg/s: {low.line()}")
                 steps = search(run_step, members, plan.search, ctx.deadline)
@@ -191,7 +191,7 @@ def run_persist(
             if connected.failed:
                 raise RuntimeError(f"persist {label}: sockets failed: {connected.failures}")
             result = gen.closed_loop(
-                server.pid, next(ctx.steps), [room.id for room in rooms], plan.persist_seconds
+                [server.pid], next(ctx.steps), [room.id for room in rooms], plan.persist_seconds
             )
             settle(server.pid)
             gen.close()

@@ -53,7 +53,7 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     show_change_link = True
-    fields = ("user", "role", "last_read_seq", "muted", "joined_at")
+    fields = ("user", "role", "last_read_seq", "notify", "joined_at")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -130,12 +130,12 @@ class MembershipAdmin(RefusalsShown, admin.ModelAdmin):
     list_filter = ("role", "room__kind")
     search_fields = ("user__username", "room__name")
     raw_id_fields = ("user", "room")
-    fields = ("room", "user", "role", "last_read_seq", "muted", "joined_at")
+    fields = ("room", "user", "role", "last_read_seq", "notify", "joined_at")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return ("last_read_seq", "muted", "joined_at")
-        return ("room", "user", "last_read_seq", "muted", "joined_at")
+            return ("last_read_seq", "notify", "joined_at")
+        return ("room", "user", "last_read_seq", "notify", "joined_at")
 
     def has_delete_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.room.is_direct:

@@ -12,6 +12,8 @@ from django.dispatch import receiver
 from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
+from . import notifications
+
 
 def room_name_key(name: str) -> str:
     """The form of a room name that must be unique: case- and width-insensitive."""
@@ -89,8 +91,11 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
     last_read_seq = models.PositiveBigIntegerField(default=0)
-    # The member hears no notifications from this room (its messages still arrive).
-    muted = models.BooleanField(default=False)
+    # How much of this room notifies the member (chat.notifications); messages arrive
+    # and count as unread whatever it is.
+    notify = models.CharField(
+        max_length=8, choices=notifications.ROOM_CHOICES, default=notifications.DEFAULT
+    )
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

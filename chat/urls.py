@@ -4,6 +4,7 @@ from .http import api, files, pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("resume/", pages.resume, name="resume"),
     path("rooms/join/", pages.join, name="join"),
     path("rooms/<int:room_id>/", pages.room, name="room"),
     path("dm/<str:username>/", pages.direct, name="direct"),

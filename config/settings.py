@@ -179,7 +179,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "resume"  # the room this browser last showed (chat.http.pages.resume)
 LOGOUT_REDIRECT_URL = "login"
 
 # Mail (password resets, confirming an address): EMAIL_URL, e.g. smtp+tls://user:pass@host:587,
@@ -327,7 +327,7 @@ PARLEY_LIMIT_DEFAULTS = {
     "typing": (60, 60),  # typing notices (besides one per room per 2 s)
     "read": (240, 60),  # read pointers moved
     "room_create": (10, 600),  # rooms created (public or private), direct rooms opened
-    "room_change": (30, 600),  # renames, topics, leaving, muting
+    "room_change": (30, 600),  # renames, topics, leaving, notification settings
     "member_change": (60, 600),  # members added, removed or given a role
     "upload": (20, 300),  # files uploaded
     "search": (30, 60),  # searches

@@ -13,17 +13,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
+from websockets.asyncio.client import connect
+
 from config.cluster import nginx_binary, proxy_command, proxy_config, worker_command
 from tests.support import (
     HOST,
     Certificates,
+    Peer,
     ServerProcess,
     free_port,
     require_service,
     start_server,
+    stop_reader,
 )
 
 ACCEPTED = '"WebSocket /ws/" [accepted]'  # what uvicorn logs for each socket it takes
+# A worker's start (Python, Django, the app) can take half a minute on a loaded machine.
+WORKER_START_SECONDS = 90.0
+# A browser waits for a handshake as long as TCP does; a client that gave up sooner would
+# only come back and add to the queue.
+OPEN_TIMEOUT = 30.0
 
 
 def require_nginx() -> str:
@@ -76,7 +85,7 @@ class Cluster:
         for index in range(len(self.ports)):
             self.workers.append(self._start_worker(index))
         for worker in self.workers:
-            worker.wait_ready()
+            worker.wait_ready(timeout=WORKER_START_SECONDS)
         run_dir = self.tmp_path / "proxy"
         run_dir.mkdir()
         certificates = self.https.certificates if self.https else None
@@ -121,7 +130,7 @@ class Cluster:
     def start_worker(self, index: int) -> None:
         """Start the stopped worker again on its port, and wait until it answers."""
         self.workers[index] = self._start_worker(index)
-        self.workers[index].wait_ready()
+        self.workers[index].wait_ready(timeout=WORKER_START_SECONDS)
 
     def restart(self, index: int) -> str:
         """SIGTERM the worker, wait for it to exit, start it again on its port; how long
@@ -133,6 +142,27 @@ class Cluster:
         return (
             f"stopped in {stopped - began:.1f} s, up again {time.monotonic() - stopped:.1f} s later"
         )
+
+    def kill(self, index: int) -> None:
+        """kill -9 of the worker, by its pid; returns once it is gone."""
+        process = self.workers[index].process
+        process.kill()
+        process.wait()
+
+    async def open_peer(self, stack, name: str, cookie: str, *, worker: int) -> Peer:
+        """A socket straight to one worker (`cookie`: the Cookie header), as the proxy
+        would forward it: the origin is the proxy's."""
+        socket = await stack.enter_async_context(
+            connect(
+                f"ws://{HOST}:{self.ports[worker]}/ws/",
+                origin=self.url,
+                additional_headers={"Cookie": cookie},
+                open_timeout=OPEN_TIMEOUT,
+            )
+        )
+        peer = Peer(name, socket)
+        stack.push_async_callback(stop_reader, peer)
+        return peer
 
     def stop(self) -> None:
         for process in [self.proxy, *self.workers]:
@@ -150,7 +180,8 @@ class Cluster:
         return [w.name for w in self.workers for _ in range(w.log.read_text().count(ACCEPTED))]
 
     def tails(self) -> str:
-        return "\n".join([*(w.log_tail() for w in self.workers), self.proxy.log_tail()])
+        proxy = [self.proxy.log_tail()] if self.proxy is not None else []
+        return "\n".join([*(w.log_tail() for w in self.workers), *proxy])
 
     def no_tracebacks(self) -> None:
         for name, text in self.worker_logs().items():

@@ -214,6 +214,18 @@ class FakeSocket:
         self.room_ids.discard(room_id)
 
 
+class UnreachablePresence:
+    """A presence store (chat.realtime.presence) whose Redis is away: every call fails."""
+
+    async def _away(self, *args, **kwargs):
+        raise ConnectionError("Redis is away")
+
+    check_in = check_out = sweep = refresh = statuses = live_sockets = _away
+
+    async def close(self) -> None:
+        """Nothing to let go of."""
+
+
 async def connect(hub, socket: FakeSocket) -> None:
     """Attach the socket to the hub with its initial rooms, as a consumer does."""
     await hub.attach(socket)
@@ -505,11 +517,11 @@ async def open_peer(
         )
     )
     peer = Peer(name, socket)
-    stack.push_async_callback(_stop_reader, peer)
+    stack.push_async_callback(stop_reader, peer)
     return peer
 
 
-async def _stop_reader(peer: Peer) -> None:
+async def stop_reader(peer: Peer) -> None:
     peer.reader.cancel()
     await asyncio.gather(peer.reader, return_exceptions=True)
 
@@ -630,87 +642,3 @@ def make_certificates(directory: Path, name: str = "server") -> Certificates:
     for step in steps:
         _openssl(*step, cwd=directory)
     return Certificates(directory / "ca.crt", directory / f"{name}.crt", directory / f"{name}.key")
-
-
-# A Redis of a test's own that speaks only TLS, as hosted Redis does:
-# `running_tls_redis(directory)` makes a throwaway certificate authority and a server
-# certificate for 127.0.0.1 in `directory` (`make_certificates` above), starts `redis-server`
-# there on a free TLS port and no plain one, and stops it by its pid on the way out. It
-# yields a `TLSRedis` with three URLs: `url` skips verification, as hosted Redis often
-# needs (`ssl_cert_reqs=none`), `verified_url` checks the server against the
-# authority (`ssl_ca_certs=`), and `bare_url` says neither, as hosted Redis hands it
-# out. Without redis-server or openssl the caller is skipped, or failed under CI=true
-# (require_service above). Use it as
-# `with running_tls_redis(tmp_path) as redis:` from a fixture of any scope.
-
-REDIS_START_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class TLSRedis:
-    port: int
-    ca_file: Path
-
-    @property
-    def bare_url(self) -> str:
-        """As hosted Redis hands it out: verified against the system's authorities."""
-        return f"rediss://127.0.0.1:{self.port}/0"
-
-    @property
-    def url(self) -> str:
-        return f"{self.bare_url}?ssl_cert_reqs=none"
-
-    @property
-    def verified_url(self) -> str:
-        return f"{self.bare_url}?ssl_ca_certs={self.ca_file}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_ready(server: subprocess.Popen, tls: TLSRedis, log: Path) -> None:
-    deadline = time.monotonic() + REDIS_START_TIMEOUT
-    while True:
-        if server.poll() is not None:
-            raise RuntimeError(f"redis-server exited ({server.returncode}): {log.read_text()}")
-        client = redis.Redis.from_url(tls.url, socket_timeout=1)
-        try:
-            client.ping()
-            return
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-        finally:
-            client.close()
-
-
-@contextlib.contextmanager
-def running_tls_redis(directory: Path) -> Iterator[TLSRedis]:
-    if shutil.which("redis-server") is None:
-        require_service("redis-server", "a Redis of the test's own that speaks only TLS")
-    made = make_certificates(directory, "redis")
-    tls = TLSRedis(_free_port(), made.ca_file)
-    log = directory / "redis.log"
-    # A free port can be taken between the probe and the start: then redis-server exits,
-    # and the start fails with its log, which says so.
-    server = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", "0", "--tls-port", str(tls.port),
-         "--tls-cert-file", str(made.certificate), "--tls-key-file", str(made.key),
-         "--tls-ca-cert-file", str(tls.ca_file), "--tls-auth-clients", "no",
-         "--save", "", "--appendonly", "no", "--dir", str(directory), "--logfile", str(log)],
-        cwd=directory,
-    )  # fmt: skip
-    try:
-        _wait_until_ready(server, tls, log)
-        yield tls
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()

@@ -28,7 +28,8 @@ def error_response(error: ChatError) -> JsonResponse:
 
 
 def api_view(*methods: str) -> Callable:
-    """Session-authenticated JSON endpoint; every ChatError becomes its JSON error."""
+    """Session-authenticated JSON endpoint; every ChatError becomes its JSON error, and a
+    database that cannot be reached (reading the session included) `unavailable` (503)."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -38,9 +39,9 @@ def api_view(*methods: str) -> Callable:
                 response = error_response(error)
                 response["Allow"] = ", ".join(methods)
                 return response
-            if not request.user.is_authenticated:
-                return error_response(ChatError("unauthorized", _("Log in first.")))
             try:
+                if not request.user.is_authenticated:
+                    return error_response(ChatError("unauthorized", _("Log in first.")))
                 return view(request, *args, **kwargs)
             except ChatError as error:
                 return error_response(error)
@@ -191,7 +192,7 @@ def member(request: HttpRequest, room_id: int, username: str) -> JsonResponse:
 
 @api_view("PATCH")
 def membership(request: HttpRequest, room_id: int) -> JsonResponse:
-    services.set_muted(request.user, room_id, muted=json_body(request).get("muted"))
+    services.set_room_notify(request.user, room_id, json_body(request).get("notify"))
     return JsonResponse(queries.room_for_user(request.user, room_id))
 
 

@@ -68,6 +68,26 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
     )
 
 
+# The room a browser last showed, as "<user id>:<room id>" (set by app.js).
+LAST_ROOM_COOKIE = "parley_room"
+
+
+@login_required
+def resume(request: HttpRequest) -> HttpResponse:
+    """Where logging in lands: the room this browser last showed this user, if they may
+    still open it, else the home page."""
+    user_id, _, room_id = request.COOKIES.get(LAST_ROOM_COOKIE, "").partition(":")
+    known = room_id.isascii() and room_id.isdigit() and len(room_id) <= 18  # fits a bigint
+    if user_id == str(request.user.pk) and known:
+        try:
+            queries.room_for_user(request.user, int(room_id))
+        except ChatError:
+            pass
+        else:
+            return redirect("room", room_id=int(room_id))
+    return redirect("home")
+
+
 @login_required
 def direct(request: HttpRequest, username: str) -> HttpResponse:
     """A link to a DM: the existing room, or the app shell, which opens it by POST.

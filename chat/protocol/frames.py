@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from django.urls import reverse
 
+from .. import notifications
 from ..errors import ChatError
 
 QUOTE_CHARS = 120
@@ -98,9 +99,18 @@ def message_dict(message) -> dict:
     }
 
 
-def room_dict(room, membership, *, unread: int = 0, mentions: int = 0, peer=None) -> dict:
+def room_dict(
+    room,
+    membership,
+    *,
+    unread: int = 0,
+    mentions: int = 0,
+    peer=None,
+    notify_default: str = notifications.GLOBAL_DEFAULT,
+) -> dict:
     """A room as seen by one user (direct rooms are named after the other person, or
-    "Deleted user" once their account is gone)."""
+    "Deleted user" once their account is gone). `notify_default` is the user's own
+    default, which `notify_default` in the payload resolves for this room."""
     return {
         "id": room.pk,
         "name": user_dict(peer)["display_name"] if room.is_direct else room.name,
@@ -112,7 +122,8 @@ def room_dict(room, membership, *, unread: int = 0, mentions: int = 0, peer=None
         "unread": unread,
         "unread_mentions": mentions,
         "role": membership.role if membership else None,
-        "muted": membership.muted if membership else False,
+        "notify": membership.notify if membership else notifications.DEFAULT,
+        "notify_default": notifications.room_default(room.kind, notify_default),
         "peer": user_dict(peer) if room.is_direct else None,
         "last_message_at": iso_utc(room.last_message_at),
     }

@@ -16,6 +16,7 @@ import json
 from functools import cache
 from typing import Any
 
+from .. import notifications
 from ..errors import STATUS_BY_CODE
 from .frames import encode
 
@@ -83,7 +84,8 @@ SHAPES: dict[str, dict] = {
             "unread": COUNT,
             "unread_mentions": COUNT,
             "role": nullable(ROLE),
-            "muted": BOOL,
+            "notify": {"enum": [notifications.DEFAULT, *notifications.Level.values]},
+            "notify_default": {"enum": notifications.Level.values},
             "peer": nullable(ref("User")),
             "last_message_at": nullable(TIME),
         }

@@ -38,14 +38,23 @@ def rooms_for_user(user: AbstractBaseUser, *, with_last_message: bool = False) -
     """The user's rooms, most recently active first, with unread counts."""
     memberships = list(
         Membership.objects.filter(user=user)
-        .select_related("room")
+        .select_related("room", "user")
         .annotate(unread=_unread(user), unread_mentions=_unread(user, mentioned=True))
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")
     )
     direct_ids = [m.room_id for m in memberships if m.room.is_direct]
     peers = peers_by_room(user, direct_ids) if direct_ids else {}
+    # The user as stored now, not as the caller holds it: a socket's user was read at
+    # its handshake, before a later change of the default.
     rooms = [
-        room_dict(m.room, m, unread=m.unread, mentions=m.unread_mentions, peer=peers.get(m.room_id))
+        room_dict(
+            m.room,
+            m,
+            unread=m.unread,
+            mentions=m.unread_mentions,
+            peer=peers.get(m.room_id),
+            notify_default=m.user.notify_default,
+        )
         for m in memberships
     ]
     if with_last_message and rooms:
@@ -67,12 +76,23 @@ def room_for_user(user: AbstractBaseUser, room_id: int) -> dict:
     room, membership = room_for_reader(user, room_id)
     peer = peers_by_room(user, [room.pk]).get(room.pk) if room.is_direct else None
     unread = mentions = 0
+    notify_default = user.notify_default
     if membership is not None:
         counts = Membership.objects.filter(pk=membership.pk).annotate(
             unread=_unread(user), unread_mentions=_unread(user, mentioned=True)
         )
-        unread, mentions = counts.values_list("unread", "unread_mentions").get()
-    return room_dict(room, membership, unread=unread, mentions=mentions, peer=peer)
+        # The default as stored now (see rooms_for_user), in the same query.
+        unread, mentions, notify_default = counts.values_list(
+            "unread", "unread_mentions", "user__notify_default"
+        ).get()
+    return room_dict(
+        room,
+        membership,
+        unread=unread,
+        mentions=mentions,
+        peer=peer,
+        notify_default=notify_default,
+    )
 
 
 def public_rooms(user: AbstractBaseUser, limit: int = 50) -> list[Room]:

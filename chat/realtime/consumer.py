@@ -8,7 +8,7 @@ import uuid
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -28,7 +28,7 @@ from ..protocol.commands import (
     Typing,
     parse_frame,
 )
-from . import fanout, presence
+from . import fanout
 from .dbcalls import batched
 from .framewriter import DirectWriter, Event
 from .hub import Hub
@@ -185,7 +185,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.hub.subscribe(self, room_ids - self._revoked_while_connecting)
         rooms = await _hello_rooms(self.user)
         await self.hub.check_in(self, "active")
-        people = await self.hub.presence.statuses(await _presence_peers(self.user), presence.now())
+        people = await self.hub.statuses(await _presence_peers(self.user))
         await self.accept()
         self._writer = DirectWriter.for_send(self.base_send)
         await self.send_frame(frames.hello(self.user, rooms, people))
@@ -257,6 +257,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.send_frame(frames.with_request_id(reply, command.request_id))
         except ChatError as error:
             await self.send_error(error, command)
+        except (OperationalError, InterfaceError) as exc:
+            # The database cannot be reached (a restart, a failover): one line per frame,
+            # no traceback, as every frame fails alike until it is back.
+            logger.warning("database unavailable for a frame (%s: %s)", type(exc).__name__, exc)
+            await self.send_error(ChatError("unavailable", _("Try again shortly.")), command)
         except DatabaseError:
             logger.exception("database error handling a frame")
             await self.send_error(ChatError("unavailable", _("Try again shortly.")), command)

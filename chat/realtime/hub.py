@@ -40,6 +40,15 @@ logger = logging.getLogger(__name__)
 
 MAX_ROUTED_TOGETHER = 256  # events already arrived, routed in one pass
 SHUTDOWN_FLUSH_SECONDS = 5.0  # at most this long publishing what is queued at shutdown
+# After the bus failed to receive, the hub tries again this long later, doubling from the
+# first value up to the second: a Redis that comes back is heard within a second.
+RECEIVE_RETRY_SECONDS = (0.1, 1.0)
+
+
+def receive_retry_delay(failures: int) -> float:
+    """Seconds to wait after `failures` receives in a row failed."""
+    first, longest = RECEIVE_RETRY_SECONDS
+    return min(longest, first * 2 ** (failures - 1))
 
 
 class Socket(Protocol):
@@ -93,6 +102,15 @@ def _end_sessions(selector: str, sockets: list[Socket]) -> None:
         if ended["only"] not in (None, socket.session_id) or ended["keep"] == socket.session_id:
             continue
         socket.session_ended()
+
+
+def _presence_failed(doing: str, exc: Exception) -> None:
+    logger.warning(
+        "presence store unavailable for %s (%s: %s); sockets serve on",
+        doing,
+        type(exc).__name__,
+        exc,
+    )
 
 
 def _deliver_pending(pending: dict[Socket, list[Event]]) -> None:
@@ -156,7 +174,11 @@ class Hub:
         (checked in across every process, or admitted here). The counts are read and
         the socket counted with no wait between, so sockets arriving together cannot
         all slip under a cap; `detach` lets it go."""
-        live = await self.presence.live_sockets(socket.user_id, presence.now())
+        try:
+            live = await self.presence.live_sockets(socket.user_id, presence.now())
+        except Exception as exc:
+            _presence_failed("counting a user's sockets", exc)
+            live = 0  # this process's count still holds
         if len(self._admitted) >= settings.PARLEY_MAX_SOCKETS:
             return "server full"
         if self._per_address[socket.address] >= settings.PARLEY_MAX_SOCKETS_PER_ADDRESS:
@@ -244,16 +266,36 @@ class Hub:
             logger.warning("heads after a reconnect failed; next interval then", exc_info=True)
 
     async def check_in(self, socket: Socket, state: str) -> None:
-        """Record the socket's presence state; announce the user's change, if any."""
+        """Record the socket's presence state; announce the user's change, if any. If the
+        store cannot be reached the socket serves on, and the next heads round (which
+        checks every socket in) records it."""
         socket.presence_state = state
-        change = await self.presence.check_in(
-            socket.user_id, socket.presence_id, state, presence.now()
-        )
-        await self._announce([change])
+        try:
+            change = await self.presence.check_in(
+                socket.user_id, socket.presence_id, state, presence.now()
+            )
+            await self._announce([change])
+        except Exception as exc:
+            _presence_failed("a check-in", exc)
 
     async def check_out(self, socket: Socket) -> None:
-        change = await self.presence.check_out(socket.user_id, socket.presence_id, presence.now())
-        await self._announce([change])
+        """If the store cannot be reached, the socket's check-in expires instead."""
+        try:
+            change = await self.presence.check_out(
+                socket.user_id, socket.presence_id, presence.now()
+            )
+            await self._announce([change])
+        except Exception as exc:
+            _presence_failed("a check-out", exc)
+
+    async def statuses(self, user_ids: list[int]) -> dict[int, dict]:
+        """These people's presence, for a hello; none while the store cannot be reached
+        (the changes announced once it is back tell the client)."""
+        try:
+            return await self.presence.statuses(user_ids, presence.now())
+        except Exception as exc:
+            _presence_failed("reading statuses", exc)
+            return {}
 
     async def refresh_presence(self) -> None:
         """Check every local socket in again, and count gone the sockets of any process
@@ -291,10 +333,18 @@ class Hub:
                 failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 failures += 1
-                logger.exception("hub receive failed; clients will catch up from heads")
-                await asyncio.sleep(min(5, 0.25 * 2**failures))
+                if failures == 1:
+                    logger.exception("hub receive failed; clients will catch up from heads")
+                else:  # the same outage: no traceback each time
+                    logger.warning(
+                        "hub receive failed %d times in a row (%s: %s)",
+                        failures,
+                        type(exc).__name__,
+                        exc,
+                    )
+                await asyncio.sleep(receive_retry_delay(failures))
                 continue
             if hold := coalescer.hold(self.clock.time()):
                 await self.clock.sleep(hold)

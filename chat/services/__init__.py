@@ -16,6 +16,7 @@ from .moderation import (
     moderate_room,
     moderate_set_role,
 )
+from .notifications import set_notify_default, set_room_notify
 from .people import remove_person
 from .rooms import (
     block_user,
@@ -25,7 +26,6 @@ from .rooms import (
     leave_room,
     mark_read,
     open_direct,
-    set_muted,
     unblock_user,
     update_room,
 )
@@ -58,8 +58,9 @@ __all__ = [
     "remove_member",
     "remove_person",
     "send_message",
-    "set_muted",
+    "set_notify_default",
     "set_role",
+    "set_room_notify",
     "typing",
     "unblock_user",
     "update_room",

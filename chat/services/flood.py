@@ -9,8 +9,10 @@ the rest of its Redis work (docs/performance.md). A user far below the limit nee
 none: each process counts the sends it takes, and only once a user's count for the
 window passes half the limit does every further send add this process's count to
 the shared counter and read back the total of all processes. One process is exact.
-A user whose tabs are on P processes can get up to about max(N, P × N/2) sends into
-one window before every process refuses: it is a guard against floods, not an account.
+A user whose tabs are on P processes, sending from them in turn, gets about
+max(N, P × N/2) sends into one window before every process refuses (one who spends N on
+one process first, then turns to the others, up to N + (P − 1) × N/2): it is a guard
+against floods, not an account.
 """
 
 import functools

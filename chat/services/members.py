@@ -32,7 +32,7 @@ def join(user: AbstractBaseUser, room: Room, role: str = Membership.Role.MEMBER)
 
 
 def _room_frame(user: AbstractBaseUser, room_id: int) -> dict:
-    """The room as the member sees it once the change committed (role, mute, unread)."""
+    """The room as the member sees it once the change committed (role, level, unread)."""
     return frames.room(room_for_user(user, room_id))
 
 
@@ -41,7 +41,8 @@ def _member_room_frame(user_id: int, room_id: int) -> dict:
 
 
 def announce_membership(user_id: int, room_id: int) -> None:
-    """After commit, the member's sockets get their room again, with its new role or mute."""
+    """After commit, the member's sockets get their room again, with its new role or
+    notification level."""
     publish_on_commit(partial(_member_room_frame, user_id, room_id), user=user_id)
 
 

@@ -1,5 +1,5 @@
 """Rooms: create, join, open a direct conversation, rename and set the topic, leave,
-mute, mark read, and blocks between people.
+mark read, and blocks between people.
 
 Every change validates, writes in one transaction and publishes after commit.
 """
@@ -16,7 +16,7 @@ from ..models import Block, Membership, Room, direct_key, room_name_key
 from ..protocol import frames
 from ..realtime.fanout import publish_on_commit
 from .cleaning import clean_room_name, clean_topic
-from .members import announce_membership, drop, hand_on_ownership, join
+from .members import drop, hand_on_ownership, join
 
 
 def create_or_join_room(user: AbstractBaseUser, name: str) -> tuple[Room, bool]:
@@ -130,18 +130,6 @@ def leave_room(user: AbstractBaseUser, room_id: int) -> None:
         drop(user, room)
         if membership.role == Membership.Role.OWNER:
             hand_on_ownership(room)
-
-
-def set_muted(user: AbstractBaseUser, room_id: int, *, muted: bool) -> bool:
-    """The member mutes (or unmutes) notifications from a room, on every device."""
-    if not isinstance(muted, bool):
-        raise ChatError("bad_request", "`muted` must be true or false.")
-    limits.spend("room_change", user.pk)
-    with transaction.atomic():
-        _room, membership = room_for_poster(user, room_id)
-        Membership.objects.filter(pk=membership.pk).update(muted=muted)
-        announce_membership(user.pk, room_id)
-    return muted
 
 
 def block_user(user: AbstractBaseUser, username: str) -> None:

@@ -1,5 +1,6 @@
 """Keyboard-only use, the phone-width layout, the live region, idle presence (with a fake
-clock) and the home page's notification opt-in, in the browser."""
+clock), the one-time notification offer and the notification settings page, in the
+browser."""
 
 import re
 import uuid
@@ -110,6 +111,8 @@ def test_every_control_on_the_chat_page_has_an_accessible_name(people):
     join_room(page, f"labels {uuid.uuid4().hex[:6]}")
     page.locator("#members-toggle").click()
     expect(page.locator("#member-list li")).to_have_count(1)
+    page.locator("#notify-toggle").click()
+    expect(page.locator("#notify-menu")).to_be_visible()
     assert unnamed_controls(page) == []
 
 
@@ -269,15 +272,62 @@ def test_a_user_without_input_for_the_idle_timeout_shows_as_idle_to_others(peopl
     assert alice.errors == []
 
 
-def test_the_home_page_offers_notifications_until_the_browser_has_asked(people):
+def test_the_home_page_offers_notifications_once_and_the_offer_works_by_keyboard(people):
     alice = people("alice")
     page = alice.new_page()
     page.add_init_script(NOTIFICATION_STUB % "default")
     page.goto(alice.server.url)
-    button = page.get_by_role("button", name="Enable notifications")
-    expect(button).to_be_visible()
+    prompt = page.locator("#notify-prompt")
+    expect(prompt).to_have_attribute("role", "region")
+    expect(prompt).to_have_accessible_name(re.compile(r"^Get desktop notifications"))
+    tab_to(page, "notify-dismiss")
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("button", name="Enable notifications")).to_be_focused()
     assert page.evaluate("window.__permissionRequests") == 0
-    button.click()
-    expect(button).to_be_hidden()
+    page.keyboard.press("Enter")
+    expect(prompt).to_be_hidden()
     assert page.evaluate("window.__permissionRequests") == 1
+    # Focus is not lost with the offer: it moves on into the page.
+    assert page.evaluate("document.activeElement !== document.body")
+    page.reload()
+    expect(page.locator("#home-rooms")).to_be_visible()
+    expect(prompt).to_be_hidden()
+    assert alice.errors == []
+
+
+def test_the_notification_settings_page_works_by_keyboard_and_names_every_control(people):
+    alice = people("alice")
+    page = alice.new_page()
+    page.add_init_script(NOTIFICATION_STUB % "default")
+    page.goto(f"{alice.server.url}/accounts/profile/")
+    link = page.get_by_role("link", name="Notification settings")
+    link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/accounts/notifications/$"))
+    group = page.get_by_role("group", name="By default, notify me of")
+    expect(group.get_by_role("radio")).to_have_count(3)
+    tab_to(page, "id_notify_default_1")
+    expect(page.get_by_role("radio", name="Mentions and direct messages")).to_be_checked()
+    page.keyboard.press("ArrowUp")
+    expect(page.get_by_role("radio", name="All messages")).to_be_checked()
+    page.keyboard.press("Enter")
+    expect(page.locator(".flash")).to_have_text("Your notification settings were saved.")
+    expect(page.get_by_role("radio", name="All messages")).to_be_checked()
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll("button, input, select, textarea, a[href]")]
+            .filter((node) => node.checkVisibility())
+            .filter((node) => {
+                const labelled = node.labels?.length || node.getAttribute("aria-label")
+                    || node.getAttribute("aria-labelledby") || node.title;
+                return !labelled && !node.textContent.trim();
+            })
+            .map((node) => node.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+    tab_to(page, "notify-enable")
+    page.keyboard.press("Enter")
+    expect(page.locator("#notify-permission")).to_have_text(
+        "Desktop notifications are on in this browser."
+    )
+    expect(page.locator("#notify-permission")).to_be_focused()
     assert alice.errors == []

@@ -6,6 +6,8 @@ import uuid
 
 from playwright.sync_api import Page, WebSocket, expect
 
+from tests.browser.conftest import PASSWORD
+
 MESSAGES = "#messages li.msg:not(.msg-pending) .msg-body"
 
 
@@ -209,3 +211,22 @@ def test_a_socket_closed_for_a_server_restart_reconnects_at_once(people):
     assert waits["1012"][0] == waits["1006"][0] == "waiting"
     assert 0 <= waits["1012"][1] <= 260, waits
     assert waits["1006"][1] >= 250, waits
+
+
+def test_logging_in_again_lands_in_the_room_last_open(people):
+    alice = people("alice")
+    page = alice.new_page()
+    page.goto(alice.server.url)
+    room_id = join_room(page, f"my usual room {uuid.uuid4().hex[:6]}")
+    join_room(page, f"somewhere {uuid.uuid4().hex[:6]}")
+    page.locator(f'a.room-link[href="/rooms/{room_id}/"]').click()
+    page.wait_for_url(f"**/rooms/{room_id}/")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/accounts/login/**")
+    page.fill("input[name=username]", alice.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{alice.server.url}/rooms/{room_id}/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    # Logging out, the tab asked whether it was still signed in: 401, as it should be.
+    assert [e for e in alice.errors if "status of 401" not in e] == []

@@ -1,11 +1,12 @@
-"""Presence dots, message search, per-room mute and desktop notifications in the browser."""
+"""Presence dots and message search in the browser; the notification stub that
+tests/browser/test_notifications.py uses."""
 
 import re
 import uuid
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_chat_client import MESSAGES, join_room, post_messages, send_from_composer
+from tests.browser.test_chat_client import join_room, post_messages
 
 SENT = "#messages li.msg:not(.msg-pending)"
 ROOM_URL = re.compile(r"/rooms/\d+/$")
@@ -110,6 +111,8 @@ def test_search_finds_a_message_and_its_result_opens_the_room_with_it_highlighte
     expect(results).to_have_count(1)
     expect(panel.locator("#search-status")).to_have_text(f"1 result for “{needle}”")
     expect(results.first.locator(".search-result-text strong")).to_have_text(needle)
+    # The word searched for is marked where it appears, inside the Markdown's bold.
+    expect(results.first.locator(".search-result-text strong mark.search-hit")).to_have_text(needle)
     expect(results.first.locator(".search-result-room")).to_have_text(f"#{room_name}")
     expect(results.first.locator(".search-result-author")).to_have_text(alice.username)
 
@@ -149,86 +152,6 @@ def test_search_more_button_pages_on_to_older_results(people):
     expect(results.last).to_have_text(f"hay{tag} number 00")
     expect(more).to_be_hidden()
     expect(page.locator("#search-status")).to_have_text(f"25 results for “hay{tag}”")
-    assert alice.errors == []
-
-
-def test_muting_a_room_shows_the_toggle_pressed_in_another_tab_of_the_same_user(people):
-    alice = people("alice")
-    first = alice.new_page()
-    first.goto(alice.server.url)
-    room_id = join_room(first, f"quiet {uuid.uuid4().hex[:6]}")
-    second = alice.new_page()
-    second.goto(f"{alice.server.url}/rooms/{room_id}/")
-    expect(second.locator("#connection")).to_have_attribute("data-state", "connected")
-    toggles = [page.locator("#mute-toggle") for page in (first, second)]
-    for toggle in toggles:
-        expect(toggle).to_have_attribute("aria-pressed", "false")
-
-    toggles[0].click()
-    for page, toggle in zip((first, second), toggles, strict=True):
-        expect(toggle).to_have_attribute("aria-pressed", "true")
-        expect(page.locator(f'#room-list a[data-room="{room_id}"] .room-muted')).to_have_count(1)
-
-    # From the keyboard in the other tab: unmuted everywhere again.
-    toggles[1].focus()
-    toggles[1].press("Enter")
-    for page, toggle in zip((first, second), toggles, strict=True):
-        expect(toggle).to_have_attribute("aria-pressed", "false")
-        expect(page.locator(f'#room-list a[data-room="{room_id}"] .room-muted')).to_have_count(0)
-    assert alice.errors == []
-
-
-def test_dm_to_a_hidden_tab_notifies_once_and_not_at_all_once_the_room_is_muted(people):
-    alice, bob = people("alice"), people("bob")
-    bob.context.grant_permissions(["notifications"])
-    bob_page = bob.new_page()
-    bob_page.add_init_script(NOTIFICATION_STUB % "granted")
-    bob_page.goto(bob.server.url)
-    room_id = open_dm(bob_page, alice.username)
-    alice_page = alice.new_page()
-    alice_page.goto(alice.server.url)
-    assert open_dm(alice_page, bob.username) == room_id
-    # Permission is already granted: nothing to offer.
-    expect(bob_page.locator("#notify-enable")).to_be_hidden()
-
-    # Visible: no notification.
-    send_from_composer(alice_page, "can you see this")
-    expect(bob_page.locator(MESSAGES)).to_have_text(["can you see this"])
-
-    set_hidden(bob_page, True)
-    long_text = "psst " + "x" * 200
-    send_from_composer(alice_page, long_text)
-    expect(bob_page.locator(MESSAGES)).to_have_count(2)
-    notifications = bob_page.evaluate("window.__notifications")
-    assert len(notifications) == 1
-    assert notifications[0]["title"] == alice.username
-    assert notifications[0]["body"].startswith("psst xxx")
-    assert len(notifications[0]["body"]) <= 120
-
-    set_hidden(bob_page, False)
-    bob_page.locator("#mute-toggle").click()
-    expect(bob_page.locator("#mute-toggle")).to_have_attribute("aria-pressed", "true")
-    set_hidden(bob_page, True)
-    send_from_composer(alice_page, "shh, muted")
-    expect(bob_page.locator(MESSAGES)).to_have_count(3)
-    assert len(bob_page.evaluate("window.__notifications")) == 1
-    # The badge still counts what a muted room receives (the hidden tab has not read it).
-    expect(bob_page.locator(f'#room-list a[data-room="{room_id}"] .badge')).to_have_text("1")
-    assert alice.errors == [] and bob.errors == []
-
-
-def test_enable_notifications_button_asks_only_when_clicked_and_then_goes_away(people):
-    alice = people("alice")
-    page = alice.new_page()
-    page.add_init_script(NOTIFICATION_STUB % "default")
-    page.goto(alice.server.url)
-    join_room(page, f"asking {uuid.uuid4().hex[:6]}")
-    button = page.get_by_role("button", name="Enable notifications")
-    expect(button).to_be_visible()
-    assert page.evaluate("window.__permissionRequests") == 0
-    button.click()
-    expect(button).to_be_hidden()
-    assert page.evaluate("window.__permissionRequests") == 1
     assert alice.errors == []
 
 

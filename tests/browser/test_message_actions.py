@@ -269,3 +269,33 @@ def test_edits_deletions_and_reactions_made_while_offline_appear_after_reconnect
     )
     expect(message(bob_page, "keep me").locator(".reaction-count")).to_have_text("1")
     assert alice.errors == [] and bob.errors == []
+
+
+def test_a_long_message_shows_its_start_and_the_rest_on_request(people):
+    alice = people("alice")
+    page = alice.new_page()
+    page.goto(alice.server.url)
+    join_room(page, f"long {uuid.uuid4().hex[:6]}")
+    lines = [f"line {n:02d}" for n in range(1, 31)]
+    page.fill("#composer-input", "\n".join(lines))
+    page.locator("#composer-input").press("Enter")
+    message = page.locator("#messages li.msg:not(.msg-pending)", has_text="line 01")
+    more = message.locator("button.msg-more")
+    body = message.locator(".msg-text > .msg-body")
+    clipped = "(body) => body.scrollHeight > body.clientHeight + 1"
+    expect(more).to_have_text("Show more")
+    expect(more).to_have_attribute("aria-expanded", "false")
+    assert body.evaluate(clipped)
+    more.click()
+    expect(more).to_have_text("Show less")
+    expect(more).to_have_attribute("aria-expanded", "true")
+    assert not body.evaluate(clipped)
+    more.press("Enter")
+    expect(more).to_have_text("Show more")
+    assert body.evaluate(clipped)
+    # A short message has no such button.
+    send_from_composer(page, "short and sweet")
+    short = page.locator("#messages li.msg:not(.msg-pending)", has_text="short and sweet")
+    expect(short).to_be_visible()
+    expect(short.locator("button.msg-more")).to_have_count(0)
+    assert alice.errors == []

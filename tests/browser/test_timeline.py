@@ -40,7 +40,8 @@ Message.objects.bulk_update(messages, ["created_at", "author_id"])
 # What is wrong with the timeline, worked out from the messages it shows: a divider goes
 # right before the first message of each day (local time) and nowhere else; a message
 # continues its author's run when the one before it is the same author's, the same day,
-# less than five minutes earlier; messages go by seq, pending sends after them.
+# less than five minutes earlier (and no "New messages" line between them); messages go
+# by seq, pending sends after them.
 PROBLEMS = """() => {
     const dayOf = (at) => `${at.getFullYear()}-${at.getMonth() + 1}-${at.getDate()}`;
     const nodes = [...document.getElementById("messages").children];
@@ -51,15 +52,23 @@ PROBLEMS = """() => {
     let pendingSeen = false;
     nodes.forEach((node, index) => {
         const key = node.dataset.key;
+        if (node.classList.contains("unread-divider")) {
+            // "New messages": the message after it shows its author, as after a day divider.
+            if (!nodes[index + 1]?.classList.contains("msg")) problems.push("a stray new line");
+            previous = null;
+            return;
+        }
         if (node.classList.contains("day")) {
-            const next = nodes[index + 1];
+            let next = nodes[index + 1];
+            if (next?.classList.contains("unread-divider")) next = nodes[index + 2];
             const at = next && new Date(next.querySelector("time.msg-time").dateTime);
             if (!at || `d:${dayOf(at)}` !== key) problems.push(`${key} is not before its day`);
             return;
         }
         const at = new Date(node.querySelector("time.msg-time").dateTime);
         const day = dayOf(at);
-        if (!days.has(day) && nodes[index - 1]?.dataset.key !== `d:${day}`) {
+        const above = nodes[index - 1]?.classList.contains("unread-divider") ? 2 : 1;
+        if (!days.has(day) && nodes[index - above]?.dataset.key !== `d:${day}`) {
             problems.push(`${key} opens ${day} without its divider`);
         }
         days.add(day);
@@ -239,3 +248,87 @@ def test_a_long_history_read_to_the_bottom_leaves_the_page_and_comes_back_from_m
     assert page.evaluate(PROBLEMS) == []
     assert len(history_requests) == fetched
     assert reader.errors == []
+
+
+def test_a_room_opened_with_unread_messages_marks_where_they_start_and_jumps_there(people):
+    reader, writer = people("reader"), people("writer")
+    page, writer_page = reader.new_page(), writer.new_page()
+    page.goto(reader.server.url)
+    writer_page.goto(writer.server.url)
+    room_id = join_room(page, "catching up")
+    join_room(writer_page, "catching up")
+    post_messages(page, room_id, ["read already"])
+    elsewhere = join_room(page, "somewhere else")
+    room_link = page.locator(f'a.room-link[href="/rooms/{room_id}/"]')
+    elsewhere_link = page.locator(f'a.room-link[href="/rooms/{elsewhere}/"]')
+    line = page.locator("#messages li.unread-divider")
+    after_line = page.locator("#messages li.unread-divider + li.msg")
+    jump = page.locator("#jump-unread")
+
+    # Two new messages: the line goes above the first, in view, so no jump control.
+    post_messages(writer_page, room_id, ["first new", "second new"])
+    expect(room_link.locator(".badge")).to_have_text("2")
+    room_link.click()
+    expect(after_line).to_contain_text("first new")
+    expect(after_line.locator(".msg-author")).to_be_visible()
+    expect(line).to_have_count(1)
+    expect(jump).to_be_hidden()
+    assert page.evaluate(PROBLEMS) == []
+    # Read now: back again, no line.
+    elsewhere_link.click()
+    room_link.click()
+    expect(page.locator("#messages li.msg", has_text="second new")).to_be_visible()
+    expect(line).to_have_count(0)
+
+    # Back to the tab after others wrote: the line marks what came while it was hidden.
+    page.evaluate(
+        """() => {
+            const hidden = {value: "hidden", configurable: true};
+            Object.defineProperty(document, "visibilityState", hidden);
+            document.dispatchEvent(new Event("visibilitychange"));
+        }"""
+    )
+    post_messages(writer_page, room_id, ["while you were away"])
+    expect(page.locator("#messages li.msg", has_text="while you were away")).to_be_visible()
+    expect(line).to_have_count(0)
+    page.evaluate(
+        """() => {
+            delete document.visibilityState;
+            document.dispatchEvent(new Event("visibilitychange"));
+        }"""
+    )
+    expect(after_line).to_contain_text("while you were away")
+
+    # More than a screen of them: the line is above the view, the control jumps to it.
+    elsewhere_link.click()
+    post_messages(writer_page, room_id, [f"more {n:02d}" for n in range(1, 41)])
+    expect(room_link.locator(".badge")).to_have_text("40")
+    room_link.click()
+    expect(page.locator("#messages li.msg", has_text="more 40")).to_be_in_viewport()
+    expect(line).to_have_count(1)
+    expect(line).not_to_be_in_viewport()
+    expect(jump).to_be_visible()
+    expect(jump).to_contain_text("40")
+    jump.click()
+    expect(after_line).to_contain_text("more 01")
+    expect(after_line).to_be_in_viewport()
+    expect(jump).to_be_hidden()
+
+    # More than a page of them, the room opened afresh: the first is not loaded; the
+    # control loads history back to it.
+    elsewhere_link.click()
+    post_messages(writer_page, room_id, [f"new number {n:02d}" for n in range(1, 81)])
+    expect(room_link.locator(".badge")).to_have_text("80")
+    page.goto(f"{reader.server.url}/rooms/{room_id}/")
+    expect(page.locator("#messages li.msg", has_text="new number 80")).to_be_in_viewport()
+    expect(jump).to_be_visible()
+    expect(jump).to_contain_text("80")
+    expect(line).to_have_count(0)
+    jump.click()
+    expect(after_line).to_contain_text("new number 01")
+    expect(after_line).to_be_in_viewport()
+    expect(after_line).to_have_class(re.compile(r"\bmsg-flash\b"))
+    expect(jump).to_be_hidden()
+    assert page.evaluate(PROBLEMS) == []
+    assert reader.errors == []
+    assert writer.errors == []

@@ -42,7 +42,7 @@ json_values = st.recursive(
 FIELDS = [
     "room", "body", "client_msg_id", "reply_to", "attachments", "message", "emoji", "on",
     "status", "after", "before", "limit", "changed_after", "seq", "request_id", "name",
-    "topic", "kind", "username", "role", "muted",
+    "topic", "kind", "username", "role", "notify",
 ]  # fmt: skip
 field_values = (
     json_values
@@ -79,7 +79,7 @@ def fingerprint() -> tuple:
     return (
         tuple(Room.objects.order_by("pk").values_list("pk", "name", "topic", "kind")),
         tuple(
-            Membership.objects.order_by("pk").values_list("pk", "role", "last_read_seq", "muted")
+            Membership.objects.order_by("pk").values_list("pk", "role", "last_read_seq", "notify")
         ),
         tuple(Message.objects.order_by("pk").values_list("pk", "body", "rev", "deleted_at")),
         Reaction.objects.count(),

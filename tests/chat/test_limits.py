@@ -122,9 +122,12 @@ class TestEveryWritePathHasABudget:
         services.create_or_join_room(user, "first")  # joining what exists creates nothing
         room = Room.objects.get(name="first")
         services.update_room(user, room.pk, topic="hello")
-        refused("rate_limited", services.set_muted, user, room.pk, muted=True)
+        refused("rate_limited", services.set_room_notify, user, room.pk, "nothing")
+        refused("rate_limited", services.set_notify_default, user, "nothing")
         assert list(Room.objects.values_list("name", flat=True)) == ["first"]
-        assert not Membership.objects.get(user=user).muted
+        assert Membership.objects.get(user=user).notify == "default"
+        user.refresh_from_db()
+        assert user.notify_default == "mentions"
 
     def test_member_changes_reads_and_blocks(self, user, other_user, budget_of_one):
         room = RoomFactory(kind="private", members=[user])

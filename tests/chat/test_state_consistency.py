@@ -4,7 +4,8 @@ A watcher tab applies every event it hears (message, message.updated,
 message.deleted, reaction, read) to what its hello and first fetch gave it; after
 a burst of sends, edits, deletions, reactions and reads from other tabs, its view
 must equal what a tab connecting afresh reads from the database. Likewise its
-list of rooms, after renames, invitations, removals, role changes and mutes.
+list of rooms, after renames, invitations, removals, role changes and notification
+settings (a room's level, the user's default).
 """
 
 import uuid
@@ -127,7 +128,7 @@ async def test_a_client_applying_live_events_ends_where_a_fresh_client_starts():
     assert fresh_room["unread_mentions"] == 2  # messages 3 and 5 mention bob; 1 is read
 
 
-ROOM_FIELDS = ("name", "kind", "topic", "role", "muted")
+ROOM_FIELDS = ("name", "kind", "topic", "role", "notify", "notify_default")
 
 
 class RoomList:
@@ -165,7 +166,8 @@ async def test_a_client_applying_room_events_lists_the_rooms_a_fresh_client_list
         await sync_to_async(services.set_role)(alice, general.pk, "bob", "admin")
         await sync_to_async(services.remove_member)(alice, side.pk, "bob")
         await sync_to_async(services.open_direct)(carol, "bob")
-        await sync_to_async(services.set_muted)(bob, general.pk, muted=True)
+        await sync_to_async(services.set_room_notify)(bob, general.pk, "nothing")
+        await sync_to_async(services.set_notify_default)(bob, "all")
         while not await watcher.nothing(0.5):
             rooms.apply(await watcher.receive())
         assert await bobs_other_tab.receive_type("room.removed")
@@ -175,4 +177,5 @@ async def test_a_client_applying_room_events_lists_the_rooms_a_fresh_client_list
     assert rooms.state() == fresh_rooms.state()
     assert sorted(r[0] for r in fresh_rooms.state().values()) == ["Carol", "General", "plans"]
     assert fresh_rooms.rooms[general.pk]["role"] == "admin"
-    assert fresh_rooms.rooms[general.pk]["muted"] is True
+    assert fresh_rooms.rooms[general.pk]["notify"] == "nothing"
+    assert fresh_rooms.rooms[plans.pk]["notify_default"] == "all"

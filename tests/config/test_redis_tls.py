@@ -4,7 +4,7 @@ or a bare `rediss://…` (as Heroku's add-on sets it) with REDIS_SSL_CERT_REQS=n
 
 The settings are what config/settings.py builds from that REDIS_URL (read in a fresh
 interpreter), and the Redis is one of the test's own that speaks only TLS
-(running_tls_redis in tests/support.py): the fan-out (subscriber, publisher and the
+(running_tls_redis in tests/instances.py): the fan-out (subscriber, publisher and the
 blocking publish of management commands), presence, the flood counter, the budgets and
 the cache.
 """
@@ -24,7 +24,8 @@ from chat.realtime.bus.redis import RedisBus
 from chat.realtime.presence import IDLE, ONLINE, Change, RedisPresence, make_store
 from chat.services.flood import _add_to_count, check_send_rate, shared_cache
 from tests.config.test_settings import load_settings
-from tests.support import refused, running_tls_redis
+from tests.instances import running_tls_redis
+from tests.support import refused
 
 REDIS_SETTINGS = ["REDIS_URL", "CACHES", "CHANNEL_LAYERS"]
 

@@ -9,6 +9,7 @@ UNSAFE_VIEWS = [
     ("logout", {}, "post"),
     ("logout_everywhere", {}, "post"),
     ("profile", {}, "post"),
+    ("notification_settings", {}, "post"),
     ("password_change", {}, "post"),
     ("send_confirmation", {}, "post"),
     ("delete_account", {}, "post"),
@@ -36,6 +37,7 @@ UNSAFE_VIEWS = [
 # Named routes that only read.
 SAFE_VIEWS = {
     "home",
+    "resume",
     "room",
     "direct",
     "api-search",

@@ -7,12 +7,15 @@ the SQLite run of `make test` shows no skip for them and the PostgreSQL run
 runs them for real. The hook only touches items under this folder.
 """
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import channels.db
 import django.db
 import pytest
 
+from tests.cluster import require_nginx
+from tests.faults.cluster import Cluster
 from tests.support import private_redis
 
 FAULTS_DIR = Path(__file__).resolve().parent
@@ -70,3 +73,20 @@ def redis_url():
     prefix). The prefix's keys are removed afterwards."""
     with private_redis(REDIS_DB) as found:
         yield found
+
+
+@pytest.fixture
+def nginx() -> str:
+    return require_nginx()
+
+
+@pytest.fixture
+def cluster(transactional_db, redis_url, nginx, tmp_path):
+    """Two workers behind nginx (tests/faults/cluster.py) on the test database and a
+    private Redis prefix. Depends on transactional_db so that it is torn down first: the
+    workers' database sessions must be gone before the test database is flushed."""
+    with ExitStack() as stack:
+        cluster = Cluster(nginx, tmp_path, redis_url)
+        stack.callback(cluster.stop)
+        cluster.start()
+        yield cluster

@@ -11,29 +11,30 @@ developer machine and fail under CI=true. Runs in the PostgreSQL CI run only (de
 import asyncio
 import http.client
 import json
-import random
 import re
 import signal
 import socket
 import sys
 import time
 import uuid
-from collections import Counter
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
-import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from chat.models import Message
-from chat.protocol.schema import check_frame
-from config.cluster import BODY_SLACK, WORKER_ENV
-from tests.cluster import require_nginx, running_cluster
 from tests.factories import RoomFactory, UserFactory
+from tests.faults.cluster import (
+    UPLOAD_MAX,
+    Member,
+    counts,
+    live_sockets,
+    people_in_rooms,
+    request,
+    settled,
+    stored_messages,
+)
 from tests.support import (
     HOST,
     Peer,
@@ -53,58 +54,9 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-WORKERS = 2
-UPLOAD_MAX = 1024 * 1024  # the workers' PARLEY_UPLOAD_MAX_BYTES: nginx then caps bodies at 2 MiB
-CSRF_SECRET = "c" * 32  # any 32 letters: a CSRF cookie, and the header that must match it
-
-
-@pytest.fixture
-def nginx() -> str:
-    return require_nginx()
-
-
-@pytest.fixture
-def cluster(transactional_db, redis_url, nginx, tmp_path):
-    """Depends on transactional_db so that it is torn down first: the workers' database
-    sessions must be gone before the test database is flushed."""
-    port = free_port()
-    env = shared_env(
-        port,  # the proxy's address: the origins and host names the browser uses
-        redis_url,
-        PARLEY_UPLOAD_MAX_BYTES=str(UPLOAD_MAX),
-        PARLEY_SEND_RATE="100000,10",
-        PARLEY_LIMIT_HISTORY="0,1",
-        **WORKER_ENV,
-    )
-    with running_cluster(
-        nginx, tmp_path, port=port, workers=WORKERS, env=env, body_max=UPLOAD_MAX + BODY_SLACK
-    ) as cluster:
-        yield cluster
-
-
-# HTTP through the proxy, as a browser would send it.
-
-
-def request(
-    port: int, method: str, path: str, *, cookie: str = "", body: bytes = b"", headers=()
-) -> tuple[int, dict[str, str], bytes]:
-    connection = http.client.HTTPConnection(HOST, port, timeout=10)
-    try:
-        connection.request(
-            method,
-            path,
-            body=body,
-            headers={
-                "Cookie": f"{cookie}; csrftoken={CSRF_SECRET}",
-                "X-CSRFToken": CSRF_SECRET,
-                "Origin": f"http://{HOST}:{port}",
-                **dict(headers),
-            },
-        )
-        answer = connection.getresponse()
-        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
-    finally:
-        connection.close()
+CLIENTS = 20
+ROOMS = 4
+SETTLE_SECONDS = 20.0
 
 
 async def post_message(port: int, cookie: str, room_id: int, body: str) -> str:
@@ -192,211 +144,6 @@ async def test_two_users_on_two_workers_chat_through_the_proxys_one_port(cluster
     cluster.no_tracebacks()
 
 
-# A rolling restart under traffic.
-
-CLIENTS = 20
-ROOMS = 4
-SEND_EVERY = 0.2  # seconds between one client's sends
-WINDOW = 8  # sends a client has unanswered at most, as a person typing would (the server
-# closes a socket with 32 frames unanswered: MAX_PENDING_FRAMES)
-FETCH_LIMIT = 200
-SETTLE_SECONDS = 20.0
-
-
-class Member:
-    """One client following docs/protocol.md, "The client's duties", through the proxy:
-    messages kept by seq per room; on every hello, catch up after the highest contiguous
-    seq and resend every unacknowledged send with its client_msg_id; a gap or a head past
-    what it holds is fetched; a close reconnects, at once after 1012."""
-
-    def __init__(self, name: str, cookie: str, rooms: list[int], port: int):
-        self.name = name
-        self.cookie = cookie
-        self.port = port
-        self.held: dict[int, dict[int, str]] = {room: {} for room in rooms}  # seq → client_msg_id
-        self.contiguous = dict.fromkeys(rooms, 0)
-        self.fetching: dict[str, int] = {}  # request_id → room
-        self.unacked: dict[str, dict] = {}  # client_msg_id → its send frame
-        self.acked: set[str] = set()
-        self.closes: Counter = Counter()  # close code (or "refused") → times
-        self.heard_again = 0  # another's message heard live twice, and ignored (duty 3)
-        self.conflicts: list[str] = []  # one seq, two messages: must never happen
-        self.errors: list[dict] = []
-        self.resent = 0
-        self.socket = None
-        self.sending = True
-
-    @property
-    def rooms(self) -> list[int]:
-        return list(self.held)
-
-    async def run(self, done: asyncio.Event) -> None:
-        """Stay connected until `done`, reconnecting after every close."""
-        while not done.is_set():
-            code = await self._connection(done)
-            self.closes[code] += 1
-            if code != 1012 and not done.is_set():
-                await asyncio.sleep(random.uniform(0.05, 0.2))  # noqa: S311 (jitter)
-
-    async def _connection(self, done: asyncio.Event):
-        try:
-            async with connect(
-                f"ws://{HOST}:{self.port}/ws/",
-                origin=f"http://{HOST}:{self.port}",
-                additional_headers={"Cookie": self.cookie},
-                open_timeout=5,
-            ) as socket:
-                self.socket = socket
-                closing = asyncio.create_task(done.wait())
-                reading = asyncio.create_task(self._read(socket))
-                await asyncio.wait({closing, reading}, return_when=asyncio.FIRST_COMPLETED)
-                closing.cancel()
-                if not reading.done():
-                    return "stopped"
-                reading.result()
-        except ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd is not None else "dropped"
-        except InvalidStatus as refused:
-            return refused.response.status_code
-        except OSError as failed:
-            return type(failed).__name__
-        except TimeoutError:
-            return "timed out"
-        finally:
-            self.socket = None
-        return "closed"
-
-    async def _read(self, socket) -> None:
-        async for text in socket:
-            frame = check_frame(json.loads(text))
-            match frame["type"]:
-                case "hello":
-                    self.fetching.clear()  # those answers went with the last socket
-                    for room in self.rooms:
-                        await self._fetch(room)
-                    for send in list(self.unacked.values()):
-                        self.resent += 1
-                        await socket.send(json.dumps(send))
-                case "ack":
-                    self.unacked.pop(frame["client_msg_id"], None)
-                    self.acked.add(frame["client_msg_id"])
-                    await self._hold(frame["message"], again_counts=False)
-                case "message":
-                    own = frame["message"]["client_msg_id"] in self.acked  # its echo
-                    await self._hold(frame["message"], again_counts=not own)
-                case "messages":
-                    room = self.fetching.pop(frame.get("request_id"), None)
-                    for message in frame["messages"]:
-                        await self._hold(message, fetched=True, again_counts=False)
-                    if room is not None and frame["has_more"]:
-                        await self._fetch(room)
-                case "heads":
-                    for room, head in frame["rooms"].items():
-                        if head > self.contiguous[int(room)]:
-                            await self._fetch(int(room))
-                case "error":
-                    self.errors.append(frame)
-
-    async def _hold(self, message: dict, *, fetched: bool = False, again_counts=True) -> None:
-        room, seq, client_msg_id = message["room"], message["seq"], message["client_msg_id"]
-        held = self.held[room]
-        if seq in held:
-            if held[seq] != client_msg_id:
-                self.conflicts.append(f"room {room} seq {seq}: {held[seq]} and {client_msg_id}")
-            self.heard_again += again_counts
-            return
-        held[seq] = client_msg_id
-        while self.contiguous[room] + 1 in held:
-            self.contiguous[room] += 1
-        if seq > self.contiguous[room] + 1 and not fetched:
-            await self._fetch(room)  # a gap
-
-    async def _fetch(self, room: int) -> None:
-        if room in self.fetching.values() or self.socket is None:
-            return
-        request_id = uuid.uuid4().hex
-        self.fetching[request_id] = room
-        frame = {"type": "fetch", "room": room, "after": self.contiguous[room]}
-        await self.socket.send(
-            json.dumps({**frame, "limit": FETCH_LIMIT, "request_id": request_id})
-        )
-
-    async def talk(self, until: asyncio.Event) -> None:
-        """Send one message every SEND_EVERY seconds, to each room in turn, until `until`;
-        none while WINDOW sends are unanswered."""
-        n = 0
-        while not until.is_set():
-            if len(self.unacked) >= WINDOW:
-                await asyncio.sleep(SEND_EVERY)
-                continue
-            room = self.rooms[n % len(self.rooms)]
-            client_msg_id = str(uuid.uuid4())
-            send = {
-                "type": "send",
-                "room": room,
-                "body": f"{self.name} {n}",
-                "client_msg_id": client_msg_id,
-            }
-            self.unacked[client_msg_id] = send
-            socket = self.socket
-            if socket is not None:
-                with suppress(ConnectionClosed):  # resent after the next hello
-                    await socket.send(json.dumps(send))
-            n += 1
-            await asyncio.sleep(SEND_EVERY)
-
-    async def catch_up(self) -> None:
-        for room in self.rooms:
-            await self._fetch(room)
-
-
-@database_sync_to_async
-def stored_messages() -> dict[int, dict[int, str]]:
-    rooms: dict[int, dict[int, str]] = {}
-    for room, seq, client_msg_id in Message.objects.values_list("room", "seq", "client_msg_id"):
-        rooms.setdefault(room, {})[seq] = str(client_msg_id)
-    return rooms
-
-
-@database_sync_to_async
-def stored_ids() -> list[str]:
-    return [str(cid) for cid in Message.objects.values_list("client_msg_id", flat=True)]
-
-
-@database_sync_to_async
-def people_in_rooms() -> dict:
-    """CLIENTS users, ROOMS rooms of CLIENTS / ROOMS each, and one of the next room's
-    people in each as well (so some are in two rooms): user → their room ids."""
-    users = [UserFactory(username=f"member{n:02d}") for n in range(CLIENTS)]
-    size = CLIENTS // ROOMS
-    for index in range(ROOMS):
-        members = users[index * size : (index + 1) * size]
-        guest = users[((index + 1) * size) % CLIENTS]
-        RoomFactory(name=f"room {index}", members=[*members, guest])
-    return {u: sorted(u.memberships.values_list("room_id", flat=True)) for u in users}
-
-
-def live_sockets(redis_url: str, prefix: str, user_ids: list[int]) -> dict[int, int]:
-    """Each user's sockets checked in to presence now (chat/realtime/presence.py)."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        now = time.time()
-        return {
-            user_id: client.zcount(f"{prefix}:presence:expiries:{user_id}", now, "+inf")
-            for user_id in user_ids
-        }
-    finally:
-        client.close()
-
-
-async def settled(members: list[Member], what, timeout: float = SETTLE_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while not what():
-        if time.monotonic() > deadline:
-            return
-        await asyncio.sleep(0.05)
-
-
 async def test_a_rolling_restart_under_traffic_loses_and_doubles_nothing(
     cluster, redis_url, capsys
 ):
@@ -404,7 +151,7 @@ async def test_a_rolling_restart_under_traffic_loses_and_doubles_nothing(
     started again. Every acked message is stored exactly once, every send is acked in the
     end, every client holds exactly what the database holds, and no worker logs a
     traceback or leaves a socket checked in to presence."""
-    rooms_of = await people_in_rooms()
+    rooms_of = await database_sync_to_async(people_in_rooms)(CLIENTS, ROOMS)
     users = list(rooms_of)
     members = [
         Member(
@@ -420,8 +167,8 @@ async def test_a_rolling_restart_under_traffic_loses_and_doubles_nothing(
     running = [asyncio.create_task(member.run(done)) for member in members]
     failure = None
     try:
-        await settled(members, lambda: all(m.socket is not None for m in members), 10)
-        assert all(m.socket is not None for m in members), "not every client connected"
+        connected = await settled(lambda: all(m.socket is not None for m in members), 10)
+        assert connected, "not every client connected"
         talking = [asyncio.create_task(member.talk(quiet)) for member in members]
         await asyncio.sleep(1.0)  # traffic on both workers
         for index in range(len(cluster.workers)):
@@ -436,7 +183,7 @@ async def test_a_rolling_restart_under_traffic_loses_and_doubles_nothing(
         def everything_acked() -> bool:
             return all(not m.unacked and m.socket is not None for m in members)
 
-        await settled(members, everything_acked)
+        await settled(everything_acked, SETTLE_SECONDS)
         for member in members:
             await member.catch_up()
         stored = await stored_messages()
@@ -444,7 +191,7 @@ async def test_a_rolling_restart_under_traffic_loses_and_doubles_nothing(
         def everyone_holds_it() -> bool:
             return all(m.held[room] == stored.get(room, {}) for m in members for room in m.rooms)
 
-        await settled(members, everyone_holds_it)
+        await settled(everyone_holds_it, SETTLE_SECONDS)
         timings.append(f"settled in {time.monotonic() - began:.1f} s")
         # Each client's one socket now, and none of those the stopped workers held.
         checked_in = await asyncio.to_thread(live_sockets, *redis_url, [u.pk for u in users])
@@ -456,29 +203,22 @@ async def test_a_rolling_restart_under_traffic_loses_and_doubles_nothing(
     if failure is not None:
         raise AssertionError(f"{failure}\n{cluster.tails()}")
 
-    ids = await stored_ids()
-    acked = set().union(*(m.acked for m in members))
-    sent = sum(len(m.acked) + len(m.unacked) for m in members)
-    doubled = sum(n - 1 for n in Counter(ids).values() if n > 1)
-    lost = len(acked - set(ids))
-    closes = sum((m.closes for m in members), Counter())
+    figures = counts(members, stored)
     with capsys.disabled():
         print(
             f"\nrolling restart of {len(cluster.workers)} workers under traffic: {CLIENTS} "
-            f"clients in {ROOMS} rooms; {sent} sent, {len(acked)} acked, {len(ids)} stored, "
-            f"{lost} lost, {doubled} doubled; {sum(m.resent for m in members)} resent after "
-            f"a reconnect, {sum(m.heard_again for m in members)} delivered live twice; "
-            f"closes: {dict(closes)}; {', '.join(timings)}"
+            f"clients in {ROOMS} rooms; {figures}; "
+            f"{sum(m.heard_again for m in members)} delivered live twice; {', '.join(timings)}"
         )
-    assert (lost, doubled) == (0, 0)
+    assert (figures["lost"], figures["doubled"], figures["doubled in a view"]) == (0, 0, 0)
     assert [m.name for m in members if m.unacked] == [], "sends never acked"
-    assert len(acked) == sent == len(ids)
+    assert figures["acked"] == figures["sent"] == figures["stored"]
     assert [c for m in members for c in m.conflicts] == []
     assert [e for m in members for e in m.errors] == []
     for member in members:
         for room in member.rooms:
             assert member.held[room] == stored[room], f"{member.name} in room {room}"
-    assert closes[1012] >= CLIENTS, "each client was on a worker that restarted"
+    assert figures["closes"][1012] >= CLIENTS, "each client was on a worker that restarted"
     assert set(checked_in.values()) == {1}, checked_in  # the closed ones checked out
     cluster.no_tracebacks()
 

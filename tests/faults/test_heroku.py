@@ -40,13 +40,13 @@ from psycopg import sql
 from websockets.asyncio.client import connect
 
 from tests.faults.test_two_processes import Peer, is_ack, is_live
+from tests.instances import running_tls_redis
 from tests.support import (
     HOST,
     ROOT,
     ServerProcess,
     free_port,
     require_service,
-    running_tls_redis,
     start_server,
 )
 

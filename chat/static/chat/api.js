@@ -69,9 +69,10 @@ export function searchMessages(q, { room, before, limit } = {}) {
   return request("GET", `/api/search?${query}`);
 }
 
-/** Mutes or unmutes a room's notifications for the user (every tab hears a room frame). */
-export const setMuted = (roomId, muted) =>
-  request("PATCH", `/api/rooms/${roomId}/membership`, { muted });
+/** How much of a room notifies the user: default, all, mentions or nothing (every tab
+ * hears a room frame). */
+export const setRoomNotify = (roomId, notify) =>
+  request("PATCH", `/api/rooms/${roomId}/membership`, { notify });
 
 /**
  * Uploads one file into a room for a later send; resolves with the attachment.

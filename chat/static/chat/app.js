@@ -3,9 +3,9 @@
 // The chat's UI state (the open room, the panels, the reply) is one UiState (uistate.js),
 // shared with the view's components.
 import { ActivityMonitor } from "./activity.js";
-import { joinRoom, openDirect, setMuted } from "./api.js";
+import { joinRoom, openDirect, setRoomNotify } from "./api.js";
 import { t } from "./i18n.js";
-import { Notifier, notificationPermission, requestNotifications } from "./notify.js";
+import { NotificationPrompt, Notifier } from "./notify.js";
 import { Connection, Sync, socketUrl } from "./socket.js";
 import { Store, excerptOf } from "./store.js";
 import { UiState } from "./uistate.js";
@@ -41,6 +41,8 @@ activity.start();
 let showRoomFromNotification = (roomId) => window.location.assign(roomPath(roomId));
 const notifier = new Notifier({ store, onOpen: (roomId) => showRoomFromNotification(roomId) });
 sync.addEventListener("live", (event) => notifier.consider(event.detail.message));
+// The one-time offer to turn them on, at the top of the home and chat pages.
+const prompt = document.getElementById("notify-prompt");
 
 const chatRoot = document.getElementById("chat");
 const started = chatRoot ? startChat(chatRoot) : startHome(document.getElementById("home-rooms"));
@@ -54,17 +56,11 @@ async function startHome(list) {
     view.setTitle(store.totalUnread());
   });
   store.addEventListener("presence", () => view.refreshPresence((id) => store.presenceOf(id)));
-  // The same opt-in as in the chat's sidebar, shown while the browser has not asked yet.
-  const offer = document.getElementById("notify-offer");
-  const showOffer = () => {
-    offer.hidden = notificationPermission() !== "default";
-  };
-  document.getElementById("notify-enable").addEventListener("click", async () => {
-    await requestNotifications();
-    showOffer();
+  new NotificationPrompt(prompt, {
+    afterAnswer: (_permission, { hadFocus }) => {
+      if (hadFocus) (list.querySelector("a") ?? document.getElementById("join-name"))?.focus();
+    },
   });
-  window.addEventListener("focus", showOffer);
-  showOffer();
 }
 
 async function startChat(root) {
@@ -74,7 +70,7 @@ async function startChat(root) {
     display_name: root.dataset.displayName,
   };
   const ui = new UiState();
-  let muting = false;
+  let choosingNotify = false;
   // Per direct room, the server's reason for refusing the user's last send there (the
   // other person blocks them).
   const refusals = new Map();
@@ -97,14 +93,14 @@ async function startChat(root) {
       reply,
       cancelReply: () => setReply(null),
       jumpTo,
+      jumpToUnread,
       editLast,
       typing: (roomId) => Boolean(store.room(roomId)?.role) && sync.typing(roomId),
       openResult: (message) => {
         view.search.close();
         showMessage(message.room, message.seq);
       },
-      toggleMute,
-      enableNotifications,
+      setNotify,
       blocksChanged: () => updateComposerNote(),
     },
   });
@@ -130,7 +126,11 @@ async function startChat(root) {
   }
 
   function open(id) {
-    if (id !== ui.roomId) timeline.reset();
+    if (id !== ui.roomId) {
+      timeline.reset();
+      markUnread(id);
+    }
+    rememberRoom(id);
     ui.openRoom(id, store.room(id));
     sync.openRoom = id;
     setReply(null);
@@ -170,6 +170,25 @@ async function startChat(root) {
     if (roomId !== null && store.log(roomId)?.hasOlder && timeline.nearTop()) {
       sync.loadOlder(roomId);
     }
+  }
+
+  /** Logging in again on this browser lands here (chat.http.pages.resume). */
+  function rememberRoom(id) {
+    const secure = window.location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = `parley_room=${me.id}:${id}; path=/; max-age=31536000; SameSite=Lax${secure}`;
+  }
+
+  /** What arrived since the room was last read shows as new (before it counts as read). */
+  function markUnread(roomId) {
+    const room = store.room(roomId);
+    if (room?.role && room.unread > 0) timeline.markUnread(room.last_read_seq, room.unread);
+  }
+
+  /** Back to the tab: what came while it was hidden shows as new. */
+  function returned() {
+    if (document.visibilityState !== "visible") return;
+    if (ui.roomId !== null) markUnread(ui.roomId);
+    markRead();
   }
 
   /** The open room is on screen: its newest message counts as read. */
@@ -272,6 +291,19 @@ async function startChat(root) {
     if (ui.roomId === roomId) timeline.highlight(seq);
   }
 
+  /** Shows the first message that was unread when the room opened, loading back to it. */
+  async function jumpToUnread() {
+    const roomId = ui.roomId;
+    const after = timeline.unreadAfter();
+    if (roomId === null || after === null) return;
+    if (timeline.firstUnread() === null) {
+      if (!store.log(roomId)?.loaded) await sync.loadNewest(roomId);
+      await sync.loadAround(roomId, after + 1);
+    }
+    const seq = timeline.firstUnread();
+    if (ui.roomId === roomId && seq !== null) timeline.highlight(seq);
+  }
+
   /** Opens a room (if another is open) and shows one of its messages, highlighted. */
   function showMessage(roomId, seq) {
     if (!store.room(roomId)) {
@@ -296,35 +328,30 @@ async function startChat(root) {
     composer.showNote(text);
   }
 
-  // Mute and notifications.
+  // Notifications: the open room's level, and the answer to the offer.
 
-  async function toggleMute() {
+  async function setNotify(level) {
     const room = store.room(ui.roomId);
-    if (!room?.role || muting) return;
-    muting = true;
+    if (!room?.role || choosingNotify) return;
+    choosingNotify = true;
     try {
-      store.upsertRoom(await setMuted(room.id, !room.muted));
-      clearNotice("mute");
-    } catch (error) {
-      showNotice("mute", t("Could not change the room's notifications: %s", error.detail));
-    } finally {
-      muting = false;
-    }
-  }
-
-  function offerNotifications() {
-    sidebar.showNotificationOffer(notificationPermission() === "default");
-  }
-
-  async function enableNotifications() {
-    const permission = await requestNotifications();
-    offerNotifications();
-    if (permission === "denied") {
-      showNotice("notify", t("Notifications are blocked for Parley in the browser's settings."));
-    } else {
+      store.upsertRoom(await setRoomNotify(room.id, level));
       clearNotice("notify");
+    } catch (error) {
+      showNotice("notify", t("Could not change the room's notifications: %s", error.detail));
+    } finally {
+      choosingNotify = false;
     }
   }
+
+  new NotificationPrompt(prompt, {
+    afterAnswer: (permission, { hadFocus }) => {
+      if (permission === "denied") {
+        showNotice("notify", t("Notifications are blocked for Parley in the browser's settings."));
+      }
+      if (hadFocus) composer.focus();
+    },
+  });
 
   /** The Up arrow in an empty composer: edit your newest message still editable. */
   function editLast() {
@@ -440,11 +467,8 @@ async function startChat(root) {
     showNotice("load", t("Could not load messages: %s", error.detail));
   });
 
-  document.addEventListener("visibilitychange", markRead);
+  document.addEventListener("visibilitychange", returned);
   window.addEventListener("focus", markRead);
-  // Permission can also change in the browser's own settings.
-  window.addEventListener("focus", offerNotifications);
-  offerNotifications();
   showRoomFromNotification = (roomId) => {
     if (roomId === ui.roomId) timeline.scrollToBottom();
     else if (store.room(roomId)) openRoom(roomId);

@@ -31,6 +31,12 @@ const STRINGS = {
   "Loading earlier messages…": "Loading earlier messages…",
   "This is the start of the conversation.": "This is the start of the conversation.",
   "No messages yet. Say hello!": "No messages yet. Say hello!",
+  // A long message shows its start; these show or hide the rest.
+  "Show more": "Show more",
+  "Show less": "Show less",
+  // Above the first message that arrived since the room was last read.
+  "New messages": "New messages",
+  "Jump to the first unread message (%s)": "Jump to the first unread message (%s)",
   "Could not load messages: %s": "Could not load messages: %s",
   // Read to screen readers for an incoming message: author, then body.
   "%s: %s": "%s: %s",
@@ -110,12 +116,20 @@ const STRINGS = {
   "Idle": "Idle",
   "Offline — last seen %s": "Offline — last seen %s",
 
-  // Muting a room's notifications.
-  "Mute notifications for this room": "Mute notifications for this room",
-  "Unmute notifications for this room": "Unmute notifications for this room",
-  // Sidebar icon on a muted room.
-  "Muted": "Muted",
+  // A room's notification level: the header's menu, its button (%s: the level that
+  // applies), the default's item (%s: what the default is in this room).
+  "All messages": "All messages",
+  "Mentions only": "Mentions only",
+  "Nothing": "Nothing",
+  "Default (%s)": "Default (%s)",
+  "Notifications for this room: %s": "Notifications for this room: %s",
+  // Sidebar icon on a room set to notify of nothing.
+  "No notifications": "No notifications",
   "Could not change the room's notifications: %s": "Could not change the room's notifications: %s",
+  // The notification settings page: desktop notifications in this browser.
+  "Desktop notifications are on in this browser.": "Desktop notifications are on in this browser.",
+  "Desktop notifications are off in this browser.": "Desktop notifications are off in this browser.",
+  "This browser cannot show desktop notifications.": "This browser cannot show desktop notifications.",
 
   // Notifications: the title of one for a group room is author, then room.
   "%s in #%s": "%s in #%s",

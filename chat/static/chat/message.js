@@ -117,12 +117,25 @@ export function drawMessage(li, message, before, permissions, me) {
   bar.hidden = permissions === "";
 }
 
+// A message over this many lines (or characters) shows its start, with "Show more".
+const LONG_LINES = 20;
+const LONG_CHARS = 2000;
+
 function fillText(container, message, me) {
+  container.classList.remove("msg-long", "msg-expanded");
   if (message.deleted) {
     container.replaceChildren(el("div", "msg-body msg-tombstone", t("This message was deleted")));
     return;
   }
   container.replaceChildren(messageBody(message, me));
+  const lines = message.body.split("\n", LONG_LINES + 1).length;
+  if (lines > LONG_LINES || message.body.length > LONG_CHARS) {
+    container.classList.add("msg-long");
+    const more = button("msg-more button-link", t("Show more"));
+    more.dataset.action = "more";
+    more.setAttribute("aria-expanded", "false");
+    container.append(more);
+  }
   if (message.edited_at) {
     const edited = el("span", "msg-edited", t("(edited)"));
     edited.title = t("Edited %s", fullFormat.format(new Date(message.edited_at)));

@@ -1,10 +1,14 @@
 // Desktop notifications (the Notification API), only after the user opted in by a click.
-// Only for live messages (never catch-up), only while the tab is hidden, only for a direct
-// message or one that mentions the user, never for the user's own and never in a muted room.
+// Only for live messages (never catch-up), only while the tab is hidden, never for the
+// user's own. Which messages notify is each room's level as the server resolved it
+// (chat/notifications.py): `all`, `mentions` (a message that @mentions the user) or
+// `nothing`. The one-time offer to turn them on is NotificationPrompt.
 import { t } from "./i18n.js";
 import { textOf } from "./uploads.js";
 
 const BODY_CHARS = 120;
+// Set once the user has answered the offer in this browser (enabled or "Not now").
+const PROMPT_ANSWERED = "parley.notifications.prompt";
 
 export const notificationsSupported = () => "Notification" in window;
 
@@ -31,6 +35,15 @@ export function notificationBody(body) {
   return chars.length > BODY_CHARS ? `${chars.slice(0, BODY_CHARS - 1).join("")}…` : line;
 }
 
+/** The level that applies in a room: its own, or what `default` means there. */
+export const notifyLevel = (room) => (room.notify === "default" ? room.notify_default : room.notify);
+
+/** A level's name as menus show it. */
+export function levelName(level) {
+  const names = { all: t("All messages"), mentions: t("Mentions only"), nothing: t("Nothing") };
+  return names[level] ?? level;
+}
+
 export class Notifier {
   #store;
   #onOpen;
@@ -45,9 +58,11 @@ export class Notifier {
   wanted(message) {
     if (notificationPermission() !== "granted" || document.visibilityState !== "hidden") return false;
     const room = this.#store.room(message.room);
-    if (!room?.role || room.muted || message.deleted) return false;
+    if (!room?.role || message.deleted) return false;
     if (message.author?.id === this.#store.me) return false;
-    return room.kind === "direct" || (message.mentions ?? []).includes(this.#store.me);
+    const level = notifyLevel(room);
+    const mentioned = (message.mentions ?? []).includes(this.#store.me);
+    return level === "all" || (level === "mentions" && mentioned);
   }
 
   /** Shows a notification for a live message if it is wanted; returns it (or null). */
@@ -72,5 +87,58 @@ export class Notifier {
       this.#onOpen(message.room, message.seq);
     };
     return notification;
+  }
+}
+
+function promptAnswered() {
+  try {
+    return localStorage.getItem(PROMPT_ANSWERED) !== null;
+  } catch {
+    return false; // storage refused: the offer stays until the browser has asked
+  }
+}
+
+function rememberAnswer(answer) {
+  try {
+    localStorage.setItem(PROMPT_ANSWERED, answer);
+  } catch {
+    // Nothing to remember it in; the browser's own permission still ends the offer.
+  }
+}
+
+/**
+ * The offer to turn on desktop notifications (the page's #notify-prompt): shown while
+ * the browser has not asked and the user has not answered the offer in this browser,
+ * so once; "Not now" puts it away for good (the notification settings page can still
+ * ask). Every tab of the browser hides it together.
+ */
+export class NotificationPrompt {
+  #root;
+  #afterAnswer;
+
+  /** `afterAnswer(permission, {hadFocus})`: permission is null after "Not now". */
+  constructor(root, { afterAnswer = () => {} } = {}) {
+    this.#root = root;
+    this.#afterAnswer = afterAnswer;
+    root.querySelector("#notify-enable").addEventListener("click", () => this.#answer(true));
+    root.querySelector("#notify-dismiss").addEventListener("click", () => this.#answer(false));
+    window.addEventListener("storage", (event) => {
+      if (event.key === PROMPT_ANSWERED) this.refresh();
+    });
+    // Permission can also change in the browser's own settings.
+    window.addEventListener("focus", () => this.refresh());
+    this.refresh();
+  }
+
+  refresh() {
+    this.#root.hidden = notificationPermission() !== "default" || promptAnswered();
+  }
+
+  async #answer(enable) {
+    const hadFocus = this.#root.contains(document.activeElement);
+    rememberAnswer(enable ? "asked" : "dismissed");
+    const permission = enable ? await requestNotifications() : null;
+    this.refresh();
+    this.#afterAnswer(permission, { hadFocus });
   }
 }

@@ -134,6 +134,7 @@ export class SearchPanel {
     open.title = t("Show this message in its room");
     const text = el("div", "search-result-text");
     text.append(messageBody(message, this.#me));
+    markWords(text, this.#search.query);
     li.append(open, text);
     this.#results.set(li, message);
     return li;
@@ -176,5 +177,35 @@ export class SearchPanel {
       const message = li && this.#results.get(li);
       if (message) this.#on.openResult(message);
     });
+  }
+}
+
+/**
+ * Marks each word of search `query` where it appears in `node`'s text, in any case: the
+ * words the server matched (a "-word" it excluded and OR are not marked).
+ */
+function markWords(node, query) {
+  const words = query
+    .split(/\s+/)
+    .map((word) => word.replace(/^"+|"+$/g, ""))
+    .filter((word) => word && !word.startsWith("-") && word !== "OR")
+    .sort((a, b) => b.length - a.length)
+    .map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  if (!words.length) return;
+  const pattern = new RegExp(words.join("|"), "giu");
+  const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  while (walker.nextNode()) texts.push(walker.currentNode);
+  for (const text of texts) {
+    const value = text.nodeValue;
+    const parts = [];
+    let last = 0;
+    for (const match of value.matchAll(pattern)) {
+      parts.push(value.slice(last, match.index), el("mark", "search-hit", match[0]));
+      last = match.index + match[0].length;
+    }
+    if (!parts.length) continue;
+    parts.push(value.slice(last));
+    text.replaceWith(...parts);
   }
 }

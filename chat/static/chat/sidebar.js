@@ -1,6 +1,6 @@
 // The sidebar: the user's rooms and direct messages (badges, presence dots, the
-// filter box, Alt+Up/Down between rooms), the notifications offer, and on narrow
-// screens the drawer it becomes behind the ☰ button.
+// filter box, Alt+Up/Down between rooms), and on narrow screens the drawer it becomes
+// behind the ☰ button.
 import { avatar, byId, el, hiddenText, presenceDot, reconcile, svgIcon } from "./dom.js";
 import { t } from "./i18n.js";
 
@@ -26,12 +26,12 @@ export class Sidebar {
 
   /**
    * `root` is the chat page (it carries `sidebar-open`), `ui` the UiState,
-   * `presenceOf(userId)` someone's status; `on`: openRoom(id), enableNotifications().
+   * `presenceOf(userId)` someone's status; `on`: openRoom(id).
    */
   constructor(root, { ui, presenceOf, on }) {
     this.#els = byId([
       "chat-sidebar", "sidebar-toggle", "room-list", "rooms-empty", "room-filter",
-      "rooms-unmatched", "notify-offer", "notify-enable",
+      "rooms-unmatched",
     ]);
     this.#root = root;
     this.#ui = ui;
@@ -55,11 +55,6 @@ export class Sidebar {
       (li, item) => this.#fillRoomItem(li, item.room, openId),
     );
     this.#applyFilter();
-  }
-
-  /** The opt-in button, shown only while the browser has not asked yet. */
-  showNotificationOffer(show) {
-    this.#els["notify-offer"].hidden = !show;
   }
 
   /** Opens or closes the drawer (narrow screens). */
@@ -133,13 +128,13 @@ export class Sidebar {
       const peer = room.peer?.id;
       if (peer != null) face.append(presenceDot(peer, this.#presenceOf(peer)));
     }
-    if (room.muted) {
-      const muted = el("span", "room-muted");
-      muted.setAttribute("role", "img");
-      muted.setAttribute("aria-label", t("Muted"));
-      muted.title = t("Muted");
-      muted.append(svgIcon(BELL_OFF_PATH));
-      link.append(muted);
+    if (room.notify === "nothing") {
+      const silent = el("span", "room-notify-off");
+      silent.setAttribute("role", "img");
+      silent.setAttribute("aria-label", t("No notifications"));
+      silent.title = t("No notifications");
+      silent.append(svgIcon(BELL_OFF_PATH));
+      link.append(silent);
     }
     if (room.unread_mentions > 0) {
       const badge = el("span", "badge badge-mention", `@${room.unread_mentions}`);
@@ -187,6 +182,5 @@ export class Sidebar {
       els["room-filter"].value = "";
       this.#setFilter("");
     });
-    els["notify-enable"].addEventListener("click", () => this.#on.enableNotifications());
   }
 }

@@ -179,7 +179,7 @@ export class Store extends EventTarget {
   #put(room, joined) {
     const previous = this.#rooms.get(room.id);
     // A room without messages: a new membership goes on top, a known room keeps its place
-    // (a room frame also says that a member's mute or role changed).
+    // (a room frame also says that a member's notification level or role changed).
     const fallback = joined && !previous?.role ? Date.now() : (previous?.activity ?? 0);
     const merged = {
       last_message: null,
@@ -187,9 +187,9 @@ export class Store extends EventTarget {
       ...room,
       activity: room.last_message_at ? Date.parse(room.last_message_at) : fallback,
     };
-    // A snapshot can be older than events already applied (a `room` frame for a mute,
-    // built before a read or a message that overtook it): within one membership the
-    // read pointer and the head only move forward, and the counts follow them.
+    // A snapshot can be older than events already applied (a `room` frame for a
+    // notification level, built before a read or a message that overtook it): within one
+    // membership the read pointer and the head only move forward, and the counts follow.
     if (previous?.role && room.role) {
       const ahead =
         previous.last_read_seq > room.last_read_seq || previous.last_seq > room.last_seq;

@@ -2,19 +2,15 @@
 // before each day's first entry and an author's run of entries marked `continued`.
 // Drawn incrementally: a message added, changed or acknowledged touches only its own
 // node, its day's divider and the next entry's `continued` mark, never the whole list.
+// A room opened with unread messages shows "New messages" above the first of them, and a
+// control that jumps there while it is out of sight.
 // Read to the bottom, only the newest messages stay in the page: the older ones are kept
 // out of it (their nodes held, still kept up to date) and go back in above as the reader
 // scrolls up, so a send costs the browser the same with 50 or 10,000 messages loaded.
+import { MessageActions } from "./actions.js";
 import { byId, el } from "./dom.js";
 import { LOCALE, t } from "./i18n.js";
-import {
-  drawMessage,
-  editorNode,
-  messageNode,
-  permissionContext,
-  permissionsOf,
-  pickerNode,
-} from "./message.js";
+import { drawMessage, messageNode, permissionContext, permissionsOf } from "./message.js";
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 const NEAR_TOP_PX = 240;
@@ -76,6 +72,11 @@ export class Timeline {
   #trimQueued = false;
   // What the status line above the list last heard of the room's history.
   #history = { loaded: false, hasOlder: false };
+  // Unread when the room was opened: {after: the last seq read, count, seen}, or null;
+  // the divider goes before the first message after it that is someone else's.
+  #unread = null;
+  #unreadKey = null;
+  #unreadNode;
   // Day key → {node: its divider, first: the day's first entry}.
   #days = new Map();
   // The permissions every message was last drawn for (permissionContext).
@@ -83,30 +84,51 @@ export class Timeline {
   #stuckToBottom = true;
   // Nothing drawn since reset(): a room's failed sends are not announced on opening it.
   #fresh = true;
+  // The picker, the editor and the message buttons (actions.js).
+  #actions;
 
   /**
    * `ui` is the UiState, `me` {id, username, display_name}; `on` holds the callbacks:
    * announce(text), nearTop(), retry(id), discard(id), react(message, emoji, on),
    * reply(message), edit(message, body) → true when done, remove(message), jumpTo(seq),
-   * focusComposer().
+   * jumpToUnread(), focusComposer().
    */
   constructor({ ui, me, on }) {
-    this.#els = byId(["conversation", "history-status", "messages", "jump-latest"]);
+    this.#els = byId([
+      "conversation",
+      "history-status",
+      "messages",
+      "jump-latest",
+      "jump-unread",
+    ]);
+    this.#unreadNode = el("li", "unread-divider");
+    this.#unreadNode.append(el("span", "unread-divider-label", t("New messages")));
     this.#ui = ui;
     this.#me = me;
     this.#on = on;
+    this.#actions = new MessageActions({
+      ui,
+      me,
+      on,
+      entryOf: (key) => this.#byKey.get(key),
+      show: (entry) => this.#show(entry),
+    });
     this.#bind();
   }
 
   /** Another room opens: the timeline starts empty, pinned to the bottom. */
   reset() {
-    this.closePicker();
+    this.#actions.closePicker();
     this.#ui.editing = null;
     this.#entries = [];
     this.#byKey.clear();
     this.#days.clear();
     this.#messageCount = 0;
     this.#hidden = 0;
+    this.#unread = null;
+    this.#unreadKey = null;
+    this.#els["jump-unread"].hidden = true;
+    this.#history = { loaded: false, hasOlder: false };
     this.#els.messages.replaceChildren();
     this.#els["jump-latest"].hidden = true;
     this.#stuckToBottom = true;
@@ -127,6 +149,7 @@ export class Timeline {
     for (const message of messages) this.#putMessage(message);
     const failures = this.#putPending(pending);
     this.#history = { loaded, hasOlder };
+    this.#placeUnread();
     this.#renderHistoryStatus();
     if (this.#stuckToBottom || toBottom) {
       this.scrollToBottom();
@@ -135,6 +158,7 @@ export class Timeline {
       scroller.scrollTop += anchor.offsetTop - anchorTop;
     }
     if (incoming && !this.#stuckToBottom) jump.hidden = false;
+    this.#showJumpUnread();
     if (!this.#fresh) {
       for (const failed of failures) this.#on.announce(t("Not sent: %s", failed.detail));
     }
@@ -228,7 +252,7 @@ export class Timeline {
   #insert(index, entry, message = null) {
     const next = this.#entries[index] ?? null;
     entry.day = dayKey(entry.at);
-    entry.continued = continues(this.#entries[index - 1], entry);
+    entry.continued = this.#continues(index, this.#entries[index - 1], entry);
     entry.node = messageNode(entry, this.#me);
     if (message) this.#draw(entry, message);
     entry.node.dataset.key = entry.key;
@@ -280,11 +304,19 @@ export class Timeline {
     }
   }
 
+  /**
+   * Whether `entry`, at `index` after `previous`, shows as part of its author's run: not
+   * the first message in the page, nor the first unread, which show their author.
+   */
+  #continues(index, previous, entry) {
+    return index > this.#hidden && entry.key !== this.#unreadKey && continues(previous, entry);
+  }
+
   /** The entry at `index` has a new predecessor: does it still continue a run? */
   #regroup(index) {
     const entry = this.#entries[index];
     if (!entry) return;
-    const continued = continues(this.#entries[index - 1], entry);
+    const continued = this.#continues(index, this.#entries[index - 1], entry);
     if (continued === entry.continued) return;
     entry.continued = continued;
     entry.node.classList.toggle("msg-continued", continued);
@@ -297,8 +329,74 @@ export class Timeline {
     drawMessage(entry.node, message, entry.message ?? null, permissions, this.#me);
     entry.message = message;
     entry.permissions = permissions;
-    if (!permissions.includes("r") && this.#ui.picking === entry.seq) this.closePicker();
-    if (!permissions.includes("e") && this.#ui.editing === entry.seq) this.#endEdit();
+    if (!permissions.includes("r") && this.#ui.picking === entry.seq) {
+      this.#actions.closePicker();
+    }
+    if (!permissions.includes("e") && this.#ui.editing === entry.seq) this.#actions.endEdit();
+  }
+
+  // Unread messages.
+
+  /** Marks the messages after seq `after` (`count` of them someone else's) as new. */
+  markUnread(after, count) {
+    this.#unread = { after, count, seen: false };
+    this.#placeUnread();
+    this.#showJumpUnread();
+  }
+
+  /** The seq the unread messages come after, or null when none were marked. */
+  unreadAfter() {
+    return this.#unread?.after ?? null;
+  }
+
+  /** The seq of the first unread message, or null when it is not loaded (or none is). */
+  firstUnread() {
+    return this.#unreadEntry()?.seq ?? null;
+  }
+
+  #unreadEntry() {
+    if (!this.#unread || !this.#messageCount) return null;
+    // Older messages not loaded yet may hold it.
+    if (this.#entries[0].seq > this.#unread.after + 1 && this.#history.hasOlder) return null;
+    const mine = this.#me.id;
+    const from = this.#messageIndex(this.#unread.after + 1);
+    for (let index = from; index < this.#messageCount; index += 1) {
+      const entry = this.#entries[index];
+      if (entry.author.id !== mine && !entry.message.deleted) return entry;
+    }
+    return null;
+  }
+
+  /** Puts the "New messages" divider before the first unread message, if in the page. */
+  #placeUnread() {
+    const target = this.#unreadEntry();
+    const key = target?.key ?? null;
+    if (key !== this.#unreadKey) {
+      const previous = this.#byKey.get(this.#unreadKey);
+      this.#unreadKey = key;
+      if (previous) this.#regroup(this.#indexOf(previous));
+      if (target) this.#regroup(this.#indexOf(target));
+    }
+    const node = this.#unreadNode;
+    if (target && this.#indexOf(target) >= this.#hidden) {
+      if (node.nextSibling !== target.node) this.#els.messages.insertBefore(node, target.node);
+    } else {
+      node.remove();
+    }
+  }
+
+  /** The jump control shows while the first unread is above the view, until it is seen. */
+  #showJumpUnread() {
+    const jump = this.#els["jump-unread"];
+    const unread = this.#unread;
+    if (unread && !unread.seen && this.#unreadNode.isConnected) {
+      const view = this.#els.conversation.getBoundingClientRect();
+      const divider = this.#unreadNode.getBoundingClientRect();
+      unread.seen = divider.bottom >= view.top && divider.top <= view.bottom;
+    }
+    const shown = Boolean(unread) && !unread.seen && this.#history.loaded;
+    if (shown) jump.textContent = t("Jump to the first unread message (%s)", unread.count);
+    jump.hidden = !shown;
   }
 
   // Keeping the page short.
@@ -329,16 +427,9 @@ export class Timeline {
     this.#renderHistoryStatus();
     const first = this.#entries[end];
     this.#els.messages.insertBefore(this.#days.get(first.day).node, first.node);
-    this.#openPage();
+    this.#regroup(end);
+    this.#placeUnread();
     this.scrollToBottom();
-  }
-
-  /** The first message in the page shows its author, like the start of a conversation. */
-  #openPage() {
-    const first = this.#entries[this.#hidden];
-    if (!this.#hidden || !first.continued) return;
-    first.continued = false;
-    first.node.classList.remove("msg-continued");
   }
 
   /** Puts the newest `count` messages out of the page back in above, the view kept still. */
@@ -357,11 +448,14 @@ export class Timeline {
     }
     const before = firstDay.isConnected ? firstDay : first.node;
     this.#els.messages.insertBefore(nodes, before);
-    this.#regroup(this.#hidden);
+    const previousFirst = this.#hidden;
     this.#hidden = from;
-    this.#openPage();
+    this.#regroup(previousFirst);
+    this.#regroup(from);
+    this.#placeUnread();
     this.#renderHistoryStatus();
     this.#els.conversation.scrollTop += first.node.offsetTop - anchorTop;
+    this.#showJumpUnread();
   }
 
   /** Brings `entry` back into the page if it is out of it. */
@@ -374,98 +468,9 @@ export class Timeline {
     return seq === null ? null : (this.#byKey.get(`m:${seq}`) ?? null);
   }
 
-  // The reaction picker: one open at a time, inside its message.
-
-  #togglePicker(entry, toggle) {
-    if (this.#ui.picking === entry.seq) {
-      this.closePicker({ refocus: true });
-      return;
-    }
-    this.closePicker();
-    const picker = pickerNode(entry.message, this.#me);
-    picker.addEventListener("keydown", (event) => {
-      if (event.key !== "Escape") return;
-      event.preventDefault();
-      event.stopPropagation();
-      this.closePicker({ refocus: true });
-    });
-    picker.addEventListener("focusout", (event) => {
-      const next = event.relatedTarget;
-      if (next && !picker.contains(next) && next !== toggle) this.closePicker();
-    });
-    entry.node.append(picker);
-    entry.node.classList.add("msg-picking");
-    toggle.setAttribute("aria-expanded", "true");
-    this.#ui.picking = entry.seq;
-    picker.scrollIntoView({ block: "nearest" });
-    picker.firstElementChild.focus();
-  }
-
-  /** The open picker's message node, the picker and its toggle, or null. */
-  #picker() {
-    const li = this.#messageEntry(this.#ui.picking)?.node;
-    if (!li) return null;
-    const node = li.querySelector(":scope > .reaction-picker");
-    return { li, node, toggle: li.querySelector('[data-action="picker"]') };
-  }
-
-  closePicker({ refocus = false } = {}) {
-    const picker = this.#picker();
-    this.#ui.picking = null;
-    if (!picker) return;
-    picker.node?.remove();
-    picker.li.classList.remove("msg-picking");
-    picker.toggle.setAttribute("aria-expanded", "false");
-    if (refocus && picker.toggle.isConnected) picker.toggle.focus();
-  }
-
-  // The inline editor.
-
-  /** Opens the editor on a message shown in the timeline; false when it is not there. */
+  /** Opens the inline editor on message `seq`; false when it is not in the timeline. */
   startEdit(seq) {
-    const entry = this.#messageEntry(seq);
-    if (!entry?.permissions.includes("e")) return false;
-    this.#show(entry);
-    this.#endEdit();
-    this.closePicker();
-    const form = editorNode(seq, entry.message.body);
-    const input = form.querySelector("textarea");
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.#saveEdit();
-    });
-    input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.#saveEdit();
-      } else if (event.key === "Escape") {
-        event.preventDefault();
-        event.stopPropagation();
-        this.#endEdit({ refocus: true });
-      }
-    });
-    entry.node.querySelector(".msg-text").after(form);
-    entry.node.classList.add("msg-editing");
-    this.#ui.editing = seq;
-    entry.node.scrollIntoView({ block: "nearest" });
-    input.focus();
-    input.setSelectionRange(input.value.length, input.value.length);
-    return true;
-  }
-
-  #saveEdit() {
-    const entry = this.#messageEntry(this.#ui.editing);
-    const input = entry?.node.querySelector(".msg-editor-input");
-    if (input && this.#on.edit(entry.message, input.value)) this.#endEdit({ refocus: true });
-  }
-
-  #endEdit({ refocus = false } = {}) {
-    const entry = this.#messageEntry(this.#ui.editing);
-    this.#ui.editing = null;
-    if (!entry) return;
-    entry.node.querySelector(".msg-editor")?.remove();
-    entry.node.classList.remove("msg-editing");
-    if (refocus) this.#on.focusComposer();
+    return this.#actions.startEdit(seq);
   }
 
   /** Scrolls to a message and flashes it; false when it is not in the timeline. */
@@ -491,6 +496,7 @@ export class Timeline {
   #bind() {
     const els = this.#els;
     els["jump-latest"].addEventListener("click", () => this.scrollToBottom());
+    els["jump-unread"].addEventListener("click", () => this.#on.jumpToUnread());
     els.conversation.addEventListener("scroll", () => {
       const scroller = els.conversation;
       const gap = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
@@ -500,65 +506,13 @@ export class Timeline {
         this.#queueTrim();
       }
       if (this.#hidden && scroller.scrollTop < NEAR_TOP_PX) this.#reveal(REVEAL);
+      if (this.#unread && !this.#unread.seen) this.#showJumpUnread();
       if (this.nearTop()) this.#on.nearTop();
     });
     // The viewport shrinks when the composer grows or a phone keyboard opens.
     new ResizeObserver(() => {
       if (this.#stuckToBottom) this.scrollToBottom();
     }).observe(els.conversation);
-    els.messages.addEventListener("click", (event) => this.#messageAction(event));
-    // A click anywhere outside the open picker closes it.
-    document.addEventListener("click", (event) => {
-      const picker = this.#picker();
-      const inside = [picker?.node, picker?.toggle].some((node) => node?.contains(event.target));
-      if (picker && !inside) this.closePicker();
-    });
-  }
-
-  #messageAction(event) {
-    const target = event.target.closest("button[data-action]");
-    if (!target) return;
-    const li = target.closest("li.msg");
-    const entry = li && this.#byKey.get(li.dataset.key);
-    const message = entry?.message;
-    const { action, emoji } = target.dataset;
-    const pressed = target.getAttribute("aria-pressed") === "true";
-    if (action === "retry" || action === "discard") {
-      this.#on[action](target.dataset.id);
-      this.#on.focusComposer();
-      return;
-    }
-    if (!message) return;
-    switch (action) {
-      case "picker":
-        this.#togglePicker(entry, target);
-        break;
-      case "pick":
-        this.#on.react(message, emoji, !pressed);
-        this.closePicker({ refocus: true });
-        break;
-      case "more-emoji":
-        this.closePicker();
-        this.#on.moreEmoji(message, li.querySelector('[data-action="picker"]'));
-        break;
-      case "react":
-        this.#on.react(message, emoji, !pressed);
-        break;
-      case "reply":
-        this.#on.reply(message);
-        break;
-      case "edit":
-        this.startEdit(message.seq);
-        break;
-      case "edit-cancel":
-        this.#endEdit({ refocus: true });
-        break;
-      case "delete":
-        this.#on.remove(message);
-        break;
-      case "quote":
-        this.#on.jumpTo(Number(target.dataset.seq));
-        break;
-    }
+    this.#actions.bind(els.messages);
   }
 }

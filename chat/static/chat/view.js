@@ -1,6 +1,6 @@
 // The chat page's view (ChatView): the room header, the connection state, notices and
 // the live region, and one component per panel, which it makes and wires together:
-// sidebar.js, timeline.js, composer.js, members.js, search.js (the upload tray is
+// sidebar.js, timeline.js, composer.js, members.js, search.js, notifymenu.js (the upload tray is
 // uploads.js's, made by the app). The home page's live badges are HomeView.
 // User text (names, topics, bodies) enters the DOM only through textContent; message
 // HTML only through richtext.js, which rebuilds it node by node from an allow-list.
@@ -10,6 +10,7 @@ import { byId, el, fillPresence, refreshDots } from "./dom.js";
 import { EmojiPicker } from "./emojipicker.js";
 import { t } from "./i18n.js";
 import { MembersPanel } from "./members.js";
+import { NotifyMenu } from "./notifymenu.js";
 import { SearchPanel } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 import { Timeline } from "./timeline.js";
@@ -30,13 +31,13 @@ export class ChatView {
    * `me` {id, username, display_name}. `on` holds the app's callbacks: openRoom(id),
    * send(text) → true when taken, retry(id), discard(id), join(), reconnectNow(),
    * nearTop(), edit(message, body) → true when done, remove(message),
-   * react(message, emoji, on), reply(message), cancelReply(), jumpTo(seq),
+   * react(message, emoji, on), reply(message), cancelReply(), jumpTo(seq), jumpToUnread(),
    * editLast() → true when editing, typing(roomId) → true when told, openResult(message),
-   * toggleMute(), enableNotifications(), blocksChanged().
+   * setNotify(level), blocksChanged().
    */
   constructor(root, { ui, store, me, on }) {
     this.#els = byId([
-      "room-title", "room-topic", "room-kind", "room-presence", "mute-toggle", "connection",
+      "room-title", "room-topic", "room-kind", "room-presence", "connection",
       "connection-text", "connection-live", "reconnect-now", "chat-notice", "chat-notice-text",
       "chat-notice-dismiss", "login-link", "announcer",
     ]);
@@ -68,6 +69,7 @@ export class ChatView {
       });
     this.timeline = new Timeline({ ui, me, on: { ...on, announce, focusComposer, moreEmoji } });
     this.members = new MembersPanel(root, { ui, store, me, on });
+    this.notifyMenu = new NotifyMenu({ on });
     this.search = new SearchPanel({
       ui,
       store,
@@ -90,12 +92,7 @@ export class ChatView {
       public: t("Public room"),
     };
     els["room-kind"].textContent = kinds[room.kind] ?? "";
-    const toggle = els["mute-toggle"];
-    toggle.hidden = !this.#ui.member;
-    toggle.setAttribute("aria-pressed", String(Boolean(room.muted)));
-    toggle.title = room.muted
-      ? t("Unmute notifications for this room")
-      : t("Mute notifications for this room");
+    this.notifyMenu.showRoom(room, this.#ui.member);
     els["room-presence"].dataset.peer = room.kind === "direct" ? (room.peer?.id ?? "") : "";
     this.emojiPicker.close();
     this.autocomplete.close();
@@ -190,7 +187,6 @@ export class ChatView {
         event.preventDefault();
       }
     });
-    els["mute-toggle"].addEventListener("click", () => on.toggleMute());
     els["reconnect-now"].addEventListener("click", () => on.reconnectNow());
     els["chat-notice-dismiss"].addEventListener("click", () => this.hideNotice());
   }
@@ -217,8 +213,8 @@ export class HomeView {
         mentions.querySelector("[data-count]").textContent = String(room.unread_mentions ?? 0);
       }
       item.querySelector(".room-summary")?.classList.toggle("room-unread", room.unread > 0);
-      const muted = item.querySelector(".room-muted");
-      if (muted) muted.hidden = !room.muted;
+      const silent = item.querySelector(".room-notify-off");
+      if (silent) silent.hidden = room.notify !== "nothing";
       if (room.last_message) this.#showPreview(item, room.last_message);
       this.#list.append(item);
     }

@@ -319,3 +319,27 @@ def test_a_lone_surrogate_in_a_json_body_is_refused_and_stores_nothing(api, user
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_request"
     assert not room.messages.exists()
+
+
+def test_a_database_that_cannot_be_reached_answers_unavailable_even_for_the_session(
+    user, monkeypatch
+):
+    """The session is read from the database before the view runs: PostgreSQL being away
+    must still be a JSON 503 `unavailable`, never a 500 page."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import OperationalError
+
+    client = Client()
+    client.force_login(user)
+    room = RoomFactory(name="general", members=[user])
+
+    def away(self):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(SessionStore, "load", away)
+    response = post(
+        client, f"/api/rooms/{room.pk}/messages", {"body": "hi", "client_msg_id": str(uuid.uuid4())}
+    )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+    assert not Message.objects.exists()

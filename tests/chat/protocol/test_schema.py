@@ -100,12 +100,14 @@ class TestOneSchemaPerDocumentedFrame:
 def built(db) -> list[tuple[str, dict]]:
     """At least one frame of every type, from frames.py's builders on real rows:
     rich messages (mention, reply, reactions, an image and a file, an edit), a
-    tombstone, a deleted author, direct rooms with a present and a deleted peer."""
+    tombstone, a deleted author, direct rooms with a present and a deleted peer, a room
+    with a notification level of its own."""
     alice, bob, carol, dave = (UserFactory(username=n) for n in ("alice", "bob", "carol", "dave"))
     general = RoomFactory(name="general", members=[alice, bob, carol])
     lobby = RoomFactory(name="lobby", members=[bob])
     dm = direct_room(alice, bob)
     gone_dm = direct_room(alice, dave)
+    services.set_room_notify(alice, gone_dm.pk, "nothing")
 
     first = send(bob, general, "hello @alice")
     files = [
@@ -184,7 +186,9 @@ class TestEveryBuilderFitsItsSchema:
         assert {frame["type"] for _label, frame in built} == set(FRAMES)
         text = repr(dict(built))
         for sample in ("'thumb_url': None", "'thumb_url': '/files/", "'id': None",
-                       "'deleted': True", "'peer': {'id': None", "'role': None"):  # fmt: skip
+                       "'deleted': True", "'peer': {'id': None", "'role': None",
+                       "'notify': 'default'", "'notify': 'nothing'",
+                       "'notify_default': 'all'", "'notify_default': 'mentions'"):  # fmt: skip
             assert sample in text, sample
 
     def test_times_are_iso_utc_with_z_everywhere(self, built):
@@ -252,6 +256,25 @@ class TestBrokenFramesAreRefused:
     def test_what_is_no_server_frame_is_refused(self, not_a_frame):
         with pytest.raises(ValidationError):
             check_frame(not_a_frame)
+
+
+# Each breaks a valid `room` frame: the levels are a closed set, and a room's default is
+# always resolved to a level.
+ROOM_BREAKAGES = {
+    "an unknown level": lambda room: room.update(notify="loud"),
+    "a default left unresolved": lambda room: room.update(notify_default="default"),
+    "no level": lambda room: room.pop("notify"),
+    "the old mute flag": lambda room: room.update(muted=True),
+}
+
+
+@pytest.mark.parametrize("breakage", list(ROOM_BREAKAGES))
+def test_a_room_with_a_broken_notification_level_is_refused(built, breakage):
+    frame = copy.deepcopy(dict(built)["group room"])
+    check_frame(frame)
+    ROOM_BREAKAGES[breakage](frame["room"])
+    with pytest.raises(ValidationError):
+        check_frame(frame)
 
 
 class OneFrame:

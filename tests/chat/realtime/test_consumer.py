@@ -18,7 +18,7 @@ from chat.realtime.consumer import (
 from chat.realtime.framewriter import DirectWriter, Event
 from chat.realtime.hub import Hub
 from tests.factories import RoomFactory, UserFactory, direct_room
-from tests.support import until
+from tests.support import UnreachablePresence, until
 from tests.wsclient import open_tab
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -423,6 +423,45 @@ class TestLeaving:
         hub = Hub.current()
         assert consumer not in hub.sockets
         assert (await hub.presence.statuses([alice.pk], 0.0))[alice.pk]["status"] == "offline"
+
+    async def test_a_socket_is_taken_and_chats_while_presence_is_out_of_reach(
+        self, alice, general, monkeypatch
+    ):
+        """Redis away (its presence store): the handshake still succeeds, the hello has
+        no statuses, and sends are acked."""
+        monkeypatch.setattr(Hub.current(), "presence", UnreachablePresence())
+        async with open_tab(alice) as tab:
+            assert tab.connected and tab.hello["presence"] == {}
+            frame = send_frame(general.pk)
+            await tab.send(frame)
+            assert (await tab.receive_type("ack"))["client_msg_id"] == frame["client_msg_id"]
+            await tab.send({"type": "presence", "status": "idle"})
+            await tab.send({"type": "ping"})
+            assert (await tab.receive())["type"] == "pong"  # no error for the check-in
+
+    async def test_a_database_out_of_reach_answers_unavailable_and_logs_one_line(
+        self, alice, general, monkeypatch, caplog
+    ):
+        """PostgreSQL away: each send is answered `unavailable` with its client_msg_id (the
+        client retries it), the socket stays open, and the log has one line per frame,
+        not a traceback."""
+        from django.db import OperationalError
+
+        def away(*args, **kwargs):
+            raise OperationalError("connection refused")
+
+        frame = send_frame(general.pk)
+        async with open_tab(alice) as tab:
+            with monkeypatch.context() as patched:
+                patched.setattr(services, "send_message", away)
+                await tab.send(frame)
+                error = await tab.receive_type("error")
+            assert error["code"] == "unavailable"
+            assert error["client_msg_id"] == frame["client_msg_id"]
+            await tab.send(frame)
+            assert (await tab.receive_type("ack"))["client_msg_id"] == frame["client_msg_id"]
+        [record] = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+        assert record.exc_info is None and "OperationalError" in record.getMessage()
 
 
 class TestBackpressure:

@@ -6,9 +6,9 @@ from asgiref.sync import sync_to_async
 from chat.realtime import hub as hub_module
 from chat.realtime.bus.local import LocalBus, publish_locally
 from chat.realtime.fanout import room_group, user_group
-from chat.realtime.hub import Hub
+from chat.realtime.hub import Hub, receive_retry_delay
 from tests.factories import RoomFactory, UserFactory
-from tests.support import FakeSocket, ManualClock, connect, until
+from tests.support import FakeSocket, ManualClock, UnreachablePresence, connect, until
 
 
 class CountingBus(LocalBus):
@@ -195,3 +195,26 @@ async def test_under_load_events_soon_after_a_write_out_go_together_but_not_afte
     await until(lambda: len(socket.frames) == 11, "the late event")
     await hub.stop()
     assert (socket.frames[-1], socket.writes[-1], clock.sleeping) == ("late", 1, False)
+
+
+async def test_a_presence_store_out_of_reach_costs_no_socket(hub, alice, caplog):
+    """Redis away: the socket is admitted (this process's counts still hold), attached,
+    checked in and out without an error reaching the consumer, and a hello's statuses
+    are empty rather than the handshake failing."""
+    hub.presence = UnreachablePresence()
+    socket = FakeSocket(alice, {7})
+    socket.address, socket.presence_id, socket.presence_state = "192.0.2.1", "tab", "active"
+    assert await hub.admit(socket) is None
+    await connect(hub, socket)
+    await hub.check_in(socket, "idle")
+    assert socket.presence_state == "idle"
+    assert await hub.statuses([alice.pk]) == {}
+    await hub.detach(socket)
+    await hub.check_out(socket)
+    assert socket not in hub.sockets
+    assert caplog.text.count("presence store unavailable") == 4
+
+
+def test_the_hub_tries_the_bus_again_within_a_second_however_long_it_was_away():
+    delays = [receive_retry_delay(failures) for failures in range(1, 60)]
+    assert delays[0] == 0.1 and delays == sorted(delays) and max(delays) == 1.0

@@ -149,33 +149,3 @@ class TestBlocking:
         added = client.post("/api/blocks/", {"username": "bob"}, content_type="application/json")
         assert added.json() == {"blocked": ["bob"]}
         assert client.delete("/api/blocks/bob").json() == {"blocked": []}
-
-
-class TestMute:
-    def test_a_member_mutes_a_room_and_every_tab_hears_the_new_setting(
-        self, user, room, published, django_capture_on_commit_callbacks
-    ):
-        with django_capture_on_commit_callbacks(execute=True):
-            services.set_muted(user, room.pk, muted=True)
-        assert Membership.objects.get(room=room, user=user).muted is True
-        [(to, _user, frame, _room)] = published
-        assert to == "user"
-        assert (frame["type"], frame["room"]["id"], frame["room"]["muted"]) == (
-            "room",
-            room.pk,
-            True,
-        )
-
-    def test_muting_a_room_you_cannot_see_is_not_found(self, room):
-        refused("not_found", services.set_muted, UserFactory(), room.pk, muted=True)
-
-    def test_the_membership_endpoint_mutes_and_unmutes(self, client, user, room):
-        client.force_login(user)
-        url = f"/api/rooms/{room.pk}/membership"
-        muted = client.patch(url, {"muted": True}, content_type="application/json")
-        assert muted.json()["muted"] is True
-        assert (
-            client.patch(url, {"muted": "yes"}, content_type="application/json").status_code == 400
-        )
-        unmuted = client.patch(url, {"muted": False}, content_type="application/json")
-        assert unmuted.json()["muted"] is False
