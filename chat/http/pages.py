@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_POST
 
 from .. import queries, services
@@ -17,6 +18,8 @@ def _client_config(request: HttpRequest, room_id: int | None) -> dict:
         "room": room_id,
         "ws_path": "/ws/",
         "upload_max_bytes": settings.PARLEY_UPLOAD_MAX_BYTES,
+        # The emoji picker's data, fetched on first use (hashed name in production).
+        "emoji_url": static("chat/emoji.json"),
     }
 
 

@@ -15,6 +15,16 @@ MAX_ROOM_NAME_CHARS = 64
 ALLOWED_CONTROL = {"\n", "\t"}
 ROOM_NAME_PUNCTUATION = {" ", "-", "_"}
 MAX_TOPIC_CHARS = 250
+# The longest RGI emoji (a kiss with two skin tones) is 10 code points.
+MAX_EMOJI_CHARS = 16
+_FULLY_QUALIFIED = emoji_lib.STATUS["fully_qualified"]
+_COMPONENT = emoji_lib.STATUS["component"]
+# Each emoji's fully-qualified form by its CLDR name, so that "❤" and "❤️" are one reaction.
+_QUALIFIED_BY_NAME = {
+    data["en"]: text
+    for text, data in emoji_lib.EMOJI_DATA.items()
+    if data["status"] == _FULLY_QUALIFIED
+}
 
 
 def _refuse_control_characters(text: str, refusal: str) -> None:
@@ -81,7 +91,13 @@ def clean_topic(topic: str) -> str:
 
 
 def clean_emoji(emoji: str) -> str:
-    """One emoji (a single grapheme, skin tones and joined sequences included)."""
-    if not isinstance(emoji, str) or len(emoji) > 32 or not emoji_lib.is_emoji(emoji):
+    """One RGI emoji (skin tones, flags and joined sequences included), stored in its
+    fully-qualified form; a lone component (a skin tone by itself) is not a reaction."""
+    data = (
+        emoji_lib.EMOJI_DATA.get(emoji)
+        if isinstance(emoji, str) and len(emoji) <= MAX_EMOJI_CHARS
+        else None
+    )
+    if data is None or data["status"] == _COMPONENT:
         raise ChatError("bad_request", "`emoji` must be a single emoji.")
-    return emoji
+    return _QUALIFIED_BY_NAME.get(data["en"], emoji)

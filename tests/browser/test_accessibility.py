@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import PASSWORD, Person
 from tests.browser.test_chat_client import MESSAGES, join_room, post_messages, send_from_composer
 from tests.browser.test_client_presence_search import NOTIFICATION_STUB, open_dm
+from tests.browser.test_message_actions import two_in_a_room
 
 ROOM_URL = re.compile(r"/rooms/\d+/$")
 
@@ -163,7 +164,12 @@ def test_every_control_on_the_chat_page_has_an_accessible_name(people):
     # The notification menu, open.
     page.locator("#notify-toggle").click()
     expect(page.locator("#notify-menu")).to_be_visible()
-    unnamed = page.evaluate(
+    assert unnamed_controls(page) == []
+
+
+def unnamed_controls(page: Page) -> list[str]:
+    """The visible controls with no accessible name (label, aria-label(ledby), title, text)."""
+    return page.evaluate(
         """() => [...document.querySelectorAll("button, input, select, textarea, a[href]")]
             .filter((node) => node.checkVisibility())
             .filter((node) => {
@@ -173,7 +179,59 @@ def test_every_control_on_the_chat_page_has_an_accessible_name(people):
             })
             .map((node) => node.outerHTML.slice(0, 80))"""
     )
-    assert unnamed == []
+
+
+def test_the_emoji_picker_and_the_suggestions_are_named_and_keep_their_aria_roles(people):
+    alice, bob, alice_page, _bob_page = two_in_a_room(people, "aria")
+    page = alice_page
+    send_from_composer(page, "react here")
+    expect(page.locator(MESSAGES)).to_have_text(["react here"])
+
+    # The composer's picker: a named dialog whose every control is named, its button expanded.
+    page.locator("#composer-emoji").click()
+    picker = page.locator("#emoji-picker")
+    expect(picker).to_have_attribute("role", "dialog")
+    expect(picker).to_have_attribute("aria-label", "Insert emoji")
+    expect(picker.locator(".emoji-option").first).to_be_visible()
+    expect(page.locator("#composer-emoji")).to_have_attribute("aria-haspopup", "dialog")
+    assert unnamed_controls(page) == []
+    groups = picker.locator("[role=group]")
+    expect(groups).to_have_count(1)
+    labelled_by = groups.first.get_attribute("aria-labelledby")
+    expect(picker.locator(f"#{labelled_by}")).to_have_text("All emoji")
+    page.keyboard.press("Escape")
+    expect(picker).to_be_hidden()
+
+    # For a reaction: the small picker's "more" opens the same dialog, named for reacting.
+    item = page.locator("#messages li.msg", has_text="react here")
+    item.hover()
+    item.locator("[data-action=picker]").click()
+    page.locator(".reaction-picker [data-action=more-emoji]").focus()
+    page.keyboard.press("Enter")
+    expect(picker).to_have_attribute("aria-label", "React with any emoji")
+    expect(item.locator("[data-action=picker]")).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("Escape")
+    expect(picker).to_be_hidden()
+    expect(item.locator("[data-action=picker]")).to_be_focused()
+    expect(item.locator("[data-action=picker]")).to_have_attribute("aria-expanded", "false")
+
+    # The suggestions: a named listbox of options the textarea points at while typing.
+    composer = page.locator("#composer-input")
+    composer.focus()
+    composer.press_sequentially(f"@{bob.username[:3]}")
+    listbox = page.locator("#composer-suggestions")
+    expect(listbox).to_have_attribute("role", "listbox")
+    expect(listbox).to_have_attribute("aria-label", "Suggestions")
+    expect(listbox.locator("[role=option]")).to_have_count(1)
+    expect(composer).to_have_attribute("aria-autocomplete", "list")
+    expect(composer).to_have_attribute("aria-controls", "composer-suggestions")
+    active = composer.get_attribute("aria-activedescendant")
+    expect(listbox.locator(f"#{active}")).to_have_attribute("aria-selected", "true")
+    assert unnamed_controls(page) == []
+    composer.press("Escape")
+    expect(listbox).to_be_hidden()
+    assert composer.get_attribute("aria-activedescendant") is None
+    assert alice.errors == [] and bob.errors == []
 
 
 def test_at_phone_width_the_sidebar_is_a_drawer_and_the_composer_works(people, browser):

@@ -71,3 +71,25 @@ def test_german_browser_gets_german_error_details_from_the_api(german_in_new_yor
         }"""
     )
     assert detail == "Ein Raumname darf Buchstaben, Ziffern, Leerzeichen, „-“ und „_“ enthalten."
+
+
+def test_the_emoji_picker_speaks_german_and_finds_emoji_by_their_german_names(
+    german_in_new_york,
+):
+    person = german_in_new_york
+    page = person.new_page()
+    page.goto(person.server.url)
+    join_room(page, f"emoji {uuid.uuid4().hex[:6]}")
+    expect(page.locator("#composer-emoji")).to_have_attribute("aria-label", "Emoji einfügen")
+    page.locator("#composer-emoji").click()
+    picker = page.locator("#emoji-picker")
+    expect(picker).to_have_attribute("aria-label", "Emoji einfügen")
+    expect(picker.locator(".emoji-tone")).to_have_attribute("aria-label", "Hautfarbe")
+    expect(picker.locator(".emoji-section-title")).to_have_text(["Alle Emoji"])
+    picker.locator(".emoji-search").fill("daumen hoch")
+    expect(picker.locator(".emoji-option").first).to_have_text("👍")
+    expect(picker.locator(".emoji-option").first).to_have_attribute("aria-label", "daumen hoch")
+    expect(picker.locator(".emoji-status")).to_contain_text("Emoji gefunden")
+    picker.locator(".emoji-search").fill("thumbs up")  # English names work too
+    expect(picker.locator(".emoji-option").first).to_have_text("👍")
+    assert person.errors == []

@@ -110,7 +110,10 @@ def test_reaction_counts_for_everyone_and_a_second_click_takes_it_back(people):
 
     action(bob_page, "react to me", "picker").click()
     picker = bob_page.locator(".reaction-picker")
-    expect(picker.locator("button")).to_have_count(8)
+    expect(picker.locator("button[data-action=pick]")).to_have_count(8)
+    expect(picker.locator("button[data-action=more-emoji]")).to_have_attribute(
+        "aria-label", "More emoji"
+    )
     picker.locator('button[data-emoji="👍"]').click()
     expect(picker).to_have_count(0)
 

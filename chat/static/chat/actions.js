@@ -24,7 +24,7 @@ export class MessageActions {
    * key (`m:<seq>` for a message), `show(entry)` puts it in the page if it is out of it.
    * `on` holds the callbacks: retry(id), discard(id), react(message, emoji, on),
    * reply(message), edit(message, body) → true when done, remove(message), jumpTo(seq),
-   * focusComposer().
+   * focusComposer(), moreEmoji(message, anchor) (the full emoji picker for a reaction).
    */
   constructor({ ui, me, on, entryOf, show }) {
     this.#ui = ui;
@@ -69,6 +69,10 @@ export class MessageActions {
       case "pick":
         this.#on.react(message, emoji, !pressed);
         this.closePicker({ refocus: true });
+        break;
+      case "more-emoji":
+        this.closePicker();
+        this.#on.moreEmoji(message, li.querySelector('[data-action="picker"]'));
         break;
       case "react":
         this.#on.react(message, emoji, !pressed);

@@ -448,6 +448,7 @@ async function startChat(root) {
   sync.addEventListener("member", (event) => {
     const { room, user, role } = event.detail;
     members.applyMember(room, user, role);
+    view.autocomplete.forgetMembers(room);
   });
   sync.addEventListener("sendrefused", (event) => {
     const { room, error } = event.detail;

@@ -3,8 +3,9 @@
 // saying who is typing (and, the other way, telling the room that the user is).
 // The upload tray in the composer is uploads.js's UploadTray; each room's unsent text is
 // kept in drafts.js's Drafts.
-import { byId, el } from "./dom.js";
+import { button, byId, el, svgIcon } from "./dom.js";
 import { t } from "./i18n.js";
+import { SMILE_PATH } from "./message.js";
 
 // Tell the room at most this often that the user is typing; forget a typist after TYPING_MS.
 const TYPING_EVERY_MS = 3000;
@@ -23,7 +24,7 @@ export class Composer {
   /**
    * `ui` is the UiState; `drafts` the Drafts; `on` holds the callbacks: send(text) → true
    * when taken, editLast() → true when editing, typing(roomId) → true when told,
-   * cancelReply(), join().
+   * cancelReply(), join(), pickEmoji(button) (the emoji button was pressed).
    */
   constructor({ ui, drafts, on }) {
     this.#els = byId([
@@ -34,6 +35,27 @@ export class Composer {
     this.#drafts = drafts;
     this.#on = on;
     this.#bind();
+    this.#addEmojiButton();
+  }
+
+  /** Puts `text` at the caret (over any selection) and tells the input's listeners. */
+  insert(text) {
+    const input = this.#els["composer-input"];
+    input.focus();
+    input.setRangeText(text, input.selectionStart, input.selectionEnd, "end");
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  #addEmojiButton() {
+    const emoji = button("icon-button composer-emoji");
+    emoji.id = "composer-emoji";
+    emoji.setAttribute("aria-label", t("Insert emoji"));
+    emoji.title = t("Insert emoji");
+    emoji.setAttribute("aria-haspopup", "dialog");
+    emoji.setAttribute("aria-expanded", "false");
+    emoji.append(svgIcon(SMILE_PATH));
+    emoji.addEventListener("click", () => this.#on.pickEmoji(emoji));
+    this.#els["composer-input"].after(emoji);
   }
 
   /** The open room (ui.room) changed: post in it, join it, or neither. */

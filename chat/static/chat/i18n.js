@@ -59,6 +59,28 @@ const STRINGS = {
   "Add reaction": "Add reaction",
   "Pick a reaction": "Pick a reaction",
   "React with %s": "React with %s",
+  "More emoji": "More emoji",
+  "React with any emoji": "React with any emoji",
+
+  // The emoji picker (composer and reactions) and the composer's suggestions.
+  "Insert emoji": "Insert emoji",
+  "Search emoji": "Search emoji",
+  "Skin tone": "Skin tone",
+  "No skin tone": "No skin tone",
+  "Light skin tone": "Light skin tone",
+  "Medium-light skin tone": "Medium-light skin tone",
+  "Medium skin tone": "Medium skin tone",
+  "Medium-dark skin tone": "Medium-dark skin tone",
+  "Dark skin tone": "Dark skin tone",
+  "Loading emoji…": "Loading emoji…",
+  "Could not load the emoji: %s": "Could not load the emoji: %s",
+  "Search results": "Search results",
+  "%s emoji found": "%s emoji found",
+  "No emoji found.": "No emoji found.",
+  "Recently used": "Recently used",
+  "All emoji": "All emoji",
+  "Suggestions": "Suggestions",
+
   // A reaction chip: the emoji, then how many reacted with it.
   "%s, reacted by %s": "%s, reacted by %s",
   "Reactions": "Reactions",

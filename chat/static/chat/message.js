@@ -8,7 +8,7 @@ import { attachmentsKey, attachmentsNode } from "./uploads.js";
 
 /** The reaction picker's choices. */
 export const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
-const SMILE_PATH =
+export const SMILE_PATH =
   "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16zM8.5 11" +
   "a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zm7 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zM12 17.5" +
   "c2.33 0 4.31-1.46 5.11-3.5H6.89c.8 2.04 2.78 3.5 5.11 3.5z";
@@ -239,6 +239,12 @@ export function pickerNode(message, me) {
     option.setAttribute("aria-pressed", String(reactedWith(message, emoji, me.id)));
     picker.append(option);
   }
+  const more = button("reaction-option reaction-more", "+");
+  more.dataset.action = "more-emoji";
+  more.setAttribute("aria-label", t("More emoji"));
+  more.title = t("More emoji");
+  more.setAttribute("aria-haspopup", "dialog");
+  picker.append(more);
   return picker;
 }
 

@@ -4,9 +4,11 @@
 // uploads.js's, made by the app). The home page's live badges are HomeView.
 // User text (names, topics, bodies) enters the DOM only through textContent; message
 // HTML only through richtext.js, which rebuilds it node by node from an allow-list.
+import { Autocomplete } from "./autocomplete.js";
 import { Composer } from "./composer.js";
 import { byId, el, fillPresence, refreshDots } from "./dom.js";
 import { Drafts } from "./drafts.js";
+import { EmojiPicker } from "./emojipicker.js";
 import { t } from "./i18n.js";
 import { MembersPanel } from "./members.js";
 import { NotifyMenu } from "./notifymenu.js";
@@ -45,10 +47,28 @@ export class ChatView {
     this.#presenceOf = (userId) => store.presenceOf(userId);
     const presenceOf = this.#presenceOf;
     this.sidebar = new Sidebar(root, { ui, presenceOf, on });
-    this.composer = new Composer({ ui, drafts: new Drafts(me.id), on });
+    this.emojiPicker = new EmojiPicker();
+    const pickEmoji = (anchor) =>
+      this.emojiPicker.toggle(anchor, {
+        label: t("Insert emoji"),
+        onPick: (emoji) => this.composer.insert(emoji),
+      });
+    this.composer = new Composer({ ui, drafts: new Drafts(me.id), on: { ...on, pickEmoji } });
+    this.autocomplete = new Autocomplete(
+      { form: root.querySelector("#composer"), input: root.querySelector("#composer-input") },
+      { ui, store, me },
+    );
     const announce = (text) => this.announce(text);
     const focusComposer = () => this.composer.focus();
-    this.timeline = new Timeline({ ui, me, on: { ...on, announce, focusComposer } });
+    const moreEmoji = (message, anchor) =>
+      this.emojiPicker.toggle(anchor, {
+        label: t("React with any emoji"),
+        onPick: (emoji) => {
+          on.react(message, emoji, true);
+          if (anchor.isConnected) anchor.focus();
+        },
+      });
+    this.timeline = new Timeline({ ui, me, on: { ...on, announce, focusComposer, moreEmoji } });
     this.members = new MembersPanel(root, { ui, store, me, on });
     this.notifyMenu = new NotifyMenu({ on });
     this.search = new SearchPanel({
@@ -75,6 +95,8 @@ export class ChatView {
     els["room-kind"].textContent = kinds[room.kind] ?? "";
     this.notifyMenu.showRoom(room, this.#ui.member);
     els["room-presence"].dataset.peer = room.kind === "direct" ? (room.peer?.id ?? "") : "";
+    this.emojiPicker.close();
+    this.autocomplete.close();
     this.composer.showRoom();
     this.members.showRoom();
     this.timeline.refreshPermissions();

@@ -1,6 +1,11 @@
-"""Pages: where logging in lands."""
+"""Pages: where logging in lands, and the chat page's client config."""
+
+import json
+import re
 
 import pytest
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
@@ -66,3 +71,18 @@ def test_digits_that_are_not_ascii_land_on_the_home_page(digits):
     request.user = alice
     request.COOKIES[LAST_ROOM_COOKIE] = f"{alice.pk}:{digits}"
     assert resume(request).url == reverse("home")
+
+
+def client_config(html: str) -> dict:
+    tag = re.search(r'<script id="parley-config" type="application/json">(.*?)</script>', html)
+    return json.loads(tag.group(1))
+
+
+def test_the_room_page_names_the_emoji_data_it_fetches_on_first_use(client, user):
+    room = RoomFactory(members=[user])
+    client.force_login(user)
+    response = client.get(f"/rooms/{room.pk}/")
+    assert response.status_code == 200
+    config = client_config(response.content.decode())
+    assert config["emoji_url"] == static("chat/emoji.json")
+    assert finders.find("chat/emoji.json")

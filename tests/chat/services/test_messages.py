@@ -245,17 +245,32 @@ class TestReactions:
         services.react(user, message.pk, "👍", on=False)
         assert not Reaction.objects.exists()
 
-    @pytest.mark.parametrize("emoji", ["", "ok", "👍👍", "a👍", "<b>", "👍" + "\u0301" * 40])
+    @pytest.mark.parametrize(
+        "emoji",
+        ["", "ok", "👍👍", "a👍", "<b>", "👍" + "\u0301" * 40, "🏻", "👍🏽🏽", "👍\u200d" * 9, 7],
+    )
     def test_anything_but_one_emoji_is_refused(self, user, room, emoji):
         message = send(user, room)
         refused("bad_request", services.react, user, message.pk, emoji, on=True)
         assert not Reaction.objects.exists()
 
-    @pytest.mark.parametrize("emoji", ["👍🏽", "👨‍👩‍👧", "🇫🇷", "❤️"])
+    @pytest.mark.parametrize(
+        "emoji",
+        ["👍🏽", "👨‍👩‍👧", "🇫🇷", "❤️", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "🧑🏿‍🤝‍🧑🏻", "👩🏻‍❤️‍💋‍👨🏼", "#️⃣", "🫠"],
+    )
     def test_skin_tones_flags_and_joined_emoji_are_one_emoji(self, user, room, emoji):
         message = send(user, room)
         services.react(user, message.pk, emoji, on=True)
         assert Reaction.objects.get().emoji == emoji
+
+    @pytest.mark.parametrize(("typed", "stored"), [("❤", "❤️"), ("☺", "☺️"), ("👁‍🗨", "👁️‍🗨️")])
+    def test_an_emoji_not_fully_qualified_is_stored_in_its_fully_qualified_form(
+        self, user, room, typed, stored
+    ):
+        message = send(user, room)
+        services.react(user, message.pk, typed, on=True)
+        services.react(user, message.pk, stored, on=True)
+        assert list(Reaction.objects.values_list("emoji", flat=True)) == [stored]
 
     def test_a_reaction_in_a_private_room_you_are_not_in_is_not_found(self, user):
         private = RoomFactory(kind="private", members=[user])
