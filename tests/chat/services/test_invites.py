@@ -95,7 +95,12 @@ def test_following_a_link_joins_a_private_room_and_the_members_hear_it_live(
         {
             "type": "member",
             "room": room.pk,
-            "user": {"id": guest.pk, "username": "guest", "display_name": "Guest"},
+            "user": {
+                "id": guest.pk,
+                "username": "guest",
+                "display_name": "Guest",
+                "avatar": None,
+            },
             "role": "member",
         },
     )
