@@ -52,6 +52,11 @@ class _ChatLinkify(LinkifyIt):
         return found or None
 
 
+# A host as browsers and the sanitiser read it: letters (any script), digits, "-", "." or
+# an IPv6 address. Python's urlsplit takes more ("%5c", "\\"), where they find no host.
+HOST_RE = re.compile(r"[\w.-]+|[0-9a-f:.]+")
+
+
 def _validate_link(url: str) -> bool:
     """A safe scheme and, for the web, a host: the sanitiser drops an href it cannot
     parse, and a link with no target is worse than plain text."""
@@ -61,7 +66,9 @@ def _validate_link(url: str) -> bool:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return parts.scheme.lower() == "mailto" or bool(parts.hostname)
+    if parts.scheme.lower() == "mailto":
+        return True
+    return bool(parts.hostname) and HOST_RE.fullmatch(parts.hostname) is not None
 
 
 def _split_mentions(text: str, level: int) -> list[Token]:

@@ -142,11 +142,19 @@ def test_xss_payload_inside_markdown_markup_is_neutralised(payload):
 
 
 def test_quote_in_link_destination_stays_inside_the_href():
-    parsed = assert_safe(render_html('[x](http://example.com"onclick="alert(1))'))
+    parsed = assert_safe(render_html('[x](http://example.com/a"onclick="alert(1))'))
     tag, attrs = parsed.tags[1]
     assert tag == "a"
     assert set(attrs) == {"href", "target", "rel"}
-    assert attrs["href"] == "http://example.com%22onclick=%22alert(1)"
+    assert attrs["href"] == "http://example.com/a%22onclick=%22alert(1)"
+
+
+def test_quote_in_a_link_host_leaves_the_markdown_link_text():
+    """No browser reads `example.com%22onclick=…` as a host: the Markdown link stays
+    text, in which only the plain address before the quote is linked."""
+    parsed = assert_safe(render_html('[x](http://example.com"onclick="alert(1))'))
+    assert [tag for tag, _attrs in parsed.tags] == ["p", "a"]
+    assert parsed.tags[1][1]["href"] == "http://example.com"
 
 
 def test_mention_username_is_escaped_and_carries_nothing_else():
@@ -197,6 +205,16 @@ def test_mention_username_is_escaped_and_carries_nothing_else():
 )
 def test_any_mix_of_markup_characters_renders_only_allowed_markup(body):
     assert_safe(render_html(body, {"bob"}))
+
+
+@pytest.mark.parametrize("body", ["<http://\\>", "<http://%5c>", "[x](http://\\)"])
+def test_a_link_whose_host_a_browser_reads_differently_stays_text(body):
+    """Found by the test above: `http://\\` (`http://%5C` once normalised) has a host
+    for Python's urlsplit but none for a browser, so the sanitiser dropped the href and
+    left an empty link."""
+    html = render_html(body)
+    assert_safe(html)
+    assert "<a" not in html
 
 
 def test_plain_text_renders_as_a_single_paragraph():
