@@ -361,12 +361,24 @@ async def chat_through_the_router(web1: ServerProcess, web2: ServerProcess, tls_
     async with AsyncExitStack() as stack:
         on_web1 = await ada.socket(stack, "ada@web.1")
         on_web2 = await bob.socket(stack, "bob@web.2")
-        for peer in (on_web1, on_web2):
-            hello = await peer.wait_for(lambda f: f["type"] == "hello", "hello")
-            assert room["id"] in [r["id"] for r in hello["rooms"]]
+        hellos = [
+            await peer.wait_for(lambda f: f["type"] == "hello", "hello")
+            for peer in (on_web1, on_web2)
+        ]
+        # The DM is Ada's until its first message reaches Bob (docs/protocol.md, Direct rooms).
+        assert room["id"] in [r["id"] for r in hellos[0]["rooms"]]
+        assert room["id"] not in [r["id"] for r in hellos[1]["rooms"]]
+        first = str(uuid.uuid4())
+        await on_web1.send(
+            {"type": "send", "room": room["id"], "body": "hello from web.1", "client_msg_id": first}
+        )
+        await on_web1.wait_for(is_ack(first), "the ack of the first message")
+        await on_web2.wait_for(
+            lambda f: f["type"] == "room" and f["room"]["id"] == room["id"], "the DM, on web.2"
+        )
         for sender, receiver, body in [
-            (on_web1, on_web2, "hello from web.1"),
             (on_web2, on_web1, "and back from web.2"),
+            (on_web1, on_web2, "and once more from web.1"),
         ]:
             client_msg_id = str(uuid.uuid4())
             await sender.send(
