@@ -49,7 +49,8 @@ def test_an_unknown_level_is_refused_and_nothing_changes(client, user):
     assert user.notify_default == "mentions"
 
 
-def test_a_spent_budget_is_said_on_the_page(client, user, settings):
+def test_a_spent_budget_is_said_on_the_page(client, user, settings, fresh_cache):
+    # fresh_cache: with Redis, budgets outlive the test database and its user ids.
     settings.PARLEY_LIMITS = {**settings.PARLEY_LIMITS, "room_change": (1, 3600)}
     client.force_login(user)
     assert client.post(URL, {"notify_default": "all"}).status_code == 302
