@@ -30,7 +30,7 @@ from config.cluster import BODY_SLACK, WORKER_ENV
 from tests.cluster import OPEN_TIMEOUT
 from tests.cluster import Cluster as BaseCluster
 from tests.factories import RoomFactory, UserFactory
-from tests.support import HOST, free_port, shared_env
+from tests.support import HOST, free_port, shared_env, until
 
 UPLOAD_MAX = 1024 * 1024  # the workers' PARLEY_UPLOAD_MAX_BYTES: nginx then caps bodies at 2 MiB
 CSRF_SECRET = "c" * 32  # any 32 letters: a CSRF cookie, and the header that must match it
@@ -333,12 +333,12 @@ class Member:
 
 
 async def settled(what, timeout: float) -> bool:
-    """Wait until `what()` holds, for at most `timeout` seconds; whether it does."""
-    deadline = time.monotonic() + timeout
-    while not what():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
+    """tests.support.until, answering whether `what()` came to hold within `timeout`
+    seconds instead of failing: the caller says what was missing, with its counts."""
+    try:
+        await until(what, timeout=timeout)
+    except AssertionError:
+        return False
     return True
 
 

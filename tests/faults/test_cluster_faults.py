@@ -77,9 +77,16 @@ def cookie_header(value: str) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={value}"
 
 
-async def start_cluster(stack: ExitStack, cluster: Cluster) -> Cluster:
+async def start_cluster(
+    stack: ExitStack, nginx: str, tmp_path, redis_url: tuple[str, str], members=(), **env
+) -> Cluster:
+    """The fault tests' cluster (heads every HEADS_INTERVAL, `env` besides), stopped with
+    `stack`; `members` pointed at its proxy."""
+    cluster = Cluster(nginx, tmp_path, redis_url, PARLEY_HEADS_INTERVAL=str(HEADS_INTERVAL), **env)
     stack.callback(cluster.stop)
     await asyncio.to_thread(cluster.start)
+    for member in members:
+        member.port = cluster.port
     return cluster
 
 
@@ -133,17 +140,8 @@ async def test_kill_9_of_a_worker_loses_and_doubles_nothing(
     database_url = await copy_of_test_database(own_postgres)
     with ExitStack() as stack:
         cluster = await start_cluster(
-            stack,
-            Cluster(
-                nginx,
-                tmp_path,
-                (own_redis.url, prefix),
-                DATABASE_URL=database_url,
-                PARLEY_HEADS_INTERVAL=str(HEADS_INTERVAL),
-            ),
+            stack, nginx, tmp_path, (own_redis.url, prefix), members, DATABASE_URL=database_url
         )
-        for member in members:
-            member.port = cluster.port
         done, quiet = asyncio.Event(), asyncio.Event()
         running = [asyncio.create_task(m.run(done)) for m in members]
         failure = None
@@ -246,17 +244,8 @@ async def test_kill_9_of_redis_loses_nothing_and_live_delivery_resumes(
     database_url = await copy_of_test_database(own_postgres)
     with ExitStack() as stack:
         cluster = await start_cluster(
-            stack,
-            Cluster(
-                nginx,
-                tmp_path,
-                (own_redis.url, prefix),
-                DATABASE_URL=database_url,
-                PARLEY_HEADS_INTERVAL=str(HEADS_INTERVAL),
-            ),
+            stack, nginx, tmp_path, (own_redis.url, prefix), members, DATABASE_URL=database_url
         )
-        for member in members:
-            member.port = cluster.port
         done, quiet = asyncio.Event(), asyncio.Event()
         running = [asyncio.create_task(m.run(done)) for m in members]
         failure = None
@@ -358,23 +347,13 @@ async def test_postgresql_stopped_for_10_s_answers_unavailable_and_loses_nothing
     PostgreSQL is back every send is acked, stored once and held once by every client of
     its room. The workers stay up."""
     rooms_of = await database_sync_to_async(people_in_rooms)(PG_CLIENTS, PG_ROOMS)
-    members_at = await members_of(rooms_of, 0)
+    members = await members_of(rooms_of, 0)
     postgres = own_postgres
     database_url = await copy_of_test_database(postgres)
     with ExitStack() as stack:
         cluster = await start_cluster(
-            stack,
-            Cluster(
-                nginx,
-                tmp_path,
-                (own_redis.url, prefix),
-                DATABASE_URL=database_url,
-                PARLEY_HEADS_INTERVAL=str(HEADS_INTERVAL),
-            ),
+            stack, nginx, tmp_path, (own_redis.url, prefix), members, DATABASE_URL=database_url
         )
-        members = members_at
-        for member in members:
-            member.port = cluster.port
         some = members[0]
         done, quiet = asyncio.Event(), asyncio.Event()
         running = [asyncio.create_task(m.run(done)) for m in members]
@@ -471,14 +450,7 @@ async def test_presence_typing_and_flood_control_hold_across_workers(
     room = await database_sync_to_async(RoomFactory)(name="across", members=[tabs, watcher])
     with ExitStack() as stack:
         cluster = await start_cluster(
-            stack,
-            Cluster(
-                nginx,
-                tmp_path,
-                (own_redis.url, prefix),
-                PARLEY_HEADS_INTERVAL=str(HEADS_INTERVAL),
-                PARLEY_SEND_RATE=f"{SEND_LIMIT},3600",
-            ),
+            stack, nginx, tmp_path, (own_redis.url, prefix), PARLEY_SEND_RATE=f"{SEND_LIMIT},3600"
         )
         failure = None
         try:
