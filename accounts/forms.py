@@ -19,7 +19,7 @@ from chat.content import uploads
 from chat.errors import ChatError
 
 from . import throttle
-from .models import User, name_taken
+from .models import User, name_taken, time_zones
 
 AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 AVATAR_SIZE = 256
@@ -154,9 +154,12 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ("display_name", "bio", "avatar", "email")
+        fields = ("display_name", "bio", "time_zone", "avatar", "email")
         widgets = {
             "bio": forms.Textarea(attrs={"rows": 4}),
+            "time_zone": forms.TextInput(
+                attrs={"list": "time-zones", "autocomplete": "off", "spellcheck": "false"}
+            ),
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
         }
 
@@ -166,6 +169,10 @@ class ProfileForm(forms.ModelForm):
         self.fields["avatar"].help_text = _("PNG, JPEG, GIF or WebP, at most %(limit)s.") % {
             "limit": filesizeformat(settings.AVATAR_MAX_BYTES)
         }
+        self.fields["time_zone"].label = _("Time zone (optional)")
+        self.fields["time_zone"].help_text = _(
+            "A name such as Europe/Berlin: people who open your card see your local time."
+        )
         self.fields["email"].label = _("Email address (optional)")
         self.fields["email"].help_text = _(
             "Only for resetting your password, once you have confirmed it by the link we "
@@ -179,6 +186,14 @@ class ProfileForm(forms.ModelForm):
         if "email" in self.changed_data:
             self.instance.verified_email = ""  # confirmed anew, by a link to the new address
         return super().save(commit)
+
+    def clean_time_zone(self) -> str:
+        zone = self.cleaned_data["time_zone"].strip()
+        if zone and zone not in time_zones():
+            raise forms.ValidationError(
+                _("Unknown time zone. Pick one from the list, such as Europe/Berlin.")
+            )
+        return zone
 
     def clean_display_name(self) -> str:
         name = self.cleaned_data["display_name"].strip()
