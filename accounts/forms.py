@@ -19,7 +19,7 @@ from chat.content import uploads
 from chat.errors import ChatError
 
 from . import throttle
-from .models import User, name_taken, time_zones
+from .models import User, name_taken
 
 AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 AVATAR_SIZE = 256
@@ -188,12 +188,7 @@ class ProfileForm(forms.ModelForm):
         return super().save(commit)
 
     def clean_time_zone(self) -> str:
-        zone = self.cleaned_data["time_zone"].strip()
-        if zone and zone not in time_zones():
-            raise forms.ValidationError(
-                _("Unknown time zone. Pick one from the list, such as Europe/Berlin.")
-            )
-        return zone
+        return self.cleaned_data["time_zone"].strip()  # the model's validator judges it
 
     def clean_display_name(self) -> str:
         name = self.cleaned_data["display_name"].strip()
