@@ -7,6 +7,7 @@ const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
 if (input && hint && use && zone && input.value.trim() !== zone) {
   use.textContent = use.dataset.label.replace("%s", zone);
+  input.closest(".field")?.append(hint); // under the field it fills
   hint.hidden = false;
   use.addEventListener("click", () => {
     input.value = zone;
