@@ -68,8 +68,8 @@ export function messageNode({ author, at, continued, pending }, me) {
   meta.append(timeNode(at, "msg-time"));
   const main = el("div", "msg-main");
   main.append(meta);
-  const face = personFace(avatar(author.display_name, author.id, "msg-avatar", author.avatar), author);
-  li.append(face, side, main);
+  const face = avatar(author.display_name, author.id, "msg-avatar", author.avatar);
+  li.append(personFace(face, author), side, main);
   if (pending) {
     li.classList.add("msg-pending", `msg-${pending.state}`);
     if (pending.reply_to) main.append(quoteNode(pending.reply_to, { link: false }));

@@ -61,7 +61,6 @@ export class ProfileCard {
     this.#node = el("div", "profile-card");
     this.#node.id = "profile-card";
     this.#node.setAttribute("role", "dialog");
-    this.#node.setAttribute("aria-labelledby", "profile-card-name");
     this.#node.tabIndex = -1;
     this.#node.hidden = true;
     document.body.append(this.#node);
@@ -96,6 +95,9 @@ export class ProfileCard {
     this.#open = { username, person: null, returnTo };
     returnTo.setAttribute("aria-expanded", "true");
     this.#node.setAttribute("aria-busy", "true");
+    // Named by the username until the card's heading is there to name it.
+    this.#node.removeAttribute("aria-labelledby");
+    this.#node.setAttribute("aria-label", `@${username}`);
     this.#node.replaceChildren(el("p", "profile-card-status", t("Loading…")));
     this.#node.hidden = false;
     this.#place(anchor);
@@ -106,7 +108,8 @@ export class ProfileCard {
     } catch (error) {
       if (generation !== this.#generation) return;
       this.#node.removeAttribute("aria-busy");
-      const problem = el("p", "profile-card-status", t("Could not load the profile: %s", error.detail));
+      const text = t("Could not load the profile: %s", error.detail);
+      const problem = el("p", "profile-card-status", text);
       problem.setAttribute("role", "alert");
       this.#node.replaceChildren(this.#closeButton(), problem);
       return;
@@ -115,6 +118,8 @@ export class ProfileCard {
     this.#open.person = person;
     this.#node.removeAttribute("aria-busy");
     this.#render(person);
+    this.#node.removeAttribute("aria-label");
+    this.#node.setAttribute("aria-labelledby", "profile-card-name");
     this.#place(anchor);
     this.#startClock(person.time_zone);
     (this.#node.querySelector(".profile-card-message") ?? this.#node).focus();
@@ -147,7 +152,8 @@ export class ProfileCard {
       presence.append(dot, el("span", "profile-card-presence-text"));
       names.append(presence);
     }
-    head.append(avatar(user.display_name, user.id, "avatar profile-card-avatar", user.avatar), names);
+    const face = avatar(user.display_name, user.id, "avatar profile-card-avatar", user.avatar);
+    head.append(face, names);
     const parts = [this.#closeButton(), head];
     if (person.bio) parts.push(el("p", "profile-card-bio", person.bio));
     if (localTime(person.time_zone)) {
@@ -166,9 +172,12 @@ export class ProfileCard {
       message.append(hiddenText(` ${user.display_name}`));
       actions.append(message);
     } else if (!person.blocked) {
-      actions.append(el("p", "profile-card-note muted", t("This person does not take your messages.")));
+      const note = t("This person does not take your messages.");
+      actions.append(el("p", "profile-card-note muted", note));
     }
-    if (person.blocked) actions.append(el("p", "profile-card-note muted", t("You block this person.")));
+    if (person.blocked) {
+      actions.append(el("p", "profile-card-note muted", t("You block this person.")));
+    }
     parts.push(actions);
     this.#node.replaceChildren(...parts);
     this.#fillPresence();
