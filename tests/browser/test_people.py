@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Person
+from tests.browser.conftest import PASSWORD, Person
 from tests.browser.test_chat_client import join_room, send_from_composer
 from tests.browser.test_message_actions import two_in_a_room
 
@@ -150,3 +150,33 @@ def test_the_directory_searches_on_the_server_and_its_message_link_opens_the_dm(
     expect(page.get_by_role("alert")).to_have_text("Search for at most 64 characters.")
     expect(page.locator("#people-q")).to_have_value("x" * 64)
     expect(page.locator("#people-q")).to_have_attribute("aria-invalid", "true")
+
+
+def test_the_profile_offers_the_browsers_time_zone_and_others_see_it(people, browser):
+    alice, bob = people("alice"), people("bob")
+    context = browser.new_context(timezone_id="Pacific/Auckland")
+    try:
+        page = context.new_page()
+        page.goto(f"{bob.server.url}/accounts/login/")
+        page.fill("input[name=username]", bob.username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"/$"))
+        page.goto(f"{bob.server.url}/accounts/profile/")
+        offer = page.get_by_role("button", name="Use this browser’s time zone: Pacific/Auckland")
+        offer.click()
+        expect(page.locator("#id_time_zone")).to_have_value("Pacific/Auckland")
+        expect(page.locator("#id_time_zone")).to_be_focused()
+        expect(offer).to_be_hidden()
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.locator(".flash")).to_have_text("Your profile was saved.")
+        # Saved: the offer is not made again for the zone already set.
+        expect(offer).to_be_hidden()
+    finally:
+        context.close()
+    page = alice.new_page()
+    page.goto(alice.server.url)
+    fetch = "async (name) => (await fetch(`/api/people/${name}`)).json()"
+    person = page.evaluate(fetch, bob.username)
+    assert person["time_zone"] == "Pacific/Auckland"
+    assert alice.errors == []
