@@ -26,7 +26,10 @@ class UserAdmin(BaseUserAdmin):
     ordering = ("username",)
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        (_("Profile"), {"fields": ("display_name", "bio", "avatar", "verified_email")}),
+        (
+            _("Profile"),
+            {"fields": ("display_name", "bio", "time_zone", "avatar", "verified_email")},
+        ),
     )
     readonly_fields = ("verified_email",)
 

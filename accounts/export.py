@@ -26,6 +26,7 @@ def profile_of(user: User) -> dict:
         "username": user.username,
         "display_name": user.display_name,
         "bio": user.bio,
+        "time_zone": user.time_zone,
         "email": user.email,
         "email_confirmed": user.email_verified,
         "date_joined": iso_utc(user.date_joined),

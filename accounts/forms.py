@@ -154,9 +154,12 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ("display_name", "bio", "avatar", "email")
+        fields = ("display_name", "bio", "time_zone", "avatar", "email")
         widgets = {
             "bio": forms.Textarea(attrs={"rows": 4}),
+            "time_zone": forms.TextInput(
+                attrs={"list": "time-zones", "autocomplete": "off", "spellcheck": "false"}
+            ),
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
         }
 
@@ -166,6 +169,10 @@ class ProfileForm(forms.ModelForm):
         self.fields["avatar"].help_text = _("PNG, JPEG, GIF or WebP, at most %(limit)s.") % {
             "limit": filesizeformat(settings.AVATAR_MAX_BYTES)
         }
+        self.fields["time_zone"].label = _("Time zone (optional)")
+        self.fields["time_zone"].help_text = _(
+            "A name such as Europe/Berlin: people who open your card see your local time."
+        )
         self.fields["email"].label = _("Email address (optional)")
         self.fields["email"].help_text = _(
             "Only for resetting your password, once you have confirmed it by the link we "
@@ -179,6 +186,9 @@ class ProfileForm(forms.ModelForm):
         if "email" in self.changed_data:
             self.instance.verified_email = ""  # confirmed anew, by a link to the new address
         return super().save(commit)
+
+    def clean_time_zone(self) -> str:
+        return self.cleaned_data["time_zone"].strip()  # the model's validator judges it
 
     def clean_display_name(self) -> str:
         name = self.cleaned_data["display_name"].strip()

@@ -1,4 +1,8 @@
+import zoneinfo
+from functools import cache
+
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.crypto import salted_hmac
@@ -15,6 +19,21 @@ SKELETON_FIELDS = {
 }
 
 
+@cache
+def time_zones() -> frozenset[str]:
+    """The IANA zone names a profile may name: those this machine's zoneinfo knows."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    """A profile's time zone is blank or a name zoneinfo knows (the form, the admin)."""
+    if value and value not in time_zones():
+        raise ValidationError(
+            _("Unknown time zone. Pick one from the list, such as Europe/Berlin."),
+            code="unknown_time_zone",
+        )
+
+
 def avatar_path(user: "User", filename: str) -> str:
     return f"avatars/{user.pk}/{filename}"
 
@@ -25,6 +44,10 @@ class User(AbstractUser):
     display_name = models.CharField(_("display name"), max_length=64, blank=True)
     bio = models.TextField(_("bio"), max_length=500, blank=True)
     avatar = models.ImageField(_("avatar"), upload_to=avatar_path, blank=True)
+    # An IANA zone name ("Europe/Berlin"), or blank: others see the person's local time.
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True, validators=[validate_time_zone]
+    )
     # The address whose confirmation link was followed: `email` is confirmed while it is
     # this one (accounts.email). Only a confirmed address is sent password resets.
     verified_email = models.EmailField(_("confirmed email address"), blank=True, editable=False)

@@ -28,6 +28,7 @@ from .forms import (
     ProfileForm,
     RegisterForm,
 )
+from .models import time_zones
 
 TOO_MANY_CONFIRMATIONS = _("Too many confirmation mails. Try again in %(minutes)s min.")
 
@@ -104,6 +105,10 @@ class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):
     def form_invalid(self, form):
         messages.error(self.request, _("Your profile was not saved: please correct the errors."))
         return super().form_invalid(form)
+
+    def get_context_data(self, **kwargs):
+        # The time zone field's suggestions (a datalist): every zone the form accepts.
+        return {**super().get_context_data(**kwargs), "time_zones": sorted(time_zones())}
 
 
 def _send_confirmation(request: HttpRequest, user) -> None:

@@ -6,13 +6,16 @@ exist (RoomNotFound), so ids cannot be probed.
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from .errors import ChatError, InviteNotFound, MessageNotFound, RoomNotFound
+from .errors import ChatError, InviteNotFound, MessageNotFound, PersonNotFound, RoomNotFound
 from .models import Attachment, Block, Invite, Membership, Message, Removal, Room
 
 MAX_ID = 2**63 - 1  # larger ids cannot exist, and would overflow the database driver
+MAX_USERNAME = 150  # Django's username length: a longer one cannot exist
 
 
 def membership_for(user: AbstractBaseUser, room: Room) -> Membership | None:
@@ -113,6 +116,36 @@ def message_for_member(
     if membership is None:
         raise ChatError("forbidden", _("Join this room first."))
     return message, membership
+
+
+def person_for_viewer(user: AbstractBaseUser, username: str) -> AbstractBaseUser:
+    """Someone whose card the caller may open: any active account, as the home page and
+    the people directory list everyone. A block does not hide a person (the members
+    panel shows them too); it only stops direct messages (`blocks_between`). An unknown
+    and a deactivated account are reported alike."""
+    if not user.is_authenticated or not 0 < len(username) <= MAX_USERNAME:
+        raise PersonNotFound
+    person = get_user_model().objects.filter(username=username, is_active=True).first()
+    if person is None:
+        raise PersonNotFound
+    return person
+
+
+def blocks_between(user: AbstractBaseUser, other: AbstractBaseUser) -> tuple[bool, bool]:
+    """(the user blocks `other`, `other` blocks the user), in one query. The second is
+    what open_direct refuses a new conversation for, and says so."""
+    pairs = set(
+        Block.objects.filter(
+            Q(blocker=user, blocked=other) | Q(blocker=other, blocked=user)
+        ).values_list("blocker_id", flat=True)
+    )
+    return user.pk in pairs, other.pk in pairs
+
+
+def may_message(user: AbstractBaseUser, other: AbstractBaseUser, *, blocked_by_other: bool) -> bool:
+    """Whether the caller may start a direct conversation with `other`: anyone but
+    themselves who does not block them (services.open_direct asks the same)."""
+    return user.pk != other.pk and not blocked_by_other
 
 
 def blocked_by_peer(user: AbstractBaseUser, room: Room) -> bool:

@@ -48,6 +48,13 @@ class MessageNotFound(ChatError):
         super().__init__("not_found", _("No such message."))
 
 
+class PersonNotFound(ChatError):
+    """Said alike for a username nobody has and an account that was deactivated."""
+
+    def __init__(self):
+        super().__init__("not_found", _("No such person."))
+
+
 class InviteNotFound(ChatError):
     """Said alike for an unknown, expired, used-up or revoked invite link, and one whose
     room is gone: nothing tells whether a room is behind it."""

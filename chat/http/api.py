@@ -238,6 +238,12 @@ def search(request: HttpRequest) -> JsonResponse:
     )
 
 
+@api_view("GET")
+def person(request: HttpRequest, username: str) -> JsonResponse:
+    """A person's card: who they are, bio, time zone, and whether one may message them."""
+    return JsonResponse(queries.person_card(request.user, username))
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None):
     """404s: JSON under /api/, Django's page elsewhere."""
     from django.views.defaults import page_not_found

@@ -1,4 +1,4 @@
-"""Pages: the home page and the chat app shell."""
+"""Pages: the home page, the chat app shell, and the people directory."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from .. import queries, services
 from ..errors import ChatError
+from ..queries.people import MAX_PEOPLE_QUERY
 
 
 def _client_config(request: HttpRequest, room_id: int | None) -> dict:
@@ -103,6 +104,22 @@ def direct(request: HttpRequest, username: str) -> HttpResponse:
         return redirect("room", room_id=room_id)
     config = {**_client_config(request, None), "dm": other.username}
     return render(request, "chat/room.html", {"room": None, "peer": other, "client_config": config})
+
+
+@login_required
+def people(request: HttpRequest) -> HttpResponse:
+    """The people directory: everyone active, searched by name on the server, a page of
+    at most PEOPLE_PAGE at a time (`after` the last username shown). A search or page
+    that cannot be read is answered 400 with the reason, the box keeping what was typed."""
+    query, after = request.GET.get("q", ""), request.GET.get("after", "")
+    context = {"query": query, "client_config": _client_config(request, None)}
+    try:
+        page = queries.people_page(query, after=after)
+    except ChatError as error:
+        context.update(error=error.detail, people=[], next=None, query=query[:MAX_PEOPLE_QUERY])
+        return render(request, "chat/people.html", context, status=error.status)
+    context.update(people=page["people"], next=page["next"], after=after)
+    return render(request, "chat/people.html", context)
 
 
 @login_required

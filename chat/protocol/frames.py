@@ -49,6 +49,21 @@ def user_dict(user) -> dict:
     }
 
 
+def person_dict(person, *, me: bool, blocked: bool, can_message: bool) -> dict:
+    """A person's card (GET /api/people/<username>): who they are, their bio, their time
+    zone (the client shows their local time from it), and what the viewer may do:
+    `blocked` (the viewer blocks them), `can_message` and where the conversation opens."""
+    return {
+        "user": user_dict(person),
+        "bio": person.bio,
+        "time_zone": person.time_zone or None,
+        "me": me,
+        "blocked": blocked,
+        "can_message": can_message,
+        "dm_url": reverse("direct", args=[person.username]) if can_message else None,
+    }
+
+
 def reply_quote(parent) -> dict:
     """What a reply shows of its parent: who wrote it and its first line (author loaded)."""
     deleted = parent.deleted_at is not None

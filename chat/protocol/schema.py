@@ -170,6 +170,23 @@ SHAPES: dict[str, dict] = {
         },
     },
     "PresenceStatus": strict(PRESENCE),
+    "Person": {
+        **strict(
+            {
+                "user": ref("User"),
+                "bio": {"type": "string", "maxLength": 500},
+                "time_zone": nullable({"type": "string", "minLength": 1, "maxLength": 64}),
+                "me": BOOL,
+                "blocked": BOOL,
+                "can_message": BOOL,
+                "dm_url": nullable({"type": "string", "pattern": r"^/dm/[^/]+/$"}),
+            }
+        ),
+        # The way into a conversation is given exactly when one may be started.
+        "if": {"properties": {"can_message": {"const": True}}},
+        "then": {"properties": {"dm_url": TEXT, "me": {"const": False}}},
+        "else": {"properties": {"dm_url": {"const": None}}},
+    },
 }
 
 
@@ -264,15 +281,38 @@ def schema_for(kind: str) -> dict:
     }
 
 
-@cache
-def _validator(kind: str) -> Any:
+def _strict_validator(schema: dict) -> Any:
     from jsonschema import Draft202012Validator, validators
 
     # JSON Schema counts 1.0 as an integer; a frame that says 1.0 for an id is wrong.
     types = Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _checker, value: type(value) is int
     )
-    return validators.extend(Draft202012Validator, type_checker=types)(schema_for(kind))
+    return validators.extend(Draft202012Validator, type_checker=types)(schema)
+
+
+@cache
+def _validator(kind: str) -> Any:
+    return _strict_validator(schema_for(kind))
+
+
+@cache
+def _shape_validator(name: str) -> Any:
+    return _strict_validator(
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", **ref(name), "$defs": SHAPES}
+    )
+
+
+def check_shape(name: str, payload: Any) -> dict:
+    """An API answer held to one of the `SHAPES` (a `Person`, say), as check_frame holds
+    a frame: the payload as a client decodes it, or jsonschema.ValidationError."""
+    from jsonschema.exceptions import best_match
+
+    wire = json.loads(encode(payload))
+    error = best_match(_shape_validator(name).iter_errors(wire))
+    if error is not None:
+        raise error
+    return wire
 
 
 def check_frame(frame: Any) -> dict:

@@ -11,6 +11,7 @@ from .members import (
     room_presence_peers,
 )
 from .messages import message_page, messages_with_authors, with_extras
+from .people import people_page, person_card
 from .rooms import (
     direct_room_id,
     member_room_ids,
@@ -28,6 +29,8 @@ __all__ = [
     "message_page",
     "messages_with_authors",
     "peers_by_room",
+    "people_page",
+    "person_card",
     "presence_peers",
     "presence_room_ids",
     "public_rooms",

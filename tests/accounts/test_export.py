@@ -29,7 +29,7 @@ def test_it_needs_a_login(client):
 
 
 def test_the_file_holds_the_profile_and_only_the_callers_messages(client, user, other_user):
-    user.bio, user.email = "Hi", "alice@example.com"
+    user.bio, user.email, user.time_zone = "Hi", "alice@example.com", "Europe/Berlin"
     user.save()
     room = RoomFactory(name="general", members=[user, other_user])
     dm = direct_room(user, other_user)
@@ -48,6 +48,7 @@ def test_the_file_holds_the_profile_and_only_the_callers_messages(client, user, 
         "username": "alice",
         "display_name": "Alice",
         "bio": "Hi",
+        "time_zone": "Europe/Berlin",
         "email": "alice@example.com",
         "email_confirmed": False,
         "date_joined": data["profile"]["date_joined"],

@@ -398,3 +398,57 @@ def test_a_weak_password_is_refused_under_the_password_field(browser, parley_ser
     expect(confirmation.get_by_role("alert")).to_have_count(0)
     expect(page.locator("input[name=password1]")).to_have_attribute("aria-invalid", "true")
     context.close()
+
+
+def test_the_profile_card_is_a_named_dialog_that_works_by_keyboard(people):
+    alice, bob, alice_page, bob_page = two_in_a_room(people, "card keys")
+    send_from_composer(bob_page, "first of a run")
+    send_from_composer(bob_page, "second of a run")
+    entries = alice_page.locator("#messages li.msg:not(.msg-pending)")
+    expect(entries).to_have_count(2)
+    # A run shows its author once; the second name is hidden until it has focus.
+    hidden_name = entries.nth(1).locator(".msg-author")
+    expect(hidden_name).not_to_be_in_viewport()
+    hidden_name.focus()
+    expect(hidden_name).to_be_in_viewport()
+    expect(hidden_name).to_have_accessible_name(bob.username)
+
+    alice_page.keyboard.press("Enter")
+    dialog = alice_page.get_by_role("dialog", name=bob.username)
+    expect(dialog).to_be_visible()
+    expect(hidden_name).to_have_attribute("aria-expanded", "true")
+    expect(dialog.get_by_role("link", name=f"Message {bob.username}")).to_be_focused()
+    assert unnamed_controls(alice_page) == []
+    alice_page.keyboard.press("Shift+Tab")
+    expect(dialog.get_by_role("button", name="Close")).to_be_focused()
+    alice_page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(hidden_name).to_be_focused()
+    assert alice.errors == []
+
+
+def test_the_people_directory_works_by_keyboard_and_names_every_control(people):
+    alice, bob = people("alice"), people("bob")
+    page = alice.new_page()
+    page.goto(alice.server.url)
+    header_link = page.get_by_role("navigation", name="Main").get_by_role("link", name="People")
+    header_link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/people/$"))
+    expect(header_link).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("search")).to_be_visible()
+    tab_to(page, "people-q")
+    page.keyboard.type(bob.username)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/people/\?q="))
+    message = page.get_by_role("link", name=f"Message {bob.username}")
+    for _ in range(20):
+        if message.evaluate("(node) => node === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(message).to_be_focused()
+    assert unnamed_controls(page) == []
+    page.keyboard.press("Enter")
+    page.wait_for_url(ROOM_URL)
+    expect(page.locator("#room-title")).to_have_text(bob.username)
+    assert alice.errors == []

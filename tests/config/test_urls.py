@@ -44,6 +44,8 @@ SAFE_VIEWS = {
     "room",
     "direct",
     "api-search",
+    "api-person",
+    "people",
     "attachment-file",
     "attachment-thumb",
     "healthz",

@@ -137,6 +137,9 @@ export const revokeInvite = (roomId, inviteId) =>
 
 // Blocking: `{"blocked": [username…]}` after each call.
 
+/** A person's card: {user, bio, time_zone, me, blocked, can_message, dm_url}. */
+export const fetchPerson = (username) =>
+  request("GET", `/api/people/${encodeURIComponent(username)}`);
 export const listBlocks = () => request("GET", "/api/blocks/");
 export const blockUser = (username) => request("POST", "/api/blocks/", { username });
 export const unblockUser = (username) =>

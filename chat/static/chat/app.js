@@ -1,5 +1,6 @@
 // Entry point: reads the page's config and wires store, socket and view together.
-// On the room page it runs the chat; on the home page it only keeps unread badges live.
+// On the room page it runs the chat; on the home page it only keeps unread badges live
+// (and on the people directory, presence dots).
 // The chat's UI state (the open room, the panels, the reply) is one UiState (uistate.js),
 // shared with the view's components.
 import { ActivityMonitor } from "./activity.js";
@@ -54,13 +55,15 @@ const started = chatRoot ? startChat(chatRoot) : startHome(document.getElementBy
 // Connect once a DM link has made its room, so the hello already lists it.
 started.then(() => connection.start());
 
+// The home page and the people directory (which has no room list: only presence dots).
 async function startHome(list) {
-  const view = new HomeView(list);
+  const view = new HomeView(list, document.getElementById("main"));
   store.addEventListener("rooms", () => {
     view.update(store.memberRooms());
     view.setTitle(store.totalUnread());
   });
   store.addEventListener("presence", () => view.refreshPresence((id) => store.presenceOf(id)));
+  if (!prompt) return;
   new NotificationPrompt(prompt, {
     afterAnswer: (_permission, { hadFocus }) => {
       if (hadFocus) (list.querySelector("a") ?? document.getElementById("join-name"))?.focus();
@@ -108,6 +111,10 @@ async function startChat(root) {
       },
       setNotify,
       blocksChanged: () => updateComposerNote(),
+      messagePerson: (username) => {
+        history.pushState(null, "", `/dm/${encodeURIComponent(username)}/`);
+        openDm(username);
+      },
     },
   });
   const { sidebar, timeline, composer, members, search } = view;

@@ -220,6 +220,17 @@ const STRINGS = {
   // The HTTP API.
   "The server could not be reached.": "The server could not be reached.",
   "The server answered with an error (%s).": "The server answered with an error (%s).",
+
+  // The profile card (profilecard.js): a person's face, names, bio, local time, presence.
+  "Loading…": "Loading…",
+  "Could not load the profile: %s": "Could not load the profile: %s",
+  "Edit your profile": "Edit your profile",
+  "Message": "Message",
+  "This person does not take your messages.": "This person does not take your messages.",
+  "You block this person.": "You block this person.",
+  "Close": "Close",
+  // Their time now where they live, e.g. "14:05 local time".
+  "%s local time": "%s local time",
 };
 
 const catalogTag = document.getElementById("parley-i18n");

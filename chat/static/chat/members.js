@@ -13,6 +13,7 @@ import {
   updateRoom,
 } from "./api.js";
 import { avatar, button, byId, el, hiddenText, presenceDot, reconcile, svgIcon } from "./dom.js";
+import { personButton, personFace } from "./profilecard.js";
 import { t } from "./i18n.js";
 import { InviteLinks } from "./invites.js";
 
@@ -197,12 +198,12 @@ export class MembersPanel {
     li.dataset.signature = signature;
     const face = el("span", "room-face");
     face.append(
-      avatar(user.display_name, user.id, "member-avatar", user.avatar),
+      personFace(avatar(user.display_name, user.id, "member-avatar", user.avatar), user),
       presenceDot(user.id, me ? null : this.#store.presenceOf(user.id)),
     );
     const who = el("span", "member-who");
     who.append(
-      el("span", "member-name", user.display_name),
+      personButton(user, "member-name"),
       el("span", "member-username", `@${user.username}`),
     );
     if (me) who.append(hiddenText(t("(you)")));

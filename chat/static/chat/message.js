@@ -2,6 +2,7 @@
 // the reaction picker and a pending send's status line. The timeline (timeline.js)
 // decides where the nodes go. Message HTML enters only through richtext.js.
 import { avatar, button, el, fullFormat, hiddenText, reconcile, svgIcon, timeNode } from "./dom.js";
+import { personButton, personFace } from "./profilecard.js";
 import { t } from "./i18n.js";
 import { renderMessageText } from "./richtext.js";
 import { attachmentsKey, attachmentsNode } from "./uploads.js";
@@ -59,7 +60,7 @@ export function messageNode({ author, at, continued, pending }, me) {
   const side = timeNode(at, "msg-side-time");
   side.setAttribute("aria-hidden", "true");
   const meta = el("div", "msg-meta");
-  meta.append(el("span", "msg-author", author.display_name), " ");
+  meta.append(personButton(author, "msg-author"), " ");
   // Who it really is: a display name can look like anyone's; a username is unique.
   if (author.username && author.username !== author.display_name) {
     meta.append(el("span", "msg-username", `@${author.username}`), " ");
@@ -67,7 +68,8 @@ export function messageNode({ author, at, continued, pending }, me) {
   meta.append(timeNode(at, "msg-time"));
   const main = el("div", "msg-main");
   main.append(meta);
-  li.append(avatar(author.display_name, author.id, "msg-avatar", author.avatar), side, main);
+  const face = avatar(author.display_name, author.id, "msg-avatar", author.avatar);
+  li.append(personFace(face, author), side, main);
   if (pending) {
     li.classList.add("msg-pending", `msg-${pending.state}`);
     if (pending.reply_to) main.append(quoteNode(pending.reply_to, { link: false }));

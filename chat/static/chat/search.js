@@ -2,6 +2,7 @@
 // paged on with "More results"; a result opens its message in its room.
 import { searchMessages } from "./api.js";
 import { avatar, button, byId, el, whenFormat } from "./dom.js";
+import { personButton, personFace } from "./profilecard.js";
 import { t } from "./i18n.js";
 import { messageBody } from "./message.js";
 
@@ -125,22 +126,27 @@ export class SearchPanel {
     const when = new Date(message.created_at);
     const time = el("time", "search-result-time", whenFormat.format(when));
     time.dateTime = when.toISOString();
-    open.append(
-      avatar(
-        message.author.display_name,
-        message.author.id,
-        "search-result-avatar",
-        message.author.avatar,
+    const { author } = message;
+    // The author opens their card; the rest of the line opens the message.
+    const who = el("span", "search-result-who");
+    who.append(
+      personFace(
+        avatar(author.display_name, author.id, "search-result-avatar", author.avatar),
+        author,
       ),
-      el("span", "search-result-author", message.author.display_name),
+      personButton(author, "search-result-author"),
+    );
+    open.append(
       el("span", "search-result-room", room?.kind === "direct" ? roomName : `#${roomName}`),
       time,
     );
     open.title = t("Show this message in its room");
+    const head = el("div", "search-result-head");
+    head.append(who, open);
     const text = el("div", "search-result-text");
     text.append(messageBody(message, this.#me));
     markWords(text, this.#search.query);
-    li.append(open, text);
+    li.append(head, text);
     this.#results.set(li, message);
     return li;
   }
@@ -176,8 +182,8 @@ export class SearchPanel {
       this.#run(this.#search.query, { more: true });
     });
     els["search-results"].addEventListener("click", (event) => {
-      // A link in a message's text opens the link, not the message.
-      if (event.target.closest("a")) return;
+      // A link in a message's text opens the link, not the message; a name, its card.
+      if (event.target.closest("a, [data-person]")) return;
       const li = event.target.closest("li.search-result");
       const message = li && this.#results.get(li);
       if (message) this.#on.openResult(message);

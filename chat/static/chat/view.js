@@ -1,6 +1,6 @@
 // The chat page's view (ChatView): the room header, the connection state, notices and
 // the live region, and one component per panel, which it makes and wires together:
-// sidebar.js, timeline.js, composer.js, members.js, search.js, notifymenu.js (the upload tray is
+// sidebar.js, timeline.js, composer.js, members.js, search.js, notifymenu.js, profilecard.js (the upload tray is
 // uploads.js's, made by the app). The home page's live badges are HomeView.
 // User text (names, topics, bodies) enters the DOM only through textContent; message
 // HTML only through richtext.js, which rebuilds it node by node from an allow-list.
@@ -12,6 +12,7 @@ import { EmojiPicker } from "./emojipicker.js";
 import { t } from "./i18n.js";
 import { MembersPanel } from "./members.js";
 import { NotifyMenu } from "./notifymenu.js";
+import { ProfileCard } from "./profilecard.js";
 import { SearchPanel } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 import { Timeline } from "./timeline.js";
@@ -34,7 +35,7 @@ export class ChatView {
    * nearTop(), edit(message, body) → true when done, remove(message),
    * react(message, emoji, on), reply(message), cancelReply(), jumpTo(seq), jumpToUnread(),
    * editLast() → true when editing, typing(roomId) → true when told, openResult(message),
-   * setNotify(level), blocksChanged().
+   * setNotify(level), blocksChanged(), messagePerson(username) (a card's Message).
    */
   constructor(root, { ui, store, me, on }) {
     this.#els = byId([
@@ -77,6 +78,8 @@ export class ChatView {
       me,
       on: { openResult: on.openResult, closeDrawer: () => this.sidebar.setOpen(false) },
     });
+    this.profileCard = new ProfileCard({ store, on: { message: on.messagePerson } });
+    this.profileCard.attach(root);
     this.#bind(root, on);
   }
 
@@ -196,12 +199,17 @@ export class ChatView {
 /** The home page: server-rendered; this only keeps unread badges and previews current. */
 export class HomeView {
   #list;
+  #root;
 
-  constructor(list) {
+  /** `list`: the home page's room list (null on a page without one); `root`: where
+   * presence dots are. */
+  constructor(list, root) {
     this.#list = list;
+    this.#root = root;
   }
 
   update(rooms) {
+    if (!this.#list) return;
     for (const room of rooms) {
       const item = this.#list.querySelector(`[data-room-id="${Number(room.id)}"]`);
       if (!item) continue;
@@ -235,12 +243,12 @@ export class HomeView {
     );
   }
 
-  /** Presence dots of direct rooms; `lookup(userId)` → {status, last_seen} or null. */
+  /** Presence dots (direct rooms, people); `lookup(userId)` → {status, last_seen} or null. */
   refreshPresence(lookup) {
-    refreshDots(this.#list, null, lookup);
+    refreshDots(this.#root, null, lookup);
   }
 
   setTitle(unread) {
-    document.title = unread > 0 ? `(${unread}) Parley` : "Parley";
+    if (this.#list) document.title = unread > 0 ? `(${unread}) Parley` : "Parley";
   }
 }
