@@ -11,6 +11,7 @@ from .members import (
     room_presence_peers,
 )
 from .messages import message_page, messages_with_authors, with_extras
+from .pins import pins_for_reader, room_pins
 from .rooms import (
     direct_room_id,
     member_room_ids,
@@ -28,6 +29,7 @@ __all__ = [
     "message_page",
     "messages_with_authors",
     "peers_by_room",
+    "pins_for_reader",
     "presence_peers",
     "presence_room_ids",
     "public_rooms",
@@ -35,6 +37,7 @@ __all__ = [
     "room_heads",
     "room_invites",
     "room_members",
+    "room_pins",
     "room_presence_peers",
     "rooms_for_user",
     "search_messages",
