@@ -28,3 +28,4 @@ if settings.SERVE_MEDIA:
     )
 
 handler404 = "chat.http.api.not_found"
+handler500 = "chat.http.errorpages.server_error"

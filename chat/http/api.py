@@ -186,7 +186,8 @@ def pin(request: HttpRequest, room_id: int, message_id: int) -> JsonResponse:
 @api_view("GET", "POST")
 def members(request: HttpRequest, room_id: int) -> JsonResponse:
     if request.method == "GET":
-        return JsonResponse(queries.room_members(request.user, room_id))
+        match = request.GET.get("q", "")
+        return JsonResponse(queries.room_members(request.user, room_id, match=match))
     services.add_member(request.user, room_id, json_body(request).get("username"))
     return JsonResponse(queries.room_for_user(request.user, room_id))
 

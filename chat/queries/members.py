@@ -7,6 +7,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Case, Count, Q, QuerySet, When
 
 from ..access import room_for_reader
+from ..errors import ChatError
 from ..models import Membership, Room, direct_peer
 from ..protocol.frames import member_dict
 
@@ -79,19 +80,29 @@ def room_presence_peers(user_id: int, room_id: int) -> list[int]:
 MAX_MEMBERS_LISTED = 500
 
 
-def room_members(user: AbstractBaseUser, room_id: int, limit: int = MAX_MEMBERS_LISTED) -> dict:
-    """Who is in a room the caller may see, owners first then by name, with their roles."""
+MAX_MATCH_LENGTH = 64
+
+
+def room_members(
+    user: AbstractBaseUser, room_id: int, *, match: str = "", limit: int = MAX_MEMBERS_LISTED
+) -> dict:
+    """Who is in a room the caller may see, owners first then by name, with their roles.
+    `match` keeps those whose username starts with it or whose display name holds it (any
+    case): how a composer finds anyone in a room too large to list whole."""
+    if len(match) > MAX_MATCH_LENGTH:
+        raise ChatError("bad_request", f"`q` is at most {MAX_MATCH_LENGTH} characters.")
     room, _membership = room_for_reader(user, room_id)
     rank = Case(
         When(role=Membership.Role.OWNER, then=0),
         When(role=Membership.Role.ADMIN, then=1),
         default=2,
     )
-    rows = list(
-        Membership.objects.filter(room=room)
-        .select_related("user")
-        .order_by(rank, "user__username")[: limit + 1]
-    )
+    members = Membership.objects.filter(room=room)
+    if match:
+        members = members.filter(
+            Q(user__username__istartswith=match) | Q(user__display_name__icontains=match)
+        )
+    rows = list(members.select_related("user").order_by(rank, "user__username")[: limit + 1])
     return {
         "room": room.pk,
         "members": [member_dict(m.user, m.role) for m in rows[:limit]],

@@ -230,3 +230,47 @@ def test_logging_in_again_lands_in_the_room_last_open(people):
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
     # Logging out, the tab asked whether it was still signed in: 401, as it should be.
     assert [e for e in alice.errors if "status of 401" not in e] == []
+
+
+def test_a_send_answered_unavailable_is_sent_again_and_delivered_once(people):
+    """The server could not reach its database (`unavailable`: nothing stored): the message
+    stays pending, goes again after a backoff, and arrives once, not as a failed send."""
+    alice, bob = people("alice"), people("bob")
+    room = f"outage {uuid.uuid4().hex[:6]}"
+    alice_page, bob_page = alice.new_page(), bob.new_page()
+    answered = []
+
+    def refuse_the_first_send(route):
+        server = route.connect_to_server()
+
+        def from_page(payload):
+            frame = json.loads(payload)
+            if frame["type"] == "send" and not answered:
+                answered.append(frame["client_msg_id"])
+                refusal = {
+                    "type": "error",
+                    "code": "unavailable",
+                    "detail": "Try again shortly.",
+                    "client_msg_id": frame["client_msg_id"],
+                }
+                route.send(json.dumps(refusal))
+            else:
+                server.send(payload)
+
+        route.on_message(from_page)
+
+    alice_page.route_web_socket(re.compile(r"/ws/$"), refuse_the_first_send)
+    bob_sockets = sockets_of(bob_page)
+    alice_page.goto(alice.server.url)
+    bob_page.goto(bob.server.url)
+    room_id = join_room(alice_page, room)
+    join_room(bob_page, room)
+
+    send_from_composer(alice_page, "through the outage")
+    expect(bob_page.locator(MESSAGES)).to_have_text(["through the outage"], timeout=10_000)
+    expect(alice_page.locator("#messages li.msg-pending")).to_have_count(0)
+    expect(alice_page.locator(MESSAGES)).to_have_text(["through the outage"])
+    assert len(answered) == 1
+    heads_saying(bob_sockets[-1], room_id, 1)  # stored once: nothing more comes
+    expect(bob_page.locator(MESSAGES)).to_have_count(1)
+    assert alice.errors == [] and bob.errors == []

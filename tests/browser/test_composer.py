@@ -68,3 +68,17 @@ def test_a_draft_is_kept_for_its_user_only(people):
     expect(bob_page.locator("#connection")).to_have_attribute("data-state", "connected")
     expect(bob_page.locator("#composer-input")).to_have_value("")
     assert alice.errors == [] and bob.errors == []
+
+
+def test_logging_out_leaves_no_draft_in_the_browser(people):
+    alice = people("alice")
+    page = alice.new_page()
+    page.goto(alice.server.url)
+    join_room(page, f"leaving {uuid.uuid4().hex[:6]}")
+    page.locator("#composer-input").press_sequentially("not for the next person")
+    drafts = "() => Object.keys(localStorage).filter((key) => key.startsWith('parley.draft.'))"
+    assert len(page.evaluate(drafts)) == 1
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(lambda url: "/rooms/" not in url)
+    assert page.evaluate(drafts) == []
+    assert alice.errors == []

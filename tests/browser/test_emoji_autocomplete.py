@@ -237,3 +237,32 @@ def test_someone_who_joins_later_is_suggested_without_a_reload(people):
     composer.press_sequentially(f"@{carol.username[:4]}")
     expect(alice_page.locator(SUGGESTIONS)).to_have_text([re.compile(f"@{carol.username}$")])
     assert alice.errors == [] and bob.errors == [] and carol.errors == []
+
+
+CROWD = """
+from accounts.models import User
+from chat.models import Membership
+tag = "{tag}"
+crowd = User.objects.bulk_create(
+    [User(username=f"crowd{{tag}}{{n:03}}", display_name=f"Crowd {{n}}") for n in range(505)]
+    + [User(username=f"zed{{tag}}", display_name="Zed Last")]
+)
+Membership.objects.bulk_create([Membership(room_id={room}, user=user) for user in crowd])
+"""
+
+
+def test_at_finds_a_member_of_a_room_too_large_to_list_whole(people):
+    """The members API lists 500; past that, the composer asks the server by name."""
+    alice = people("alice")
+    page = alice.new_page()
+    page.goto(alice.server.url)
+    tag = uuid.uuid4().hex[:6]
+    room_id = join_room(page, f"crowded {tag}")
+    alice.server.manage("shell", "-c", CROWD.format(tag=tag, room=room_id))
+    page.reload()
+    page.locator("#composer-input").press_sequentially("hi @zed")
+    expect(page.locator(SUGGESTIONS)).to_have_count(1)
+    expect(page.locator(SUGGESTIONS).first).to_contain_text(f"@zed{tag}")
+    page.locator("#composer-input").press("Tab")
+    expect(page.locator("#composer-input")).to_have_value(f"hi @zed{tag} ")
+    assert alice.errors == []

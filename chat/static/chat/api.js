@@ -115,7 +115,9 @@ export function uploadFile(roomId, file, onProgress) {
 
 // Room management: the server decides who may do what; a refusal comes back as ApiError.
 
-export const listMembers = (roomId) => request("GET", `/api/rooms/${roomId}/members/`);
+/** A room's members (the first 500), or with `match` those whose name fits it. */
+export const listMembers = (roomId, match = "") =>
+  request("GET", `/api/rooms/${roomId}/members/${match ? `?q=${encodeURIComponent(match)}` : ""}`);
 export const updateRoom = (roomId, changes) => request("PATCH", `/api/rooms/${roomId}/`, changes);
 export const inviteMember = (roomId, username) =>
   request("POST", `/api/rooms/${roomId}/members/`, { username });

@@ -4,6 +4,7 @@
 // shared with the view's components.
 import { ActivityMonitor } from "./activity.js";
 import { joinRoom, openDirect, setRoomNotify } from "./api.js";
+import { Drafts } from "./drafts.js";
 import { t } from "./i18n.js";
 import { NewRoomForm } from "./newroom.js";
 import { NotificationPrompt, Notifier } from "./notify.js";
@@ -31,6 +32,9 @@ const config = readJson("parley-config");
 const store = new Store(config.user);
 const connection = new Connection(socketUrl(config.ws_path));
 const sync = new Sync({ connection, store });
+
+// Logging out (the header's button, on every page) leaves none of the user's drafts behind.
+document.getElementById("logout-form")?.addEventListener("submit", () => new Drafts(config.user).clear());
 
 // Presence: tell the server when this tab's user goes idle and comes back.
 const activity = new ActivityMonitor();

@@ -22,7 +22,7 @@ export class Autocomplete {
   #ui;
   #store;
   #me;
-  // roomId → {at, members: Promise<[{user, role}]>}
+  // roomId → {at, page: Promise<{members: [{user, role}], has_more}>}
   #members = new Map();
   // The open list: {start, end (of the token in the text), items, active}, or null.
   #open = null;
@@ -97,7 +97,10 @@ export class Autocomplete {
   /** The suggestions for `query` after `trigger`: [{key, label, detail, text, emoji?}]. */
   async #suggest(trigger, query) {
     if (trigger === "@") {
-      const members = await this.#roomMembers(this.#ui.roomId);
+      const roomId = this.#ui.roomId;
+      const page = await this.#roomMembers(roomId);
+      // A room too large to list whole: the server finds the members whose names fit.
+      const members = page.has_more && query ? (await listMembers(roomId, query)).members : page.members;
       return members
         .map(({ user }) => user)
         .filter((user) => user.id !== this.#me.id && matchesPerson(user, query))
@@ -131,13 +134,14 @@ export class Autocomplete {
     });
   }
 
+  /** The room's first page of members ({members, has_more}), fetched once a minute at most. */
   #roomMembers(roomId) {
     const cached = this.#members.get(roomId);
-    if (cached && Date.now() - cached.at < MEMBERS_FRESH_MS) return cached.members;
-    const members = listMembers(roomId).then((page) => page.members);
-    members.catch(() => this.#members.delete(roomId));
-    this.#members.set(roomId, { at: Date.now(), members });
-    return members;
+    if (cached && Date.now() - cached.at < MEMBERS_FRESH_MS) return cached.page;
+    const page = listMembers(roomId);
+    page.catch(() => this.#members.delete(roomId));
+    this.#members.set(roomId, { at: Date.now(), page });
+    return page;
   }
 
   #render() {

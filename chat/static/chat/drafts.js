@@ -20,6 +20,16 @@ export class Drafts {
     }
   }
 
+  /** Drops every draft of this user: logging out leaves no unsent text in the browser. */
+  clear() {
+    try {
+      const keys = Array.from({ length: this.#storage.length }, (_, i) => this.#storage.key(i));
+      for (const key of keys) if (key?.startsWith(this.#prefix)) this.#storage.removeItem(key);
+    } catch {
+      // Storage disabled: there is nothing kept to drop.
+    }
+  }
+
   /** Keeps `text` as the room's draft; empty text drops it. */
   set(roomId, text) {
     try {

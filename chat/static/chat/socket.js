@@ -180,6 +180,8 @@ export class Sync extends EventTarget {
   // Edits, deletions, reactions and pins awaiting their answer: request_id → kind.
   #requests = new Map();
   #nextRequest = 0;
+  // Sends answered `unavailable`: client_msg_id → resends so far (for the backoff).
+  #resends = new Map();
   // What this tab last said of its user's activity; a new socket starts out "active".
   #activity = "active";
 
@@ -473,12 +475,31 @@ export class Sync extends EventTarget {
       this.#requests.delete(frame.request_id);
       this.dispatchEvent(new CustomEvent("refused", { detail: { kind, error: frame } }));
     } else if (frame.client_msg_id && this.#store.hasPending(frame.client_msg_id)) {
-      const room = this.#store.allPending().find((p) => p.id === frame.client_msg_id).room;
-      this.#store.failPending(frame.client_msg_id, frame.detail);
-      this.dispatchEvent(new CustomEvent("sendrefused", { detail: { room, error: frame } }));
+      const pending = this.#store.allPending().find((p) => p.id === frame.client_msg_id);
+      if (frame.code === "unavailable") {
+        this.#resendLater(pending);
+        return;
+      }
+      this.#store.failPending(pending.id, frame.detail);
+      this.dispatchEvent(new CustomEvent("sendrefused", { detail: { room: pending.room, error: frame } }));
     } else {
       this.#problem(null, frame);
     }
+  }
+
+  /**
+   * Nothing was stored (the server could not reach its database): the same frame goes again
+   * after a backoff, still pending to the user, until it is acked or refused for good. A
+   * reconnect meanwhile resends it with the hello anyway.
+   */
+  #resendLater(pending) {
+    const attempt = this.#resends.get(pending.id) ?? 0;
+    this.#resends.set(pending.id, attempt + 1);
+    setTimeout(() => {
+      const current = this.#store.allPending().find((p) => p.id === pending.id);
+      if (current?.state === "sending") this.#transmit(current);
+      else this.#resends.delete(pending.id);
+    }, backoffDelay(attempt));
   }
 
   #transmit(pending) {

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from chat import services
-from chat.models import Message, Room
+from chat.models import Membership, Message, Room
 from tests.factories import RoomFactory, UserFactory, direct_room, send
 
 pytestmark = pytest.mark.django_db
@@ -269,6 +269,32 @@ class TestMembersAndRead:
         public = RoomFactory(name="open", members=[other_user])
         answer = api.get(f"/api/rooms/{public.pk}/members/").json()
         assert [m["user"]["username"] for m in answer["members"]] == ["bob"]
+
+    def test_members_matching_a_name_are_found_in_any_case(self, api, user):
+        room = RoomFactory(members=[user])
+        for username, display_name in [
+            ("zoe", "Zoë Quinn"),
+            ("quentin", "Q"),
+            ("bea", "Beatrice Quist"),
+            ("max", "Max"),
+        ]:
+            Membership.objects.create(
+                room=room, user=UserFactory(username=username, display_name=display_name)
+            )
+        answer = api.get(f"/api/rooms/{room.pk}/members/", {"q": "QU"}).json()
+        # Usernames by their start, display names anywhere: not Max, not Zoë's "zoe".
+        found = sorted(m["user"]["username"] for m in answer["members"])
+        assert found == ["bea", "quentin", "zoe"]
+        assert answer["has_more"] is False
+        # Wildcards are text: nobody's name holds a "%".
+        assert api.get(f"/api/rooms/{room.pk}/members/", {"q": "%"}).json()["members"] == []
+
+    def test_a_member_match_is_bounded_and_a_longer_one_refused(self, api, user):
+        room = RoomFactory(members=[user])
+        response = api.get(f"/api/rooms/{room.pk}/members/", {"q": "a" * 65})
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "bad_request"
+        assert api.get(f"/api/rooms/{room.pk}/members/", {"q": "a" * 64}).status_code == 200
 
     def test_read_moves_the_pointer_forward_only(self, api, user):
         room = RoomFactory(members=[user])

@@ -2,13 +2,15 @@
 developer asks for Django's technical ones (DEBUG_PAGES)."""
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, OperationalError
 from django.test import Client, RequestFactory
 from django.urls import include, path
 from django.utils import translation
 from django.views.defaults import permission_denied, server_error
 
-from tests.factories import RoomFactory
+from tests.factories import PASSWORD, RoomFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +89,51 @@ def test_a_developer_can_ask_for_djangos_technical_404(settings, signed_in):
     response = signed_in.get("/no/such/page/")
     assert response.status_code == 404
     assert TECHNICAL in response.content.decode()
+
+
+def unreachable(*args, **kwargs):
+    raise OperationalError("connection refused")
+
+
+def duplicate(*args, **kwargs):
+    raise IntegrityError("duplicate key")
+
+
+def assert_back_in_a_moment(response) -> None:
+    assert_parley_page(response, 503, "Back in a moment")
+    assert response["Retry-After"] == "5"
+
+
+def test_a_page_while_the_database_is_down_is_a_503_to_try_again(debug, signed_in, monkeypatch):
+    """Reading the session (the first thing a signed-in page does) fails: not a 500, and
+    under `make run` not a traceback either."""
+    monkeypatch.setattr(SessionStore, "load", unreachable)
+    with translation.override("en"):
+        assert_back_in_a_moment(signed_in.get("/"))
+
+
+def test_a_database_down_past_the_view_is_a_503_too(monkeypatch, user):
+    """The session saved on the way out (a login), outside any view: handler500's case."""
+    client = Client(raise_request_exception=False)
+    monkeypatch.setattr(SessionStore, "save", unreachable)
+    with translation.override("en"):
+        response = client.post(
+            "/accounts/login/", {"username": user.username, "password": PASSWORD}
+        )
+    assert_back_in_a_moment(response)
+
+
+def test_a_bug_in_a_query_is_still_a_500(monkeypatch, signed_in):
+    """Only an unreachable database means "try again": an integrity error is a bug."""
+    client = Client(raise_request_exception=False)
+    client.cookies = signed_in.cookies
+    monkeypatch.setattr(SessionStore, "load", duplicate)
+    with translation.override("en"):
+        assert_parley_page(client.get("/"), 500, "Something went wrong")
+
+
+def test_the_503_page_speaks_german(signed_in, monkeypatch):
+    monkeypatch.setattr(SessionStore, "load", unreachable)
+    response = signed_in.get("/", HTTP_ACCEPT_LANGUAGE="de")
+    assert response.status_code == 503
+    assert "<h1>Gleich wieder da</h1>" in response.content.decode()
