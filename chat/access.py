@@ -172,6 +172,22 @@ def may_delete(user: AbstractBaseUser, message: Message, membership: Membership)
     return message.author_id == user.pk or (not message.room.is_direct and membership.can_manage)
 
 
+def may_pin(room: Room, membership: Membership | None) -> bool:
+    """A group room's owners and admins pin and unpin its messages; in a direct room
+    both people do."""
+    return membership is not None and (room.is_direct or membership.can_manage)
+
+
+def room_for_pinner(
+    user: AbstractBaseUser, room_id: int, *, lock: bool = False
+) -> tuple[Room, Membership]:
+    """The room and membership, if the caller may pin and unpin messages in it."""
+    room, membership = room_for_reader(user, room_id, lock=lock)
+    if not may_pin(room, membership):
+        raise ChatError("forbidden", _("Only the room's owners and admins may pin messages."))
+    return room, membership
+
+
 def attachment_for_reader(user: AbstractBaseUser, attachment_id: int) -> Attachment:
     """An upload the caller may fetch: their own before it is sent; once sent, whoever
     may read its room. Any other is reported exactly like one that does not exist."""

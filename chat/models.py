@@ -182,6 +182,24 @@ class Reaction(models.Model):
         return f"{self.emoji} by {self.user_id} on {self.message_id}"
 
 
+class Pin(models.Model):
+    """A message its room keeps at hand: listed in the room's header for every member.
+    A deleted message's pin goes with its text (services.messages.tombstone)."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="pins")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="pins")
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pinned_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "message"], name="pin_once")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} pinned in {self.room_id}"
+
+
 class Block(models.Model):
     """`blocker` takes no direct messages from `blocked`: no new DM, no message in one."""
 

@@ -329,6 +329,7 @@ PARLEY_LIMIT_DEFAULTS = {
     "edit": (30, 60),  # edits of messages
     "delete": (30, 60),  # deletions of messages
     "react": (60, 60),  # reactions added or taken back
+    "pin": (30, 60),  # messages pinned or unpinned
     "typing": (60, 60),  # typing notices (besides one per room per 2 s)
     "read": (240, 60),  # read pointers moved
     "room_create": (10, 600),  # rooms created (public or private), direct rooms opened

@@ -169,6 +169,20 @@ def reactions(request: HttpRequest, message_id: int) -> JsonResponse:
     return JsonResponse(_without_type(event))
 
 
+@api_view("GET")
+def pins(request: HttpRequest, room_id: int) -> JsonResponse:
+    """The room's pinned messages, newest first."""
+    return JsonResponse({"room": room_id, "pins": queries.pins_for_reader(request.user, room_id)})
+
+
+@api_view("POST", "DELETE")
+def pin(request: HttpRequest, room_id: int, message_id: int) -> JsonResponse:
+    """POST pins the message, DELETE unpins it; both answer with the room's pins."""
+    on = request.method == "POST"
+    event = services.pin_message(request.user, room_id, message_id, on=on)
+    return JsonResponse(_without_type(event))
+
+
 @api_view("GET", "POST")
 def members(request: HttpRequest, room_id: int) -> JsonResponse:
     if request.method == "GET":

@@ -18,6 +18,7 @@ MAX_REQUEST_ID_CHARS = 64
 MAX_FETCH_LIMIT = 200
 DEFAULT_FETCH_LIMIT = 50
 MAX_ATTACHMENTS = 10
+MAX_PINS = 50  # pinned messages a room holds; the header's list stays short
 CANONICAL_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -86,7 +87,15 @@ class Presence:
     request_id: str | None = None
 
 
-Command = Send | Fetch | Read | Ping | Edit | Delete | React | Typing | Presence
+@dataclass(frozen=True)
+class Pin:
+    room: int
+    message: int
+    on: bool
+    request_id: str | None = None
+
+
+Command = Send | Fetch | Read | Ping | Edit | Delete | React | Typing | Presence | Pin
 
 
 def parse_frame(text: str | None) -> Command:
@@ -239,6 +248,14 @@ def _parse_react(data: dict) -> React:
     )
 
 
+def _parse_pin(data: dict) -> Pin:
+    return Pin(
+        room=positive_int(data, "room"),
+        message=positive_int(data, "message"),
+        on=flag(data, "on", True),
+    )
+
+
 def _parse_typing(data: dict) -> Typing:
     return Typing(room=positive_int(data, "room"))
 
@@ -288,4 +305,5 @@ PARSERS = {
     "react": _parse_react,
     "typing": _parse_typing,
     "presence": _parse_presence,
+    "pin": _parse_pin,
 }

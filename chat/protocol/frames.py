@@ -127,6 +127,17 @@ def message_dict(message) -> dict:
     }
 
 
+def pin_dict(pin) -> dict:
+    """A pinned message as the room's header lists it: the message as a reply quotes it
+    (who wrote it, its first line), who pinned it and when (`message.author` and
+    `pinned_by` loaded)."""
+    return {
+        "message": reply_quote(pin.message),
+        "pinned_by": user_dict(pin.pinned_by),
+        "pinned_at": iso_utc(pin.pinned_at),
+    }
+
+
 def room_dict(
     room,
     membership,
@@ -135,10 +146,12 @@ def room_dict(
     mentions: int = 0,
     peer=None,
     notify_default: str = notifications.GLOBAL_DEFAULT,
+    pins: list[dict] | None = None,
 ) -> dict:
     """A room as seen by one user (direct rooms are named after the other person, or
     "Deleted user" once their account is gone). `notify_default` is the user's own
-    default, which `notify_default` in the payload resolves for this room."""
+    default, which `notify_default` in the payload resolves for this room; `pins` its
+    pinned messages (`pin_dict`), newest pin first."""
     return {
         "id": room.pk,
         "name": user_dict(peer)["display_name"] if room.is_direct else room.name,
@@ -154,6 +167,7 @@ def room_dict(
         "notify_default": notifications.room_default(room.kind, notify_default),
         "peer": user_dict(peer) if room.is_direct else None,
         "last_message_at": iso_utc(room.last_message_at),
+        "pins": pins or [],
     }
 
 
@@ -238,6 +252,12 @@ def read(room_id: int, user_id: int, seq: int) -> dict:
 def room(room_payload: dict) -> dict:
     """A room the user can now see, or whose state for the user changed."""
     return {"type": "room", "room": room_payload}
+
+
+def pins(room_id: int, pin_list: list[dict]) -> dict:
+    """The room's pinned messages, all of them (`pin_dict`), after one was pinned or
+    unpinned, or a pinned one edited or deleted: the client replaces its list."""
+    return {"type": "pins", "room": room_id, "pins": pin_list}
 
 
 def room_updated(room) -> dict:

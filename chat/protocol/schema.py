@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import notifications
 from ..errors import STATUS_BY_CODE
+from .commands import MAX_PINS
 from .frames import encode
 
 # ISO 8601 in UTC with a `Z`, as frames.iso_utc writes it (microseconds when not zero).
@@ -26,7 +27,16 @@ UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 ID_KEY_PATTERN = r"^[1-9][0-9]*$"  # an id as a JSON object key
 IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"]
 # The frames that answer a client's frame, and so echo its `request_id`.
-REPLIES = {"ack", "messages", "pong", "message.updated", "message.deleted", "reaction", "error"}
+REPLIES = {
+    "ack",
+    "messages",
+    "pong",
+    "message.updated",
+    "message.deleted",
+    "reaction",
+    "pins",
+    "error",
+}
 
 
 def ref(name: str) -> dict:
@@ -95,6 +105,7 @@ SHAPES: dict[str, dict] = {
             "notify_default": {"enum": notifications.Level.values},
             "peer": nullable(ref("User")),
             "last_message_at": nullable(TIME),
+            "pins": {"type": "array", "items": ref("Pin"), "maxItems": MAX_PINS},
         }
     ),
     "Attachment": {
@@ -187,6 +198,16 @@ SHAPES: dict[str, dict] = {
         "then": {"properties": {"dm_url": TEXT, "me": {"const": False}}},
         "else": {"properties": {"dm_url": {"const": None}}},
     },
+    # A pinned message is never a tombstone: deleting a message unpins it.
+    "Pin": strict(
+        {
+            "message": {
+                "allOf": [ref("ReplyQuote"), {"properties": {"deleted": {"const": False}}}]
+            },
+            "pinned_by": ref("User"),
+            "pinned_at": TIME,
+        }
+    ),
 }
 
 
@@ -239,6 +260,10 @@ FRAMES: dict[str, dict] = {
         },
     ),
     "room": frame_schema("room", {"room": ref("Room")}),
+    "pins": frame_schema(
+        "pins",
+        {"room": ID, "pins": {"type": "array", "items": ref("Pin"), "maxItems": MAX_PINS}},
+    ),
     "room.updated": frame_schema(
         "room.updated",
         {

@@ -12,6 +12,7 @@ from .members import (
 )
 from .messages import message_page, messages_with_authors, with_extras
 from .people import people_page, person_card
+from .pins import pins_for_reader, room_pins
 from .rooms import (
     direct_room_id,
     member_room_ids,
@@ -31,6 +32,7 @@ __all__ = [
     "peers_by_room",
     "people_page",
     "person_card",
+    "pins_for_reader",
     "presence_peers",
     "presence_room_ids",
     "public_rooms",
@@ -38,6 +40,7 @@ __all__ = [
     "room_heads",
     "room_invites",
     "room_members",
+    "room_pins",
     "room_presence_peers",
     "rooms_for_user",
     "search_messages",

@@ -9,6 +9,7 @@ from ..access import room_for_reader
 from ..models import Membership, Message, Room, direct_key, direct_peer
 from ..protocol.frames import message_dict, room_dict
 from .messages import messages_with_authors, with_extras
+from .pins import pins_by_room, room_pins
 
 
 def _unread(user: AbstractBaseUser, *, mentioned: bool = False):
@@ -45,6 +46,7 @@ def rooms_for_user(user: AbstractBaseUser, *, with_last_message: bool = False) -
     )
     direct = [m.room for m in memberships if m.room.is_direct]
     peers = peers_by_room(user, direct) if direct else {}
+    pins = pins_by_room(user) if memberships else {}
     # The user as stored now, not as the caller holds it: a socket's user was read at
     # its handshake, before a later change of the default.
     rooms = [
@@ -55,6 +57,7 @@ def rooms_for_user(user: AbstractBaseUser, *, with_last_message: bool = False) -
             mentions=m.unread_mentions,
             peer=peers.get(m.room_id),
             notify_default=m.user.notify_default,
+            pins=pins.get(m.room_id),
         )
         for m in memberships
     ]
@@ -93,6 +96,7 @@ def room_for_user(user: AbstractBaseUser, room_id: int) -> dict:
         mentions=mentions,
         peer=peer,
         notify_default=notify_default,
+        pins=room_pins(room.pk),
     )
 
 

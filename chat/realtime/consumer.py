@@ -20,6 +20,7 @@ from ..protocol.commands import (
     Delete,
     Edit,
     Fetch,
+    Pin,
     Ping,
     Presence,
     React,
@@ -91,6 +92,11 @@ def _delete(user, command: Delete) -> dict:
 @batched
 def _react(user, command: React) -> dict:
     return services.react(user, command.message, command.emoji, on=command.on)
+
+
+@batched
+def _pin(user, command: Pin) -> dict:
+    return services.pin_message(user, command.room, command.message, on=command.on)
 
 
 @batched
@@ -294,6 +300,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return await _delete(self.user, command)
             case React():
                 return await _react(self.user, command)
+            case Pin():
+                return await _pin(self.user, command)
             case Typing():
                 await _typing(self.user, command)
                 return None

@@ -19,6 +19,7 @@ from .moderation import (
 )
 from .notifications import set_notify_default, set_room_notify
 from .people import remove_person
+from .pins import pin_message
 from .rooms import (
     block_user,
     blocked_usernames,
@@ -57,6 +58,7 @@ __all__ = [
     "moderate_room",
     "moderate_set_role",
     "open_direct",
+    "pin_message",
     "react",
     "remove_member",
     "remove_person",

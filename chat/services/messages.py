@@ -25,7 +25,7 @@ from ..access import (
 )
 from ..content import richtext
 from ..errors import ChatError, RoomNotFound
-from ..models import Attachment, Membership, Message, Reaction
+from ..models import Attachment, Membership, Message, Pin, Reaction
 from ..protocol import frames
 from ..protocol.commands import MAX_ATTACHMENTS, parse_client_msg_id
 from ..queries import messages_with_authors, with_extras
@@ -33,6 +33,7 @@ from ..realtime import fanout
 from ..realtime.fanout import publish_on_commit
 from . import flood, sql
 from .cleaning import clean_body, clean_emoji
+from .pins import announce_pin_change
 from .rooms import admit_direct_peer
 
 logger = logging.getLogger(__name__)
@@ -214,12 +215,14 @@ def edit_message(user: AbstractBaseUser, message_id: int, body: str) -> Message:
         message.mentions.set(mentioned.values())
         message = with_extras([messages_with_authors().get(pk=message.pk)])[0]
         publish_on_commit(frames.message_updated(message), room=message.room_id)
+        if Pin.objects.filter(message=message).exists():
+            announce_pin_change(message)  # its excerpt changed
     return message
 
 
 def delete_message(user: AbstractBaseUser, message_id: int) -> Message:
     """Its author, or a group room's owner or admin, deletes a message: the seq stays,
-    as a tombstone; the text, mentions and reactions are gone from the database."""
+    as a tombstone; the text, mentions, reactions and pin are gone from the database."""
     limits.spend("delete", user.pk)
     with transaction.atomic():
         message, membership = message_for_member(user, message_id, lock=True)
@@ -241,6 +244,8 @@ def tombstone(message: Message) -> None:
     message.reactions.all().delete()
     message.attachments.all().delete()  # their files go after commit (models.py)
     publish_on_commit(frames.message_deleted(message), room=message.room_id)
+    if Pin.objects.filter(message=message).delete()[0]:
+        announce_pin_change(message)
 
 
 def react(user: AbstractBaseUser, message_id: int, emoji: str, *, on: bool) -> dict:

@@ -167,6 +167,54 @@ def test_every_control_on_the_chat_page_has_an_accessible_name(people):
     assert unnamed_controls(page) == []
 
 
+def test_pinning_and_the_pinned_list_work_by_keyboard_and_are_named(people):
+    alice = people("alice")
+    page = alice.new_page()
+    page.goto(alice.server.url)
+    join_room(page, f"pinned keys {uuid.uuid4().hex[:6]}")
+    for text in ("first to pin", "second to pin"):
+        send_from_composer(page, text)
+    expect(page.locator(MESSAGES)).to_have_text(["first to pin", "second to pin"])
+
+    # A message's Pin button by keyboard: focus moves to the Unpin that undoes it.
+    for text in ("first to pin", "second to pin"):
+        item = page.locator("#messages li.msg", has_text=text)
+        item.locator("[data-action=pin]").focus()
+        page.keyboard.press("Enter")
+        expect(item.locator("[data-action=unpin]")).to_be_focused()
+        expect(item.locator("[data-action=unpin]")).to_have_attribute("aria-label", "Unpin")
+    toggle = page.locator("#pins-toggle")
+    expect(toggle).to_have_text("Pinned (2)")
+
+    tab_to(page, "pins-toggle")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    expect(toggle).to_have_attribute("aria-controls", "pins-popup")
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    items = page.locator("#pins-list button.pins-item")
+    expect(page.get_by_role("list", name="Pinned messages")).to_be_visible()
+    expect(items.first).to_be_focused()  # newest pin first
+    expect(items.first).to_contain_text("second to pin")
+    assert unnamed_controls(page) == []
+    page.keyboard.press("ArrowDown")
+    expect(items.nth(1)).to_be_focused()
+    page.keyboard.press("ArrowDown")  # wraps round
+    expect(items.first).to_be_focused()
+    page.keyboard.press("End")
+    expect(items.nth(1)).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#pins-popup")).to_be_hidden()
+    expect(toggle).to_be_focused()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    expect(page.locator("#pins-popup")).to_be_hidden()
+    expect(page.locator("#messages li.msg", has_text="first to pin")).to_be_focused()
+    assert alice.errors == []
+
+
 def unnamed_controls(page: Page) -> list[str]:
     """The visible controls with no accessible name (label, aria-label(ledby), title, text)."""
     return page.evaluate(

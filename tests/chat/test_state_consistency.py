@@ -4,8 +4,9 @@ A watcher tab applies every event it hears (message, message.updated,
 message.deleted, reaction, read) to what its hello and first fetch gave it; after
 a burst of sends, edits, deletions, reactions and reads from other tabs, its view
 must equal what a tab connecting afresh reads from the database. Likewise its
-list of rooms, after renames, invitations, removals, role changes and notification
-settings (a room's level, the user's default).
+list of rooms, after renames, invitations, removals, role changes, notification
+settings (a room's level, the user's default) and pins (pinned, unpinned, a pinned
+message edited or deleted).
 """
 
 import uuid
@@ -128,7 +129,7 @@ async def test_a_client_applying_live_events_ends_where_a_fresh_client_starts():
     assert fresh_room["unread_mentions"] == 2  # messages 3 and 5 mention bob; 1 is read
 
 
-ROOM_FIELDS = ("name", "kind", "topic", "role", "notify", "notify_default")
+ROOM_FIELDS = ("name", "kind", "topic", "role", "notify", "notify_default", "pins")
 
 
 class RoomList:
@@ -145,10 +146,13 @@ class RoomList:
                 self.rooms[frame["room"]].update(name=frame["name"], topic=frame["topic"])
             case "room.removed":
                 self.rooms.pop(frame["room"], None)
+            case "pins":
+                self.rooms[frame["room"]]["pins"] = frame["pins"]
 
     def state(self) -> dict[int, tuple]:
         return {
-            room_id: tuple(room[f] for f in ROOM_FIELDS) for room_id, room in self.rooms.items()
+            room_id: tuple(repr(room[f]) for f in ROOM_FIELDS)
+            for room_id, room in self.rooms.items()
         }
 
 
@@ -170,6 +174,7 @@ async def test_a_client_applying_room_events_lists_the_rooms_a_fresh_client_list
         await sync_to_async(services.send_message)(carol, dm.pk, "hi", str(uuid.uuid4()))
         await sync_to_async(services.set_room_notify)(bob, general.pk, "nothing")
         await sync_to_async(services.set_notify_default)(bob, "all")
+        await pin_edit_and_delete(alice, bob, general)
         while not await watcher.nothing(0.5):
             rooms.apply(await watcher.receive())
         assert await bobs_other_tab.receive_type("room.removed")
@@ -177,7 +182,23 @@ async def test_a_client_applying_room_events_lists_the_rooms_a_fresh_client_list
     async with open_tab(bob) as fresh:
         fresh_rooms = RoomList(fresh.hello)
     assert rooms.state() == fresh_rooms.state()
-    assert sorted(r[0] for r in fresh_rooms.state().values()) == ["Carol", "General", "plans"]
+    assert sorted(r["name"] for r in fresh_rooms.rooms.values()) == ["Carol", "General", "plans"]
     assert fresh_rooms.rooms[general.pk]["role"] == "admin"
     assert fresh_rooms.rooms[general.pk]["notify"] == "nothing"
     assert fresh_rooms.rooms[plans.pk]["notify_default"] == "all"
+    pins = fresh_rooms.rooms[general.pk]["pins"]
+    assert [pin["message"]["excerpt"] for pin in pins] == ["by bob", "kept, edited"]
+
+
+async def pin_edit_and_delete(alice, bob, room) -> None:
+    """Pins in a room bob is an admin of: pinned, edited, deleted, unpinned."""
+    kept, doomed, dropped, by_bob = [
+        await sync_to_async(services.send_message)(alice, room.pk, body, str(uuid.uuid4()))
+        for body in ("kept", "doomed", "dropped", "by bob")
+    ]
+    for message in (kept[0], doomed[0], dropped[0]):
+        await sync_to_async(services.pin_message)(alice, room.pk, message.pk, on=True)
+    await sync_to_async(services.pin_message)(bob, room.pk, by_bob[0].pk, on=True)
+    await sync_to_async(services.edit_message)(alice, kept[0].pk, "kept, edited")
+    await sync_to_async(services.delete_message)(alice, doomed[0].pk)
+    await sync_to_async(services.pin_message)(bob, room.pk, dropped[0].pk, on=False)

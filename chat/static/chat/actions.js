@@ -1,5 +1,5 @@
 // What the reader does to a message in the timeline: its buttons (react, reply, edit,
-// delete, retry, the quote of its parent), the reaction picker (one open at a time,
+// pin, unpin, delete, retry, the quote of its parent), the reaction picker (one open at a time,
 // inside its message) and the inline editor. The timeline (timeline.js) holds the
 // entries; this works on the one a click or a key names.
 import { t } from "./i18n.js";
@@ -23,7 +23,8 @@ export class MessageActions {
    * `ui` is the UiState, `me` the user; `entryOf(key)` is the timeline's entry for a
    * key (`m:<seq>` for a message), `show(entry)` puts it in the page if it is out of it.
    * `on` holds the callbacks: retry(id), discard(id), react(message, emoji, on),
-   * reply(message), edit(message, body) → true when done, remove(message), jumpTo(seq),
+   * reply(message), edit(message, body) → true when done, remove(message),
+   * pin(message, on), jumpTo(seq),
    * focusComposer(), moreEmoji(message, anchor) (the full emoji picker for a reaction).
    */
   constructor({ ui, me, on, entryOf, show }) {
@@ -88,6 +89,10 @@ export class MessageActions {
         break;
       case "delete":
         this.#on.remove(message);
+        break;
+      case "pin":
+      case "unpin":
+        this.#on.pin(message, action === "pin");
         break;
       case "quote":
         this.#on.jumpTo(Number(target.dataset.seq));

@@ -98,6 +98,7 @@ async function startChat(root) {
       nearTop: loadOlderIfNeeded,
       edit,
       remove,
+      pin: (message, on) => whenConnected(sync.pin(message.room, message.id, on)),
       react,
       reply,
       cancelReply: () => setReply(null),
@@ -482,6 +483,7 @@ async function startChat(root) {
       edit: "Could not edit the message: %s",
       delete: "Could not delete the message: %s",
       react: "Could not react: %s",
+      pin: "Could not pin or unpin the message: %s",
     };
     showNotice("action", t(texts[kind], error.detail));
   });

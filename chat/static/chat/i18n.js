@@ -89,6 +89,15 @@ const STRINGS = {
   "Delete": "Delete",
   "Delete this message? This cannot be undone.": "Delete this message? This cannot be undone.",
 
+  // Pinned messages: a message's buttons and mark, the room header's list.
+  "Pin": "Pin",
+  "Unpin": "Unpin",
+  "Pinned": "Pinned",
+  "Pinned (%s)": "Pinned (%s)",
+  // Who pinned it, then when.
+  "Pinned by %s, %s": "Pinned by %s, %s",
+  "Could not pin or unpin the message: %s": "Could not pin or unpin the message: %s",
+
   // Editing a message inline.
   "Edit message": "Edit message",
   "Enter to save, Esc to cancel": "Enter to save, Esc to cancel",

@@ -18,34 +18,45 @@ const EDIT_PATH =
   "M3 17.25V21h3.75L17.81 9.94l-3.75-3.75L3 17.25zM20.71 7.04a1 1 0 0 0 0-1.41l-2.34-2.34" +
   "a1 1 0 0 0-1.41 0l-1.83 1.83 3.75 3.75 1.83-1.83z";
 const DELETE_PATH = "M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z";
+export const PIN_PATH = "M8 3h8v2h-1v5l3 3v2h-5v6l-1 1-1-1v-6H6v-2l3-3V5H8z";
 // Each action button and the permission letter that shows it (see permissionsOf).
 const ACTIONS = [
   { action: "picker", need: "r", label: "Add reaction", path: SMILE_PATH },
   { action: "reply", need: "p", label: "Reply", path: REPLY_PATH },
   { action: "edit", need: "e", label: "Edit", path: EDIT_PATH },
+  { action: "pin", need: "n", label: "Pin", path: PIN_PATH },
+  { action: "unpin", need: "u", label: "Unpin", path: PIN_PATH },
   { action: "delete", need: "d", label: "Delete", path: DELETE_PATH },
 ];
 
 const reactedWith = (message, emoji, userId) =>
   (message.reactions ?? []).some((r) => r.emoji === emoji && r.users.includes(userId));
 
+const pinnedIn = (room, message) =>
+  !message.deleted && (room?.pins ?? []).some((pin) => pin.message.id === message.id);
+
 /**
- * What the user may do to a message, as letters: r react, p reply, e edit, d delete.
+ * What the user may do to a message, as letters: r react, p reply, e edit, d delete,
+ * n pin, u unpin; and `*` when the message is pinned (its mark, for everyone).
  * The server decides; this only leaves out buttons that could not work.
  * `ui` is the UiState: the open room and whether the user was removed from it.
  */
 export function permissionsOf(message, ui, me) {
   const room = ui.room;
-  if (!room?.role || ui.removed || message.deleted) return "";
+  const pinned = pinnedIn(room, message) ? "*" : "";
+  if (!room?.role || ui.removed || message.deleted) return pinned;
   const mine = message.author.id === me.id;
   const moderator = room.kind !== "direct" && ["owner", "admin"].includes(room.role);
-  return `rp${mine ? "e" : ""}${mine || moderator ? "d" : ""}`;
+  const pin = room.kind === "direct" || moderator ? (pinned ? "u" : "n") : "";
+  return `rp${mine ? "e" : ""}${mine || moderator ? "d" : ""}${pin}${pinned}`;
 }
 
-/** What changes every message's permissions: the room, its kind, the role, removal. */
+/** What changes every message's permissions: the room, its kind, the role, removal, pins. */
 export function permissionContext(ui) {
   const room = ui.room;
-  return room ? `${room.id}:${room.kind}:${room.role}:${ui.removed}` : "";
+  if (!room) return "";
+  const pins = (room.pins ?? []).map((pin) => pin.message.id).join(",");
+  return `${room.id}:${room.kind}:${room.role}:${ui.removed}:${pins}`;
 }
 
 /**
@@ -112,11 +123,33 @@ export function drawMessage(li, message, before, permissions, me) {
     }
   }
   fillReactions(li, message, permissions.includes("r"), me);
+  showPinned(li, permissions.includes("*"));
   const bar = li.querySelector(".msg-actions");
+  const focused = bar.contains(document.activeElement) ? document.activeElement : null;
+  let shown = false;
   for (const { action, need } of ACTIONS) {
-    bar.querySelector(`[data-action="${action}"]`).hidden = !permissions.includes(need);
+    const allowed = permissions.includes(need);
+    bar.querySelector(`[data-action="${action}"]`).hidden = !allowed;
+    shown ||= allowed;
   }
-  bar.hidden = permissions === "";
+  bar.hidden = !shown;
+  // Pinned or unpinned from its own button: focus goes to the button that undoes it.
+  const swap = { pin: "unpin", unpin: "pin" }[focused?.dataset.action];
+  if (focused?.hidden && swap) bar.querySelector(`[data-action="${swap}"]:not([hidden])`)?.focus();
+}
+
+/** A pinned message says so, above its text. */
+function showPinned(li, pinned) {
+  li.classList.toggle("msg-pinned", pinned);
+  const main = li.querySelector(".msg-main");
+  const mark = main.querySelector(":scope > .msg-pin-mark");
+  if (pinned && !mark) {
+    const node = el("p", "msg-pin-mark");
+    node.append(svgIcon(PIN_PATH), t("Pinned"));
+    main.querySelector(".msg-text").before(node);
+  } else if (!pinned) {
+    mark?.remove();
+  }
 }
 
 // A message over this many lines (or characters) shows its start, with "Show more".

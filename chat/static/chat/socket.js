@@ -162,7 +162,7 @@ export class Connection extends EventTarget {
  * The client's duties from docs/protocol.md. History comes over HTTP: its answers
  * pair with their requests, so has_more and errors are never matched to the wrong ask.
  * Events: "synced" (a hello was applied), "signedout", "problem" (detail {room, error}),
- * "refused" (detail {kind, error}: an edit, delete or react frame was answered by an error),
+ * "refused" (detail {kind, error}: an edit, delete, react or pin frame was answered by an error),
  * "typing" (detail {room, user}: someone else is typing there) and "live" (detail {message}:
  * a live `message` frame brought a message this tab had not counted yet; never for history
  * fetched on catch-up, so a notification is only ever about something new), "member"
@@ -177,7 +177,7 @@ export class Sync extends EventTarget {
   #revs = new Map(); // room id → the revision its held messages are known to be current to
   #unsentReads = new Map();
   #readTimer = 0;
-  // Edits, deletions and reactions awaiting their answer: request_id → kind.
+  // Edits, deletions, reactions and pins awaiting their answer: request_id → kind.
   #requests = new Map();
   #nextRequest = 0;
   // Sends answered `unavailable`: client_msg_id → resends so far (for the backoff).
@@ -222,6 +222,11 @@ export class Sync extends EventTarget {
 
   react(messageId, emoji, on) {
     return this.#request("react", { type: "react", message: messageId, emoji, on });
+  }
+
+  /** Pins (`on`) or unpins a message of the room; every member's tabs hear `pins`. */
+  pin(roomId, messageId, on) {
+    return this.#request("pin", { type: "pin", room: roomId, message: messageId, on });
   }
 
   /** Tells the room the user is typing (best effort: no answer, nothing retried). */
@@ -395,6 +400,9 @@ export class Sync extends EventTarget {
         break;
       case "reaction":
         this.#store.applyReaction(frame.room, frame.message, frame.emoji, frame.user, frame.on);
+        break;
+      case "pins":
+        this.#store.setPins(frame.room, frame.pins);
         break;
       case "presence":
         this.#store.applyPresence(frame.user, frame.status, frame.last_seen);

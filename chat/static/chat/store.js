@@ -156,6 +156,14 @@ export class Store extends EventTarget {
     this.#emit("rooms");
   }
 
+  /** A `pins` frame: the room's whole list of pinned messages, newest pin first. */
+  setPins(id, pins) {
+    const room = this.room(id);
+    if (!room) return;
+    room.pins = pins;
+    this.#emit("rooms");
+  }
+
   removeRoom(id) {
     if (this.#rooms.delete(id)) this.#emit("rooms");
   }

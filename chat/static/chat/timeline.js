@@ -90,8 +90,8 @@ export class Timeline {
   /**
    * `ui` is the UiState, `me` {id, username, display_name, avatar}; `on` holds the callbacks:
    * announce(text), nearTop(), retry(id), discard(id), react(message, emoji, on),
-   * reply(message), edit(message, body) → true when done, remove(message), jumpTo(seq),
-   * jumpToUnread(), focusComposer().
+   * reply(message), edit(message, body) → true when done, remove(message), pin(message, on),
+   * jumpTo(seq), jumpToUnread(), focusComposer().
    */
   constructor({ ui, me, on }) {
     this.#els = byId([

@@ -16,8 +16,10 @@ export class UiState {
   editing = null;
   /** The seq of the message whose reaction picker is open, or null. */
   picking = null;
-  /** The panels: the members panel, the search results, the sidebar as a drawer. */
+  /** The panels: the members panel, the search results, the sidebar as a drawer, the
+   * header's list of pinned messages. */
   membersOpen = false;
+  pinsOpen = false;
   searchOpen = false;
   sidebarOpen = false;
   /** What the sidebar's filter box holds, folded for matching. */

@@ -1,6 +1,6 @@
 // The chat page's view (ChatView): the room header, the connection state, notices and
 // the live region, and one component per panel, which it makes and wires together:
-// sidebar.js, timeline.js, composer.js, members.js, search.js, notifymenu.js, profilecard.js (the upload tray is
+// sidebar.js, timeline.js, composer.js, members.js, search.js, notifymenu.js, profilecard.js, pins.js (the upload tray is
 // uploads.js's, made by the app). The home page's live badges are HomeView.
 // User text (names, topics, bodies) enters the DOM only through textContent; message
 // HTML only through richtext.js, which rebuilds it node by node from an allow-list.
@@ -13,6 +13,7 @@ import { t } from "./i18n.js";
 import { MembersPanel } from "./members.js";
 import { NotifyMenu } from "./notifymenu.js";
 import { ProfileCard } from "./profilecard.js";
+import { PinsPanel } from "./pins.js";
 import { SearchPanel } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 import { Timeline } from "./timeline.js";
@@ -32,7 +33,7 @@ export class ChatView {
    * `root` is the chat page; `ui` the UiState the components share, `store` the Store,
    * `me` {id, username, display_name, avatar}. `on` holds the app's callbacks: openRoom(id),
    * send(text) → true when taken, retry(id), discard(id), join(), reconnectNow(),
-   * nearTop(), edit(message, body) → true when done, remove(message),
+   * nearTop(), edit(message, body) → true when done, remove(message), pin(message, on),
    * react(message, emoji, on), reply(message), cancelReply(), jumpTo(seq), jumpToUnread(),
    * editLast() → true when editing, typing(roomId) → true when told, openResult(message),
    * setNotify(level), blocksChanged(), messagePerson(username) (a card's Message).
@@ -72,6 +73,7 @@ export class ChatView {
     this.timeline = new Timeline({ ui, me, on: { ...on, announce, focusComposer, moreEmoji } });
     this.members = new MembersPanel(root, { ui, store, me, on });
     this.notifyMenu = new NotifyMenu({ on });
+    this.pins = new PinsPanel({ ui, on });
     this.search = new SearchPanel({
       ui,
       store,
@@ -97,6 +99,7 @@ export class ChatView {
     };
     els["room-kind"].textContent = kinds[room.kind] ?? "";
     this.notifyMenu.showRoom(room, this.#ui.member);
+    this.pins.showRoom();
     els["room-presence"].dataset.peer = room.kind === "direct" ? (room.peer?.id ?? "") : "";
     this.emojiPicker.close();
     this.autocomplete.close();

@@ -101,7 +101,7 @@ def built(db) -> list[tuple[str, dict]]:
     """At least one frame of every type, from frames.py's builders on real rows:
     rich messages (mention, reply, reactions, an image and a file, an edit), a
     tombstone, a deleted author, direct rooms with a present and a deleted peer, a room
-    with a notification level of its own."""
+    with a notification level of its own, pins (one by and of a deleted user)."""
     alice, bob, carol, dave = (UserFactory(username=n) for n in ("alice", "bob", "carol", "dave"))
     alice.avatar.name = f"avatars/{alice.pk}/face.png"  # the URL is all a frame carries
     alice.save(update_fields=["avatar"])
@@ -126,8 +126,15 @@ def built(db) -> list[tuple[str, dict]]:
     edited = services.edit_message(alice, rich.pk, "see *this*, edited")
     doomed = send(alice, general, "first line\nsecond line")
     services.send_message(bob, general.pk, "re", str(uuid.uuid4()), reply_to=doomed.pk)
-    deleted = services.delete_message(alice, doomed.pk)
-    send(carol, general, "from an account about to go")
+    services.pin_message(alice, general.pk, first.pk, on=True)
+    services.pin_message(alice, general.pk, rich.pk, on=True)
+    services.pin_message(alice, general.pk, doomed.pk, on=True)
+    deleted = services.delete_message(alice, doomed.pk)  # and unpinned
+    by_carol = send(carol, general, "from an account about to go")
+    services.set_role(alice, general.pk, "carol", "admin")
+    services.pin_message(carol, general.pk, by_carol.pk, on=True)
+    dm_note = send(bob, dm, "in a direct room")
+    pinned_in_dm = services.pin_message(bob, dm.pk, dm_note.pk, on=True)
     left = dave.pk
     carol.delete()
     dave.delete()
@@ -169,6 +176,9 @@ def built(db) -> list[tuple[str, dict]]:
         ("online", frames.presence(bob.pk, "online", None)),
         ("offline", frames.presence(bob.pk, "offline", offline_since)),
         ("typing", frames.typing(general.pk, alice)),
+        ("pins", frames.pins(general.pk, queries.room_pins(general.pk))),
+        ("pins in a direct room", frames.with_request_id(pinned_in_dm, "r3")),
+        ("no pins", frames.pins(lobby.pk, [])),
         ("error", frames.error(error)),
         ("bare error", frames.error(ChatError("bad_request", "The frame is not valid JSON."))),
     ]
@@ -191,8 +201,18 @@ class TestEveryBuilderFitsItsSchema:
                        "'deleted': True", "'peer': {'id': None", "'role': None",
                        "'notify': 'default'", "'notify': 'nothing'",
                        "'notify_default': 'all'", "'notify_default': 'mentions'",
-                       "'avatar': None", "'avatar': '/media/avatars/"):  # fmt: skip
+                       "'avatar': None", "'avatar': '/media/avatars/",
+                       "'pinned_by': {'id': None"):  # fmt: skip
             assert sample in text, sample
+
+    def test_rooms_carry_their_pins_newest_first_and_a_deleted_message_is_unpinned(self, built):
+        pins = dict(built)["group room"]["room"]["pins"]
+        excerpts = [pin["message"]["excerpt"] for pin in pins]
+        assert excerpts == ["from an account about to go", "see this, edited", "hello @alice"]
+        assert pins[0]["message"]["author"]["id"] is None
+        assert dict(built)["pins"]["pins"] == pins
+        hello_rooms = {room["id"]: room for room in dict(built)["hello"]["rooms"]}
+        assert hello_rooms[dict(built)["group room"]["room"]["id"]]["pins"] == pins
 
     def test_times_are_iso_utc_with_z_everywhere(self, built):
         frame = dict(built)["group room"]
@@ -272,6 +292,25 @@ ROOM_BREAKAGES = {
     "no level": lambda room: room.pop("notify"),
     "the old mute flag": lambda room: room.update(muted=True),
 }
+
+
+# Each breaks a valid `pins` frame.
+PIN_BREAKAGES = {
+    "a pinned tombstone": lambda f: f["pins"][0]["message"].update(deleted=True),
+    "no pinner": lambda f: f["pins"][0].pop("pinned_by"),
+    "a time without a zone": lambda f: f["pins"][0].update(pinned_at="2026-01-01T00:00:00"),
+    "more than the cap": lambda f: f["pins"].extend(f["pins"] * 50),
+    "no room": lambda f: f.pop("room"),
+}
+
+
+@pytest.mark.parametrize("breakage", list(PIN_BREAKAGES))
+def test_a_broken_pins_frame_is_refused(built, breakage):
+    frame = copy.deepcopy(dict(built)["pins"])
+    check_frame(frame)
+    PIN_BREAKAGES[breakage](frame)
+    with pytest.raises(ValidationError):
+        check_frame(frame)
 
 
 @pytest.mark.parametrize("breakage", list(ROOM_BREAKAGES))

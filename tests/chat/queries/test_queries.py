@@ -35,14 +35,17 @@ def test_unread_counts_only_others_messages_after_the_read_pointer(user, other_u
 def test_rooms_for_user_costs_a_fixed_number_of_queries(user, django_assert_max_num_queries):
     for n in range(5):
         other = UserFactory(username=f"peer{n}")
-        send(other, direct_room(user, other))
-        send(user, RoomFactory(members=[user]))
-    # memberships with counts, direct peers, last messages, their reactions, mentions
-    # and attachments
-    with django_assert_max_num_queries(6):
+        dm = direct_room(user, other)
+        services.pin_message(user, dm.pk, send(other, dm).pk, on=True)
+        group = RoomFactory(members=[user])
+        services.pin_message(user, group.pk, send(user, group).pk, on=True)
+    # memberships with counts, direct peers, pins, last messages, their reactions,
+    # mentions and attachments
+    with django_assert_max_num_queries(7):
         rooms = queries.rooms_for_user(user, with_last_message=True)
     assert len(rooms) == 10
     assert all(r["last_message"] for r in rooms)
+    assert all(len(r["pins"]) == 1 for r in rooms)
 
 
 def test_public_rooms_lists_only_rooms_not_joined(user, other_user):
