@@ -197,7 +197,22 @@ def main() -> None:
             from django.core.management import call_command
 
             call_command("migrate", verbosity=0)
-            asyncio.run(measure(args))
+            try:
+                asyncio.run(measure(args))
+            finally:
+                if args.redis:
+                    forget(args.redis, os.environ["CHANNEL_PREFIX"])
+
+
+def forget(url: str, prefix: str) -> None:
+    """Delete the run's keys (presence's hashes have no expiry)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+    client.close()
 
 
 if __name__ == "__main__":
