@@ -90,8 +90,12 @@ CLUSTER_FULL = ClusterPlan(
     # more per event: fewer events share a wake-up, a database hop, a publish).
     small_reference=200.0,
     large_reference=40.0,
-    reference_steps=2,
+    # Three measured steps each, after one not counted; a step a presence refresh fell in
+    # is taken again (at most four times more).
+    reference_steps=3,
     reference_drain_seconds=15.0,
+    reference_warmup=1,
+    reference_retries=4,
     # The ladders (rates offered) are the same for every configuration: 50, 100, 200…
     # messages/s into the small rooms, 10, 25, 62… into the large one.
     small_search=SearchPlan(
@@ -117,6 +121,8 @@ CLUSTER_QUICK = ClusterPlan(
     large_reference=40.0,
     reference_steps=1,
     reference_drain_seconds=10.0,
+    reference_warmup=1,
+    reference_retries=2,
     small_search=SearchPlan(
         start_deliveries=500, factor=3.0, climb_steps=2, bisect_steps=0, max_deliveries=50_000,
         limits_ms=(200.0,),

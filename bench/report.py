@@ -415,8 +415,11 @@ def cluster_comparison(pairs: Sequence[tuple[ClusterRun, ClusterRun]], plan: Clu
         ))  # fmt: skip
     notes = (
         f"Compared at one reference rate, the same for every configuration ({plan.reference_steps} "
-        "steps each, summed; every message must reach every member). Worker CPU: the workers' own "
-        "(user+sys, /proc), summed. Redis: its INFO counters around each step, per acked "
+        f"measured steps each after {plan.reference_warmup} not counted; every message must reach "
+        "every member). Worker CPU: the workers' own (user+sys, /proc, over each step's window), "
+        "summed, per delivery; the median of the steps no heads round and presence refresh fell "
+        "in (a step one fell in is taken again, up to "
+        f"{plan.reference_retries} more). Redis: its INFO counters around each step, per acked "
         "message, without the periodic presence refresh (its script and the commands it runs: "
         "per socket every PARLEY_HEADS_INTERVAL; Redis CPU only from steps it missed) and the "
         "bench's own INFO. extra us/msg: the N "

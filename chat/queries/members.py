@@ -4,21 +4,13 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Case, Count, Q, QuerySet, When
+from django.db.models import Case, Q, QuerySet, When
 
 from ..access import room_for_reader
 from ..errors import ChatError
 from ..models import Membership, Room, direct_peer
 from ..protocol.frames import member_dict
-
-
-def _presence_rooms(user_id: int):
-    return (
-        Membership.objects.filter(user_id=user_id)
-        .annotate(size=Count("room__memberships"))
-        .filter(size__lte=max(2, settings.PARLEY_PRESENCE_MAX_MEMBERS))
-        .values("room_id")
-    )
+from . import sql
 
 
 def _unwritten_direct(rooms: QuerySet[Room]) -> QuerySet[Room]:
@@ -26,13 +18,6 @@ def _unwritten_direct(rooms: QuerySet[Room]) -> QuerySet[Room]:
     not have joined (they join with the first message). No message means no
     `last_message_at`, which the room's kind-and-activity index finds."""
     return rooms.filter(kind=Room.Kind.DIRECT, last_message_at__isnull=True)
-
-
-def _direct_rooms_of(user_id: int) -> QuerySet[Room]:
-    """Direct rooms whose pair includes the user, joined or not."""
-    return Room.objects.filter(
-        Q(direct_key__startswith=f"{user_id}:") | Q(direct_key__endswith=f":{user_id}")
-    )
 
 
 def _awaited_peers(user_id: int, rooms: QuerySet[Room]) -> set[int]:
@@ -47,21 +32,17 @@ def presence_room_ids(user_id: int) -> list[int]:
     rooms someone opened with them that nobody wrote in yet (its opener sees whether they
     are there). In a larger room every status change would cost a write to every
     member's sockets."""
-    awaited = _unwritten_direct(_direct_rooms_of(user_id)).values_list("pk", flat=True)
-    return sorted({row["room_id"] for row in _presence_rooms(user_id)} | set(awaited))
+    most = max(2, settings.PARLEY_PRESENCE_MAX_MEMBERS)
+    rooms, awaiting = sql.presence_room_rows(user_id, most)  # plain SQL: on each change
+    return sorted(set(rooms) | set(awaiting))
 
 
 def presence_peers(user_id: int) -> list[int]:
     """Everyone else in the user's presence rooms, and the other person of each direct
     room the user opened that nobody wrote in yet: whose status the user sees."""
-    members = (
-        Membership.objects.filter(room_id__in=_presence_rooms(user_id))
-        .exclude(user_id=user_id)
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
-    awaited = _awaited_peers(user_id, Room.objects.filter(memberships__user_id=user_id))
-    return sorted(set(members) | awaited)
+    most = max(2, settings.PARLEY_PRESENCE_MAX_MEMBERS)
+    members, keys = sql.presence_peer_rows(user_id, most)  # plain SQL: read by every hello
+    return sorted(set(members) | {direct_peer(key, user_id) for key in keys})
 
 
 def room_presence_peers(user_id: int, room_id: int) -> list[int]:

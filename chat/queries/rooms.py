@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce
 from ..access import room_for_reader
 from ..models import Membership, Message, Room, direct_key, direct_peer
 from ..protocol.frames import message_dict, room_dict
+from . import sql
 from .messages import messages_with_authors, with_extras
 from .pins import pins_by_room, room_pins
 
@@ -38,28 +39,23 @@ def member_room_ids(user: AbstractBaseUser) -> set[int]:
 
 def rooms_for_user(user: AbstractBaseUser, *, with_last_message: bool = False) -> list[dict]:
     """The user's rooms, most recently active first, with unread counts."""
-    memberships = list(
-        Membership.objects.filter(user=user)
-        .select_related("room", "user")
-        .annotate(unread=_unread(user), unread_mentions=_unread(user, mentioned=True))
-        .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")
-    )
-    direct = [m.room for m in memberships if m.room.is_direct]
+    rows = sql.membership_rows(user.pk)  # plain SQL: every connecting socket reads it
+    direct = [room for room, *_rest in rows if room.is_direct]
     peers = peers_by_room(user, direct) if direct else {}
-    pins = pins_by_room(user) if memberships else {}
-    # The user as stored now, not as the caller holds it: a socket's user was read at
-    # its handshake, before a later change of the default.
+    pins = pins_by_room(user) if rows else {}
+    # The user's default as stored now, not as the caller holds it: a socket's user was
+    # read at its handshake, before a later change of the default.
     rooms = [
         room_dict(
-            m.room,
-            m,
-            unread=m.unread,
-            mentions=m.unread_mentions,
-            peer=peers.get(m.room_id),
-            notify_default=m.user.notify_default,
-            pins=pins.get(m.room_id),
+            room,
+            membership,
+            unread=unread,
+            mentions=mentions,
+            peer=peers.get(room.pk),
+            notify_default=notify_default,
+            pins=pins.get(room.pk),
         )
-        for m in memberships
+        for room, membership, notify_default, unread, mentions in rows
     ]
     if with_last_message and rooms:
         newest = with_extras(

@@ -52,13 +52,9 @@ FINISH_FRAME_SECONDS = 5.0
 
 
 @database_sync_to_async
-def _hello_rooms(user) -> list[dict]:
-    return queries.rooms_for_user(user)
-
-
-@database_sync_to_async
-def _presence_peers(user) -> list[int]:
-    return queries.presence_peers(user.pk)
+def _hello_state(user) -> tuple[list[dict], list[int]]:
+    """The user's rooms and whose presence they follow: one hop to the database thread."""
+    return queries.rooms_for_user(user), queries.presence_peers(user.pk)
 
 
 @database_sync_to_async
@@ -189,9 +185,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _open(self) -> None:
         room_ids = await _member_room_ids(self.user)
         await self.hub.subscribe(self, room_ids - self._revoked_while_connecting)
-        rooms = await _hello_rooms(self.user)
+        rooms, peers = await _hello_state(self.user)
         await self.hub.check_in(self, "active")
-        people = await self.hub.statuses(await _presence_peers(self.user))
+        people = await self.hub.statuses(peers)
         await self.accept()
         self._writer = DirectWriter.for_send(self.base_send)
         await self.send_frame(frames.hello(self.user, rooms, people))

@@ -5,6 +5,8 @@ import uuid
 import pytest
 import redis
 from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
+from django.db.backends.utils import CursorWrapper
 
 from chat.realtime.presence import (
     IDLE,
@@ -15,10 +17,10 @@ from chat.realtime.presence import (
     RedisPresence,
     presence_ttl,
 )
-from tests.factories import RoomFactory, UserFactory
+from tests.factories import RoomFactory, UserFactory, direct_room
 from tests.support import TEST_REDIS_URL as REDIS_URL
 from tests.support import require_service
-from tests.wsclient import open_tab
+from tests.wsclient import open_tab, session_cookie
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -117,6 +119,51 @@ async def test_a_refresh_on_redis_reloads_a_script_redis_lost(store):
     [change] = await store.refresh([(7, "tab-a", "active")], 1000.0)
     assert (change.user_id, change.status) == (7, ONLINE)
     assert store.script.sha == real
+
+
+async def test_statuses_of_many_people_each_as_their_sockets_say(store):
+    for user in range(1, 301):
+        if user % 3 == 0:
+            await store.check_in(user, f"tab-{user}", "active", 1000.0)
+            await store.check_in(user, f"tab2-{user}", "idle", 1000.0)
+        elif user % 3 == 1:
+            await store.check_in(user, f"tab-{user}", "idle", 1000.0)
+        if user % 10 == 0:
+            await store.check_out(user, f"tab-{user}", 1001.0)
+            await store.check_out(user, f"tab2-{user}", 1002.0)
+    views = await store.statuses(list(range(1, 302)), 1003.0)
+
+    def expected(user: int) -> dict:
+        if user > 300 or user % 3 == 2:  # never seen
+            return {"status": OFFLINE, "last_seen": None}
+        if user % 10 == 0:  # gone: with their last socket
+            return {"status": OFFLINE, "last_seen": 1002.0 if user % 3 == 0 else 1001.0}
+        return {"status": ONLINE if user % 3 == 0 else IDLE, "last_seen": None}
+
+    assert views == {user: expected(user) for user in range(1, 302)}
+    # Expired check-ins count for nothing.
+    later = await store.statuses([3, 4], 1000.0 + presence_ttl() + 1)
+    assert [v["status"] for v in later.values()] == [OFFLINE, OFFLINE]
+
+
+@on_redis_only
+async def test_statuses_on_redis_are_one_command_however_many_people(store, monkeypatch):
+    """A hello reads the status of everyone the user follows: one script call, never a
+    command (or two) per person."""
+    for user in range(1, 501, 2):
+        await store.check_in(user, f"tab-{user}", "active", 1000.0)
+    sent = []
+    real = store.redis.execute_command
+
+    async def counted(*args, **options):
+        sent.append(args[0])
+        return await real(*args, **options)
+
+    monkeypatch.setattr(store.redis, "execute_command", counted)
+    monkeypatch.setattr(store.redis, "pipeline", None)  # nothing pipelined either
+    views = await store.statuses(list(range(1, 501)), 1001.0)
+    assert sent == ["EVALSHA"]
+    assert sum(v["status"] == ONLINE for v in views.values()) == 250
 
 
 async def test_someone_never_seen_is_offline_with_no_last_seen(store):
@@ -235,3 +282,52 @@ async def test_joining_a_room_too_large_for_presence_brings_no_statuses(db, sett
         await tab.receive_type("room")
         assert (await tab.receive_type("member"))["user"]["username"] == "bob"
         assert await tab.nothing(0.3)
+
+
+def _world(rooms: int, members: int):
+    """A user in `rooms` rooms of `members` members (everyone else in each room one of
+    its own) and a direct room, half of everyone else online (one socket each)."""
+    user = UserFactory()
+    people = []
+    for _ in range(rooms):
+        others = [UserFactory() for _ in range(members - 1)]
+        RoomFactory(members=[user, *others])
+        people += others
+    direct_room(user, UserFactory())
+    return user, people
+
+
+async def _hello_queries(monkeypatch, user) -> tuple[int, dict]:
+    """How many SQL statements ran (in any thread) as the user's socket opened, up to its
+    hello, and the hello."""
+    statements = []
+    real = CursorWrapper._execute
+
+    def counted(self, sql, *args):
+        statements.append(sql)
+        return real(self, sql, *args)
+
+    header = f"{django_settings.SESSION_COOKIE_NAME}={await session_cookie(user)}".encode()
+    with monkeypatch.context() as patched:
+        patched.setattr(CursorWrapper, "_execute", counted)
+        async with open_tab(headers=((b"cookie", header),)) as tab:
+            count, hello = len(statements), tab.hello  # not the statements of its closing
+    return count, hello
+
+
+@live_db
+async def test_a_hello_costs_the_same_queries_however_many_rooms_and_members(db, monkeypatch):
+    """The hello's reads are a fixed number of statements: never one per room or per
+    member (they would queue every client of a killed worker as it reconnects)."""
+    small, _few = await sync_to_async(_world)(1, 2)
+    large, people = await sync_to_async(_world)(8, 12)
+    async with open_tab(people[0]):  # someone followed is online
+        few, small_hello = await _hello_queries(monkeypatch, small)
+        many, large_hello = await _hello_queries(monkeypatch, large)
+    assert (len(small_hello["rooms"]), len(large_hello["rooms"])) == (2, 9)
+    assert len(large_hello["presence"]) == 8 * 11 + 1
+    assert large_hello["presence"][str(people[0].pk)]["status"] == ONLINE
+    # The session and the user; the user's rooms (to subscribe to), the rooms with their
+    # counts, the direct room's peer, the rooms' pins, the people followed (two); the
+    # rooms told that the user came online (two).
+    assert few == many <= 10
