@@ -44,6 +44,7 @@ SAFE_VIEWS = {
     "room",
     "direct",
     "api-search",
+    "api-thread",
     "attachment-file",
     "attachment-thumb",
     "healthz",
