@@ -247,12 +247,20 @@ BREAKAGES = {
     "a room message also in the room": lambda f: f["message"].update(also_in_room=True),
     "a thread reply with a thread of its own": lambda f: f["message"].update(
         thread_root=1,
-        thread={"replies": 1, "last_reply_seq": 2, "last_reply_at": f["message"]["created_at"],
-                "repliers": [1]},  # fmt: skip
+        thread={
+            "replies": 1,
+            "last_reply_seq": 2,
+            "last_reply_at": f["message"]["created_at"],
+            "repliers": [1],
+        },
     ),
     "a thread summary of no replies": lambda f: f["message"].update(
-        thread={"replies": 0, "last_reply_seq": 2, "last_reply_at": f["message"]["created_at"],
-                "repliers": []},  # fmt: skip
+        thread={
+            "replies": 0,
+            "last_reply_seq": 2,
+            "last_reply_at": f["message"]["created_at"],
+            "repliers": [],
+        },
     ),
     "a request_id on a frame that answers nothing": lambda f: f.update(
         type="message", request_id="r1"
