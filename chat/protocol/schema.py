@@ -185,7 +185,7 @@ SHAPES: dict[str, dict] = {
             "replies": ID,
             "last_reply_seq": ID,
             "last_reply_at": TIME,
-            "repliers": {"type": "array", "items": ID, "uniqueItems": True, "maxItems": 20},
+            "repliers": {"type": "array", "items": ref("User"), "maxItems": 10},
         }
     ),
     "PresenceStatus": strict(PRESENCE),

@@ -21,7 +21,7 @@ from . import sql
 
 # How many repliers a root's summary names, most recent first (the client shows a few;
 # the rest decide who counts as taking part, for notifications).
-THREAD_REPLIERS = 20
+THREAD_REPLIERS = 10
 
 
 def thread_root_for_send(room_id: int, root_id: int | None) -> Message | None:

@@ -145,7 +145,7 @@ async def test_a_client_applying_live_events_ends_where_a_fresh_client_starts():
     assert fresh_room["unread_mentions"] == 3  # 3, 5 and a reply mention bob; 1 is read
     root = fresh_view.messages[sent[4]["id"]]
     assert root["thread"]["replies"] == 3
-    assert root["thread"]["repliers"] == [carol.pk, alice.pk]
+    assert [u["id"] for u in root["thread"]["repliers"]] == [carol.pk, alice.pk]
 
 
 async def test_a_client_that_was_away_catches_up_on_threads_by_seq_and_rev():

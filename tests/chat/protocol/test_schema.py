@@ -251,7 +251,7 @@ BREAKAGES = {
             "replies": 1,
             "last_reply_seq": 2,
             "last_reply_at": f["message"]["created_at"],
-            "repliers": [1],
+            "repliers": [],
         },
     ),
     "a thread summary of no replies": lambda f: f["message"].update(

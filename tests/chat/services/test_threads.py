@@ -59,7 +59,7 @@ class TestReplies:
             "replies": 1,
             "last_reply_seq": 2,
             "last_reply_at": data["created_at"],
-            "repliers": [other_user.pk],
+            "repliers": [message_dict(answer)["author"]],
         }
         root.refresh_from_db()
         room.refresh_from_db()
@@ -71,7 +71,7 @@ class TestReplies:
             reply(author, room, root)
         stored = message_dict(_fresh(root))
         assert stored["thread"]["replies"] == 3
-        assert stored["thread"]["repliers"] == [other_user.pk, user.pk]
+        assert [u["id"] for u in stored["thread"]["repliers"]] == [other_user.pk, user.pk]
         assert stored["thread"]["last_reply_seq"] == 4
 
     def test_also_in_room_is_kept_on_the_reply(self, user, room):
@@ -112,7 +112,7 @@ class TestReplies:
         assert [p.frame["type"] for p in published] == ["message.deleted", "message.updated"]
         summary = published[1].frame["message"]["thread"]
         assert (summary["replies"], summary["last_reply_seq"]) == (1, first.seq)
-        assert summary["repliers"] == [other_user.pk]
+        assert [u["username"] for u in summary["repliers"]] == ["bob"]
         committed(services.delete_message, other_user, first.pk)
         assert published[-1].frame["message"]["thread"] is None
 
