@@ -4,6 +4,7 @@
 import { avatar, button, el, fullFormat, hiddenText, reconcile, svgIcon, timeNode } from "./dom.js";
 import { t } from "./i18n.js";
 import { renderMessageText } from "./richtext.js";
+import { threadUnread } from "./threadmarks.js";
 import { attachmentsKey, attachmentsNode } from "./uploads.js";
 
 /** The reaction picker's choices. */
@@ -17,10 +18,14 @@ const EDIT_PATH =
   "M3 17.25V21h3.75L17.81 9.94l-3.75-3.75L3 17.25zM20.71 7.04a1 1 0 0 0 0-1.41l-2.34-2.34" +
   "a1 1 0 0 0-1.41 0l-1.83 1.83 3.75 3.75 1.83-1.83z";
 const DELETE_PATH = "M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z";
+const THREAD_PATH =
+  "M4 4h16v11H7.17L4 18.17V4zm0-2a2 2 0 0 0-2 2v19l5-5h13a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2H4z" +
+  "m3 5h10v2H7zm0 3h7v2H7z";
 // Each action button and the permission letter that shows it (see permissionsOf).
 const ACTIONS = [
   { action: "picker", need: "r", label: "Add reaction", path: SMILE_PATH },
   { action: "reply", need: "p", label: "Reply", path: REPLY_PATH },
+  { action: "thread", need: "t", label: "Reply in thread", path: THREAD_PATH },
   { action: "edit", need: "e", label: "Edit", path: EDIT_PATH },
   { action: "delete", need: "d", label: "Delete", path: DELETE_PATH },
 ];
@@ -29,7 +34,8 @@ const reactedWith = (message, emoji, userId) =>
   (message.reactions ?? []).some((r) => r.emoji === emoji && r.users.includes(userId));
 
 /**
- * What the user may do to a message, as letters: r react, p reply, e edit, d delete.
+ * What the user may do to a message, as letters: r react, p reply, t reply in its thread
+ * (a message that is no thread reply itself), e edit, d delete.
  * The server decides; this only leaves out buttons that could not work.
  * `ui` is the UiState: the open room and whether the user was removed from it.
  */
@@ -38,7 +44,8 @@ export function permissionsOf(message, ui, me) {
   if (!room?.role || ui.removed || message.deleted) return "";
   const mine = message.author.id === me.id;
   const moderator = room.kind !== "direct" && ["owner", "admin"].includes(room.role);
-  return `rp${mine ? "e" : ""}${mine || moderator ? "d" : ""}`;
+  const root = message.thread_root ? "" : "t";
+  return `rp${root}${mine ? "e" : ""}${mine || moderator ? "d" : ""}`;
 }
 
 /** What changes every message's permissions: the room, its kind, the role, removal. */
@@ -110,11 +117,64 @@ export function drawMessage(li, message, before, permissions, me) {
     }
   }
   fillReactions(li, message, permissions.includes("r"), me);
+  if (!before || before.thread !== message.thread) drawThreadLine(main, message, me);
   const bar = li.querySelector(".msg-actions");
   for (const { action, need } of ACTIONS) {
     bar.querySelector(`[data-action="${action}"]`).hidden = !permissions.includes(need);
   }
   bar.hidden = permissions === "";
+}
+
+/**
+ * The line under a message that leads to its thread: a root's summary ("3 replies ·
+ * Last reply 10:05 · Bob, Alice", marked while it has replies the user has not seen), or,
+ * on a thread reply also sent to the room, where it was answered.
+ */
+function drawThreadLine(main, message, me) {
+  main.querySelector(":scope > .thread-line")?.remove();
+  let line = null;
+  if (message.thread_root) {
+    line = button("thread-line thread-origin", t("Replied in a thread"));
+    line.dataset.root = message.thread_root;
+  } else if (message.thread) {
+    line = threadSummaryNode(message, me);
+  }
+  if (!line) return;
+  line.dataset.action = "thread";
+  line.setAttribute("aria-controls", "thread-panel");
+  main.querySelector(".msg-reactions").before(line);
+}
+
+const REPLIERS_SHOWN = 3;
+
+/** A root's thread summary as a button (`data-root` names the root). */
+export function threadSummaryNode(root, me) {
+  const { replies, last_reply_at: lastAt, repliers } = root.thread;
+  const node = button("thread-line thread-summary");
+  node.dataset.root = root.id;
+  const unread = threadUnread(root, me.id);
+  node.classList.toggle("thread-unread", unread);
+  const count = replies === 1 ? t("1 reply") : t("%s replies", replies);
+  const names = repliers.slice(0, REPLIERS_SHOWN).map((user) => user.display_name);
+  const when = timeNode(new Date(lastAt), "thread-last");
+  node.append(
+    el("span", "thread-count", count),
+    " · ",
+    el("span", "thread-when", t("Last reply")),
+    " ",
+    when,
+  );
+  if (names.length) node.append(" · ", el("span", "thread-who", names.join(", ")));
+  if (unread) node.append(" ", el("span", "thread-new", t("New replies")));
+  return node;
+}
+
+/** The user has now seen a thread: its summaries in the page lose their mark. */
+export function markSummariesSeen(rootId) {
+  for (const node of document.querySelectorAll(`.thread-summary[data-root="${Number(rootId)}"]`)) {
+    node.classList.remove("thread-unread");
+    node.querySelector(".thread-new")?.remove();
+  }
 }
 
 // A message over this many lines (or characters) shows its start, with "Show more".

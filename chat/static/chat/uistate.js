@@ -18,6 +18,9 @@ export class UiState {
   picking = null;
   /** The panels: the members panel, the search results, the sidebar as a drawer. */
   membersOpen = false;
+  /** The thread panel, and the id of the root whose thread it shows (or null). */
+  threadOpen = false;
+  threadRoot = null;
   searchOpen = false;
   sidebarOpen = false;
   /** What the sidebar's filter box holds, folded for matching. */
