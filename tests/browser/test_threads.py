@@ -1,11 +1,11 @@
 """Threads in the browser: two people live, the summary under a root, the thread panel and
-its composer, "Also send to the room", unseen replies, search, and the panel by keyboard."""
+its composer, "Also send to the room", unseen replies and search. (The panel by keyboard,
+and its names: tests/browser/test_accessibility.py.)"""
 
 import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_accessibility import unnamed_controls
 from tests.browser.test_chat_client import MESSAGES, send_from_composer
 from tests.browser.test_message_actions import action, message, two_in_a_room
 
@@ -77,39 +77,3 @@ def test_a_search_result_in_a_thread_is_marked_and_opens_its_thread(people):
     expect(bob_page.locator("#thread-root .msg-body")).to_have_text("the root message")
     expect(bob_page.locator(REPLIES)).to_have_text(["findable zebra reply"])
     assert alice.errors == [] and bob.errors == []
-
-
-def test_the_thread_panel_works_by_keyboard_and_names_every_control(people):
-    alice, _bob, page, _bob_page = two_in_a_room(people, "thread keys")
-    send_from_composer(page, "keyboard root")
-    # Reach the message's thread button by keyboard: focus it and press Enter.
-    button = action(page, "keyboard root", "thread")
-    button.focus()
-    page.keyboard.press("Enter")
-    panel = page.locator("#thread-panel")
-    expect(panel).to_be_visible()
-    expect(page.locator("#thread-input")).to_be_focused()
-    page.keyboard.type("first line")
-    page.keyboard.press("Shift+Enter")
-    page.keyboard.type("second line")
-    page.keyboard.press("Enter")
-    expect(page.locator(REPLIES)).to_have_count(1)
-    expect(page.locator("#thread-input")).to_have_value("")
-    page.keyboard.press("Tab")
-    expect(page.locator("#thread-also")).to_be_focused()
-    page.keyboard.press("Space")
-    expect(page.locator("#thread-also")).to_be_checked()
-    assert unnamed_controls(page) == []
-    labelled = page.evaluate(
-        "document.getElementById(document.getElementById('thread-panel')"
-        ".getAttribute('aria-labelledby')).textContent"
-    )
-    assert labelled == "Thread"
-    # A draft stays with its thread; Esc closes the panel and gives focus back.
-    page.locator("#thread-input").fill("a draft")
-    page.keyboard.press("Escape")
-    expect(panel).to_be_hidden()
-    expect(button).to_be_focused()
-    page.keyboard.press("Enter")
-    expect(page.locator("#thread-input")).to_have_value("a draft")
-    assert alice.errors == []
