@@ -1,13 +1,15 @@
 """Threads in the browser: two people live, the summary under a root, the thread panel and
-its composer, "Also send to the room", unseen replies and search. (The panel by keyboard,
-and its names: tests/browser/test_accessibility.py.)"""
+its composer, "Also send to the room", unseen replies, notifications and search. (The
+panel by keyboard, and its names: tests/browser/test_accessibility.py.)"""
 
 import re
 
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_chat_client import MESSAGES, send_from_composer
+from tests.browser.test_client_presence_search import NOTIFICATION_STUB, set_hidden
 from tests.browser.test_message_actions import action, message, two_in_a_room
+from tests.browser.test_notifications import notifications
 
 REPLIES = "#thread-replies .thread-msg .msg-body"
 
@@ -77,3 +79,37 @@ def test_a_search_result_in_a_thread_is_marked_and_opens_its_thread(people):
     expect(bob_page.locator("#thread-root .msg-body")).to_have_text("the root message")
     expect(bob_page.locator(REPLIES)).to_have_text(["findable zebra reply"])
     assert alice.errors == [] and bob.errors == []
+
+
+def test_a_thread_reply_notifies_those_taking_part_and_not_the_rest_of_the_room(people):
+    alice, bob, alice_page, bob_page = two_in_a_room(people, "thread notify")
+    carol = people("carol")
+    room_url = bob_page.url
+    pages = {}
+    for person in (bob, carol):
+        page = person.new_page()
+        page.add_init_script(NOTIFICATION_STUB % "granted")
+        page.goto(room_url)
+        expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+        pages[person.username] = page
+    bob_page.close()
+    carols_page, bobs_page = pages[carol.username], pages[bob.username]
+    carols_page.locator("#join-room").click()
+    expect(carols_page.locator("#composer")).to_be_visible()
+    send_from_composer(bobs_page, "bob asks something")
+    for page in pages.values():
+        expect(page.locator(MESSAGES)).to_have_text(["bob asks something"])
+        set_hidden(page, True)
+
+    action(alice_page, "bob asks something", "thread").click()
+    reply_in_panel(alice_page, "an answer for bob")
+    for page in pages.values():  # the summary comes after the reply: it has been decided
+        summary = message(page, "bob asks something").locator(".thread-count")
+        expect(summary).to_have_text("1 reply")
+    assert [n["body"] for n in notifications(bobs_page)] == ["an answer for bob"]
+    assert notifications(carols_page) == []
+
+    reply_in_panel(alice_page, f"and @{carol.username} too", also_in_room=True)
+    expect(carols_page.locator(MESSAGES)).to_have_count(2)
+    assert [n["body"] for n in notifications(carols_page)] == [f"and @{carol.username} too"]
+    assert alice.errors == [] and bob.errors == [] and carol.errors == []
