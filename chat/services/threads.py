@@ -58,8 +58,9 @@ def note_reply(root_id: int, reply: Message) -> None:
 
 
 def forget_reply(reply: Message) -> None:
-    """Inside the deletion's transaction, after the reply became a tombstone: the root's
-    summary is counted again from its live replies (bounded: the newest few rows)."""
+    """Inside the deletion's transaction, after the reply became a tombstone (once: a
+    tombstone is not made twice): the root counts one reply fewer, and its newest reply
+    and repliers are read again from the newest live replies (bounded: a few rows)."""
     live = Message.objects.filter(thread_root_id=reply.thread_root_id, deleted_at__isnull=True)
     newest = list(live.order_by("-seq").values_list("seq", "created_at", "author_id")[:200])
     repliers: list[int] = []
@@ -67,7 +68,7 @@ def forget_reply(reply: Message) -> None:
         if author_id is not None and author_id not in repliers:
             repliers.append(author_id)
     Message.objects.filter(pk=reply.thread_root_id).update(
-        thread_count=live.count(),
+        thread_count=F("thread_count") - 1,
         thread_last_seq=newest[0][0] if newest else 0,
         thread_last_at=newest[0][1] if newest else None,
         thread_repliers=repliers[:THREAD_REPLIERS],
