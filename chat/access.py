@@ -148,6 +148,17 @@ def may_message(user: AbstractBaseUser, other: AbstractBaseUser, *, blocked_by_o
     return user.pk != other.pk and not blocked_by_other
 
 
+def message_for_reader(user: AbstractBaseUser, message_id: int) -> Message:
+    """A message (room loaded) the caller may read: one in a room they may see. Any
+    other is reported exactly like one that does not exist."""
+    if not user.is_authenticated or not 0 < message_id <= MAX_ID:
+        raise MessageNotFound
+    message = Message.objects.select_related("room").filter(pk=message_id).first()
+    if message is None or not can_see(message.room, membership_for(user, message.room)):
+        raise MessageNotFound
+    return message
+
+
 def blocked_by_peer(user: AbstractBaseUser, room: Room) -> bool:
     """In a direct room, whether the other person blocked the user: then nothing of the
     user's reaches them (messages, edits, reactions, typing, read receipts)."""

@@ -148,6 +148,20 @@ class Message(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     # The room's last_rev when this message last changed (0: never changed).
     rev = models.PositiveBigIntegerField(default=0)
+    # A thread reply: its root, a top-level message of the same room. The reply still
+    # takes the room's seq, so catch-up by seq covers threads as it covers the room.
+    thread_root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="thread_replies"
+    )
+    # The author also sent this thread reply to the room's timeline.
+    also_in_room = models.BooleanField(default=False)
+    # A root's thread summary, kept with its rev (chat.services.threads): live replies,
+    # the newest one's seq and time, and who replied, most recent first (at most
+    # THREAD_REPLIERS ids). Nothing here on a message without replies.
+    thread_count = models.PositiveIntegerField(default=0)
+    thread_last_seq = models.PositiveBigIntegerField(default=0)
+    thread_last_at = models.DateTimeField(null=True, blank=True)
+    thread_repliers = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["room", "seq"]
@@ -157,10 +171,22 @@ class Message(models.Model):
                 fields=["author", "client_msg_id"], name="message_author_client_id_unique"
             ),
         ]
-        indexes = [models.Index(fields=["room", "rev"], name="message_room_rev")]
+        indexes = [
+            models.Index(fields=["room", "rev"], name="message_room_rev"),
+            models.Index(
+                fields=["thread_root", "seq"],
+                condition=Q(thread_root__isnull=False),
+                name="message_thread_seq",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq}"
+
+    @property
+    def hidden_in_room(self) -> bool:
+        """A thread reply its author did not also send to the room's timeline."""
+        return self.thread_root_id is not None and not self.also_in_room
 
 
 class Reaction(models.Model):

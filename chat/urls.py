@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/people/<str:username>", api.person, name="api-person"),
     path("api/blocks/", api.blocks, name="api-blocks"),
     path("api/blocks/<str:username>", api.block, name="api-block"),
+    path("api/messages/<int:message_id>/thread", api.thread, name="api-thread"),
     path("api/messages/<int:message_id>/reactions", api.reactions, name="api-reactions"),
     # A file's name cannot hold "/", so it never meets the thumbnail's path.
     path("files/<int:attachment_id>/thumb/", files.attachment_thumb, name="attachment-thumb"),

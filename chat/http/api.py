@@ -139,8 +139,20 @@ def messages(request: HttpRequest, room_id: int) -> JsonResponse:
         data.get("client_msg_id"),
         reply_to=positive_int(data, "reply_to", required=False),
         attachments=attachment_ids(data),
+        thread_root=positive_int(data, "thread_root", required=False),
+        also_in_room=flag(data, "also_in_room", False),
     )
     return JsonResponse(frames.message_dict(message), status=201 if created else 200)
+
+
+@api_view("GET")
+def thread(request: HttpRequest, message_id: int) -> JsonResponse:
+    after, before, limit, _changed = parse_page(
+        *(int_param(request.GET.get(name), name) for name in ("after", "before", "limit"))
+    )
+    return JsonResponse(
+        queries.thread_page(request.user, message_id, after=after, before=before, limit=limit)
+    )
 
 
 @api_view("POST")

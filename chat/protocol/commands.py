@@ -29,6 +29,8 @@ class Send:
     client_msg_id: str
     reply_to: int | None = None
     attachments: tuple[int, ...] = ()
+    thread_root: int | None = None
+    also_in_room: bool = False
     request_id: str | None = None
 
 
@@ -222,6 +224,8 @@ def _parse_send(data: dict) -> Send:
         client_msg_id=parse_client_msg_id(data.get("client_msg_id")),
         reply_to=positive_int(data, "reply_to", required=False),
         attachments=attachment_ids(data),
+        thread_root=positive_int(data, "thread_root", required=False),
+        also_in_room=flag(data, "also_in_room", False),
     )
 
 

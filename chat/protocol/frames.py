@@ -124,6 +124,23 @@ def message_dict(message) -> dict:
         "mentions": message.mention_ids,
         "reactions": message.reaction_summary,
         "attachments": [attachment_dict(a) for a in message.attachment_list],
+        "thread_root": message.thread_root_id,
+        "also_in_room": message.also_in_room,
+        "thread": thread_summary(message),
+    }
+
+
+def thread_summary(root) -> dict | None:
+    """What a thread's root shows of it (null until it has a reply that is not deleted):
+    how many replies, the newest one's seq and time, and who replied, most recent first
+    (`replier_list`, which chat.queries.with_extras attaches)."""
+    if not root.thread_count:
+        return None
+    return {
+        "replies": root.thread_count,
+        "last_reply_seq": root.thread_last_seq,
+        "last_reply_at": iso_utc(root.thread_last_at),
+        "repliers": [user_dict(user) for user in root.replier_list],
     }
 
 

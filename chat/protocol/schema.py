@@ -166,8 +166,19 @@ SHAPES: dict[str, dict] = {
                 "mentions": {"type": "array", "items": ID, "uniqueItems": True},
                 "reactions": {"type": "array", "items": ref("ReactionSummary")},
                 "attachments": {"type": "array", "items": ref("Attachment"), "maxItems": 10},
+                "thread_root": nullable(ID),
+                "also_in_room": BOOL,
+                "thread": nullable(ref("ThreadSummary")),
             }
         ),
+        # Only a thread reply may also be in the room; a reply has no thread of its own.
+        "dependentSchemas": {
+            "thread_root": {
+                "if": {"properties": {"thread_root": {"type": "null"}}},
+                "then": {"properties": {"also_in_room": {"const": False}}},
+                "else": {"properties": {"thread": {"type": "null"}}},
+            }
+        },
         # A tombstone keeps its seq and loses its text, mentions, reactions and files.
         "if": {"properties": {"deleted": {"const": True}}},
         "then": {
@@ -180,6 +191,14 @@ SHAPES: dict[str, dict] = {
             }
         },
     },
+    "ThreadSummary": strict(
+        {
+            "replies": ID,
+            "last_reply_seq": ID,
+            "last_reply_at": TIME,
+            "repliers": {"type": "array", "items": ref("User"), "maxItems": 10},
+        }
+    ),
     "PresenceStatus": strict(PRESENCE),
     "Person": {
         **strict(

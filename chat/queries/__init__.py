@@ -10,7 +10,7 @@ from .members import (
     room_members,
     room_presence_peers,
 )
-from .messages import message_page, messages_with_authors, with_extras
+from .messages import message_page, messages_with_authors, thread_page, with_extras
 from .people import people_page, person_card
 from .pins import pins_for_reader, room_pins
 from .rooms import (
@@ -44,5 +44,6 @@ __all__ = [
     "room_presence_peers",
     "rooms_for_user",
     "search_messages",
+    "thread_page",
     "with_extras",
 ]

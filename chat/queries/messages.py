@@ -2,17 +2,18 @@
 
 from collections import defaultdict
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from .. import limits
-from ..access import room_for_reader
+from ..access import message_for_reader, room_for_reader
 from ..models import Attachment, Message, Reaction
 from ..protocol.frames import message_dict
 
 
 def with_extras(messages: list[Message]) -> list[Message]:
-    """Attach what message_dict needs beyond the row: reactions, mentions and
-    attachments, in three queries for the whole list."""
+    """Attach what message_dict needs beyond the row: reactions, mentions,
+    attachments and a thread's repliers, in at most four queries for the whole list."""
     ids = [m.pk for m in messages if m.deleted_at is None]
     reactions: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     mentions: dict[int, list[int]] = defaultdict(list)
@@ -32,7 +33,11 @@ def with_extras(messages: list[Message]) -> list[Message]:
             mentions[message_id].append(user_id)
         for attachment in Attachment.objects.filter(message_id__in=ids).order_by("pk"):
             attachments[attachment.message_id].append(attachment)
+    replier_ids = {r for m in messages if m.thread_count for r in m.thread_repliers}
+    repliers = get_user_model().objects.in_bulk(replier_ids) if replier_ids else {}
     for message in messages:
+        # A replier whose account is gone drops out of the names shown.
+        message.replier_list = [repliers[r] for r in message.thread_repliers if r in repliers]
         message.reaction_summary = [
             {"emoji": emoji, "count": len(users), "users": users}
             for emoji, users in reactions.get(message.pk, {}).items()
@@ -76,3 +81,38 @@ def message_page(
         rows = rows[:limit][::-1]
     rows = with_extras(rows)
     return {"room": room.pk, "messages": [message_dict(m) for m in rows], "has_more": has_more}
+
+
+def thread_page(
+    user: AbstractBaseUser,
+    message_id: int,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> dict:
+    """A thread: its root and a page of its replies in ascending seq (after a seq,
+    before a seq, or the newest). `message_id` may name the root or one of its
+    replies (a search result), and the thread is the root's either way."""
+    limits.spend("history", user.pk)
+    message = message_for_reader(user, message_id)
+    root_id = message.thread_root_id or message.pk
+    root = with_extras([messages_with_authors().get(pk=root_id)])[0]
+    replies = messages_with_authors().filter(thread_root_id=root_id)
+    if after is not None:
+        rows = list(replies.filter(seq__gt=after).order_by("seq")[: limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+    else:
+        if before is not None:
+            replies = replies.filter(seq__lt=before)
+        rows = list(replies.order_by("-seq")[: limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit][::-1]
+    rows = with_extras(rows)
+    return {
+        "room": root.room_id,
+        "root": message_dict(root),
+        "replies": [message_dict(m) for m in rows],
+        "has_more": has_more,
+    }

@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from ..access import room_for_reader
@@ -15,13 +15,19 @@ from .pins import pins_by_room, room_pins
 
 def _unread(user: AbstractBaseUser, *, mentioned: bool = False):
     """Messages after the caller's read pointer that others wrote (and that mention
-    the caller, if `mentioned`), counted in a subquery per membership row."""
+    the caller, if `mentioned`), counted in a subquery per membership row. A thread
+    reply the room's timeline does not show counts only if it mentions the caller."""
     unread = Message.objects.filter(
         room=OuterRef("room"), seq__gt=OuterRef("last_read_seq"), deleted_at__isnull=True
     ).exclude(author=user)
     if mentioned:
         unread = unread.filter(mentions=user)
-    counted = unread.order_by().values("room").annotate(n=Count("pk")).values("n")
+    else:
+        unread = unread.filter(
+            Q(thread_root__isnull=True) | Q(also_in_room=True) | Q(mentions=user)
+        )
+    # distinct: the join with mentions has a row per person mentioned.
+    counted = unread.order_by().values("room").annotate(n=Count("pk", distinct=True)).values("n")
     return Coalesce(Subquery(counted), 0)
 
 

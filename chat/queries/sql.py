@@ -62,7 +62,8 @@ MEMBERSHIP_FIELDS = ("role", "last_read_seq", "notify")
 @cache
 def _rooms_sql() -> str:
     """The user's memberships with their rooms, the user's default notification level
-    and the two unread counts, most recently active rooms first."""
+    and the two unread counts (as `queries.rooms._unread` counts them), most recently
+    active rooms first."""
     mentions = Message.mentions.through
     message, member = _column(Message, "room"), _column(Membership, "room")
     unread = (
@@ -77,6 +78,14 @@ def _rooms_sql() -> str:
         f"x.{_column(Message, 'id')}",
         also=f" AND t.{_column(mentions, 'user')} = %s",
     )
+    # A thread reply the room's timeline does not show counts only if it mentions the user.
+    shown = (
+        f" AND (x.{_column(Message, 'thread_root')} IS NULL "  # noqa: S608 (model metadata)
+        f"OR x.{_column(Message, 'also_in_room')} "
+        f"OR EXISTS (SELECT 1 FROM {_table(mentions)} s "
+        f"WHERE s.{_column(mentions, 'message')} = x.{_column(Message, 'id')} "
+        f"AND s.{_column(mentions, 'user')} = %s))"
+    )
     user_model = get_user_model()
     columns = ", ".join(
         [
@@ -86,7 +95,7 @@ def _rooms_sql() -> str:
         ]
     )
     return (
-        f"SELECT {columns}, ({unread.format(join='', also='')}), ({mentioned}) "  # noqa: S608
+        f"SELECT {columns}, ({unread.format(join='', also=shown)}), ({mentioned}) "  # noqa: S608
         f"FROM {_table(Membership)} m "
         f"JOIN {_table(Room)} r ON r.{_column(Room, 'id')} = m.{member} "
         f"JOIN {_table(user_model)} u ON u.{_column(user_model, 'id')} = "
@@ -107,7 +116,7 @@ def membership_rows(user_id: int) -> list[tuple[Room, Membership, str, int, int]
     user's default notification level, unread, unread mentions). One query; the room
     and membership carry only what a room payload shows."""
     with connection.cursor() as cursor:
-        cursor.execute(_rooms_sql(), [user_id, user_id, user_id, user_id])
+        cursor.execute(_rooms_sql(), [user_id] * 5)
         rows = cursor.fetchall()
     converters = _room_converters()
     found = []

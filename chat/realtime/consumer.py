@@ -71,6 +71,8 @@ def _send(user, command: Send) -> dict:
         command.client_msg_id,
         reply_to=command.reply_to,
         attachments=command.attachments,
+        thread_root=command.thread_root,
+        also_in_room=command.also_in_room,
     )
     return frames.ack(command.client_msg_id, message)
 

@@ -31,7 +31,7 @@ from ..protocol.commands import MAX_ATTACHMENTS, parse_client_msg_id
 from ..queries import messages_with_authors, with_extras
 from ..realtime import fanout
 from ..realtime.fanout import publish_on_commit
-from . import flood, sql
+from . import flood, sql, threads
 from .cleaning import clean_body, clean_emoji
 from .pins import announce_pin_change
 from .rooms import admit_direct_peer
@@ -87,12 +87,16 @@ def send_message(
     *,
     reply_to: int | None = None,
     attachments: tuple[int, ...] = (),
+    thread_root: int | None = None,
+    also_in_room: bool = False,
 ) -> tuple[Message, bool]:
     """Store a message under the next seq of its room; (message, created).
 
     A retried client_msg_id returns the stored message and creates nothing (its
     attachments stay on the first one). The seq is taken under a row lock on the
-    room, so commit order is seq order.
+    room, so commit order is seq order. With `thread_root` the message is a reply in
+    that message's thread (chat.services.threads), shown in the room's timeline too
+    only if `also_in_room`.
     """
     client_msg_id = parse_client_msg_id(client_msg_id)
     try:
@@ -114,6 +118,7 @@ def send_message(
         if not 0 < room_id <= MAX_ID:
             raise RoomNotFound
         parent = _reply_parent(room_id, reply_to)
+        root = threads.thread_root_for_send(room_id, thread_root)
         mentioned = _mentioned_members(room_id, body)
         html = richtext.render_html(body, set(mentioned))
         with transaction.atomic():
@@ -135,6 +140,8 @@ def send_message(
                     "created_at": now,
                     "client_msg_id": client_msg_id,
                     "reply_to_id": parent.pk if parent else None,
+                    "thread_root_id": root.pk if root else None,
+                    "also_in_room": bool(root) and also_in_room,
                 }
                 message = Message(pk=sql.insert_row(Message, values), **values)
                 message.author, message.reply_to = user, parent
@@ -152,6 +159,8 @@ def send_message(
                     else []
                 )
                 publish_on_commit(frames.message_created(message), room=room_id)
+                if root is not None:
+                    threads.note_reply(root.pk, message)
         if seq is None or not may_post(role):
             room_for_poster(user, room_id)  # raises what the caller may know
             raise ChatError("unavailable", _("Your membership changed; try again."))
@@ -246,6 +255,8 @@ def tombstone(message: Message) -> None:
     publish_on_commit(frames.message_deleted(message), room=message.room_id)
     if Pin.objects.filter(message=message).delete()[0]:
         announce_pin_change(message)
+    if message.thread_root_id is not None:
+        threads.forget_reply(message)
 
 
 def react(user: AbstractBaseUser, message_id: int, emoji: str, *, on: bool) -> dict:

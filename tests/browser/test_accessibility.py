@@ -1,6 +1,6 @@
-"""Keyboard-only use, the phone-width layout, the live region, idle presence (with a fake
-clock), the one-time notification offer and the notification settings page, in the
-browser."""
+"""Keyboard-only use (the thread panel too), the phone-width layout, the live region, idle
+presence (with a fake clock), the one-time notification offer and the notification
+settings page, in the browser."""
 
 import re
 import uuid
@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import PASSWORD, Person
 from tests.browser.test_chat_client import MESSAGES, join_room, post_messages, send_from_composer
 from tests.browser.test_client_presence_search import NOTIFICATION_STUB, open_dm
-from tests.browser.test_message_actions import two_in_a_room
+from tests.browser.test_message_actions import action, two_in_a_room
 
 ROOM_URL = re.compile(r"/rooms/\d+/$")
 
@@ -499,4 +499,39 @@ def test_the_people_directory_works_by_keyboard_and_names_every_control(people):
     page.keyboard.press("Enter")
     page.wait_for_url(ROOM_URL)
     expect(page.locator("#room-title")).to_have_text(bob.username)
+
+
+def test_the_thread_panel_works_by_keyboard_and_names_every_control(people):
+    alice, _bob, page, _bob_page = two_in_a_room(people, "thread keys")
+    send_from_composer(page, "keyboard root")
+    # Reach the message's thread button by keyboard: focus it and press Enter.
+    button = action(page, "keyboard root", "thread")
+    button.focus()
+    page.keyboard.press("Enter")
+    panel = page.locator("#thread-panel")
+    expect(panel).to_be_visible()
+    expect(page.locator("#thread-input")).to_be_focused()
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    page.keyboard.press("Enter")
+    expect(page.locator("#thread-replies .thread-msg")).to_have_count(1)
+    expect(page.locator("#thread-input")).to_have_value("")
+    page.keyboard.press("Tab")
+    expect(page.locator("#thread-also")).to_be_focused()
+    page.keyboard.press("Space")
+    expect(page.locator("#thread-also")).to_be_checked()
+    assert unnamed_controls(page) == []
+    labelled = page.evaluate(
+        "document.getElementById(document.getElementById('thread-panel')"
+        ".getAttribute('aria-labelledby')).textContent"
+    )
+    assert labelled == "Thread"
+    # A draft stays with its thread; Esc closes the panel and gives focus back.
+    page.locator("#thread-input").fill("a draft")
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(button).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#thread-input")).to_have_value("a draft")
     assert alice.errors == []

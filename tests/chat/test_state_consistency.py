@@ -2,11 +2,12 @@
 
 A watcher tab applies every event it hears (message, message.updated,
 message.deleted, reaction, read) to what its hello and first fetch gave it; after
-a burst of sends, edits, deletions, reactions and reads from other tabs, its view
-must equal what a tab connecting afresh reads from the database. Likewise its
-list of rooms, after renames, invitations, removals, role changes, notification
-settings (a room's level, the user's default) and pins (pinned, unpinned, a pinned
-message edited or deleted).
+a burst of sends, thread replies, edits, deletions, reactions and reads from other
+tabs, its view must equal what a tab connecting afresh reads from the database. A tab
+that was away catches up (by seq, then by rev) to the same state, threads included.
+Likewise its list of rooms, after renames, invitations, removals, role changes,
+notification settings (a room's level, the user's default) and pins (pinned, unpinned,
+a pinned message edited or deleted).
 """
 
 import uuid
@@ -20,7 +21,10 @@ from tests.wsclient import open_tab
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-COMPARED = ("seq", "body", "html", "deleted", "edited_at", "reactions", "mentions", "reply_to")
+COMPARED = (
+    "seq", "body", "html", "deleted", "edited_at", "reactions", "mentions", "reply_to",
+    "thread_root", "also_in_room", "thread",
+)  # fmt: skip
 
 
 class View:
@@ -61,10 +65,14 @@ class View:
                 reactions.remove(entry)
 
     def unread(self) -> int:
+        """As the server counts: a thread reply the timeline hides only if it mentions me."""
         return sum(
             1
             for m in self.messages.values()
-            if m["seq"] > self.last_read_seq and not m["deleted"] and m["author"]["id"] != self.me
+            if m["seq"] > self.last_read_seq
+            and not m["deleted"]
+            and m["author"]["id"] != self.me
+            and (m["thread_root"] is None or m["also_in_room"] or self.me in m["mentions"])
         )
 
     def state(self) -> list[dict]:
@@ -115,6 +123,15 @@ async def test_a_client_applying_live_events_ends_where_a_fresh_client_starts():
             react = {"type": "react", "message": message["id"], "emoji": emoji, "on": on}
             await tab.request(react, "reaction")
         await c.request(send(room.pk, "re", reply_to=sent[1]["id"]), "ack")
+        for tab, body, extra in [
+            (c, "in thread", {}),
+            (a, "thread, @bob", {}),
+            (c, "thread and room", {"also_in_room": True}),
+            (a, "gone soon", {}),
+        ]:
+            frame = send(room.pk, body, thread_root=sent[4]["id"], **extra)
+            sent.append((await tab.request(frame, "ack"))["message"])
+        await a.request({"type": "delete", "message": sent[-1]["id"]}, "message.deleted")
         async with open_tab(bob) as other_tab:
             await other_tab.send({"type": "read", "room": room.pk, "seq": 3})
             await other_tab.receive_type("read")
@@ -125,8 +142,39 @@ async def test_a_client_applying_live_events_ends_where_a_fresh_client_starts():
         fresh_view = View(bob.pk, fresh_room, await fetch_all(fresh, room.pk))
     assert view.state() == fresh_view.state()
     assert view.last_read_seq == fresh_room["last_read_seq"] == 3
-    assert view.unread() == fresh_room["unread"]
-    assert fresh_room["unread_mentions"] == 2  # messages 3 and 5 mention bob; 1 is read
+    assert view.unread() == fresh_room["unread"] == 6  # 4, 5, 6, the reply, 2 thread replies
+    assert fresh_room["unread_mentions"] == 3  # 3, 5 and a reply mention bob; 1 is read
+    root = fresh_view.messages[sent[4]["id"]]
+    assert root["thread"]["replies"] == 3
+    assert [u["id"] for u in root["thread"]["repliers"]] == [carol.pk, alice.pk]
+
+
+async def test_a_client_that_was_away_catches_up_on_threads_by_seq_and_rev():
+    alice, bob = [await sync_to_async(UserFactory)(username=n) for n in ("alice", "bob")]
+    room = await sync_to_async(RoomFactory)(name="general", members=[alice, bob])
+    async with open_tab(bob) as away, open_tab(alice) as a:
+        root = (await a.request(send(room.pk, "root"), "ack"))["message"]
+        await a.request(send(room.pk, "first reply", thread_root=root["id"]), "ack")
+        await away.receive_type("message.updated")
+        [hello_room] = away.hello["rooms"]
+        view = View(bob.pk, hello_room, await fetch_all(away, room.pk))
+        held_seq, held_rev = 2, (await fetch_all(away, room.pk))[0]["rev"]
+    async with open_tab(alice) as a:
+        for body in ("second reply", "third, @bob"):
+            await a.request(send(room.pk, body, thread_root=root["id"]), "ack")
+    async with open_tab(bob) as back:
+        [room_now] = back.hello["rooms"]
+        fetch = {"type": "fetch", "room": room.pk, "after": held_seq}
+        for message in (await back.request(fetch, "messages"))["messages"]:
+            view.apply({"type": "message", "message": message})
+        assert room_now["last_rev"] > held_rev
+        changes = {"type": "fetch", "room": room.pk, "changed_after": held_rev}
+        for message in (await back.request(changes, "messages"))["messages"]:
+            view.apply({"type": "message.updated", "message": message})
+        fresh_view = View(bob.pk, room_now, await fetch_all(back, room.pk))
+    assert view.state() == fresh_view.state()
+    assert view.messages[root["id"]]["thread"]["replies"] == 3
+    assert view.unread() == room_now["unread"] == 2  # the root, and the reply that mentions bob
 
 
 ROOM_FIELDS = ("name", "kind", "topic", "role", "notify", "notify_default", "pins")

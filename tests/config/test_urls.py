@@ -49,6 +49,7 @@ SAFE_VIEWS = {
     "api-person",
     "people",
     "api-pins",
+    "api-thread",
     "attachment-file",
     "attachment-thumb",
     "healthz",

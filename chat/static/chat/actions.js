@@ -25,7 +25,8 @@ export class MessageActions {
    * `on` holds the callbacks: retry(id), discard(id), react(message, emoji, on),
    * reply(message), edit(message, body) → true when done, remove(message),
    * pin(message, on), jumpTo(seq),
-   * focusComposer(), moreEmoji(message, anchor) (the full emoji picker for a reaction).
+   * focusComposer(), moreEmoji(message, anchor) (the full emoji picker for a reaction),
+   * openThread(root id, {focusComposer}).
    */
   constructor({ ui, me, on, entryOf, show }) {
     this.#ui = ui;
@@ -96,6 +97,9 @@ export class MessageActions {
         break;
       case "quote":
         this.#on.jumpTo(Number(target.dataset.seq));
+        break;
+      case "thread":
+        this.#on.openThread(message.thread_root ?? message.id, { focusComposer: !target.dataset.root });
         break;
       case "more":
         showMore(target, target.getAttribute("aria-expanded") !== "true");

@@ -56,6 +56,15 @@ export function fetchMessages(roomId, { after, before, changedAfter, limit } = {
   return request("GET", `/api/rooms/${roomId}/messages${suffix}`);
 }
 
+/** A thread: {root, replies (ascending), has_more}; `before` a reply's seq pages back. */
+export function fetchThread(messageId, { before, after } = {}) {
+  const query = new URLSearchParams();
+  if (before !== undefined) query.set("before", before);
+  if (after !== undefined) query.set("after", after);
+  const suffix = query.size ? `?${query}` : "";
+  return request("GET", `/api/messages/${messageId}/thread${suffix}`);
+}
+
 export const listRooms = () => request("GET", "/api/rooms/");
 export const joinRoom = (name) => request("POST", "/api/rooms/", { name });
 /** Creates a room: `kind` is "public" (or joins the public room of that name) or "private". */

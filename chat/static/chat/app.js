@@ -11,6 +11,7 @@ import { NewRoomForm } from "./newroom.js";
 import { NotificationPrompt, Notifier } from "./notify.js";
 import { Connection, Sync, socketUrl } from "./socket.js";
 import { Store, excerptOf } from "./store.js";
+import { inTimeline } from "./threadmarks.js";
 import { UiState } from "./uistate.js";
 import { UploadTray, textOf } from "./uploads.js";
 import { ChatView, HomeView } from "./view.js";
@@ -106,10 +107,9 @@ async function startChat(root) {
       jumpToUnread,
       editLast,
       typing: (roomId) => Boolean(store.room(roomId)?.role) && sync.typing(roomId),
-      openResult: (message) => {
-        view.search.close();
-        showMessage(message.room, message.seq);
-      },
+      openResult,
+      openThread: (rootId, options) => view.thread.open(rootId, options),
+      sendInThread,
       setNotify,
       blocksChanged: () => updateComposerNote(),
       messagePerson: (username) => {
@@ -150,6 +150,7 @@ async function startChat(root) {
 
   function open(id) {
     if (id !== ui.roomId) {
+      view.thread.close({ refocus: false });
       timeline.reset();
       markUnread(id);
     }
@@ -179,8 +180,8 @@ async function startChat(root) {
     const log = store.log(ui.roomId);
     timeline.render(
       {
-        messages,
-        pending: store.pendingFor(ui.roomId),
+        messages: messages.filter(inTimeline),
+        pending: store.pendingFor(ui.roomId).filter(inTimeline),
         loaded: Boolean(log?.loaded),
         hasOlder: Boolean(log?.hasOlder),
       },
@@ -238,17 +239,21 @@ async function startChat(root) {
     view.setTitle(store.totalUnread(), ui.room?.name);
   }
 
-  function send(text) {
-    const body = text.trim();
-    const attachments = tray.ready();
-    const roomId = ui.roomId;
-    if ((!body && !attachments.length) || roomId === null || !store.room(roomId)?.role) {
-      return false;
-    }
+  /** Whether `body` (trimmed) may be sent in the open room; says why not in a notice. */
+  function sendable(body, { files = false } = {}) {
+    if ((!body && !files) || ui.roomId === null || !store.room(ui.roomId)?.role) return false;
     if ([...body].length > MAX_BODY_CHARS) {
       showNotice("send", t("Messages are limited to %s characters.", MAX_BODY_CHARS));
       return false;
     }
+    return true;
+  }
+
+  function send(text) {
+    const body = text.trim();
+    const attachments = tray.ready();
+    const roomId = ui.roomId;
+    if (!sendable(body, { files: attachments.length > 0 })) return false;
     if (tray.busy()) {
       showNotice("send", t("Wait until the files have uploaded."));
       return false;
@@ -259,6 +264,25 @@ async function startChat(root) {
     setReply(null);
     timeline.scrollToBottom();
     return true;
+  }
+
+  /** A reply in the thread of message `rootId` (the thread panel's composer). */
+  function sendInThread(rootId, text, alsoInRoom) {
+    const body = text.trim();
+    if (!sendable(body)) return false;
+    clearNotice("send");
+    sync.send(ui.roomId, body, null, [], { root: rootId, alsoInRoom });
+    if (alsoInRoom) timeline.scrollToBottom();
+    return true;
+  }
+
+  /** A search result: its message in its room, and a thread reply's thread beside it. */
+  function openResult(message) {
+    view.search.close();
+    if (!message.thread_root || message.also_in_room) showMessage(message.room, message.seq);
+    else if (store.room(message.room)) openRoom(message.room);
+    else window.location.assign(roomPath(message.room));
+    if (message.thread_root && store.room(message.room)) view.thread.open(message.thread_root);
   }
 
   // Changes to sent messages: the store changes when the server's event arrives.
@@ -383,7 +407,9 @@ async function startChat(root) {
     const messages = store.log(ui.roomId)?.messages() ?? [];
     for (let i = messages.length - 1; i >= 0; i -= 1) {
       const message = messages[i];
-      if (message.author.id === me.id && !message.deleted) return timeline.startEdit(message.seq);
+      if (message.author.id === me.id && !message.deleted && inTimeline(message)) {
+        return timeline.startEdit(message.seq);
+      }
     }
     return false;
   }
@@ -443,7 +469,10 @@ async function startChat(root) {
     // The message being answered was deleted meanwhile: the server would refuse the reply.
     if (ui.replyTo && store.log(room)?.get(ui.replyTo.seq)?.deleted) setReply(null);
     clearNotice("load");
-    const incoming = live ? added.filter((message) => message.author.id !== me.id) : [];
+    view.thread.messagesChanged(room, [...added, ...changed]);
+    const incoming = live
+      ? added.filter((message) => message.author.id !== me.id && inTimeline(message))
+      : [];
     renderTimeline([...added, ...changed], { incoming: incoming.length > 0 });
     for (const message of incoming) {
       view.announce(t("%s: %s", message.author.display_name, textOf(message)));
@@ -454,7 +483,9 @@ async function startChat(root) {
   store.addEventListener("presence", (event) => view.refreshPresence(event.detail.user));
 
   store.addEventListener("pending", (event) => {
-    if (event.detail.room === ui.roomId) renderTimeline([]);
+    if (event.detail.room !== ui.roomId) return;
+    renderTimeline([]);
+    view.thread.renderPending();
   });
 
   sync.addEventListener("member", (event) => {

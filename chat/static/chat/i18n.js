@@ -97,6 +97,19 @@ const STRINGS = {
   // Who pinned it, then when.
   "Pinned by %s, %s": "Pinned by %s, %s",
   "Could not pin or unpin the message: %s": "Could not pin or unpin the message: %s",
+  // Threads: the line under a root ("3 replies · Last reply 10:05 · Bob"), the panel.
+  "Reply in thread": "Reply in thread",
+  "Replied in a thread": "Replied in a thread",
+  "1 reply": "1 reply",
+  "%s replies": "%s replies",
+  "Last reply": "Last reply",
+  "New replies": "New replies",
+  "Loading the thread…": "Loading the thread…",
+  "Could not load the thread: %s": "Could not load the thread: %s",
+  "No replies yet.": "No replies yet.",
+  "Also sent to the room": "Also sent to the room",
+  "In a thread": "In a thread",
+  "Show this reply in its thread": "Show this reply in its thread",
 
   // Editing a message inline.
   "Edit message": "Edit message",

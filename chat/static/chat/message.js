@@ -5,6 +5,7 @@ import { avatar, button, el, fullFormat, hiddenText, reconcile, svgIcon, timeNod
 import { personButton, personFace } from "./profilecard.js";
 import { t } from "./i18n.js";
 import { renderMessageText } from "./richtext.js";
+import { threadUnread } from "./threadmarks.js";
 import { attachmentsKey, attachmentsNode } from "./uploads.js";
 
 /** The reaction picker's choices. */
@@ -19,10 +20,14 @@ const EDIT_PATH =
   "a1 1 0 0 0-1.41 0l-1.83 1.83 3.75 3.75 1.83-1.83z";
 const DELETE_PATH = "M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z";
 export const PIN_PATH = "M8 3h8v2h-1v5l3 3v2h-5v6l-1 1-1-1v-6H6v-2l3-3V5H8z";
+const THREAD_PATH =
+  "M4 4h16v11H7.17L4 18.17V4zm0-2a2 2 0 0 0-2 2v19l5-5h13a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2H4z" +
+  "m3 5h10v2H7zm0 3h7v2H7z";
 // Each action button and the permission letter that shows it (see permissionsOf).
 const ACTIONS = [
   { action: "picker", need: "r", label: "Add reaction", path: SMILE_PATH },
   { action: "reply", need: "p", label: "Reply", path: REPLY_PATH },
+  { action: "thread", need: "t", label: "Reply in thread", path: THREAD_PATH },
   { action: "edit", need: "e", label: "Edit", path: EDIT_PATH },
   { action: "pin", need: "n", label: "Pin", path: PIN_PATH },
   { action: "unpin", need: "u", label: "Unpin", path: PIN_PATH },
@@ -36,8 +41,9 @@ const pinnedIn = (room, message) =>
   !message.deleted && (room?.pins ?? []).some((pin) => pin.message.id === message.id);
 
 /**
- * What the user may do to a message, as letters: r react, p reply, e edit, d delete,
- * n pin, u unpin; and `*` when the message is pinned (its mark, for everyone).
+ * What the user may do to a message, as letters: r react, p reply, t reply in its thread
+ * (a message that is no thread reply itself), e edit, d delete, n pin, u unpin; and `*`
+ * when the message is pinned (its mark, for everyone).
  * The server decides; this only leaves out buttons that could not work.
  * `ui` is the UiState: the open room and whether the user was removed from it.
  */
@@ -48,7 +54,8 @@ export function permissionsOf(message, ui, me) {
   const mine = message.author.id === me.id;
   const moderator = room.kind !== "direct" && ["owner", "admin"].includes(room.role);
   const pin = room.kind === "direct" || moderator ? (pinned ? "u" : "n") : "";
-  return `rp${mine ? "e" : ""}${mine || moderator ? "d" : ""}${pin}${pinned}`;
+  const root = message.thread_root ? "" : "t";
+  return `rp${root}${mine ? "e" : ""}${mine || moderator ? "d" : ""}${pin}${pinned}`;
 }
 
 /** What changes every message's permissions: the room, its kind, the role, removal, pins. */
@@ -124,6 +131,7 @@ export function drawMessage(li, message, before, permissions, me) {
   }
   fillReactions(li, message, permissions.includes("r"), me);
   showPinned(li, permissions.includes("*"));
+  if (!before || before.thread !== message.thread) drawThreadLine(main, message, me);
   const bar = li.querySelector(".msg-actions");
   const focused = bar.contains(document.activeElement) ? document.activeElement : null;
   let shown = false;
@@ -149,6 +157,58 @@ function showPinned(li, pinned) {
     main.querySelector(".msg-text").before(node);
   } else if (!pinned) {
     mark?.remove();
+  }
+}
+
+/**
+ * The line under a message that leads to its thread: a root's summary ("3 replies ·
+ * Last reply 10:05 · Bob, Alice", marked while it has replies the user has not seen), or,
+ * on a thread reply also sent to the room, where it was answered.
+ */
+function drawThreadLine(main, message, me) {
+  main.querySelector(":scope > .thread-line")?.remove();
+  let line = null;
+  if (message.thread_root) {
+    line = button("thread-line thread-origin", t("Replied in a thread"));
+    line.dataset.root = message.thread_root;
+  } else if (message.thread) {
+    line = threadSummaryNode(message, me);
+  }
+  if (!line) return;
+  line.dataset.action = "thread";
+  line.setAttribute("aria-controls", "thread-panel");
+  main.querySelector(".msg-reactions").before(line);
+}
+
+const REPLIERS_SHOWN = 3;
+
+/** A root's thread summary as a button (`data-root` names the root). */
+export function threadSummaryNode(root, me) {
+  const { replies, last_reply_at: lastAt, repliers } = root.thread;
+  const node = button("thread-line thread-summary");
+  node.dataset.root = root.id;
+  const unread = threadUnread(root, me.id);
+  node.classList.toggle("thread-unread", unread);
+  const count = replies === 1 ? t("1 reply") : t("%s replies", replies);
+  const names = repliers.slice(0, REPLIERS_SHOWN).map((user) => user.display_name);
+  const when = timeNode(new Date(lastAt), "thread-last");
+  node.append(
+    el("span", "thread-count", count),
+    " · ",
+    el("span", "thread-when", t("Last reply")),
+    " ",
+    when,
+  );
+  if (names.length) node.append(" · ", el("span", "thread-who", names.join(", ")));
+  if (unread) node.append(" ", el("span", "thread-new", t("New replies")));
+  return node;
+}
+
+/** The user has now seen a thread: its summaries in the page lose their mark. */
+export function markSummariesSeen(rootId) {
+  for (const node of document.querySelectorAll(`.thread-summary[data-root="${Number(rootId)}"]`)) {
+    node.classList.remove("thread-unread");
+    node.querySelector(".thread-new")?.remove();
   }
 }
 

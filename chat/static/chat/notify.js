@@ -2,8 +2,12 @@
 // Only for live messages (never catch-up), only while the tab is hidden, never for the
 // user's own. Which messages notify is each room's level as the server resolved it
 // (chat/notifications.py): `all`, `mentions` (a message that @mentions the user) or
-// `nothing`. The one-time offer to turn them on is NotificationPrompt.
+// `nothing`. A thread reply the timeline does not show notifies only someone taking part
+// in its thread (the root's author, a replier, someone it mentions), unless the level is
+// `nothing`; one also sent to the room notifies them too (docs/protocol.md, Rules: Threads).
+// The one-time offer to turn them on is NotificationPrompt.
 import { t } from "./i18n.js";
+import { takesPart } from "./threadmarks.js";
 import { textOf } from "./uploads.js";
 
 const BODY_CHARS = 120;
@@ -62,6 +66,11 @@ export class Notifier {
     if (message.author?.id === this.#store.me) return false;
     const level = notifyLevel(room);
     const mentioned = (message.mentions ?? []).includes(this.#store.me);
+    if (message.thread_root && level !== "nothing") {
+      const root = this.#store.log(message.room)?.byId(message.thread_root);
+      if (mentioned || takesPart(root, this.#store.me)) return true;
+      if (!message.also_in_room) return false;
+    }
     return level === "all" || (level === "mentions" && mentioned);
   }
 

@@ -1,5 +1,6 @@
 // Message search: the form in the sidebar, the results in a panel over the conversation,
-// paged on with "More results"; a result opens its message in its room.
+// paged on with "More results"; a result opens its message in its room (a thread reply,
+// marked as one, its thread).
 import { searchMessages } from "./api.js";
 import { avatar, button, byId, el, whenFormat } from "./dom.js";
 import { personButton, personFace } from "./profilecard.js";
@@ -141,6 +142,10 @@ export class SearchPanel {
       time,
     );
     open.title = t("Show this message in its room");
+    if (message.thread_root) {
+      open.append(el("span", "search-result-thread", t("In a thread")));
+      open.title = t("Show this reply in its thread");
+    }
     const head = el("div", "search-result-head");
     head.append(who, open);
     const text = el("div", "search-result-text");

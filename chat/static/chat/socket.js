@@ -202,11 +202,11 @@ export class Sync extends EventTarget {
 
   /**
    * Shows a message as pending at once and sends it now or after the next hello.
-   * `replyTo` (a quote of the message answered, or null) and `attachments` (uploads)
-   * travel with every retry.
+   * `replyTo` (a quote of the message answered, or null), `attachments` (uploads) and
+   * `thread` ({root, alsoInRoom}: a reply in a thread, or null) travel with every retry.
    */
-  send(roomId, body, replyTo = null, attachments = []) {
-    this.#transmit(this.#store.addPending(roomId, body, replyTo, attachments));
+  send(roomId, body, replyTo = null, attachments = [], thread = null) {
+    this.#transmit(this.#store.addPending(roomId, body, replyTo, attachments, thread));
   }
 
   // Changes to sent messages: sent only while connected (false otherwise), never queued,
@@ -506,6 +506,10 @@ export class Sync extends EventTarget {
     const frame = { type: "send", room: pending.room, body: pending.body, client_msg_id: pending.id };
     if (pending.reply_to) frame.reply_to = pending.reply_to.id;
     if (pending.attachments?.length) frame.attachments = pending.attachments.map((a) => a.id);
+    if (pending.thread_root) {
+      frame.thread_root = pending.thread_root;
+      frame.also_in_room = pending.also_in_room;
+    }
     this.#connection.send(frame);
   }
 

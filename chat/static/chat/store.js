@@ -8,6 +8,7 @@
 //   "presence" detail {user}: someone's status changed (user null: the whole table, on hello).
 // (A quote's text is read from its parent's html by richtext.js, in an inert document.)
 import { firstLineOf } from "./richtext.js";
+import { inTimeline } from "./threadmarks.js";
 
 /** One room's messages, kept by seq (the protocol's only cursor). */
 export class RoomLog {
@@ -227,7 +228,7 @@ export class Store extends EventTarget {
       // Like the server: others' messages after the read pointer, tombstones left out.
       const unread = log
         .messages()
-        .filter((m) => m.seq > room.last_read_seq && m.author.id !== this.me && !m.deleted);
+        .filter((m) => m.seq > room.last_read_seq && this.#countsUnread(m) && !m.deleted);
       room.unread = unread.length;
       room.unread_mentions = unread.filter((m) => mentionsOf(m).includes(this.me)).length;
     } else {
@@ -235,6 +236,12 @@ export class Store extends EventTarget {
       room.unread_mentions = Math.min(room.unread_mentions, room.unread);
     }
     return before !== `${room.unread}/${room.unread_mentions}`;
+  }
+
+  /** Someone else's message the timeline shows, or a thread reply that mentions the user. */
+  #countsUnread(message) {
+    if (message.author.id === this.me) return false;
+    return inTimeline(message) || mentionsOf(message).includes(this.me);
   }
 
   // Presence.
@@ -314,7 +321,7 @@ export class Store extends EventTarget {
       if (message.seq <= room.last_seq) continue;
       // Seqs skipped over are unknown messages: count them as unread until fetched.
       const unseen = message.seq - room.last_seq - 1;
-      const theirs = message.author.id !== this.me;
+      const theirs = this.#countsUnread(message);
       room.unread += unseen + (theirs ? 1 : 0);
       if (theirs && mentionsOf(message).includes(this.me)) {
         room.unread_mentions = (room.unread_mentions ?? 0) + 1;
@@ -417,14 +424,16 @@ export class Store extends EventTarget {
   }
 
   /** `replyTo` is the quote of the message answered ({id, seq, author, excerpt}) or null;
-   * `attachments` the uploads the message carries. */
-  addPending(roomId, body, replyTo = null, attachments = []) {
+   * `attachments` the uploads the message carries; `thread` {root, alsoInRoom} or null. */
+  addPending(roomId, body, replyTo = null, attachments = [], thread = null) {
     const pending = {
       id: crypto.randomUUID(),
       room: roomId,
       body,
       reply_to: replyTo,
       attachments,
+      thread_root: thread?.root ?? null,
+      also_in_room: Boolean(thread?.alsoInRoom),
       createdAt: Date.now(),
       state: "sending",
       detail: "",

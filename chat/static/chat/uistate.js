@@ -20,6 +20,9 @@ export class UiState {
    * header's list of pinned messages. */
   membersOpen = false;
   pinsOpen = false;
+  /** The thread panel, and the id of the root whose thread it shows (or null). */
+  threadOpen = false;
+  threadRoot = null;
   searchOpen = false;
   sidebarOpen = false;
   /** What the sidebar's filter box holds, folded for matching. */

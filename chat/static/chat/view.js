@@ -1,6 +1,7 @@
 // The chat page's view (ChatView): the room header, the connection state, notices and
 // the live region, and one component per panel, which it makes and wires together:
-// sidebar.js, timeline.js, composer.js, members.js, search.js, notifymenu.js, profilecard.js, pins.js (the upload tray is
+// sidebar.js, timeline.js, composer.js, members.js, thread.js, search.js, notifymenu.js,
+// profilecard.js, pins.js (the upload tray is
 // uploads.js's, made by the app). The home page's live badges are HomeView.
 // User text (names, topics, bodies) enters the DOM only through textContent; message
 // HTML only through richtext.js, which rebuilds it node by node from an allow-list.
@@ -16,6 +17,7 @@ import { ProfileCard } from "./profilecard.js";
 import { PinsPanel } from "./pins.js";
 import { SearchPanel } from "./search.js";
 import { Sidebar } from "./sidebar.js";
+import { ThreadPanel } from "./thread.js";
 import { Timeline } from "./timeline.js";
 import { textOf } from "./uploads.js";
 
@@ -36,7 +38,9 @@ export class ChatView {
    * nearTop(), edit(message, body) → true when done, remove(message), pin(message, on),
    * react(message, emoji, on), reply(message), cancelReply(), jumpTo(seq), jumpToUnread(),
    * editLast() → true when editing, typing(roomId) → true when told, openResult(message),
-   * setNotify(level), blocksChanged(), messagePerson(username) (a card's Message).
+   * setNotify(level), blocksChanged(), messagePerson(username) (a card's Message),
+   * openThread(rootId, {focusComposer}), sendInThread(rootId, text, alsoInRoom) → true
+   * when taken.
    */
   constructor(root, { ui, store, me, on }) {
     this.#els = byId([
@@ -55,7 +59,8 @@ export class ChatView {
         label: t("Insert emoji"),
         onPick: (emoji) => this.composer.insert(emoji),
       });
-    this.composer = new Composer({ ui, drafts: new Drafts(me.id), on: { ...on, pickEmoji } });
+    const drafts = new Drafts(me.id);
+    this.composer = new Composer({ ui, drafts, on: { ...on, pickEmoji } });
     this.autocomplete = new Autocomplete(
       { form: root.querySelector("#composer"), input: root.querySelector("#composer-input") },
       { ui, store, me },
@@ -72,6 +77,18 @@ export class ChatView {
       });
     this.timeline = new Timeline({ ui, me, on: { ...on, announce, focusComposer, moreEmoji } });
     this.members = new MembersPanel(root, { ui, store, me, on });
+    this.thread = new ThreadPanel(root, {
+      ui,
+      store,
+      me,
+      drafts,
+      on: {
+        sendInThread: on.sendInThread,
+        retry: on.retry,
+        discard: on.discard,
+        opened: () => this.members.setOpen(false, { refocus: false }),
+      },
+    });
     this.notifyMenu = new NotifyMenu({ on });
     this.pins = new PinsPanel({ ui, on });
     this.search = new SearchPanel({

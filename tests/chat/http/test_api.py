@@ -171,7 +171,15 @@ class TestMessages:
             "mentions",
             "reactions",
             "attachments",
+            "thread_root",
+            "also_in_room",
+            "thread",
         }
+        assert (message["thread_root"], message["also_in_room"], message["thread"]) == (
+            None,
+            False,
+            None,
+        )
         assert message["author"] == {
             "id": user.pk,
             "username": "alice",

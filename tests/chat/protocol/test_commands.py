@@ -56,6 +56,23 @@ def test_bad_attachment_lists_are_refused(attachments):
     assert refused.value.code == "bad_request"
 
 
+def test_a_send_may_go_in_a_thread_and_also_to_the_room():
+    frame = {"type": "send", "room": 3, "body": "re", "client_msg_id": CID, "thread_root": 7}
+    command = parse_frame(json.dumps({**frame, "also_in_room": True}))
+    assert (command.thread_root, command.also_in_room) == (7, True)
+    assert parse_frame(json.dumps(frame)).also_in_room is False
+
+
+@pytest.mark.parametrize(
+    "extra", [{"thread_root": 0}, {"thread_root": "7"}, {"thread_root": 7, "also_in_room": 1}]
+)
+def test_bad_thread_fields_are_refused(extra):
+    frame = {"type": "send", "room": 3, "body": "re", "client_msg_id": CID, **extra}
+    with pytest.raises(ChatError) as refused:
+        parse_frame(json.dumps(frame))
+    assert refused.value.code == "bad_request"
+
+
 @pytest.mark.parametrize("depth", [17, 100, 8000])
 def test_deeply_nested_frame_is_too_large(depth):
     text = '{"type": "ping", "x": ' + "[" * depth + "]" * depth + "}"

@@ -135,6 +135,10 @@ def built(db) -> list[tuple[str, dict]]:
     services.pin_message(carol, general.pk, by_carol.pk, on=True)
     dm_note = send(bob, dm, "in a direct room")
     pinned_in_dm = services.pin_message(bob, dm.pk, dm_note.pk, on=True)
+    thread_reply, _ = services.send_message(
+        bob, general.pk, "in a thread", str(uuid.uuid4()), thread_root=first.pk, also_in_room=True
+    )
+    thread_root = queries.with_extras([queries.messages_with_authors().get(pk=first.pk)])[0]
     left = dave.pk
     carol.delete()
     dave.delete()
@@ -170,6 +174,8 @@ def built(db) -> list[tuple[str, dict]]:
         ("room.removed", frames.room_removed(lobby.pk)),
         ("read", frames.read(general.pk, alice.pk, 2)),
         ("message.updated", frames.message_updated(edited)),
+        ("thread reply", frames.message_created(thread_reply)),
+        ("thread summary", frames.message_updated(thread_root)),
         ("message.deleted", frames.message_deleted(deleted)),
         ("reaction", reacted),
         ("reaction taken back", frames.reaction(rich, bob.pk, "👍", on=False)),
@@ -202,7 +208,8 @@ class TestEveryBuilderFitsItsSchema:
                        "'notify': 'default'", "'notify': 'nothing'",
                        "'notify_default': 'all'", "'notify_default': 'mentions'",
                        "'avatar': None", "'avatar': '/media/avatars/",
-                       "'pinned_by': {'id': None"):  # fmt: skip
+                       "'pinned_by': {'id': None",
+                       "'also_in_room': True", "'thread': {'replies': 1"):  # fmt: skip
             assert sample in text, sample
 
     def test_rooms_carry_their_pins_newest_first_and_a_deleted_message_is_unpinned(self, built):
@@ -257,6 +264,24 @@ BREAKAGES = {
         thumb_url="/files/1/thumb/"
     ),
     "an image without its size": lambda f: attachment_of(f, "image/png").update(width=None),
+    "a room message also in the room": lambda f: f["message"].update(also_in_room=True),
+    "a thread reply with a thread of its own": lambda f: f["message"].update(
+        thread_root=1,
+        thread={
+            "replies": 1,
+            "last_reply_seq": 2,
+            "last_reply_at": f["message"]["created_at"],
+            "repliers": [],
+        },
+    ),
+    "a thread summary of no replies": lambda f: f["message"].update(
+        thread={
+            "replies": 0,
+            "last_reply_seq": 2,
+            "last_reply_at": f["message"]["created_at"],
+            "repliers": [],
+        },
+    ),
     "a request_id on a frame that answers nothing": lambda f: f.update(
         type="message", request_id="r1"
     ),

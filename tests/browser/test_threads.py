@@ -1,0 +1,115 @@
+"""Threads in the browser: two people live, the summary under a root, the thread panel and
+its composer, "Also send to the room", unseen replies, notifications and search. (The
+panel by keyboard, and its names: tests/browser/test_accessibility.py.)"""
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.test_chat_client import MESSAGES, send_from_composer
+from tests.browser.test_client_presence_search import NOTIFICATION_STUB, set_hidden
+from tests.browser.test_message_actions import action, message, two_in_a_room
+from tests.browser.test_notifications import notifications
+
+REPLIES = "#thread-replies .thread-msg .msg-body"
+
+
+def reply_in_panel(page: Page, text: str, *, also_in_room: bool = False) -> None:
+    page.locator("#thread-input").fill(text)
+    if also_in_room:
+        page.locator("#thread-also").check()
+    page.locator("#thread-input").press("Enter")
+    expect(page.locator(REPLIES, has_text=text)).to_have_count(1)
+
+
+def test_a_thread_reply_updates_the_summary_live_and_opens_in_the_other_persons_panel(people):
+    alice, bob, alice_page, bob_page = two_in_a_room(people, "threads")
+    send_from_composer(alice_page, "plan for friday")
+    expect(bob_page.locator(MESSAGES)).to_have_text(["plan for friday"])
+
+    action(alice_page, "plan for friday", "thread").click()
+    expect(alice_page.locator("#thread-panel")).to_be_visible()
+    expect(alice_page.locator("#thread-input")).to_be_focused()
+    expect(alice_page.locator("#thread-root .msg-body")).to_have_text("plan for friday")
+    reply_in_panel(alice_page, "I can bring snacks")
+
+    # Bob: the reply stays out of the timeline; the root's summary counts it, live.
+    summary = message(bob_page, "plan for friday").locator(".thread-summary")
+    expect(summary.locator(".thread-count")).to_have_text("1 reply")
+    expect(summary.locator(".thread-who")).to_have_text(alice.username)
+    expect(bob_page.locator(MESSAGES)).to_have_text(["plan for friday"])
+    summary.click()
+    expect(bob_page.locator("#thread-panel")).to_be_visible()
+    expect(bob_page.locator(REPLIES)).to_have_text(["I can bring snacks"])
+
+    # Bob answers in the thread and in the room: both timelines show it, marked.
+    reply_in_panel(bob_page, "count me in", also_in_room=True)
+    expect(alice_page.locator(MESSAGES)).to_have_text(["plan for friday", "count me in"])
+    expect(message(alice_page, "count me in").locator(".thread-origin")).to_be_visible()
+    expect(alice_page.locator(REPLIES)).to_have_text(["I can bring snacks", "count me in"])
+    expect(alice_page.locator(".thread-msg .thread-also-sent")).to_have_count(1)
+    expect(summary.locator(".thread-count")).to_have_text("2 replies")
+    expect(summary.locator(".thread-who")).to_have_text(f"{bob.username}, {alice.username}")
+
+    # Bob, who takes part, closes the thread; Alice's next reply is marked new for him
+    # until he opens the thread again.
+    bob_page.locator("#thread-close").click()
+    expect(bob_page.locator("#thread-panel")).to_be_hidden()
+    reply_in_panel(alice_page, "see you there")
+    expect(summary.locator(".thread-count")).to_have_text("3 replies")
+    expect(summary).to_have_class(re.compile(r"\bthread-unread\b"))
+    expect(summary.locator(".thread-new")).to_have_text("New replies")
+    summary.click()
+    expect(bob_page.locator(REPLIES)).to_have_count(3)
+    expect(summary).not_to_have_class(re.compile(r"\bthread-unread\b"))
+    assert alice.errors == [] and bob.errors == []
+
+
+def test_a_search_result_in_a_thread_is_marked_and_opens_its_thread(people):
+    alice, bob, alice_page, bob_page = two_in_a_room(people, "thread search")
+    send_from_composer(alice_page, "the root message")
+    action(alice_page, "the root message", "thread").click()
+    reply_in_panel(alice_page, "findable zebra reply")
+    bob_page.locator("#search-input").fill("zebra")
+    bob_page.locator("#search-input").press("Enter")
+    result = bob_page.locator("#search-results li")
+    expect(result.locator(".search-result-thread")).to_have_text("In a thread")
+    result.locator(".search-result-open").click()
+    expect(bob_page.locator("#thread-panel")).to_be_visible()
+    expect(bob_page.locator("#thread-root .msg-body")).to_have_text("the root message")
+    expect(bob_page.locator(REPLIES)).to_have_text(["findable zebra reply"])
+    assert alice.errors == [] and bob.errors == []
+
+
+def test_a_thread_reply_notifies_those_taking_part_and_not_the_rest_of_the_room(people):
+    alice, bob, alice_page, bob_page = two_in_a_room(people, "thread notify")
+    carol = people("carol")
+    room_url = bob_page.url
+    pages = {}
+    for person in (bob, carol):
+        page = person.new_page()
+        page.add_init_script(NOTIFICATION_STUB % "granted")
+        page.goto(room_url)
+        expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+        pages[person.username] = page
+    bob_page.close()
+    carols_page, bobs_page = pages[carol.username], pages[bob.username]
+    carols_page.locator("#join-room").click()
+    expect(carols_page.locator("#composer")).to_be_visible()
+    send_from_composer(bobs_page, "bob asks something")
+    for page in pages.values():
+        expect(page.locator(MESSAGES)).to_have_text(["bob asks something"])
+        set_hidden(page, True)
+
+    action(alice_page, "bob asks something", "thread").click()
+    reply_in_panel(alice_page, "an answer for bob")
+    for page in pages.values():  # the summary comes after the reply: it has been decided
+        summary = message(page, "bob asks something").locator(".thread-count")
+        expect(summary).to_have_text("1 reply")
+    assert [n["body"] for n in notifications(bobs_page)] == ["an answer for bob"]
+    assert notifications(carols_page) == []
+
+    reply_in_panel(alice_page, f"and @{carol.username} too", also_in_room=True)
+    expect(carols_page.locator(MESSAGES)).to_have_count(2)
+    assert [n["body"] for n in notifications(carols_page)] == [f"and @{carol.username} too"]
+    assert alice.errors == [] and bob.errors == [] and carol.errors == []
