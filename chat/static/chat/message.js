@@ -18,14 +18,17 @@ const EDIT_PATH =
   "a1 1 0 0 0-1.41 0l-1.83 1.83 3.75 3.75 1.83-1.83z";
 const DELETE_PATH = "M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z";
 // Each action button and the permission letter that shows it (see permissionsOf).
-const ACTIONS = [
+export const ACTIONS = [
   { action: "picker", need: "r", label: "Add reaction", path: SMILE_PATH },
   { action: "reply", need: "p", label: "Reply", path: REPLY_PATH },
   { action: "edit", need: "e", label: "Edit", path: EDIT_PATH },
   { action: "delete", need: "d", label: "Delete", path: DELETE_PATH },
 ];
 
-const reactedWith = (message, emoji, userId) =>
+/** The permission letter each action needs, from the toolbar or the menu (messagemenu.js). */
+export const NEEDS = { picker: "r", pick: "r", "more-emoji": "r", reply: "p", edit: "e", delete: "d" };
+
+export const reactedWith = (message, emoji, userId) =>
   (message.reactions ?? []).some((r) => r.emoji === emoji && r.users.includes(userId));
 
 /**

@@ -119,6 +119,7 @@ export class Timeline {
   /** Another room opens: the timeline starts empty, pinned to the bottom. */
   reset() {
     this.#actions.closePicker();
+    this.#actions.closeMenu();
     this.#ui.editing = null;
     this.#entries = [];
     this.#byKey.clear();
