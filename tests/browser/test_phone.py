@@ -134,6 +134,14 @@ def test_a_tap_opens_the_menu_whose_reactions_and_reply_reach_the_other_person_l
     expect(picker).to_be_hidden()
     expect(chip).to_have_attribute("aria-label", "🚀, reacted by 1")
 
+    # A tap in the sheet between its items keeps it open, and Esc still closes it.
+    item.locator(".msg-body").tap()
+    page.locator(".msg-sheet-title").tap()
+    expect(menu).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    expect(item).to_be_focused()
+
     # A tap outside the menu closes it, and does nothing else.
     item.locator(".msg-body").tap()
     expect(menu).to_be_visible()

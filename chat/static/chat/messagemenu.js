@@ -69,6 +69,8 @@ export class MessageMenu {
     this.#menu.id = "msg-menu";
     this.#menu.setAttribute("role", "menu");
     this.#menu.setAttribute("aria-labelledby", this.#title.id);
+    // A tap between the items keeps focus in the sheet.
+    panel.tabIndex = -1;
     panel.append(this.#title, this.#menu);
     this.#sheet.append(backdrop, panel);
     document.body.append(this.#sheet);
@@ -248,6 +250,16 @@ export class MessageMenu {
       } else if (!event.altKey && !event.ctrlKey && !event.metaKey && this.#move(event.key)) {
         event.preventDefault();
       }
+    });
+    // Esc from anywhere while it is open; focus gone elsewhere (a screen reader) closes it.
+    document.addEventListener("keydown", (event) => {
+      if (!this.#open || event.key !== "Escape" || event.defaultPrevented) return;
+      event.preventDefault();
+      this.close({ refocus: true });
+    });
+    this.#sheet.addEventListener("focusout", (event) => {
+      const next = event.relatedTarget;
+      if (next && !this.#sheet.contains(next)) this.close();
     });
     window.addEventListener("resize", () => {
       if (this.#open && !MENU_MEDIA.matches) this.close({ refocus: true });
