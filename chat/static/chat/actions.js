@@ -4,7 +4,6 @@
 // entries; this works on the one a click, a key or the phone's menu (messagemenu.js) names.
 import { t } from "./i18n.js";
 import { NEEDS, editorNode, pickerNode } from "./message.js";
-import { MessageMenu } from "./messagemenu.js";
 
 /** A long message's "Show more" (`expanded`) or "Show less" button, `toggle`, pressed. */
 function showMore(toggle, expanded) {
@@ -27,8 +26,10 @@ export class MessageActions {
    * `on` holds the callbacks: retry(id), discard(id), react(message, emoji, on),
    * reply(message), edit(message, body) → true when done, remove(message), jumpTo(seq),
    * focusComposer(), moreEmoji(message, anchor) (the full emoji picker for a reaction).
+   * `menu` is the MessageMenu (messagemenu.js) that offers the same actions on phones.
    */
-  constructor({ ui, me, on, entryOf, show }) {
+  constructor({ ui, me, on, entryOf, show, menu }) {
+    this.#menu = menu;
     this.#ui = ui;
     this.#me = me;
     this.#on = on;
@@ -39,20 +40,17 @@ export class MessageActions {
   /** Binds the clicks on `list` (the messages) and, to close the picker, the document's. */
   bind(list) {
     list.addEventListener("click", (event) => this.#act(event));
-    this.#menu = new MessageMenu({
-      on: {
-        describe: (li) => {
-          const entry = this.#entryOf(li.dataset.key);
-          if (!entry?.message) return null;
-          return { message: entry.message, permissions: entry.permissions, me: this.#me };
-        },
-        choose: (li, action, options) => {
-          const entry = this.#entryOf(li.dataset.key);
-          if (entry?.message) this.#run(entry, action, { ...options, anchor: li });
-        },
+    this.#menu.bind(list, {
+      describe: (li) => {
+        const entry = this.#entryOf(li.dataset.key);
+        if (!entry?.message) return null;
+        return { message: entry.message, permissions: entry.permissions, me: this.#me };
+      },
+      choose: (li, action, options) => {
+        const entry = this.#entryOf(li.dataset.key);
+        if (entry?.message) this.#run(entry, action, { ...options, anchor: li });
       },
     });
-    this.#menu.bind(list);
     document.addEventListener("click", (event) => {
       const picker = this.#picker();
       const inside = [picker?.node, picker?.toggle].some((node) => node?.contains(event.target));
@@ -133,7 +131,7 @@ export class MessageActions {
 
   /** Closes the phone's menu (another room opens). */
   closeMenu() {
-    this.#menu?.close();
+    this.#menu.close();
   }
 
   // The reaction picker.

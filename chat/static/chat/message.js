@@ -26,7 +26,7 @@ export const ACTIONS = [
 ];
 
 /** The permission letter each action needs, from the toolbar or the menu (messagemenu.js). */
-export const NEEDS = { picker: "r", pick: "r", "more-emoji": "r", reply: "p", edit: "e", delete: "d" };
+export const NEEDS = { pick: "r", "more-emoji": "r", reply: "p", edit: "e", delete: "d" };
 
 export const reactedWith = (message, emoji, userId) =>
   (message.reactions ?? []).some((r) => r.emoji === emoji && r.users.includes(userId));

@@ -53,12 +53,7 @@ export class MessageMenu {
   #pressed = false;
   #backdropDown = false;
 
-  /**
-   * `on.describe(li)` → {message, permissions, me} for a message's node, or null;
-   * `on.choose(li, action, {emoji, pressed})` runs an action as the toolbar would.
-   */
-  constructor({ on }) {
-    this.#on = on;
+  constructor() {
     this.#sheet = el("div", "msg-sheet");
     this.#sheet.hidden = true;
     const backdrop = el("div", "msg-sheet-backdrop");
@@ -88,8 +83,13 @@ export class MessageMenu {
     return this.#open !== null;
   }
 
-  /** Listens for taps, long presses and the context menu on the messages in `list`. */
-  bind(list) {
+  /**
+   * Listens for taps, long presses and the context menu on the messages in `list`.
+   * `on.describe(li)` → {message, permissions, me} for a message's node, or null;
+   * `on.choose(li, action, {emoji, pressed})` runs an action as the toolbar would.
+   */
+  bind(list, on) {
+    this.#on = on;
     list.addEventListener("click", (event) => {
       const pressed = this.#pressed;
       this.#pressed = false;
