@@ -1,6 +1,6 @@
-"""Keyboard-only use (the thread panel too), the phone-width layout, the live region, idle
-presence (with a fake clock), the one-time notification offer and the notification
-settings page, in the browser."""
+"""Keyboard-only use (the thread panel too), the phone-width layout and its message menu,
+the live region, idle presence (with a fake clock), the one-time notification offer and
+the notification settings page, in the browser."""
 
 import re
 import uuid
@@ -535,3 +535,60 @@ def test_the_thread_panel_works_by_keyboard_and_names_every_control(people):
     page.keyboard.press("Enter")
     expect(page.locator("#thread-input")).to_have_value("a draft")
     assert alice.errors == []
+
+
+def test_on_a_phone_the_message_menu_is_named_and_the_keyboard_still_reaches_the_actions(
+    people, browser
+):
+    alice, bob, alice_page, _bob_page = two_in_a_room(people, "phone aria")
+    send_from_composer(alice_page, "menu for me")
+    expect(alice_page.locator(MESSAGES)).to_have_text(["menu for me"])
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        storage_state=alice.context.storage_state(),
+        has_touch=True,
+        is_mobile=True,
+    )
+    on_phone = Person(phone, alice.server, alice.username)
+    page = on_phone.new_page()
+    page.goto(alice_page.url)
+    item = page.locator("#messages li.msg", has_text="menu for me")
+    expect(item).to_be_visible()
+
+    # The open menu: a named menu of named items, focus in it, the message marked.
+    item.locator(".msg-body").tap()
+    menu = page.get_by_role("menu", name=f"Message from {alice.username}")
+    expect(menu).to_be_visible()
+    expect(menu.get_by_role("group", name="Pick a reaction")).to_be_visible()
+    expect(menu.get_by_role("menuitemcheckbox")).to_have_count(8)
+    roles = menu.locator("button").evaluate_all(
+        "(items) => items.map((i) => i.role ?? i.getAttribute('role'))"
+    )
+    assert set(roles) <= {"menuitem", "menuitemcheckbox"}
+    assert page.evaluate("document.activeElement.closest('[role=menu]') !== null")
+    assert unnamed_controls(page) == []
+    page.keyboard.press("Tab")  # Tab leaves a menu: closed, focus back on the message
+    expect(menu).to_be_hidden()
+    expect(item).to_be_focused()
+
+    # By keyboard at phone width: Tab from the conversation reaches the message's actions,
+    # which show while focused, and work as on a wide screen.
+    page.locator("#conversation").focus()
+    page.keyboard.press("Tab")
+    picker_button = item.locator(".msg-actions [data-action=picker]")
+    expect(picker_button).to_be_focused()
+    toolbar = item.locator(".msg-actions").bounding_box()
+    assert toolbar["width"] > 60 and toolbar["height"] > 20
+    page.keyboard.press("Tab")
+    expect(item.locator(".msg-actions [data-action=reply]")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#reply-bar")).to_contain_text("menu for me")
+    # The context-menu key on a message's control opens its menu too.
+    picker_button.focus()
+    page.keyboard.press("Shift+F10")
+    expect(menu).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    expect(picker_button).to_be_focused()
+    phone.close()
+    assert alice.errors == [] and bob.errors == [] and on_phone.errors == []

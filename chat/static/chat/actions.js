@@ -1,9 +1,9 @@
 // What the reader does to a message in the timeline: its buttons (react, reply, edit,
 // pin, unpin, delete, retry, the quote of its parent), the reaction picker (one open at a time,
 // inside its message) and the inline editor. The timeline (timeline.js) holds the
-// entries; this works on the one a click or a key names.
+// entries; this works on the one a click, a key or the phone's menu (messagemenu.js) names.
 import { t } from "./i18n.js";
-import { editorNode, pickerNode } from "./message.js";
+import { NEEDS, editorNode, pickerNode } from "./message.js";
 
 /** A long message's "Show more" (`expanded`) or "Show less" button, `toggle`, pressed. */
 function showMore(toggle, expanded) {
@@ -18,6 +18,7 @@ export class MessageActions {
   #on;
   #entryOf;
   #show;
+  #menu;
 
   /**
    * `ui` is the UiState, `me` the user; `entryOf(key)` is the timeline's entry for a
@@ -27,8 +28,10 @@ export class MessageActions {
    * pin(message, on), jumpTo(seq),
    * focusComposer(), moreEmoji(message, anchor) (the full emoji picker for a reaction),
    * openThread(root id, {focusComposer}).
+   * `menu` is the MessageMenu (messagemenu.js) that offers the same actions on phones.
    */
-  constructor({ ui, me, on, entryOf, show }) {
+  constructor({ ui, me, on, entryOf, show, menu }) {
+    this.#menu = menu;
     this.#ui = ui;
     this.#me = me;
     this.#on = on;
@@ -39,6 +42,17 @@ export class MessageActions {
   /** Binds the clicks on `list` (the messages) and, to close the picker, the document's. */
   bind(list) {
     list.addEventListener("click", (event) => this.#act(event));
+    this.#menu.bind(list, {
+      describe: (li) => {
+        const entry = this.#entryOf(li.dataset.key);
+        if (!entry?.message) return null;
+        return { message: entry.message, permissions: entry.permissions, me: this.#me };
+      },
+      choose: (li, action, options) => {
+        const entry = this.#entryOf(li.dataset.key);
+        if (entry?.message) this.#run(entry, action, { ...options, anchor: li });
+      },
+    });
     document.addEventListener("click", (event) => {
       const picker = this.#picker();
       const inside = [picker?.node, picker?.toggle].some((node) => node?.contains(event.target));
@@ -68,32 +82,11 @@ export class MessageActions {
       case "picker":
         this.#togglePicker(entry, target);
         break;
-      case "pick":
-        this.#on.react(message, emoji, !pressed);
-        this.closePicker({ refocus: true });
-        break;
-      case "more-emoji":
-        this.closePicker();
-        this.#on.moreEmoji(message, li.querySelector('[data-action="picker"]'));
-        break;
       case "react":
         this.#on.react(message, emoji, !pressed);
         break;
-      case "reply":
-        this.#on.reply(message);
-        break;
-      case "edit":
-        this.startEdit(message.seq);
-        break;
       case "edit-cancel":
         this.endEdit({ refocus: true });
-        break;
-      case "delete":
-        this.#on.remove(message);
-        break;
-      case "pin":
-      case "unpin":
-        this.#on.pin(message, action === "pin");
         break;
       case "quote":
         this.#on.jumpTo(Number(target.dataset.seq));
@@ -104,7 +97,53 @@ export class MessageActions {
       case "more":
         showMore(target, target.getAttribute("aria-expanded") !== "true");
         break;
+      default:
+        this.#run(entry, action, {
+          emoji,
+          pressed,
+          anchor: li.querySelector('[data-action="picker"]'),
+        });
     }
+  }
+
+  /**
+   * An action on a message, from its toolbar or its menu, if the user may: `emoji` and
+   * `pressed` for a quick reaction, `anchor` the node the full emoji picker floats by.
+   */
+  #run(entry, action, { emoji, pressed, anchor }) {
+    const { message } = entry;
+    if (!(action in NEEDS) || !entry.permissions.includes(NEEDS[action])) return;
+    switch (action) {
+      case "pick":
+        this.#on.react(message, emoji, !pressed);
+        this.closePicker({ refocus: true });
+        break;
+      case "more-emoji":
+        this.closePicker();
+        this.#on.moreEmoji(message, anchor);
+        break;
+      case "reply":
+        this.#on.reply(message);
+        break;
+      case "edit":
+        this.startEdit(message.seq);
+        break;
+      case "delete":
+        this.#on.remove(message);
+        break;
+      case "pin":
+      case "unpin":
+        this.#on.pin(message, action === "pin");
+        break;
+      case "thread":
+        this.#on.openThread(message.id, { focusComposer: true });
+        break;
+    }
+  }
+
+  /** Closes the phone's menu (another room opens). */
+  closeMenu() {
+    this.#menu.close();
   }
 
   // The reaction picker.

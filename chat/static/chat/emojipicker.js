@@ -86,7 +86,8 @@ export class EmojiPicker {
     }
     this.close();
     this.#open = { anchor, onPick };
-    anchor.setAttribute("aria-expanded", "true");
+    // A message's node anchors it when its menu (messagemenu.js) asked: no popup button.
+    if (anchor.hasAttribute("aria-haspopup")) anchor.setAttribute("aria-expanded", "true");
     this.#node.setAttribute("aria-label", label);
     this.#search.value = "";
     this.#tone.value = String(skinTone());
@@ -102,7 +103,7 @@ export class EmojiPicker {
     this.#open = null;
     this.#node.hidden = true;
     this.#grid.replaceChildren();
-    open.anchor.setAttribute("aria-expanded", "false");
+    if (open.anchor.hasAttribute("aria-haspopup")) open.anchor.setAttribute("aria-expanded", "false");
     if (refocus && open.anchor.isConnected) open.anchor.focus();
   }
 

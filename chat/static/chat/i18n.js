@@ -61,6 +61,9 @@ const STRINGS = {
   "React with %s": "React with %s",
   "More emoji": "More emoji",
   "React with any emoji": "React with any emoji",
+  // The message menu on phones and touch screens: its heading names the message's author.
+  "Message from %s": "Message from %s",
+  "Copy text": "Copy text",
 
   // The emoji picker (composer and reactions) and the composer's suggestions.
   "Insert emoji": "Insert emoji",

@@ -24,7 +24,7 @@ const THREAD_PATH =
   "M4 4h16v11H7.17L4 18.17V4zm0-2a2 2 0 0 0-2 2v19l5-5h13a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2H4z" +
   "m3 5h10v2H7zm0 3h7v2H7z";
 // Each action button and the permission letter that shows it (see permissionsOf).
-const ACTIONS = [
+export const ACTIONS = [
   { action: "picker", need: "r", label: "Add reaction", path: SMILE_PATH },
   { action: "reply", need: "p", label: "Reply", path: REPLY_PATH },
   { action: "thread", need: "t", label: "Reply in thread", path: THREAD_PATH },
@@ -34,7 +34,19 @@ const ACTIONS = [
   { action: "delete", need: "d", label: "Delete", path: DELETE_PATH },
 ];
 
-const reactedWith = (message, emoji, userId) =>
+/** The permission letter each action needs, from the toolbar or the menu (messagemenu.js). */
+export const NEEDS = {
+  pick: "r",
+  "more-emoji": "r",
+  reply: "p",
+  thread: "t",
+  edit: "e",
+  delete: "d",
+  pin: "n",
+  unpin: "u",
+};
+
+export const reactedWith = (message, emoji, userId) =>
   (message.reactions ?? []).some((r) => r.emoji === emoji && r.users.includes(userId));
 
 const pinnedIn = (room, message) =>

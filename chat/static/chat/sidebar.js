@@ -1,6 +1,6 @@
 // The sidebar: the user's rooms and direct messages (badges, presence dots, the
 // filter box, Alt+Up/Down between rooms), and on narrow screens the drawer it becomes
-// behind the ☰ button.
+// behind the ☰ button, where the rooms come first and the message search after them.
 import { avatar, byId, el, hiddenText, presenceDot, reconcile, svgIcon } from "./dom.js";
 import { t } from "./i18n.js";
 
@@ -17,6 +17,9 @@ function fold(text) {
   return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
 }
 
+/** Screens where the sidebar is a drawer (the CSS's breakpoint). */
+const DRAWER_MEDIA = window.matchMedia("(max-width: 760px)");
+
 export class Sidebar {
   #root;
   #els;
@@ -31,7 +34,7 @@ export class Sidebar {
   constructor(root, { ui, presenceOf, on }) {
     this.#els = byId([
       "chat-sidebar", "sidebar-toggle", "room-list", "rooms-empty", "room-filter",
-      "rooms-unmatched",
+      "rooms-unmatched", "search-form", "room-list-nav",
     ]);
     this.#root = root;
     this.#ui = ui;
@@ -62,6 +65,20 @@ export class Sidebar {
     this.#ui.sidebarOpen = open;
     this.#root.classList.toggle("sidebar-open", open);
     this.#els["sidebar-toggle"].setAttribute("aria-expanded", String(open));
+  }
+
+  /**
+   * In the drawer the rooms come first, the search after them; beside the conversation
+   * the search stays on top. Moved in the page, so the tab order follows what is seen.
+   */
+  #placeSearch() {
+    const { "search-form": form, "room-list-nav": nav } = this.#els;
+    const drawer = DRAWER_MEDIA.matches;
+    if ((nav.nextElementSibling === form) === drawer) return;
+    const focused = form.contains(document.activeElement) ? document.activeElement : null;
+    if (drawer) nav.after(form);
+    else this.#els["room-filter"].parentElement.before(form);
+    focused?.focus();
   }
 
   /** Esc: closes the drawer, focus back on its toggle; false when it was not open. */
@@ -150,6 +167,8 @@ export class Sidebar {
 
   #bind() {
     const els = this.#els;
+    this.#placeSearch();
+    DRAWER_MEDIA.addEventListener("change", () => this.#placeSearch());
     els["room-list"].addEventListener("click", (event) => {
       const link = event.target.closest("a[data-room]");
       const modified = event.metaKey || event.ctrlKey || event.shiftKey || event.altKey;

@@ -11,6 +11,7 @@ import { MessageActions } from "./actions.js";
 import { byId, el } from "./dom.js";
 import { LOCALE, t } from "./i18n.js";
 import { drawMessage, messageNode, permissionContext, permissionsOf } from "./message.js";
+import { MessageMenu } from "./messagemenu.js";
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 const NEAR_TOP_PX = 240;
@@ -112,6 +113,7 @@ export class Timeline {
       on,
       entryOf: (key) => this.#byKey.get(key),
       show: (entry) => this.#show(entry),
+      menu: new MessageMenu(),
     });
     this.#bind();
   }
@@ -119,6 +121,7 @@ export class Timeline {
   /** Another room opens: the timeline starts empty, pinned to the bottom. */
   reset() {
     this.#actions.closePicker();
+    this.#actions.closeMenu();
     this.#ui.editing = null;
     this.#entries = [];
     this.#byKey.clear();
