@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from chat import services
-from chat.models import Membership, Message, Room
+from chat.models import Membership, Message, Pin, Room
 
 DEMO_PASSWORD = "parley-demo"  # noqa: S105 (documented demo credential)
 PEOPLE = [
@@ -18,16 +18,19 @@ PEOPLE = [
     ("linus", "Linus T.", "Mostly reads diffs."),
     ("margaret", "Margaret H.", "Ships to the moon."),
 ]
-# (author, body, {"reply": index of an earlier line, "reactions": [(who, emoji)]})
+# (author, body, {"reply": index of an earlier line, "thread": index of the line whose
+# thread it replies in, "reactions": [(who, emoji)], "pinned_by": who pins it})
 CONVERSATIONS = {
     "general": [
-        ("ada", "Welcome to Parley! This is the **general** room.", {}),
+        ("ada", "Welcome to Parley! This is the **general** room.", {"pinned_by": "ada"}),
         (
             "grace",
             "Hi all 👋 Messages here are stored, ordered and never doubled.",
             {"reactions": [("ada", "🎉"), ("linus", "🎉"), ("margaret", "👍")]},
         ),
         ("linus", "Try opening two tabs: both see everything live.", {}),
+        ("grace", "Did: one tab offline, then back. Nothing missing.", {"thread": 2}),
+        ("margaret", "Same on my phone.", {"thread": 2}),
         (
             "margaret",
             "Markdown works too: `make run`, *emphasis*, lists and links like "
@@ -92,11 +95,14 @@ class Command(BaseCommand):
         sent = []
         for username, body, extras in lines:
             reply = sent[extras["reply"]].pk if "reply" in extras else None
+            root = sent[extras["thread"]].pk if "thread" in extras else None
             message = services.send_message(
-                users[username], room.pk, body, str(uuid.uuid4()), reply_to=reply
+                users[username], room.pk, body, str(uuid.uuid4()), reply_to=reply, thread_root=root
             )[0]
             for who, emoji in extras.get("reactions", []):
                 services.react(users[who], message.pk, emoji, on=True)
+            if "pinned_by" in extras:
+                services.pin_message(users[extras["pinned_by"]], room.pk, message.pk, on=True)
             sent.append(message)
 
     def date_messages(self, start: datetime) -> None:
@@ -106,3 +112,11 @@ class Command(BaseCommand):
         for room in Room.objects.annotate(latest=Max("messages__created_at")):
             room.last_message_at = room.latest
             room.save(update_fields=["last_message_at"])
+        for root in Message.objects.annotate(latest=Max("thread_replies__created_at")).filter(
+            latest__isnull=False
+        ):
+            root.thread_last_at = root.latest
+            root.save(update_fields=["thread_last_at"])
+        for pin in Pin.objects.select_related("message"):
+            pin.pinned_at = pin.message.created_at
+            pin.save(update_fields=["pinned_at"])
