@@ -23,6 +23,7 @@ ROOM_URL = re.compile(r"/rooms/\d+/$")
 NOTIFICATION_STUB = """
 (() => {
   window.__notifications = [];
+  window.__shown = [];  // the Notification objects, to click
   window.__permissionRequests = 0;
   window.__hidden = false;
   Object.defineProperty(document, "visibilityState", {
@@ -40,6 +41,7 @@ NOTIFICATION_STUB = """
       this.title = title;
       this.onclick = null;
       window.__notifications.push({ title, body: options.body ?? "", tag: options.tag ?? "" });
+      window.__shown.push(this);
     }
     close() {}
   }

@@ -108,6 +108,11 @@ def test_a_thread_reply_notifies_those_taking_part_and_not_the_rest_of_the_room(
         expect(summary).to_have_text("1 reply")
     assert [n["body"] for n in notifications(bobs_page)] == ["an answer for bob"]
     assert notifications(carols_page) == []
+    # Clicked, the notification of a reply the timeline does not show opens its thread.
+    expect(bobs_page.locator("#thread-panel")).to_be_hidden()
+    bobs_page.evaluate("window.__shown.at(-1).onclick()")
+    expect(bobs_page.locator("#thread-panel")).to_be_visible()
+    expect(bobs_page.locator("#thread-replies")).to_contain_text("an answer for bob")
 
     reply_in_panel(alice_page, f"and @{carol.username} too", also_in_room=True)
     expect(carols_page.locator(MESSAGES)).to_have_count(2)

@@ -45,8 +45,8 @@ activity.start();
 
 // Notifications for live messages while the tab is hidden (once the user opted in).
 // A click shows the room: on the chat page in place, elsewhere by going there.
-let showRoomFromNotification = (roomId) => window.location.assign(roomPath(roomId));
-const notifier = new Notifier({ store, onOpen: (roomId) => showRoomFromNotification(roomId) });
+let showFromNotification = (message) => window.location.assign(roomPath(message.room));
+const notifier = new Notifier({ store, onOpen: (message) => showFromNotification(message) });
 sync.addEventListener("live", (event) => notifier.consider(event.detail.message));
 // The one-time offer to turn them on, at the top of the home and chat pages.
 const prompt = document.getElementById("notify-prompt");
@@ -526,9 +526,14 @@ async function startChat(root) {
 
   document.addEventListener("visibilitychange", returned);
   window.addEventListener("focus", markRead);
-  showRoomFromNotification = (roomId) => {
+  // A thread reply the timeline does not show opens its thread beside its room.
+  showFromNotification = (message) => {
+    const roomId = message.room;
     if (roomId === ui.roomId) timeline.scrollToBottom();
     else if (store.room(roomId)) openRoom(roomId);
+    if (message.thread_root && !message.also_in_room && ui.roomId === roomId) {
+      view.thread.open(message.thread_root);
+    }
   };
   window.addEventListener("popstate", () => {
     const id = roomIdFromPath(window.location.pathname);

@@ -52,7 +52,7 @@ export class Notifier {
   #store;
   #onOpen;
 
-  /** `onOpen(roomId)` shows a room when its notification is clicked. */
+  /** `onOpen(message)` shows a message (its room, or its thread) when its notification is clicked. */
   constructor({ store, onOpen }) {
     this.#store = store;
     this.#onOpen = onOpen;
@@ -93,7 +93,7 @@ export class Notifier {
     notification.onclick = () => {
       window.focus();
       notification.close();
-      this.#onOpen(message.room, message.seq);
+      this.#onOpen(message);
     };
     return notification;
   }
