@@ -118,3 +118,25 @@ def test_a_thread_reply_notifies_those_taking_part_and_not_the_rest_of_the_room(
     expect(carols_page.locator(MESSAGES)).to_have_count(2)
     assert [n["body"] for n in notifications(carols_page)] == [f"and @{carol.username} too"]
     assert alice.errors == [] and bob.errors == [] and carol.errors == []
+
+
+def test_focus_stays_on_a_summary_redrawn_by_a_new_reply_and_esc_comes_back_to_it(people):
+    alice, bob, alice_page, bob_page = two_in_a_room(people, "thread focus")
+    send_from_composer(alice_page, "a root to follow")
+    action(alice_page, "a root to follow", "thread").click()
+    reply_in_panel(alice_page, "first answer")
+    summary = message(bob_page, "a root to follow").locator(".thread-summary")
+    expect(summary.locator(".thread-count")).to_have_text("1 reply")
+
+    summary.focus()
+    bob_page.keyboard.press("Enter")
+    expect(bob_page.locator("#thread-panel")).to_be_visible()
+    summary.focus()
+    reply_in_panel(alice_page, "second answer")  # redraws Bob's summary line
+    expect(summary.locator(".thread-count")).to_have_text("2 replies")
+    expect(summary).to_be_focused()
+    bob_page.locator("#thread-input").focus()
+    bob_page.keyboard.press("Escape")
+    expect(bob_page.locator("#thread-panel")).to_be_hidden()
+    expect(summary).to_be_focused()
+    assert alice.errors == [] and bob.errors == []

@@ -178,7 +178,9 @@ function showPinned(li, pinned) {
  * on a thread reply also sent to the room, where it was answered.
  */
 function drawThreadLine(main, message, me) {
-  main.querySelector(":scope > .thread-line")?.remove();
+  const old = main.querySelector(":scope > .thread-line");
+  const focused = old?.contains(document.activeElement);
+  old?.remove();
   let line = null;
   if (message.thread_root) {
     line = button("thread-line thread-origin", t("Replied in a thread"));
@@ -190,6 +192,7 @@ function drawThreadLine(main, message, me) {
   line.dataset.action = "thread";
   line.setAttribute("aria-controls", "thread-panel");
   main.querySelector(".msg-reactions").before(line);
+  if (focused) line.focus(); // a new reply redrew the line the reader was on
 }
 
 const REPLIERS_SHOWN = 3;

@@ -103,7 +103,7 @@ export class ThreadPanel {
     this.#chat.classList.remove("thread-open");
     const opener = this.#opener;
     this.#opener = null;
-    if (refocus) (opener?.isConnected ? opener : document.getElementById("composer-input"))?.focus();
+    if (refocus) (reachable(opener) ?? document.getElementById("composer-input"))?.focus();
   }
 
   /** Messages of room `roomId` were added or changed: the thread shown takes its own. */
@@ -273,4 +273,14 @@ function pendingNode(send) {
   }
   li.append(status);
   return li;
+}
+
+/**
+ * Where focus goes back to: the node that opened the panel, or, when a new reply redrew
+ * the root's summary line it was, the line that replaced it.
+ */
+function reachable(opener) {
+  if (opener?.isConnected) return opener;
+  const root = opener?.classList.contains("thread-line") ? opener.dataset.root : null;
+  return root ? document.querySelector(`#messages .thread-line[data-root="${root}"]`) : null;
 }
