@@ -81,6 +81,14 @@ def test_the_owner_pins_the_member_sees_it_live_and_jumps_to_it_far_up(people):
     action(alice_page, "the plan", "unpin").click()
     expect(pins_toggle(bob_page)).to_have_text("Pinned (1)")
     expect(message(bob_page, "the plan").locator(".msg-pin-mark")).to_have_count(0)
+
+    # The list itself unpins, for an owner; Bob, a member, gets no such button.
+    pins_toggle(bob_page).click()
+    expect(bob_page.locator("#pins-list .pins-unpin")).to_have_count(0)
+    pins_toggle(alice_page).click()
+    alice_page.get_by_role("button", name="Unpin: later 129").click()
+    expect(bob_page.locator("#pins-wrap")).to_be_hidden()
+    expect(alice_page.locator("#pins-wrap")).to_be_hidden()
     assert alice.errors == [] and bob.errors == []
 
 

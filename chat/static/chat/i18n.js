@@ -95,6 +95,8 @@ const STRINGS = {
   // Pinned messages: a message's buttons and mark, the room header's list.
   "Pin": "Pin",
   "Unpin": "Unpin",
+  // The pinned list's unpin button, named with the pinned message's first line.
+  "Unpin: %s": "Unpin: %s",
   "Pinned": "Pinned",
   "Pinned (%s)": "Pinned (%s)",
   // Who pinned it, then when.

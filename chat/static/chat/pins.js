@@ -13,7 +13,8 @@ export class PinsPanel {
   // What the list was last drawn from, so an unchanged room redraws nothing.
   #drawn = "";
 
-  /** `ui` is the UiState; `on.jumpTo(seq)` shows message `seq` of the open room. */
+  /** `ui` is the UiState; `on.jumpTo(seq)` shows message `seq` of the open room,
+   * `on.pin(message, on)` pins or unpins one ({room, id}). */
   constructor({ ui, on }) {
     this.#els = byId(["pins-wrap", "pins-toggle", "pins-toggle-label", "pins-popup", "pins-list"]);
     this.#ui = ui;
@@ -32,7 +33,11 @@ export class PinsPanel {
     this.#drawn = key;
     els["pins-toggle-label"].textContent = t("Pinned (%s)", pins.length);
     const hadFocus = els["pins-list"].contains(document.activeElement);
-    els["pins-list"].replaceChildren(...pins.map((pin) => pinItem(pin)));
+    const room = this.#ui.room;
+    // Who may unpin is the server's rule (chat/access.py); this only leaves out a button
+    // that could not work.
+    const unpins = room?.kind === "direct" || ["owner", "admin"].includes(room?.role);
+    els["pins-list"].replaceChildren(...pins.map((pin) => pinItem(pin, { unpins })));
     if (hadFocus) this.#items()[0]?.focus();
   }
 
@@ -82,6 +87,12 @@ export class PinsPanel {
       else this.open();
     });
     els["pins-list"].addEventListener("click", (event) => {
+      const unpin = event.target.closest("button[data-unpin]");
+      if (unpin) {
+        this.#items()[0]?.focus(); // the list is redrawn without it
+        this.#on.pin({ room: this.#ui.roomId, id: Number(unpin.dataset.unpin) }, false);
+        return;
+      }
       const item = event.target.closest("button[data-seq]");
       if (!item) return;
       this.close();
@@ -105,8 +116,9 @@ export class PinsPanel {
   }
 }
 
-/** One pin: who wrote the message and its first line, then who pinned it and when. */
-function pinItem(pin) {
+/** One pin: who wrote the message and its first line, then who pinned it and when; and,
+ * for those who may (`unpins`), a button that unpins it. */
+function pinItem(pin, { unpins }) {
   const { message } = pin;
   const item = button("pins-item");
   item.dataset.seq = message.seq;
@@ -121,5 +133,11 @@ function pinItem(pin) {
   );
   const li = el("li");
   li.append(item);
+  if (unpins) {
+    const unpin = button("pins-unpin", t("Unpin"));
+    unpin.dataset.unpin = message.id;
+    unpin.setAttribute("aria-label", t("Unpin: %s", message.excerpt || "…"));
+    li.append(unpin);
+  }
   return li;
 }
