@@ -575,6 +575,9 @@ def test_on_a_phone_the_message_menu_is_named_and_the_keyboard_still_reaches_the
     # which show while focused, and work as on a wide screen.
     page.locator("#conversation").focus()
     page.keyboard.press("Tab")
+    # The author's name (it opens their card) comes first, then the message's actions.
+    expect(item.locator(".msg-author")).to_be_focused()
+    page.keyboard.press("Tab")
     picker_button = item.locator(".msg-actions [data-action=picker]")
     expect(picker_button).to_be_focused()
     toolbar = item.locator(".msg-actions").bounding_box()

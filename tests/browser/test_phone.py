@@ -95,6 +95,7 @@ def test_a_tap_opens_the_menu_whose_reactions_and_reply_reach_the_other_person_l
     assert [name for name in names if not name.startswith("React with")] == [
         "More emoji",
         "Reply",
+        "Reply in thread",
         "Copy text",
         "Cancel",
     ]
@@ -152,7 +153,7 @@ def test_a_tap_opens_the_menu_whose_reactions_and_reply_reach_the_other_person_l
 
     # Reply: the reply bar, the composer, and Alice gets the quote.
     item.locator(".msg-body").tap()
-    menu.get_by_role("menuitem", name="Reply").tap()
+    menu.get_by_role("menuitem", name="Reply", exact=True).tap()
     expect(page.locator("#reply-bar")).to_contain_text("hello phone")
     expect(page.locator("#composer-input")).to_be_focused()
     page.locator("#composer-input").fill("answered from a phone")
@@ -184,6 +185,7 @@ def test_a_long_press_opens_the_menu_whose_edit_and_delete_reach_the_other_perso
     assert [name for name in menu_items(menu) if not name.startswith("React with")] == [
         "More emoji",
         "Reply",
+        "Reply in thread",
         "Edit",
         "Delete",
         "Copy text",
@@ -279,3 +281,27 @@ def test_the_drawer_lists_the_rooms_before_the_search_and_tabs_in_that_order(peo
     assert page.evaluate(search_after_rooms) is False
     assert re.search(r"/rooms/\d+/$", page.url)
     assert phone.errors == []
+
+
+def test_the_menu_replies_in_a_thread_and_pins_where_the_role_allows(people, phone_of):
+    alice, bob, alice_page, bob_desk = two_in_a_room(people, "phone thread")
+    alice_phone = phone_of(alice)
+    page = open_on_phone(alice_phone, alice_page.url)
+    send_from_composer(bob_desk, "a question for the thread")
+    item = message(page, "a question for the thread")
+    menu = page.get_by_role("menu")
+
+    # Alice owns the room: she may pin; the pin reaches Bob's header live.
+    item.locator(".msg-body").tap()
+    menu.get_by_role("menuitem", name="Pin", exact=True).tap()
+    expect(bob_desk.locator("#pins-toggle")).to_have_text("Pinned (1)")
+
+    item.locator(".msg-body").tap()
+    menu.get_by_role("menuitem", name="Reply in thread").tap()
+    expect(page.locator("#thread-panel")).to_be_visible()
+    expect(page.locator("#thread-input")).to_be_focused()
+    page.locator("#thread-input").fill("answered in the thread")
+    page.locator("#thread-input").press("Enter")
+    summary = message(bob_desk, "a question for the thread").locator(".thread-count")
+    expect(summary).to_have_text("1 reply")
+    assert alice.errors == [] and bob.errors == [] and alice_phone.errors == []
