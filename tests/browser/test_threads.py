@@ -140,3 +140,66 @@ def test_focus_stays_on_a_summary_redrawn_by_a_new_reply_and_esc_comes_back_to_i
     expect(bob_page.locator("#thread-panel")).to_be_hidden()
     expect(summary).to_be_focused()
     assert alice.errors == [] and bob.errors == []
+
+
+def panel_entry(page: Page, text: str):
+    """The thread panel's reply whose text (or tombstone) contains `text`."""
+    return page.locator("#thread-replies .thread-msg", has_text=text)
+
+
+def test_a_reply_is_edited_reacted_to_and_deleted_from_the_panel_live_for_both(people):
+    alice, bob, alice_page, bob_page = two_in_a_room(people, "thread actions")
+    send_from_composer(alice_page, "root to act on")
+    expect(bob_page.locator(MESSAGES)).to_have_text(["root to act on"])
+    action(alice_page, "root to act on", "thread").click()
+    reply_in_panel(alice_page, "a reply to fix")
+    summary = message(bob_page, "root to act on").locator(".thread-summary")
+    expect(summary.locator(".thread-count")).to_have_text("1 reply")
+    summary.click()
+    expect(bob_page.locator(REPLIES)).to_have_text(["a reply to fix"])
+    # Bob may react to Alice's reply, not edit or delete it.
+    bobs = panel_entry(bob_page, "a reply to fix")
+    expect(bobs.locator('[data-action="picker"]')).to_have_count(1)
+    expect(bobs.locator('[data-action="edit"], [data-action="delete"]')).to_have_count(0)
+
+    # Alice edits her reply in place; Esc first cancels an edit, not the panel.
+    alices = panel_entry(alice_page, "a reply to fix")
+    alices.get_by_role("button", name="Edit").click()
+    editor = alices.locator(".msg-editor-input")
+    expect(editor).to_be_focused()
+    editor.press("Escape")
+    expect(editor).to_have_count(0)
+    expect(alice_page.locator("#thread-panel")).to_be_visible()
+    expect(alices.get_by_role("button", name="Edit")).to_be_focused()
+    alices.get_by_role("button", name="Edit").click()
+    editor.fill("a reply, fixed")
+    editor.press("Enter")
+    expect(bob_page.locator(REPLIES)).to_have_text(["a reply, fixed"])
+    expect(panel_entry(bob_page, "a reply, fixed").locator(".msg-edited")).to_have_text("(edited)")
+    expect(alice_page.locator(REPLIES)).to_have_text(["a reply, fixed"])
+    expect(bob_page.locator(MESSAGES)).to_have_text(["root to act on"])
+
+    # Bob reacts from the panel; Alice sees it; Bob's second click takes it back.
+    bobs = panel_entry(bob_page, "a reply, fixed")
+    bobs.get_by_role("button", name="Add reaction").click()
+    bobs.get_by_role("button", name="React with 🎉").click()
+    alices = panel_entry(alice_page, "a reply, fixed")
+    expect(alices.locator(".reaction")).to_have_text(["🎉1"])
+    expect(alices.locator(".reaction")).to_have_attribute("aria-pressed", "false")
+    chip = bobs.locator(".reaction")
+    expect(chip).to_have_attribute("aria-pressed", "true")
+    alices.locator(".reaction").click()
+    expect(chip).to_have_text("🎉2")
+    chip.click()
+    expect(alices.locator(".reaction")).to_have_text(["🎉1"])
+    expect(alices.locator(".reaction")).to_have_attribute("aria-pressed", "true")
+
+    # Alice deletes it: both panels show it deleted, and the root's count drops.
+    alice_page.once("dialog", lambda dialog: dialog.accept())
+    alices.get_by_role("button", name="Delete").click()
+    for page in (alice_page, bob_page):
+        expect(page.locator(REPLIES)).to_have_text(["This message was deleted"])
+        expect(page.locator("#thread-replies .thread-msg .msg-actions")).to_have_count(0)
+        expect(page.locator("#thread-status")).to_have_text("No replies yet.")
+    expect(summary).to_have_count(0)
+    assert alice.errors == [] and bob.errors == []
