@@ -521,6 +521,37 @@ def test_the_thread_panel_works_by_keyboard_and_names_every_control(people):
     expect(page.locator("#thread-also")).to_be_focused()
     page.keyboard.press("Space")
     expect(page.locator("#thread-also")).to_be_checked()
+    page.locator("#thread-also").uncheck()
+    # A reply's actions, by keyboard: Shift+Tab back from the composer reaches its last
+    # one (Delete), then Edit; Enter edits in place and Esc cancels the edit only.
+    reply = page.locator("#thread-replies .thread-msg").first
+    page.locator("#thread-input").focus()
+    page.keyboard.press("Shift+Tab")
+    expect(reply.get_by_role("button", name="Delete")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    edit = reply.get_by_role("button", name="Edit")
+    expect(edit).to_be_focused()
+    page.keyboard.press("Enter")
+    editor = reply.get_by_role("textbox", name="Edit message")
+    expect(editor).to_be_focused()
+    assert unnamed_controls(page) == []
+    page.keyboard.press("Escape")
+    expect(editor).to_have_count(0)
+    expect(panel).to_be_visible()
+    expect(edit).to_be_focused()
+    # The quick reactions too: the picker by keyboard, a reaction, Esc back to its toggle.
+    picker = reply.get_by_role("button", name="Add reaction")
+    picker.focus()
+    page.keyboard.press("Enter")
+    expect(reply.get_by_role("button", name="React with 👍")).to_be_focused()
+    assert unnamed_controls(page) == []
+    page.keyboard.press("Escape")
+    expect(picker).to_be_focused()
+    expect(panel).to_be_visible()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    expect(reply.locator(".reaction")).to_have_text("👍1")
+    expect(reply.locator(".reaction")).to_have_attribute("aria-pressed", "true")
     assert unnamed_controls(page) == []
     labelled = page.evaluate(
         "document.getElementById(document.getElementById('thread-panel')"

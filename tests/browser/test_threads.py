@@ -13,6 +13,17 @@ from tests.browser.test_notifications import notifications
 
 REPLIES = "#thread-replies .thread-msg .msg-body"
 
+# More messages than a room's first page of history, sent after the thread (no doorbell
+# rings from this process: the pages that were open do not hear of them).
+CROWD = """
+import uuid
+from django.contrib.auth import get_user_model
+from chat.services.messages import send_message
+user = get_user_model().objects.get(username="{user}")
+for n in range(60):
+    send_message(user, {room}, f"filler {{n}}", uuid.uuid4().hex)
+"""
+
 
 def reply_in_panel(page: Page, text: str, *, also_in_room: bool = False) -> None:
     page.locator("#thread-input").fill(text)
@@ -139,4 +150,101 @@ def test_focus_stays_on_a_summary_redrawn_by_a_new_reply_and_esc_comes_back_to_i
     bob_page.keyboard.press("Escape")
     expect(bob_page.locator("#thread-panel")).to_be_hidden()
     expect(summary).to_be_focused()
+    assert alice.errors == [] and bob.errors == []
+
+
+def panel_entry(page: Page, text: str):
+    """The thread panel's reply whose text (or tombstone) contains `text`."""
+    return page.locator("#thread-replies .thread-msg", has_text=text)
+
+
+def test_a_reply_is_edited_reacted_to_and_deleted_from_the_panel_live_for_both(people):
+    alice, bob, alice_page, bob_page = two_in_a_room(people, "thread actions")
+    send_from_composer(alice_page, "root to act on")
+    expect(bob_page.locator(MESSAGES)).to_have_text(["root to act on"])
+    action(alice_page, "root to act on", "thread").click()
+    reply_in_panel(alice_page, "a reply to fix")
+    summary = message(bob_page, "root to act on").locator(".thread-summary")
+    expect(summary.locator(".thread-count")).to_have_text("1 reply")
+    summary.click()
+    expect(bob_page.locator(REPLIES)).to_have_text(["a reply to fix"])
+    # Bob may react to Alice's reply, not edit or delete it.
+    bobs = panel_entry(bob_page, "a reply to fix")
+    expect(bobs.locator('[data-action="picker"]')).to_have_count(1)
+    expect(bobs.locator('[data-action="edit"], [data-action="delete"]')).to_have_count(0)
+
+    # Alice edits her reply in place; Esc first cancels an edit, not the panel.
+    alices = panel_entry(alice_page, "a reply to fix")
+    alices.get_by_role("button", name="Edit").click()
+    editor = alices.locator(".msg-editor-input")
+    expect(editor).to_be_focused()
+    editor.press("Escape")
+    expect(editor).to_have_count(0)
+    expect(alice_page.locator("#thread-panel")).to_be_visible()
+    expect(alices.get_by_role("button", name="Edit")).to_be_focused()
+    alices.get_by_role("button", name="Edit").click()
+    editor.fill("a reply, fixed")
+    editor.press("Enter")
+    expect(bob_page.locator(REPLIES)).to_have_text(["a reply, fixed"])
+    expect(panel_entry(bob_page, "a reply, fixed").locator(".msg-edited")).to_have_text("(edited)")
+    expect(alice_page.locator(REPLIES)).to_have_text(["a reply, fixed"])
+    expect(bob_page.locator(MESSAGES)).to_have_text(["root to act on"])
+
+    # Bob reacts from the panel; Alice sees it; Bob's second click takes it back.
+    bobs = panel_entry(bob_page, "a reply, fixed")
+    bobs.get_by_role("button", name="Add reaction").click()
+    bobs.get_by_role("button", name="React with 🎉").click()
+    alices = panel_entry(alice_page, "a reply, fixed")
+    expect(alices.locator(".reaction")).to_have_text(["🎉1"])
+    expect(alices.locator(".reaction")).to_have_attribute("aria-pressed", "false")
+    chip = bobs.locator(".reaction")
+    expect(chip).to_have_attribute("aria-pressed", "true")
+    alices.locator(".reaction").click()
+    expect(chip).to_have_text("🎉2")
+    chip.click()
+    expect(alices.locator(".reaction")).to_have_text(["🎉1"])
+    expect(alices.locator(".reaction")).to_have_attribute("aria-pressed", "true")
+
+    # Alice deletes it: both panels show it deleted, and the root's count drops.
+    alice_page.once("dialog", lambda dialog: dialog.accept())
+    alices.get_by_role("button", name="Delete").click()
+    for page in (alice_page, bob_page):
+        expect(page.locator(REPLIES)).to_have_text(["This message was deleted"])
+        expect(page.locator("#thread-replies .thread-msg .msg-actions")).to_have_count(0)
+        expect(page.locator("#thread-status")).to_have_text("No replies yet.")
+    expect(summary).to_have_count(0)
+    assert alice.errors == [] and bob.errors == []
+
+
+def test_the_panel_applies_changes_to_a_reply_the_rooms_history_does_not_hold(people):
+    alice, bob, alice_page, bob_page = two_in_a_room(people, "thread unheld")
+    room_id = int(re.search(r"/rooms/(\d+)/", bob_page.url).group(1))
+    send_from_composer(alice_page, "an old root")
+    action(alice_page, "an old root", "thread").click()
+    reply_in_panel(alice_page, "a far quokka reply")
+    alice.server.manage("shell", "-c", CROWD.format(user=alice.username, room=room_id))
+    # Bob comes back: his history holds the last page only, neither root nor reply.
+    bob_page.reload()
+    expect(bob_page.locator(MESSAGES).last).to_have_text("filler 59")
+    expect(bob_page.locator(MESSAGES, has_text="an old root")).to_have_count(0)
+    bob_page.locator("#search-input").fill("quokka")
+    bob_page.locator("#search-input").press("Enter")
+    bob_page.locator("#search-results li .search-result-open").click()
+    expect(bob_page.locator(REPLIES)).to_have_text(["a far quokka reply"])
+
+    alices = panel_entry(alice_page, "a far quokka reply")
+    alices.get_by_role("button", name="Edit").click()
+    alices.locator(".msg-editor-input").fill("a far quokka reply, edited")
+    alices.locator(".msg-editor-input").press("Enter")
+    expect(bob_page.locator(REPLIES)).to_have_text(["a far quokka reply, edited"])
+    bobs = panel_entry(bob_page, "edited")
+    bobs.get_by_role("button", name="Add reaction").click()
+    bobs.get_by_role("button", name="React with 👀").click()
+    expect(bobs.locator(".reaction")).to_have_attribute("aria-pressed", "true")
+    expect(panel_entry(alice_page, "edited").locator(".reaction")).to_have_text("👀1")
+
+    alice_page.once("dialog", lambda dialog: dialog.accept())
+    panel_entry(alice_page, "edited").get_by_role("button", name="Delete").click()
+    expect(bob_page.locator(REPLIES)).to_have_text(["This message was deleted"])
+    expect(bob_page.locator("#thread-status")).to_have_text("No replies yet.")
     assert alice.errors == [] and bob.errors == []

@@ -5,6 +5,9 @@
 //              (`updated`: messages held were edited, deleted or reacted to; `changed`
 //              lists their new versions, with the replies whose quote of them changed);
 //   "pending"  detail {room}: a room's unacknowledged sends changed;
+//   "unheld"   detail {room, id, update}: a message not held (a thread reply loaded by the
+//              thread panel only) was edited, deleted or reacted to: `update(message)`
+//              gives its new version, or null when nothing changes;
 //   "presence" detail {user}: someone's status changed (user null: the whole table, on hello).
 // (A quote's text is read from its parent's html by richtext.js, in an inert document.)
 import { firstLineOf } from "./richtext.js";
@@ -350,9 +353,7 @@ export class Store extends EventTarget {
 
   /** A `reaction` event: adds or removes one user under one emoji; no-op if already so. */
   applyReaction(roomId, messageId, emoji, userId, on) {
-    const held = this.log(roomId)?.byId(messageId);
-    if (!held) return;
-    this.#change(roomId, held.seq, messageId, (message) => {
+    const update = (message) => {
       if (message.deleted) return null;
       const reactions = message.reactions ?? [];
       const index = reactions.findIndex((reaction) => reaction.emoji === emoji);
@@ -365,7 +366,10 @@ export class Store extends EventTarget {
       else if (next.length) changed = reactions.with(index, entry);
       else changed = reactions.filter((_, i) => i !== index);
       return { ...message, reactions: changed };
-    });
+    };
+    const held = this.log(roomId)?.byId(messageId);
+    if (held) this.#change(roomId, held.seq, messageId, update);
+    else this.#emit("unheld", { room: roomId, id: messageId, update });
   }
 
   /**
@@ -379,6 +383,7 @@ export class Store extends EventTarget {
     if (held?.id !== id) held = null;
     const preview = room?.last_message?.seq === seq && room.last_message.id === id;
     const base = held ?? (preview ? room.last_message : null);
+    if (!held) this.#emit("unheld", { room: roomId, id, update });
     const next = base ? update(base) : null;
     if (!next) return;
     let roomsChanged = false;

@@ -1,12 +1,15 @@
 // The thread panel: one root message and its replies beside the conversation, with a
 // composer of its own ("Also send to the room"; a draft per thread). It loads the
 // thread from the API (GET /api/messages/<id>/thread, older replies on demand) and
-// takes live replies, edits and the root's summary from the store as they come. While
+// takes live replies, edits, deletions, reactions and the root's summary from the store
+// as they come, also for replies the room's history does not hold ("unheld"). Each entry
+// has the timeline's reactions, edit and delete where permitted (threadactions.js). While
 // it shows a thread in a visible tab, the replies shown count as seen (threadmarks.js).
 import { fetchThread } from "./api.js";
 import { avatar, button, byId, el, timeNode } from "./dom.js";
 import { t } from "./i18n.js";
 import { markSummariesSeen, messageBody } from "./message.js";
+import { ThreadActions } from "./threadactions.js";
 import { markThreadSeen } from "./threadmarks.js";
 import { attachmentsNode } from "./uploads.js";
 
@@ -26,6 +29,10 @@ export class ThreadPanel {
   #replies = new Map();
   #hasOlder = false;
   #generation = 0;
+  // The entry drawn for each reply (by seq) and for the root, with the message it shows.
+  #drawn = new Map();
+  #rootDrawn = null;
+  #actions;
   // What had focus when the panel opened, to go back to when it closes.
   #opener = null;
 
@@ -33,7 +40,9 @@ export class ThreadPanel {
    * `chat` is the chat page (it carries `thread-open`), `ui` the UiState, `store` the
    * Store, `drafts` the Drafts. `on` holds the callbacks: sendInThread(rootId, body,
    * alsoInRoom) → true when taken, retry(id), discard(id), opened() (the panel took
-   * the side of the page: other side panels close).
+   * the side of the page: other side panels close), and the entries' actions:
+   * react(message, emoji, on), edit(message, body) → true when done, remove(message),
+   * moreEmoji(message, anchor).
    */
   constructor(chat, { ui, store, me, drafts, on }) {
     this.#els = byId([
@@ -47,6 +56,7 @@ export class ThreadPanel {
     this.#me = me;
     this.#drafts = drafts;
     this.#on = on;
+    this.#actions = new ThreadActions({ ui, me, find: (id) => this.#find(id), on });
     this.#bind();
   }
 
@@ -60,6 +70,7 @@ export class ThreadPanel {
     this.#ui.threadRoot = rootId;
     this.#root = this.#store.log(this.#ui.roomId)?.byId(rootId) ?? null;
     this.#replies.clear();
+    this.#forget();
     this.#hasOlder = false;
     const els = this.#els;
     els["thread-panel"].hidden = false;
@@ -99,6 +110,7 @@ export class ThreadPanel {
     this.#ui.threadRoot = null;
     this.#root = null;
     this.#replies.clear();
+    this.#forget();
     this.#els["thread-panel"].hidden = true;
     this.#chat.classList.remove("thread-open");
     const opener = this.#opener;
@@ -140,19 +152,67 @@ export class ThreadPanel {
     }
   }
 
+  #forget() {
+    this.#drawn.clear();
+    this.#rootDrawn = null;
+    this.#actions.reset();
+  }
+
+  /** The root or a reply shown, by id, or null. */
+  #find(id) {
+    if (this.#root?.id === id) return this.#root;
+    return [...this.#replies.values()].find((message) => message.id === id) ?? null;
+  }
+
+  /** A message the room's history does not hold changed: the panel's copy changes too. */
+  #applyUnheld({ room, id, update }) {
+    if (!this.#ui.threadOpen || room !== this.#ui.roomId) return;
+    const held = this.#find(id);
+    const next = held && update(held);
+    if (!next) return;
+    if (held === this.#root) {
+      this.#root = next;
+      this.#drawRoot();
+    } else {
+      this.#addReplies([next]);
+    }
+  }
+
+  /**
+   * Puts `entries` ([{message, node (the one drawn for it before, or null)}]) in `holder`,
+   * drawing anew only the changed ones; focus, an open editor or picker stay.
+   */
+  #place(holder, entries, className) {
+    const focused = document.activeElement;
+    const swaps = [];
+    const nodes = entries.map(({ message, drawn }) => {
+      if (drawn?.message === message) return drawn.node;
+      const node = this.#messageNode(message, className);
+      if (drawn) swaps.push([drawn.node, node]);
+      return node;
+    });
+    holder.replaceChildren(...nodes);
+    if (focused?.isConnected && document.activeElement !== focused) focused.focus();
+    for (const [old, fresh] of swaps) this.#actions.carry(old, fresh, focused);
+    return nodes;
+  }
+
   #drawRoot() {
-    const holder = this.#els["thread-root"];
-    holder.replaceChildren(this.#root ? this.#messageNode(this.#root, "thread-root-msg") : "");
+    const root = this.#root;
+    const entries = root ? [{ message: root, drawn: this.#rootDrawn }] : [];
+    const [node] = this.#place(this.#els["thread-root"], entries, "thread-root-msg");
+    this.#rootDrawn = root ? { message: root, node } : null;
     this.#showComposer();
   }
 
   #addReplies(messages) {
     for (const message of messages) this.#replies.set(message.seq, message);
-    const list = this.#els["thread-replies"];
     const ordered = [...this.#replies.values()].sort((a, b) => a.seq - b.seq);
-    list.replaceChildren(...ordered.map((message) => this.#messageNode(message, "thread-msg")));
+    const entries = ordered.map((message) => ({ message, drawn: this.#drawn.get(message.seq) }));
+    const nodes = this.#place(this.#els["thread-replies"], entries, "thread-msg");
+    ordered.forEach((message, index) => this.#drawn.set(message.seq, { message, node: nodes[index] }));
     this.#els["thread-older"].hidden = !this.#hasOlder;
-    const count = this.#replies.size;
+    const count = ordered.filter((message) => !message.deleted).length;
     let status = t("%s replies", count);
     if (count === 0) status = t("No replies yet.");
     else if (count === 1) status = t("1 reply");
@@ -178,7 +238,7 @@ export class ThreadPanel {
     }
   }
 
-  /** A root or a reply: who, when, the text and files (read-only; act on it in the room). */
+  /** A root or a reply: who, when, the text and files, its reactions and actions. */
   #messageNode(message, className) {
     const node = el(className === "thread-msg" ? "li" : "article", `thread-entry ${className}`);
     node.tabIndex = -1;
@@ -194,11 +254,12 @@ export class ThreadPanel {
     node.append(who);
     if (message.deleted) {
       node.append(el("div", "msg-body msg-tombstone", t("This message was deleted")));
-      return node;
+    } else {
+      node.append(messageBody(message, this.#me));
+      if (message.edited_at) node.append(el("span", "msg-edited", t("(edited)")));
+      if (message.attachments?.length) node.append(attachmentsNode(message.attachments));
     }
-    node.append(messageBody(message, this.#me));
-    if (message.edited_at) node.append(el("span", "msg-edited", t("(edited)")));
-    if (message.attachments?.length) node.append(attachmentsNode(message.attachments));
+    this.#actions.decorate(node, message);
     return node;
   }
 
@@ -252,6 +313,9 @@ export class ThreadPanel {
       if (target) this.#on[target.dataset.action](target.dataset.id);
     });
     document.addEventListener("visibilitychange", () => this.markSeen());
+    this.#store.addEventListener("unheld", (event) => this.#applyUnheld(event.detail));
+    this.#actions.bind(els["thread-root"]);
+    this.#actions.bind(els["thread-replies"]);
   }
 }
 

@@ -86,6 +86,10 @@ export class ChatView {
         sendInThread: on.sendInThread,
         retry: on.retry,
         discard: on.discard,
+        react: on.react,
+        edit: on.edit,
+        remove: on.remove,
+        moreEmoji,
         opened: () => this.members.setOpen(false, { refocus: false }),
       },
     });
