@@ -81,4 +81,5 @@ def test_logging_out_leaves_no_draft_in_the_browser(people):
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(lambda url: "/rooms/" not in url)
     assert page.evaluate(drafts) == []
-    assert alice.errors == []
+    # The closing socket may ask whether it is still signed in first: 401, as it should.
+    assert [e for e in alice.errors if "status of 401" not in e] == []
