@@ -4,6 +4,7 @@ from collections import defaultdict
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import QuerySet
 
 from .. import limits
 from ..access import message_for_reader, room_for_reader
@@ -69,18 +70,24 @@ def message_page(
         rows = list(messages.filter(rev__gt=changed_after).order_by("rev")[: limit + 1])
         has_more = len(rows) > limit
         rows = rows[:limit]
-    elif after is not None:
-        rows = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
-        has_more = len(rows) > limit
-        rows = rows[:limit]
     else:
-        if before is not None:
-            messages = messages.filter(seq__lt=before)
-        rows = list(messages.order_by("-seq")[: limit + 1])
-        has_more = len(rows) > limit
-        rows = rows[:limit][::-1]
+        rows, has_more = _seq_page(messages, after=after, before=before, limit=limit)
     rows = with_extras(rows)
     return {"room": room.pk, "messages": [message_dict(m) for m in rows], "has_more": has_more}
+
+
+def _seq_page(
+    messages: QuerySet[Message], *, after: int | None, before: int | None, limit: int
+) -> tuple[list[Message], bool]:
+    """Up to `limit` messages in ascending seq: those after a seq, else the newest (before
+    a seq, if given); and whether more lie beyond the page."""
+    if after is not None:
+        rows = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
+        return rows[:limit], len(rows) > limit
+    if before is not None:
+        messages = messages.filter(seq__lt=before)
+    rows = list(messages.order_by("-seq")[: limit + 1])
+    return rows[:limit][::-1], len(rows) > limit
 
 
 def thread_page(
@@ -99,16 +106,7 @@ def thread_page(
     root_id = message.thread_root_id or message.pk
     root = with_extras([messages_with_authors().get(pk=root_id)])[0]
     replies = messages_with_authors().filter(thread_root_id=root_id)
-    if after is not None:
-        rows = list(replies.filter(seq__gt=after).order_by("seq")[: limit + 1])
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-    else:
-        if before is not None:
-            replies = replies.filter(seq__lt=before)
-        rows = list(replies.order_by("-seq")[: limit + 1])
-        has_more = len(rows) > limit
-        rows = rows[:limit][::-1]
+    rows, has_more = _seq_page(replies, after=after, before=before, limit=limit)
     rows = with_extras(rows)
     return {
         "room": root.room_id,
