@@ -200,22 +200,11 @@ export class MessageActions {
     this.#show(entry);
     this.endEdit();
     this.closePicker();
-    const form = editorNode(seq, entry.message.body);
+    const form = editorNode(seq, entry.message.body, {
+      save: () => this.#saveEdit(),
+      cancel: () => this.endEdit({ refocus: true }),
+    });
     const input = form.querySelector("textarea");
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.#saveEdit();
-    });
-    input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.#saveEdit();
-      } else if (event.key === "Escape") {
-        event.preventDefault();
-        event.stopPropagation();
-        this.endEdit({ refocus: true });
-      }
-    });
     entry.node.querySelector(".msg-text").after(form);
     entry.node.classList.add("msg-editing");
     this.#ui.editing = seq;

@@ -359,7 +359,11 @@ export function pickerNode(message, me) {
 }
 
 /** The inline editor's form for message `seq`, holding `body`. */
-export function editorNode(seq, body) {
+/**
+ * The inline editor of a message: Enter (or Save) calls `save()`, Esc `cancel()` (and
+ * goes no further: an editor inside a panel leaves the panel open).
+ */
+export function editorNode(seq, body, { save: onSave, cancel: onCancel }) {
   const form = el("form", "msg-editor");
   const input = el("textarea", "msg-editor-input");
   input.value = body;
@@ -376,6 +380,20 @@ export function editorNode(seq, body) {
   const buttons = el("div", "msg-editor-buttons");
   buttons.append(save, cancel, hint);
   form.append(input, buttons);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    onSave();
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      onSave();
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      onCancel();
+    }
+  });
   return form;
 }
 

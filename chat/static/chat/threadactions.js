@@ -192,23 +192,12 @@ export class ThreadActions {
   #startEdit(node, message) {
     this.#endEdit();
     this.#closePicker();
-    const form = editorNode(`thread-${message.seq}`, message.body);
+    // Esc cancels the edit only: the panel stays open.
+    const form = editorNode(`thread-${message.seq}`, message.body, {
+      save: () => this.#saveEdit(),
+      cancel: () => this.#endEdit({ refocus: true }),
+    });
     const input = form.querySelector("textarea");
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.#saveEdit();
-    });
-    input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.#saveEdit();
-      } else if (event.key === "Escape") {
-        // Cancels the edit only: the panel stays open.
-        event.preventDefault();
-        event.stopPropagation();
-        this.#endEdit({ refocus: true });
-      }
-    });
     node.querySelector(".msg-body").after(form);
     node.classList.add("msg-editing");
     this.#editing = message.id;
