@@ -16,17 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Run a call and then its after-commit callbacks (the publishing)."""
-
-    def run(call, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return call(*args, **kwargs)
-
-    return run
-
-
-@pytest.fixture
 def room(user, other_user):
     """A group room: alice (`user`) owns it, bob is a member."""
     return RoomFactory(name="general", members=[user, other_user])
