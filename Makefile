@@ -22,12 +22,14 @@ run: $(STAMP) migrate
 cluster: $(STAMP)
 	$(VENV)/bin/python -m config.cluster $(if $(WORKERS),--workers $(WORKERS))
 
+# BROWSER=postgres: of the browser tests only those marked postgres (the others run on their
+# own SQLite server whatever DATABASE_URL says, so a second pass on PostgreSQL repeats them).
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest --ignore=tests/browser
-	$(VENV)/bin/pytest -p no:asyncio -W ignore::pytest.PytestConfigWarning tests/browser
+	$(VENV)/bin/pytest -p no:asyncio -W ignore::pytest.PytestConfigWarning tests/browser $(if $(BROWSER),-m '$(BROWSER)')
 
 # The inner loop: lint, then the tests that need no service (SQLite, in-memory layer;
 # neither the tests marked redis or postgres nor the browser). `make test` is the whole suite.
