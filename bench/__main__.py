@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import databases, fixtures, report
-from .cluster import ClusterPlan, ClusterRun, run_cluster
+from .cluster import ClusterPlan, run_cluster
+from .cluster_figures import ClusterRun
 from .environment import parley_env, server_root
 from .scenarios import (
     TARGETS,

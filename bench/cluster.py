@@ -1,11 +1,11 @@
-"""The cluster scenario: 1 and N workers behind nginx, on PostgreSQL and a Redis of its own.
+"""The cluster scenario: 1 and N workers behind nginx, side by side, each on PostgreSQL
+and a Redis of its own.
 
 Capacity for people who outgrow one process. Each configuration runs exactly as
 `make cluster` does (config/cluster.py: `config.serve` workers with `--proxy-headers`
 on loopback ports, Debian's nginx in front with deploy/nginx.conf.template), on a
-PostgreSQL database of the run's own and a redis-server of the run's own
-(bench/private_redis.py), with every socket opened through the proxy. Two workloads,
-both connected throughout:
+PostgreSQL database and a redis-server of its own (bench/private_redis.py), with every
+socket opened through its proxy. Two workloads, both connected throughout:
 
 - **small rooms**: many rooms of a few members (100 rooms of 5); each room's first
   member sends to it, open loop, the rate spread evenly over the rooms. Each message is
@@ -13,10 +13,11 @@ both connected throughout:
 - **large room**: one room of hundreds, 10 of its members sending: the fan-out's.
 
 Each workload first runs a few steps at one fixed reference rate, the same in every
-configuration: CPU per delivery and Redis commands per message are compared there,
-never at rates that differ (a process's CPU per event falls as its rate rises and
-events share wake-ups and writes). Then it climbs a geometric ladder of rates for the
-most deliveries/s at p99 <= 200 ms.
+configuration, the two configurations taking turns step by step (so the machine's
+drifting load falls on both alike): CPU per delivery and Redis commands per message are
+compared there, never at rates that differ (a process's CPU per event falls as its rate
+rises and events share wake-ups and writes). Then each configuration in turn climbs a
+geometric ladder of rates for the most deliveries/s at p99 <= 200 ms.
 Worker CPU is the workers' own (user+sys from /proc, summed), so the load generator,
 nginx, PostgreSQL and Redis sharing the machine's cores do not enter it; nginx's CPU
 and Redis's (its own INFO counters, read around each step) are reported beside it.
@@ -24,10 +25,9 @@ and Redis's (its own INFO counters, read around each step) are reported beside i
 
 import contextlib
 import os
-import statistics
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from config.cluster import (
@@ -41,17 +41,17 @@ from config.cluster import (
 from tests.support import ServerProcess, free_port, start_server
 
 from . import databases, fixtures, probe, procfs
+from .cluster_figures import ClusterRun, ClusterStep, Workload, counted, refreshed
 from .environment import HOST, parley_env, server_root
 from .fixtures import RoomFixture
 from .loadgen import LoadGenerator, StepResult
-from .private_redis import PrivateRedis, RedisCounters, RedisUse, running_redis
+from .private_redis import PrivateRedis, RedisCounters, running_redis
 from .scenarios import SETTLE_TIMEOUT, Context, settle
-from .search import SearchPlan, best, search
+from .search import SearchPlan, search
 from .servers import STARTUP_TIMEOUT, LogReport
 
 BODY_MAX = 10 * 1024 * 1024 + BODY_SLACK  # nginx's body cap, as for the default upload limit
 ACCEPTED = '"WebSocket /ws/" [accepted]'  # what a worker logs for each socket it takes
-LIMIT_MS = 200.0
 WARM_SOCKETS = 4
 
 
@@ -76,147 +76,6 @@ class ClusterPlan:
     small_search: SearchPlan  # deliveries/s, as bench.search counts them
     large_search: SearchPlan
     budget_seconds: float  # for the searches of one repetition (1 worker, then N)
-
-
-@dataclass(frozen=True)
-class ClusterStep:
-    """One step, with what the proxy and Redis spent around it."""
-
-    step: StepResult
-    proxy_cpu_s: float
-    redis: RedisUse
-
-    @property
-    def worker_ms_per_1k(self) -> float:
-        """Workers' CPU per 1,000 deliveries, in ms (= µs per delivery)."""
-        return self.step.cpu_us_per_delivery
-
-    @property
-    def proxy_ms_per_1k(self) -> float:
-        return self.proxy_cpu_s / self.step.deliveries * 1e6 if self.step.deliveries else 0.0
-
-    @property
-    def redis_ops_per_message(self) -> float:
-        return self.redis.message_ops / self.step.acks if self.step.acks else 0.0
-
-    @property
-    def redis_us_per_message(self) -> float | None:
-        cpu = self.redis.message_cpu_s
-        return cpu / self.step.acks * 1e6 if cpu is not None and self.step.acks else None
-
-    def calls_per_message(self) -> dict[str, float]:
-        return calls_per_message([self])
-
-
-def calls_per_message(steps: list[ClusterStep]) -> dict[str, float]:
-    """Redis calls per acked message, by command, the most frequent first."""
-    acks = sum(s.step.acks for s in steps)
-    calls: dict[str, int] = {}
-    for s in steps:
-        for command, n in s.redis.message_calls.items():
-            calls[command] = calls.get(command, 0) + n
-    if not acks:
-        return {}
-    return {c: calls[c] / acks for c in sorted(calls, key=calls.get, reverse=True)}
-
-
-def refreshed(step: ClusterStep) -> bool:
-    """Whether a worker's heads round and presence refresh fell in the step's window: a
-    cost per socket every PARLEY_HEADS_INTERVAL, not per message, that lands in one
-    window and not the next (seen in Redis: the refresh's script calls)."""
-    return step.redis.periodic_ops > 0
-
-
-def counted(step: ClusterStep) -> bool:
-    """A reference step whose CPU per delivery counts: every message reached every member
-    within the drain (else its deliveries are short and its CPU per delivery wrong), and
-    no refresh fell in it."""
-    return step.step.complete and not refreshed(step)
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The steps at the reference rate. Worker CPU is the median of the counted steps'
-    own figures (those with every message delivered and no refresh; all the complete
-    ones if a refresh fell in each): one step the machine slowed does not move it, nor
-    does where a refresh happened to land."""
-
-    steps: list[ClusterStep]
-
-    @property
-    def complete(self) -> bool:
-        """Some step delivered every message to every member."""
-        return any(s.step.complete for s in self.steps)
-
-    @property
-    def p99_ms(self) -> float:
-        return max(s.step.p99_ms for s in self.clean)
-
-    @property
-    def clean(self) -> list[ClusterStep]:
-        return [s for s in self.steps if counted(s)] or [s for s in self.steps if s.step.complete]
-
-    @property
-    def worker_ms_per_1k(self) -> float:
-        return statistics.median(s.worker_ms_per_1k for s in self.clean)
-
-    @property
-    def worker_us_per_message(self) -> float:
-        return statistics.median(s.step.server_cpu_s / s.step.sent * 1e6 for s in self.clean)
-
-    @property
-    def messages(self) -> int:
-        return sum(s.step.sent for s in self.steps)
-
-    @property
-    def redis_ops_per_message(self) -> float:
-        return sum(s.redis.message_ops for s in self.steps) / sum(s.step.acks for s in self.steps)
-
-    @property
-    def redis_us_per_message(self) -> float | None:
-        """Over the steps without a presence refresh in their window (None if none was)."""
-        clean = [s for s in self.steps if s.redis.message_cpu_s is not None]
-        acks = sum(s.step.acks for s in clean)
-        return sum(s.redis.cpu_s for s in clean) / acks * 1e6 if acks else None
-
-    def calls_per_message(self) -> dict[str, float]:
-        return calls_per_message(self.steps)
-
-
-@dataclass
-class Workload:
-    """One workload's steps in one configuration."""
-
-    name: str
-    steps: list[ClusterStep] = field(default_factory=list)  # the search's
-    reference_steps: list[ClusterStep] = field(default_factory=list)
-
-    @property
-    def reference(self) -> Reference | None:
-        """The reference steps, if every message of each reached every member."""
-        reference = Reference(self.reference_steps)
-        return reference if reference.complete else None
-
-    @property
-    def best(self) -> ClusterStep | None:
-        """The passing step (p99 <= 200 ms, nothing lost) with the most deliveries/s."""
-        top = best([s.step for s in self.steps], LIMIT_MS)
-        return next((s for s in self.steps if s.step is top), None)
-
-
-@dataclass
-class ClusterRun:
-    """One configuration: `workers` behind the proxy, both workloads."""
-
-    workers: int
-    load: tuple[float, float, float]  # the machine's load average as it started
-    sockets_per_worker: list[int]
-    small: Workload
-    large: Workload
-    logs: list[LogReport]
-
-    def workload(self, name: str) -> Workload:
-        return self.small if name == "small" else self.large
 
 
 @dataclass(frozen=True)
@@ -321,105 +180,145 @@ def large_generator(rooms: Rooms, plan: ClusterPlan) -> LoadGenerator:
     )
 
 
-def run_configuration(
-    ctx: Context,
-    workers: int,
-    rooms: Rooms,
-    database_url: str,
-    redis: PrivateRedis,
-    plan: ClusterPlan,
-    budget: float,
-    name: str,
-) -> ClusterRun:
-    """Start the cluster, open every socket through the proxy, search both workloads."""
-    port = free_port()
-    env = parley_env(
-        database_url,
-        port=port,
-        redis_prefix=ctx.prefix(name),
-        conn_max_age=60,  # as .env.example recommends for production
-        redis_url=redis.url,
-    )
-    load = os.getloadavg()
-    client = redis.client()
-    with running_cluster(workers, env, port, ctx.workdir / name) as cluster:
-        pids = cluster.worker_pids
-        for warm_room in (rooms.small[0], rooms.large):
-            warm = probe.exchange(
-                cluster.url, cluster.origin, warm_room.cookies[:WARM_SOCKETS], warm_room.id
-            )
-            if not warm.ok:
-                ctx.say(f"  warm-up through the proxy FAILED: {warm}")
-        small, large = Workload("small"), Workload("large")
-        with small_generator(rooms, plan) as small_gen, large_generator(rooms, plan) as large_gen:
+@dataclass(frozen=True)
+class Backing:
+    """One configuration's PostgreSQL database, Redis and rooms, kept across repetitions:
+    the two configurations run side by side, so neither sees the other's messages,
+    presence refreshes or Redis counters."""
+
+    database_url: str
+    redis: PrivateRedis
+    rooms: Rooms
+
+
+class Configuration:
+    """One configuration running: its cluster, every socket open through the proxy, and
+    its workloads' steps so far."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        plan: ClusterPlan,
+        cluster: RunningCluster,
+        redis: PrivateRedis,
+        generators: dict[str, LoadGenerator],
+        rooms: Rooms,
+    ) -> None:
+        self.ctx, self.plan, self.cluster, self.rooms = ctx, plan, cluster, rooms
+        self.workers = len(cluster.workers)
+        self.client = redis.client()
+        self.generators = generators
+        self.workloads = {name: Workload(name) for name in generators}
+        self.load = os.getloadavg()
+        self.spread = cluster.sockets_per_worker()
+
+    @classmethod
+    @contextlib.contextmanager
+    def started(
+        cls, ctx: Context, plan: ClusterPlan, workers: int, backing: Backing, name: str
+    ) -> Iterator["Configuration"]:
+        """Start the cluster and open every socket through the proxy."""
+        port = free_port()
+        env = parley_env(
+            backing.database_url,
+            port=port,
+            redis_prefix=ctx.prefix(name),
+            conn_max_age=60,  # as .env.example recommends for production
+            redis_url=backing.redis.url,
+        )
+        rooms = backing.rooms
+        with (
+            running_cluster(workers, env, port, ctx.workdir / name) as cluster,
+            small_generator(rooms, plan) as small_gen,
+            large_generator(rooms, plan) as large_gen,
+        ):
+            for warm_room in (rooms.small[0], rooms.large):
+                warm = probe.exchange(
+                    cluster.url, cluster.origin, warm_room.cookies[:WARM_SOCKETS], warm_room.id
+                )
+                if not warm.ok:
+                    ctx.say(f"  warm-up through the proxy FAILED: {warm}")
+            pids = cluster.worker_pids
             began, cpu0 = time.monotonic(), procfs.total_cpu_seconds(pids)
             for gen in (small_gen, large_gen):
                 opened = gen.connect(cluster.url, cluster.origin)
                 if opened.failed:
                     raise RuntimeError(f"{opened.failed} sockets failed to open: {opened.failures}")
-            spread = cluster.sockets_per_worker()
+            configuration = cls(
+                ctx, plan, cluster, backing.redis, {"small": small_gen, "large": large_gen}, rooms
+            )
             opening = procfs.total_cpu_seconds(pids) - cpu0
+            spread = configuration.spread
             ctx.say(
                 f"{workers} worker(s): sockets per worker {spread}, opened in "
                 f"{time.monotonic() - began:.1f}s, workers' CPU {opening:.1f}s "
                 f"({opening / max(1, sum(spread)) * 1e3:.1f} ms a socket)"
             )
-            # The searches' time starts now: opening the sockets is not what is measured.
-            deadline = time.monotonic() + budget
+            try:
+                yield configuration
+            finally:
+                configuration.client.close()
 
-            def stepper(gen: LoadGenerator, room: int | None, into: Workload):
-                def run_step(
-                    rate: float, *, reference: bool = False, warmup: bool = False
-                ) -> StepResult:
-                    drain = (
-                        plan.reference_drain_seconds if reference or warmup else plan.drain_seconds
-                    )
-                    settle_all(pids)
-                    reopened = gen.connect(cluster.url, cluster.origin)
-                    if reopened.opened or reopened.failed:
-                        ctx.say(f"  reopened {reopened.opened} sockets ({reopened.failed} failed)")
-                    redis0 = RedisCounters.read(client)
-                    proxy0 = procfs.total_cpu_seconds(cluster.proxy_pids())
-                    step = gen.step(pids, next(ctx.steps), room, rate, plan.step_seconds, drain)
-                    proxy_cpu = procfs.total_cpu_seconds(cluster.proxy_pids()) - proxy0
-                    measured = ClusterStep(
-                        step, proxy_cpu, RedisCounters.read(client).since(redis0)
-                    )
-                    if warmup:
-                        kind = "warm-up (not counted)"
-                    else:
-                        (into.reference_steps if reference else into.steps).append(measured)
-                        kind = "reference" if reference else "search"
-                    if reference and not counted(measured):
-                        why = "a presence refresh fell in it" if refreshed(measured) else "late"
-                        kind += f" ({why}: not counted)"
-                    ctx.say(f"  {into.name} {kind}: {step.line()} | {redis_line(measured)}")
-                    return step
+    def step(
+        self, name: str, rate: float, *, reference: bool = False, warmup: bool = False
+    ) -> StepResult:
+        """One step of workload `name` at `rate` messages/s, with what the proxy and Redis
+        spent around it, kept as a reference step, a search step, or (warm-up) not."""
+        plan, cluster, gen, into = (
+            self.plan,
+            self.cluster,
+            self.generators[name],
+            self.workloads[name],
+        )
+        room = self.rooms.large.id if name == "large" else None
+        drain = plan.reference_drain_seconds if reference or warmup else plan.drain_seconds
+        pids = cluster.worker_pids
+        settle_all(pids)
+        reopened = gen.connect(cluster.url, cluster.origin)
+        if reopened.opened or reopened.failed:
+            self.ctx.say(f"  reopened {reopened.opened} sockets ({reopened.failed} failed)")
+        redis0 = RedisCounters.read(self.client)
+        proxy0 = procfs.total_cpu_seconds(cluster.proxy_pids())
+        step = gen.step(pids, next(self.ctx.steps), room, rate, plan.step_seconds, drain)
+        proxy_cpu = procfs.total_cpu_seconds(cluster.proxy_pids()) - proxy0
+        measured = ClusterStep(step, proxy_cpu, RedisCounters.read(self.client).since(redis0))
+        if warmup:
+            kind = "warm-up (not counted)"
+        else:
+            (into.reference_steps if reference else into.steps).append(measured)
+            kind = "reference" if reference else "search"
+        if reference and not counted(measured):
+            why = "a presence refresh fell in it" if refreshed(measured) else "late"
+            kind += f" ({why}: not counted)"
+        self.ctx.say(f"  {self.workers}w {name} {kind}: {step.line()} | {redis_line(measured)}")
+        return step
 
-                return run_step
+    def wants_reference(self, name: str) -> bool:
+        """Fewer than the plan's counted reference steps so far."""
+        steps = self.workloads[name].reference_steps
+        return sum(map(counted, steps)) < self.plan.reference_steps
 
-            small_step = stepper(small_gen, None, small)
-            large_step = stepper(large_gen, rooms.large.id, large)
-            for _ in range(plan.reference_warmup):
-                small_step(plan.small_reference, warmup=True)
-                large_step(plan.large_reference, warmup=True)
-            for workload, step, rate in (
-                (small, small_step, plan.small_reference),
-                (large, large_step, plan.large_reference),
-            ):
-                for _ in range(plan.reference_steps + plan.reference_retries):
-                    if sum(map(counted, workload.reference_steps)) >= plan.reference_steps:
-                        break
-                    step(rate, reference=True)
-            half = time.monotonic() + (deadline - time.monotonic()) / 2
-            search(small_step, plan.small_size, plan.small_search, half)
-            search(large_step, plan.large_size, plan.large_search, deadline)
-            settle_all(pids)
-            small_gen.close()
-            large_gen.close()
-        logs = cluster.logs()
-    client.close()
-    return ClusterRun(workers, load, spread, small, large, logs)
+    def search(self, budget: float) -> None:
+        """Both workloads' ladders, half the budget each (what the first leaves, the second
+        may use)."""
+        deadline = time.monotonic() + budget
+        half = time.monotonic() + budget / 2
+        plan = self.plan
+        search(lambda rate: self.step("small", rate), plan.small_size, plan.small_search, half)
+        search(lambda rate: self.step("large", rate), plan.large_size, plan.large_search, deadline)
+
+    def result(self) -> ClusterRun:
+        settle_all(self.cluster.worker_pids)
+        for gen in self.generators.values():
+            gen.close()
+        return ClusterRun(
+            self.workers,
+            self.load,
+            self.spread,
+            self.workloads["small"],
+            self.workloads["large"],
+            self.cluster.logs(),
+        )
 
 
 def settle_all(pids: list[int]) -> None:
@@ -441,32 +340,54 @@ def redis_line(step: ClusterStep) -> str:
 def run_cluster(
     ctx: Context, plan: ClusterPlan, repeat: int
 ) -> list[tuple[ClusterRun, ClusterRun]]:
-    """1 worker, then N, `repeat` times (alternating, so both meet the same drift); each
-    pair is one repetition."""
+    """1 worker and N, side by side, `repeat` times; each pair is one repetition.
+
+    The two take their reference steps in turn, seconds apart, so both meet the same
+    machine: on a busy one the load drifts over the minutes a configuration takes, and
+    when one ran after the other the ratio of their CPU per delivery swung with it."""
     pairs: list[tuple[ClusterRun, ClusterRun]] = []
-    with (
-        databases.postgres_database(f"parley_bench_cluster_{os.getpid()}") as pg,
-        running_redis(ctx.workdir) as redis,
-    ):
-        databases.migrate(pg)
-        rooms = make_rooms(pg, plan)
+    widths = (1, plan.workers)
+    references = (("small", plan.small_reference), ("large", plan.large_reference))
+    with contextlib.ExitStack() as backings:
+        backing: dict[int, Backing] = {}
+        for workers in widths:
+            pg = backings.enter_context(
+                databases.postgres_database(f"parley_bench_cluster_{os.getpid()}_{workers}w")
+            )
+            (ctx.workdir / f"redis-{workers}w").mkdir(parents=True)
+            redis = backings.enter_context(running_redis(ctx.workdir / f"redis-{workers}w"))
+            databases.migrate(pg)
+            backing[workers] = Backing(pg, redis, make_rooms(pg, plan))
         ctx.say(
             f"cluster: {plan.small_rooms} rooms of {plan.small_size} and one of "
-            f"{plan.large_size} on PostgreSQL; Redis of its own at {redis.url}"
+            f"{plan.large_size}, for each configuration its own PostgreSQL database and Redis"
         )
-        runs = [(r, n) for r in range(repeat) for n in (1, plan.workers)]
-        done: list[ClusterRun] = []
-        for r, workers in runs:
+        for r in range(repeat):
             ctx.say(
-                f"--- cluster, {workers} worker(s), run {r + 1} of {repeat}, load "
+                f"--- cluster, run {r + 1} of {repeat}: 1 and {plan.workers} workers, load "
                 + " ".join(f"{x:.2f}" for x in os.getloadavg())
             )
-            run = run_configuration(
-                ctx, workers, rooms, pg, redis, plan, plan.budget_seconds / 2,
-                f"cluster-{workers}w-{r + 1}",
-            )  # fmt: skip
-            done.append(run)
-            if len(done) == 2:
-                pairs.append((done[0], done[1]))
-                done = []
+            with contextlib.ExitStack() as running:
+                both = [
+                    running.enter_context(
+                        Configuration.started(
+                            ctx, plan, workers, backing[workers], f"cluster-{workers}w-{r + 1}"
+                        )
+                    )
+                    for workers in widths
+                ]
+                for _ in range(plan.reference_warmup):
+                    for name, rate in references:
+                        for configuration in both:
+                            configuration.step(name, rate, warmup=True)
+                for name, rate in references:
+                    for _ in range(plan.reference_steps + plan.reference_retries):
+                        if not any(c.wants_reference(name) for c in both):
+                            break
+                        for configuration in both:
+                            configuration.step(name, rate, reference=True)
+                for configuration in both:
+                    configuration.search(plan.budget_seconds / 2)
+                one, many = (configuration.result() for configuration in both)
+                pairs.append((one, many))
     return pairs

@@ -5,7 +5,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .cluster import ClusterPlan, ClusterRun
+from .cluster import ClusterPlan
+from .cluster_figures import ClusterRun
 from .loadgen import StepResult
 from .scenarios import FanoutResult, PersistResult
 from .search import best
