@@ -10,6 +10,7 @@ urlpatterns = [
     path("dm/<str:username>/", pages.direct, name="direct"),
     path("invite/<str:token>/", pages.invite, name="invite"),
     path("people/", pages.people, name="people"),
+    path("api/schema/", api.schema, name="api-schema"),
     path("api/rooms/", api.rooms, name="api-rooms"),
     path("api/rooms/direct/", api.direct, name="api-direct"),
     path("api/rooms/<int:room_id>/", api.room_detail, name="api-room"),

@@ -10,7 +10,9 @@ import uuid
 
 import pytest
 import redis
+from django.test import AsyncClient, Client
 
+from chat.http.conformance import check_response
 from chat.protocol.schema import check_frame
 from chat.realtime import fanout
 
@@ -39,6 +41,38 @@ def generous_send_rate(settings):
     """Rate limits and budgets have their own tests; elsewhere they must not interfere."""
     settings.PARLEY_SEND_RATE = (10_000, 10)
     settings.PARLEY_LIMITS = {name: (0, 1) for name in settings.PARLEY_LIMIT_DEFAULTS}
+
+
+def held_to_the_api_document(response):
+    """A test client's answer under /api/, checked against the OpenAPI document."""
+    request = getattr(response, "wsgi_request", None) or response.asgi_request
+    if request.path.startswith("/api/"):
+        check_response(
+            request.method,
+            request.path,
+            response.status_code,
+            response.get("Content-Type", ""),
+            response.content,
+        )
+    return response
+
+
+@pytest.fixture(autouse=True, scope="session")
+def api_answers_follow_the_document():
+    """Every /api/ answer the test clients get must be one chat/http/openapi.py
+    documents (status, content type, body): a change that disagrees fails its tests."""
+    sync_request, async_request = Client.request, AsyncClient.request
+
+    def checked(self, **request):
+        return held_to_the_api_document(sync_request(self, **request))
+
+    async def async_checked(self, **request):
+        return held_to_the_api_document(await async_request(self, **request))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Client, "request", checked)
+        patch.setattr(AsyncClient, "request", async_checked)
+        yield
 
 
 @pytest.fixture

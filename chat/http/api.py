@@ -4,7 +4,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.db import DatabaseError
-from django.http import HttpRequest, JsonResponse, RawPostDataException
+from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -20,6 +20,7 @@ from ..protocol.commands import (
     positive_int,
     text_field,
 )
+from . import openapi
 
 
 def error_response(error: ChatError) -> JsonResponse:
@@ -28,9 +29,10 @@ def error_response(error: ChatError) -> JsonResponse:
     )
 
 
-def api_view(*methods: str) -> Callable:
-    """Session-authenticated JSON endpoint; every ChatError becomes its JSON error, and a
-    database that cannot be reached (reading the session included) `unavailable` (503)."""
+def api_view(*methods: str, public: bool = False) -> Callable:
+    """Session-authenticated JSON endpoint (open to anyone if `public`); every ChatError
+    becomes its JSON error, and a database that cannot be reached (reading the session
+    included) `unavailable` (503)."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -41,7 +43,7 @@ def api_view(*methods: str) -> Callable:
                 response["Allow"] = ", ".join(methods)
                 return response
             try:
-                if not request.user.is_authenticated:
+                if not public and not request.user.is_authenticated:
                     return error_response(ChatError("unauthorized", _("Log in first.")))
                 return view(request, *args, **kwargs)
             except ChatError as error:
@@ -49,6 +51,7 @@ def api_view(*methods: str) -> Callable:
             except DatabaseError:
                 return error_response(ChatError("unavailable", _("Try again shortly.")))
 
+        wrapper.methods = methods  # the operations chat/http/openapi.py describes
         return wrapper
 
     return decorate
@@ -82,6 +85,12 @@ def int_param(value: str | None, name: str) -> int | None:
 def _without_type(event: dict) -> dict:
     """An event's frame as an HTTP answer: the same fields, without `type`."""
     return {key: value for key, value in event.items() if key != "type"}
+
+
+@api_view("GET", public=True)
+def schema(request: HttpRequest) -> HttpResponse:
+    """This API's OpenAPI 3.1 document (chat/http/openapi.py)."""
+    return HttpResponse(openapi.document_bytes(), content_type="application/json")
 
 
 @api_view("GET", "POST")

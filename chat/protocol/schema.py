@@ -217,6 +217,18 @@ SHAPES: dict[str, dict] = {
         "then": {"properties": {"dm_url": TEXT, "me": {"const": False}}},
         "else": {"properties": {"dm_url": {"const": None}}},
     },
+    # An invite link as its room's owners and admins see it (frames.invite_dict).
+    "Invite": strict(
+        {
+            "id": ID,
+            "room": ID,
+            "created_by": ref("User"),
+            "created_at": TIME,
+            "expires_at": nullable(TIME),
+            "max_uses": nullable({"type": "integer", "minimum": 1, "maximum": 1000}),
+            "uses": COUNT,
+        }
+    ),
     # A pinned message is never a tombstone: deleting a message unpins it.
     "Pin": strict(
         {
@@ -325,7 +337,7 @@ def schema_for(kind: str) -> dict:
     }
 
 
-def _strict_validator(schema: dict) -> Any:
+def strict_validator(schema: dict) -> Any:
     from jsonschema import Draft202012Validator, validators
 
     # JSON Schema counts 1.0 as an integer; a frame that says 1.0 for an id is wrong.
@@ -337,12 +349,12 @@ def _strict_validator(schema: dict) -> Any:
 
 @cache
 def _validator(kind: str) -> Any:
-    return _strict_validator(schema_for(kind))
+    return strict_validator(schema_for(kind))
 
 
 @cache
 def _shape_validator(name: str) -> Any:
-    return _strict_validator(
+    return strict_validator(
         {"$schema": "https://json-schema.org/draft/2020-12/schema", **ref(name), "$defs": SHAPES}
     )
 

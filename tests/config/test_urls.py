@@ -45,6 +45,7 @@ SAFE_VIEWS = {
     "resume",
     "room",
     "direct",
+    "api-schema",
     "api-search",
     "api-person",
     "people",
