@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from .errors import ChatError, InviteNotFound, MessageNotFound, PersonNotFound, RoomNotFound
@@ -16,6 +16,20 @@ from .models import Attachment, Block, Invite, Membership, Message, Removal, Roo
 
 MAX_ID = 2**63 - 1  # larger ids cannot exist, and would overflow the database driver
 MAX_USERNAME = 150  # Django's username length: a longer one cannot exist
+
+
+def users_named(username: object) -> QuerySet:
+    """The account called `username` (any state), or none for what no username can be:
+    not a string, empty, too long, or holding a control character, such as the NUL that
+    PostgreSQL refuses even to compare (a 503 for a typo, before this)."""
+    users = get_user_model().objects
+    if (
+        not isinstance(username, str)
+        or not 0 < len(username) <= MAX_USERNAME
+        or not username.isprintable()
+    ):
+        return users.none()
+    return users.filter(username=username)
 
 
 def membership_for(user: AbstractBaseUser, room: Room) -> Membership | None:
@@ -123,9 +137,9 @@ def person_for_viewer(user: AbstractBaseUser, username: str) -> AbstractBaseUser
     the people directory list everyone. A block does not hide a person (the members
     panel shows them too); it only stops direct messages (`blocks_between`). An unknown
     and a deactivated account are reported alike."""
-    if not user.is_authenticated or not 0 < len(username) <= MAX_USERNAME:
+    if not user.is_authenticated:
         raise PersonNotFound
-    person = get_user_model().objects.filter(username=username, is_active=True).first()
+    person = users_named(username).filter(is_active=True).first()
     if person is None:
         raise PersonNotFound
     return person

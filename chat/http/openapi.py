@@ -4,7 +4,8 @@ Built from the payload schemas of chat/protocol/schema.py (OpenAPI 3.1 speaks JS
 Schema 2020-12, so they are its components as they are). `PATHS` lists every
 operation under /api/; adding an endpoint is one entry there (docs/protocol.md,
 "The API's schema"). The tests hold the document to the URL resolver, every /api/
-answer of the test suite to the document (`check_response`, tests/conftest.py).
+answer of the test suite to the document (`check_response`, tests/conftest.py), and a
+live server to it with Schemathesis (tests/chat/http/test_schemathesis.py).
 """
 
 import json

@@ -9,6 +9,7 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_POST
 
 from .. import queries, services
+from ..access import users_named
 from ..errors import ChatError
 from ..queries.people import MAX_PEOPLE_QUERY
 
@@ -96,7 +97,7 @@ def direct(request: HttpRequest, username: str) -> HttpResponse:
 
     Opening a DM changes state, so a GET alone never creates one.
     """
-    other = get_user_model().objects.filter(username=username, is_active=True).first()
+    other = users_named(username).filter(is_active=True).first()
     if other is None or other.pk == request.user.pk:
         raise Http404
     room_id = queries.direct_room_id(request.user, other)

@@ -72,6 +72,8 @@ def room_members(
     case): how a composer finds anyone in a room too large to list whole."""
     if len(match) > MAX_MATCH_LENGTH:
         raise ChatError("bad_request", f"`q` is at most {MAX_MATCH_LENGTH} characters.")
+    if not match.isprintable():
+        raise ChatError("bad_request", "`q` cannot contain control characters.")
     room, _membership = room_for_reader(user, room_id)
     rank = Case(
         When(role=Membership.Role.OWNER, then=0),

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import limits
-from ..access import room_for_manager
+from ..access import room_for_manager, users_named
 from ..errors import ChatError
 from ..models import Membership, Removal, Room
 from ..protocol import frames
@@ -52,7 +52,7 @@ def add_member(actor: AbstractBaseUser, room_id: int, username: str) -> Membersh
     limits.spend("member_change", actor.pk)
     with transaction.atomic():
         room, _membership = room_for_manager(actor, room_id, lock=True)
-        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        user = users_named(username).filter(is_active=True).first()
         if user is None:
             raise ChatError("not_found", _("No such user."))
         return join(user, room)
@@ -68,7 +68,9 @@ def drop(user: AbstractBaseUser, room: Room) -> None:
 
 def _member_named(room: Room, username: str) -> Membership:
     target = (
-        Membership.objects.filter(room=room, user__username=username).select_related("user").first()
+        Membership.objects.filter(room=room, user__in=users_named(username))
+        .select_related("user")
+        .first()
     )
     if target is None:
         raise ChatError("not_found", _("That person is not in this room."))

@@ -10,7 +10,13 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from .. import limits
-from ..access import blocked_by_peer, room_for_manager, room_for_poster, room_for_reader
+from ..access import (
+    blocked_by_peer,
+    room_for_manager,
+    room_for_poster,
+    room_for_reader,
+    users_named,
+)
 from ..errors import ChatError
 from ..models import Block, Membership, Room, direct_key, direct_peer, room_name_key
 from ..protocol import frames
@@ -71,7 +77,7 @@ def open_direct(user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
     """
     if not isinstance(username, str) or not username:
         raise ChatError("bad_request", "`username` must be a non-empty string.")
-    other = get_user_model().objects.filter(username=username, is_active=True).first()
+    other = users_named(username).filter(is_active=True).first()
     if other is None:
         raise ChatError("not_found", _("No such user."))
     if other.pk == user.pk:
@@ -154,7 +160,7 @@ def leave_room(user: AbstractBaseUser, room_id: int) -> None:
 def block_user(user: AbstractBaseUser, username: str) -> None:
     """From now on `username` cannot open a DM with the user or write in theirs."""
     limits.spend("block", user.pk)
-    other = get_user_model().objects.filter(username=username).first()
+    other = users_named(username).first()
     if other is None:
         raise ChatError("not_found", _("No such user."))
     if other.pk == user.pk:
@@ -164,7 +170,7 @@ def block_user(user: AbstractBaseUser, username: str) -> None:
 
 def unblock_user(user: AbstractBaseUser, username: str) -> None:
     limits.spend("block", user.pk)
-    Block.objects.filter(blocker=user, blocked__username=username).delete()
+    Block.objects.filter(blocker=user, blocked__in=users_named(username)).delete()
 
 
 def blocked_usernames(user: AbstractBaseUser) -> list[str]:

@@ -398,3 +398,38 @@ def test_a_database_that_cannot_be_reached_answers_unavailable_even_for_the_sess
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "unavailable"
     assert not Message.objects.exists()
+
+
+# A NUL is a character PostgreSQL refuses even to compare: a username holding one was a
+# database error, answered 503 `unavailable` as if the database were away.
+NUL_NAME = "bo\x00b"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("get", "/api/people/bo%00b", None, 404),
+        ("delete", "/api/blocks/bo%00b", None, 200),
+        ("delete", "/api/rooms/{room}/members/bo%00b", None, 404),
+        ("patch", "/api/rooms/{room}/members/bo%00b", {"role": "admin"}, 404),
+        ("post", "/api/blocks/", {"username": NUL_NAME}, 404),
+        ("post", "/api/rooms/direct/", {"username": NUL_NAME}, 404),
+        ("post", "/api/rooms/{room}/members/", {"username": NUL_NAME}, 404),
+        ("get", "/api/rooms/{room}/members/?q=bo%00b", None, 400),
+    ],
+)
+def test_a_control_character_in_a_username_is_a_clear_answer_and_changes_nothing(
+    api, user, other_user, method, path, body, status
+):
+    room = RoomFactory(name="general", members=[user, other_user], kind="private")
+    kwargs = {"data": body, "content_type": "application/json"} if body else {}
+    response = getattr(api, method)(path.format(room=room.pk), **kwargs)
+    assert response.status_code == status
+    assert room.memberships.count() == 2
+    assert Membership.objects.get(room=room, user=other_user).role == "member"
+    assert api.get("/api/blocks/").json() == {"blocked": []}
+    assert Room.objects.count() == 1
+
+
+def test_the_direct_page_of_a_username_with_a_control_character_is_not_found(api):
+    assert api.get("/dm/bo%00b/").status_code == 404

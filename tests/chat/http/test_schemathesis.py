@@ -1,0 +1,149 @@
+"""Schemathesis against a live Parley: every operation the served document
+(/api/schema/) names gets generated requests, valid and invalid, as a logged-in user,
+and must answer each with no 5xx and only what the document allows (status, content
+type, body). What it finds is fixed in the code, never excluded here.
+
+The server is started as `make run` starts it, on the test run's database engine: in
+the PostgreSQL pass on the test database pytest-django made (so PostgreSQL's own
+refusals, a NUL in a string or an id past bigint, are met too), else on a SQLite file
+of its own. It holds a few rooms, messages, a thread, a pin and an invite, so that the
+small ids Hypothesis tries first lead somewhere. Budgets are turned off on it (429 is
+documented all the same): a fuzzer spends them in seconds.
+
+Bounded and deterministic: `derandomize`, a few examples per operation.
+"""
+
+import json
+import secrets
+import subprocess
+import sys
+
+import pytest
+import requests
+import schemathesis
+from django.conf import settings
+from django.core.management import call_command
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+
+from chat.http import openapi
+from tests.support import ROOT, free_port, parley_env, serving, shared_database_url
+
+# In the PostgreSQL pass the server shares the test database, which pytest-django makes
+# only for a session with a test marked so; the fixture flushes what the server wrote.
+pytestmark = pytest.mark.django_db
+
+EXAMPLES_PER_OPERATION = 25
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.content_type_conformance,
+    schemathesis.checks.response_schema_conformance,
+]
+POSTGRES = "django.db.backends.postgresql"
+
+# The data the server holds, made through the services; prints what the test needs.
+SEED = """
+import json
+import uuid
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from accounts.models import User
+from chat import services
+
+alice, bob, carol = (
+    User.objects.create_user(name, password="a-long-api-test-passphrase")
+    for name in ("alice", "bob", "carol")
+)
+lobby, _created = services.create_or_join_room(alice, "lobby")
+services.create_or_join_room(bob, "lobby")
+staff = services.create_private_room(alice, "staff")
+services.add_member(alice, staff.pk, "carol")
+direct, _created = services.open_direct(alice, "bob")
+first, _new = services.send_message(alice, lobby.pk, "hello **there**", str(uuid.uuid4()))
+services.send_message(bob, lobby.pk, "a reply", str(uuid.uuid4()), thread_root=first.pk)
+services.send_message(alice, direct.pk, "hi bob", str(uuid.uuid4()))
+services.pin_message(alice, lobby.pk, first.pk, on=True)
+services.react(bob, first.pk, "👍", on=True)
+services.create_invite(alice, staff.pk)
+session = SessionStore()
+session[SESSION_KEY] = str(alice.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = alice.get_session_auth_hash()
+session.create()
+print(json.dumps({"session": session.session_key}))
+"""
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def credentials(seeded: dict) -> dict[str, str]:
+    """How the test authenticates, in one place: alice's session cookie, and for unsafe
+    methods the CSRF double submit (a token in the cookie and in X-CSRFToken)."""
+    csrf = secrets.token_hex(16)
+    return {
+        "Cookie": f"{settings.SESSION_COOKIE_NAME}={seeded['session']}; csrftoken={csrf}",
+        "X-CSRFToken": csrf,
+    }
+
+
+@pytest.fixture(scope="module")
+def live_api(request, tmp_path_factory):
+    """A seeded Parley on a free port: (its URL, the headers that authenticate)."""
+    workdir = tmp_path_factory.mktemp("api")
+    port = free_port()
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == POSTGRES
+    if on_postgres:
+        request.getfixturevalue("django_db_setup")
+        database = shared_database_url()
+    else:
+        database = f"sqlite:///{workdir / 'api.sqlite3'}"
+    env = parley_env(
+        port,
+        drop=("REDIS_URL", "DEBUG", "PARLEY_ORIGINS", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"),
+        DATABASE_URL=database,
+        MEDIA_ROOT=str(workdir / "media"),
+        UPLOAD_ROOT=str(workdir / "uploads"),
+        PARLEY_SEND_RATE="100000,1",
+        **{f"PARLEY_LIMIT_{name.upper()}": "0,1" for name in settings.PARLEY_LIMIT_DEFAULTS},
+    )
+    if not on_postgres:
+        manage(env, "migrate", "--noinput")
+    try:
+        seeded = json.loads(manage(env, "shell", "-c", SEED).splitlines()[-1])
+        with serving(name="api", port=port, env=env, log=workdir / "server.log") as server:
+            served = requests.get(f"{server.origin}/api/schema/", timeout=10).json()
+            assert served == json.loads(json.dumps(openapi.document()))
+            yield server.origin, credentials(seeded)
+    finally:
+        if on_postgres:  # what the server committed goes, as transactional_db's flush does
+            with request.getfixturevalue("django_db_blocker").unblock():
+                call_command("flush", interactive=False, verbosity=0)
+
+
+# The document the server serves (the fixture checks that it is this one).
+schema = schemathesis.openapi.from_dict(openapi.document())
+
+
+@schema.parametrize()
+@hypothesis_settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+def test_every_operation_answers_as_documented(case, live_api):
+    url, headers = live_api
+    case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
