@@ -166,13 +166,15 @@ def operation(
     params: list[dict] = (),
     errors: tuple[int, ...] = (),
     budget: bool = False,
+    public: bool = False,
 ) -> dict:
     """One operation: its `answers` (status → schema of the JSON body) and the errors it
-    may give besides 401 and 503, which every one may (a body adds 400 and 413, a
+    may give besides 413 (any request's body over the limit, refused unread by
+    chat/http/middleware.py) and, unless `public`, 401 and 503 (a body adds 400, a
     budget 429)."""
-    statuses = {401, 503, *errors}
+    statuses = {413, *errors} if public else {401, 413, 503, *errors}
     if request is not None:
-        statuses |= {400, 413}
+        statuses.add(400)
     if budget:
         statuses.add(429)
     responses = {
@@ -185,6 +187,8 @@ def operation(
             "content": {JSON: {"schema": ref("Error")}},
         }
     found = {"summary": summary, "responses": responses}
+    if public:
+        found["security"] = []
     if params:
         found["parameters"] = list(params)
     if request is not None:
@@ -204,16 +208,11 @@ MESSAGE = ref("Message")
 
 PATHS: dict[str, dict[str, dict]] = {
     "/api/schema/": {
-        "get": {
-            "summary": "This document",
-            "security": [],
-            "responses": {
-                "200": {
-                    "description": "The OpenAPI document",
-                    "content": {JSON: {"schema": {"type": "object", "required": ["openapi"]}}},
-                }
-            },
-        }
+        "get": operation(
+            "This document (no login needed)",
+            {200: {"type": "object", "required": ["openapi", "paths"]}},
+            public=True,
+        ),
     },
     "/api/rooms/": {
         "get": operation(

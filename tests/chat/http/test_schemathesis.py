@@ -10,7 +10,8 @@ of its own. It holds a few rooms, messages, a thread, a pin and an invite, so th
 small ids Hypothesis tries first lead somewhere. Budgets are turned off on it (429 is
 documented all the same): a fuzzer spends them in seconds.
 
-Bounded and deterministic: `derandomize`, a few examples per operation.
+Bounded and deterministic: `derandomize`, a few examples per operation, a few
+scenarios of a few steps.
 """
 
 import json
@@ -34,6 +35,8 @@ from tests.support import ROOT, free_port, parley_env, serving, shared_database_
 pytestmark = pytest.mark.django_db
 
 EXAMPLES_PER_OPERATION = 25
+SCENARIOS = 30  # sequences along the links Schemathesis infers (a room made, then used…)
+STEPS_PER_SCENARIO = 6
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     schemathesis.checks.status_code_conformance,
@@ -147,3 +150,27 @@ schema = schemathesis.openapi.from_dict(openapi.document())
 def test_every_operation_answers_as_documented(case, live_api):
     url, headers = live_api
     case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
+
+
+def test_sequences_of_operations_answer_as_documented(live_api):
+    """Stateful: each step uses what an earlier answer gave (a room's id from its
+    creation, a message's from a send), so the operations also meet ids that exist."""
+    url, headers = live_api
+
+    class Workflow(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"base_url": url, "headers": headers}
+
+        def validate_response(self, response, case, **kwargs):
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    Workflow.run(
+        settings=hypothesis_settings(
+            Workflow.TestCase.settings,
+            max_examples=SCENARIOS,
+            stateful_step_count=STEPS_PER_SCENARIO,
+            derandomize=True,
+            deadline=None,
+            database=None,
+        )
+    )
