@@ -27,5 +27,6 @@ if settings.SERVE_MEDIA:
         )
     )
 
+handler400 = "chat.http.api.bad_request"
 handler404 = "chat.http.api.not_found"
 handler500 = "chat.http.errorpages.server_error"

@@ -288,6 +288,16 @@ def not_found(request: HttpRequest, exception: Exception | None = None):
     return page_not_found(request, exception)
 
 
+def bad_request(request: HttpRequest, exception: Exception | None = None):
+    """Requests Django refuses before any view (a multipart body without its boundary,
+    too many fields): JSON under /api/, Django's page elsewhere."""
+    from django.views.defaults import bad_request as default_bad_request
+
+    if request.path.startswith("/api/"):
+        return error_response(ChatError("bad_request", "The request body cannot be parsed."))
+    return default_bad_request(request, exception)
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
     """CSRF refusals: JSON under /api/, Django's page elsewhere."""
     from django.views.csrf import csrf_failure as default_failure

@@ -433,3 +433,27 @@ def test_a_control_character_in_a_username_is_a_clear_answer_and_changes_nothing
 
 def test_the_direct_page_of_a_username_with_a_control_character_is_not_found(api):
     assert api.get("/dm/bo%00b/").status_code == 404
+
+
+def test_a_body_django_cannot_parse_is_a_json_bad_request_under_api(user):
+    """A multipart body without its boundary fails in Django's CSRF middleware, before
+    any view: under /api/ the answer is still the JSON error (chat.http.api.bad_request)."""
+    room = RoomFactory(name="general", members=[user])
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.cookies["csrftoken"] = token = "a" * 32
+    response = client.post(
+        f"/api/rooms/{room.pk}/read",
+        b'{"seq": 0}',
+        content_type="multipart/form-data",
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+    assert Membership.objects.get(room=room, user=user).last_read_seq == 0
+
+
+def test_elsewhere_such_a_body_gets_djangos_page(client):
+    response = client.post("/accounts/login/", b"x", content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")

@@ -18,6 +18,7 @@ import json
 import secrets
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -28,6 +29,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from chat.http import openapi
+from chat.http.conformance import check_response
 from tests.support import ROOT, free_port, parley_env, serving, shared_database_url
 
 # In the PostgreSQL pass the server shares the test database, which pytest-django makes
@@ -37,11 +39,28 @@ pytestmark = pytest.mark.django_db
 EXAMPLES_PER_OPERATION = 25
 SCENARIOS = 30  # sequences along the links Schemathesis infers (a room made, then used…)
 STEPS_PER_SCENARIO = 6
+
+
+@schemathesis.check
+def answers_as_the_suite_checks(ctx, response, case) -> None:
+    """The suite's own check (chat/http/conformance.py) on every answer, those to
+    Schemathesis's probes with an odd Content-Type included, which its conformance
+    checks let pass: a status the document lists, JSON, the documented shape."""
+    check_response(
+        case.method,
+        urlsplit(response.request.url).path,
+        response.status_code,
+        response.headers.get("content-type", [""])[0],
+        response.content,
+    )
+
+
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     schemathesis.checks.status_code_conformance,
     schemathesis.checks.content_type_conformance,
     schemathesis.checks.response_schema_conformance,
+    answers_as_the_suite_checks,
 ]
 POSTGRES = "django.db.backends.postgresql"
 
