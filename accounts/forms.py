@@ -8,6 +8,7 @@ from django.contrib.auth.forms import (
     PasswordChangeForm,
     SetPasswordForm,
     UserCreationForm,
+    UsernameField,
 )
 from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.template.defaultfilters import filesizeformat
@@ -34,6 +35,17 @@ def refuse_look_alike(name: str, *, user: User | None = None) -> None:
         )
 
 
+def checked_display_name(form: forms.ModelForm) -> str:
+    """A form's display name, stripped, printable and unlike anyone else's name (a name
+    kept is not judged again): the profile's and a bot's alike."""
+    name = form.cleaned_data["display_name"].strip()
+    if any(not ch.isprintable() for ch in name):
+        raise forms.ValidationError(_("The display name has invalid characters."))
+    if name and name != form.initial.get("display_name"):
+        refuse_look_alike(name, user=form.instance if form.instance.pk else None)
+    return name
+
+
 class WeakPasswordShownOnItsField:
     """Why a new password is refused (too short, too common…) shows under the field it was
     typed in: Django puts it under the confirmation. Checked only once the two match (else
@@ -57,6 +69,32 @@ class RegisterForm(WeakPasswordShownOnItsField, UserCreationForm):
         if username:  # else already refused, as someone's in another case
             refuse_look_alike(username)
         return username
+
+
+class BotForm(forms.ModelForm):
+    """A bot's names (accounts.bots): the username under registration's rules (Django's
+    characters, unique without regard to case, unlike anyone's name), the display name
+    under the profile's."""
+
+    class Meta:
+        model = User
+        fields = ("username", "display_name")
+        field_classes = {"username": UsernameField}
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if username == self.initial.get("username"):
+            return username
+        others = User.objects.exclude(pk=self.instance.pk) if self.instance.pk else User.objects
+        if others.filter(username__iexact=username).exists():
+            raise forms.ValidationError(
+                self.instance.unique_error_message(User, ["username"]), code="unique"
+            )
+        refuse_look_alike(username, user=self.instance if self.instance.pk else None)
+        return username
+
+    def clean_display_name(self) -> str:
+        return checked_display_name(self)
 
 
 class NewPasswordForm(WeakPasswordShownOnItsField, SetPasswordForm):
@@ -96,6 +134,13 @@ class ThrottledLogin:
             if error.code == "invalid_login":
                 throttle.spend_all(budgets)
             raise
+
+    def confirm_login_allowed(self, user) -> None:
+        """A bot (accounts.bots) never logs in with a password, even one staff gave it in
+        the admin: refused as a wrong password is, so nothing tells them apart."""
+        if user.is_bot:
+            raise self.get_invalid_login_error()
+        super().confirm_login_allowed(user)
 
 
 class LoginForm(ThrottledLogin, AuthenticationForm):
@@ -191,12 +236,7 @@ class ProfileForm(forms.ModelForm):
         return self.cleaned_data["time_zone"].strip()  # the model's validator judges it
 
     def clean_display_name(self) -> str:
-        name = self.cleaned_data["display_name"].strip()
-        if any(not ch.isprintable() for ch in name):
-            raise forms.ValidationError(_("The display name has invalid characters."))
-        if name and name != self.initial.get("display_name"):  # a name kept is not judged again
-            refuse_look_alike(name, user=self.instance)
-        return name
+        return checked_display_name(self)
 
     def clean_avatar(self):
         avatar = self.cleaned_data.get("avatar")
