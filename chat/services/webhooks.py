@@ -12,13 +12,13 @@ bot and takes it out of the room: its messages stay, under its name.
 import secrets
 import uuid
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.bots import create_bot
+from accounts.models import name_taken
 
 from .. import limits
 from ..access import MAX_ID, room_for_webhook_manager
@@ -35,20 +35,26 @@ BOT_NAME_BYTES = 6
 
 
 def _bot_username() -> str:
-    """A username for a new webhook's bot that nobody has: `webhook-` and 48 random bits,
-    drawn again in the unlikely case it is taken. (Registration then refuses it and its
-    look-alikes, as it refuses any name in use.)"""
-    users = get_user_model().objects
+    """A username for a new webhook's bot that nobody's name could be taken for:
+    `webhook-` and 48 random bits, drawn again in the unlikely case one could. (From
+    then on registration refuses it and its look-alikes, as it refuses any name in use.)"""
     while True:
         username = f"webhook-{secrets.token_hex(BOT_NAME_BYTES)}"
-        if not users.filter(username__iexact=username).exists():
+        if not name_taken(username):
             return username
 
 
 def create_webhook(actor: AbstractBaseUser, room_id: int, name: object) -> tuple[Webhook, str]:
     """An owner or admin makes a webhook for the room; (webhook, secret). Its bot joins
-    the room (the members hear it). The secret is not stored and cannot be shown again."""
+    the room (the members hear it). The secret is not stored and cannot be shown again.
+    The name is its bot's display name, so, as anyone's, it may not look like another
+    person's or bot's name (a revoked webhook's bot keeps its own)."""
     name = clean_webhook_name(name)
+    if name_taken(name):
+        # Its bot's display name: under the rule for everyone's (accounts.bots.create_bot).
+        raise ChatError(
+            "bad_request", _("This name looks too much like someone else's name: choose another.")
+        )
     limits.spend("webhook", actor.pk)
     secret = secrets.token_urlsafe(SECRET_BYTES)
     with transaction.atomic():

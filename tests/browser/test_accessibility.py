@@ -161,7 +161,7 @@ def test_every_control_on_the_chat_page_has_an_accessible_name(people):
     page.locator("#new-room-toggle").click()
     page.locator("#invite-link-create").click()
     expect(page.locator("#invite-link-list li")).to_have_count(1)
-    page.locator("#webhook-name").fill("CI")
+    page.locator("#webhook-name").fill(f"CI {uuid.uuid4().hex[:6]}")
     page.locator("#webhook-form button[type=submit]").click()
     expect(page.locator("#webhook-list li")).to_have_count(1)
     expect(page.locator("#webhook-url")).to_be_visible()

@@ -31,7 +31,16 @@ def test_an_owner_makes_a_webhook_whose_bot_joins_the_room(user, room, committed
     assert bot.username.startswith("webhook-") and not bot.has_usable_password()
     assert Membership.objects.get(room=room, user=bot).role == Membership.Role.MEMBER
     assert ("room", room.pk, "member") in [p.brief for p in published]
-    assert services.create_webhook(user, room.pk, "CI builds")[1] != secret
+    assert services.create_webhook(user, room.pk, "CD deploys")[1] != secret
+    assert bot.is_bot and bot.bot_owner == user
+
+
+@pytest.mark.parametrize("name", ["alice", "ALICE", "CI builds", "CI  Builds"])
+def test_a_name_like_someone_elses_is_refused(user, room, name):
+    services.create_webhook(user, room.pk, "CI builds")
+    error = refused("bad_request", services.create_webhook, user, room.pk, name)
+    assert error.detail == "This name looks too much like someone else's name: choose another."
+    assert Webhook.objects.count() == 1
 
 
 def test_an_admin_may_make_one_and_a_plain_member_may_not(user, other_user, room):
