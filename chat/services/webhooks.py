@@ -23,7 +23,7 @@ from accounts.models import name_taken
 from .. import limits
 from ..access import MAX_ID, room_for_webhook_manager
 from ..errors import ChatError, WebhookNotFound
-from ..models import Message, Webhook
+from ..models import Message, Room, Webhook
 from ..queries.webhooks import live_webhook, secret_hash
 from .cleaning import clean_via, clean_webhook_name
 from .members import drop, join
@@ -95,6 +95,14 @@ def revoke_webhook(actor: AbstractBaseUser, room_id: int, webhook_id: int) -> No
         bot.is_active = False
         bot.save(update_fields=["is_active"])
         drop(bot, room)
+
+
+def retire_webhooks(room: Room) -> None:
+    """Inside the caller's transaction, before `room` is deleted (its webhooks go with it):
+    their bots are deactivated, as revoking each would, rather than left without a room."""
+    for webhook in room.webhooks.filter(bot__is_active=True).select_related("bot"):
+        webhook.bot.is_active = False
+        webhook.bot.save(update_fields=["is_active"])
 
 
 def post_to_webhook(

@@ -4,7 +4,9 @@ through one stores and publishes, and what a dead one says."""
 import uuid
 
 import pytest
+from django.contrib.auth import get_user_model
 
+from accounts.deletion import delete_account
 from chat import queries, services
 from chat.models import Membership, Message, Webhook
 from chat.queries.webhooks import secret_hash
@@ -184,3 +186,22 @@ def test_the_room_flood_control_holds_for_a_webhook(user, room, settings, fresh_
     services.post_to_webhook(secret, "two")
     refused("rate_limited", services.post_to_webhook, secret, "three")
     assert Message.objects.count() == 2
+
+
+def test_a_deleted_rooms_webhooks_go_and_their_bots_are_deactivated(user, room):
+    webhook, secret = services.create_webhook(user, room.pk, "CI")
+    services.moderate_delete_room(room.pk)
+    assert not Webhook.objects.exists()
+    webhook.bot.refresh_from_db()
+    assert not webhook.bot.is_active
+    refused("not_found", services.post_to_webhook, secret, "hello")
+
+
+def test_when_its_maker_deletes_their_account_the_webhook_and_its_bot_go(user, room):
+    webhook, secret = services.create_webhook(user, room.pk, "CI")
+    services.post_to_webhook(secret, "kept")
+    delete_account(user)
+    assert not Webhook.objects.exists()
+    assert not get_user_model().objects.filter(pk=webhook.bot.pk).exists()
+    assert Message.objects.get().author is None  # the message stays, by "Deleted user"
+    refused("not_found", services.post_to_webhook, secret, "hello")
