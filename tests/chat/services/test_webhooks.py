@@ -139,11 +139,16 @@ def test_a_revoked_webhook_posts_nothing_and_its_bot_leaves(user, room, committe
     refused("not_found", services.revoke_webhook, user, room.pk, webhook.pk)
 
 
-def test_a_bot_removed_from_the_room_posts_nothing(user, room):
+def test_a_bot_removed_from_the_room_posts_nothing_until_added_back(user, room):
     webhook, secret = services.create_webhook(user, room.pk, "CI")
     services.remove_member(user, room.pk, webhook.bot.username)
     refused("not_found", services.post_to_webhook, secret, "hello")
     assert not Message.objects.exists()
+    assert [entry["id"] for entry in queries.room_webhooks(user, room.pk)["webhooks"]] == [
+        webhook.pk
+    ]
+    services.add_member(user, room.pk, webhook.bot.username)
+    assert services.post_to_webhook(secret, "back")[0].body == "back"
 
 
 def test_only_the_rooms_managers_revoke_and_only_their_rooms_webhooks(user, other_user, room):
