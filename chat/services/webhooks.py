@@ -50,17 +50,19 @@ def create_webhook(actor: AbstractBaseUser, room_id: int, name: object) -> tuple
     The name is its bot's display name, so, as anyone's, it may not look like another
     person's or bot's name (a revoked webhook's bot keeps its own)."""
     name = clean_webhook_name(name)
-    if name_taken(name):
-        # Its bot's display name: under the rule for everyone's (accounts.bots.create_bot).
-        raise ChatError(
-            "bad_request", _("This name looks too much like someone else's name: choose another.")
-        )
     limits.spend("webhook", actor.pk)
     secret = secrets.token_urlsafe(SECRET_BYTES)
     with transaction.atomic():
         room, _membership = room_for_webhook_manager(actor, room_id, lock=True)
         if room.webhooks.filter(revoked_at__isnull=True).count() >= MAX_LIVE_PER_ROOM:
             raise ChatError("bad_request", _("This room has too many webhooks. Revoke some first."))
+        if name_taken(name):
+            # Its bot's display name, under everyone's rule (accounts.bots.create_bot),
+            # said without the form's field name.
+            raise ChatError(
+                "bad_request",
+                _("This name looks too much like someone else's name: choose another."),
+            )
         bot = create_bot(actor, username=_bot_username(), display_name=name)
         webhook = Webhook.objects.create(
             room=room,
