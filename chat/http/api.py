@@ -21,6 +21,7 @@ from ..protocol.commands import (
     text_field,
 )
 from . import openapi
+from .middleware import JSON_PATHS
 
 
 def error_response(error: ChatError) -> JsonResponse:
@@ -293,7 +294,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None):
     too many fields): JSON under /api/, Django's page elsewhere."""
     from django.views.defaults import bad_request as default_bad_request
 
-    if request.path.startswith("/api/"):
+    if request.path.startswith(JSON_PATHS):
         return error_response(ChatError("bad_request", "The request body cannot be parsed."))
     return default_bad_request(request, exception)
 
@@ -326,4 +327,20 @@ def invites(request: HttpRequest, room_id: int) -> JsonResponse:
 @api_view("DELETE")
 def invite(request: HttpRequest, room_id: int, invite_id: int) -> JsonResponse:
     services.revoke_invite(request.user, room_id, invite_id)
+    return JsonResponse({}, status=200)
+
+
+@api_view("GET", "POST")
+def webhooks(request: HttpRequest, room_id: int) -> JsonResponse:
+    """A room's live webhooks; POST makes one, answered once with its URL."""
+    if request.method == "GET":
+        return JsonResponse(queries.room_webhooks(request.user, room_id))
+    webhook, secret = services.create_webhook(request.user, room_id, json_body(request).get("name"))
+    url = request.build_absolute_uri(reverse("hook", args=[secret]))
+    return JsonResponse({"id": webhook.pk, "name": webhook.name, "url": url}, status=201)
+
+
+@api_view("DELETE")
+def webhook(request: HttpRequest, room_id: int, webhook_id: int) -> JsonResponse:
+    services.revoke_webhook(request.user, room_id, webhook_id)
     return JsonResponse({}, status=200)

@@ -1,10 +1,11 @@
 """An API answer held to the OpenAPI document (chat/http/openapi.py), as
 chat/protocol/schema.py's `check_frame` holds a frame to its schema.
 
-The tests call `check_response` on every answer under /api/ that the test client
-receives (tests/conftest.py). A path the document does not know must be the JSON 404
-that every unknown /api/ path gets. jsonschema is a development dependency: it is
-imported only when an answer is checked, and each validator is compiled once.
+The tests call `check_response` on every answer the test clients receive to a path
+the document `covers` (tests/conftest.py). A path under /api/ the document does not
+know must be the JSON 404 that every unknown /api/ path gets. jsonschema is a
+development dependency: it is imported only when an answer is checked, and each
+validator is compiled once.
 """
 
 import json
@@ -37,57 +38,67 @@ def path_template(path: str) -> str | None:
     return None
 
 
+def covers(path: str) -> bool:
+    """Whether the document speaks for answers to `path`: anything under /api/ (an
+    unknown path there too), and the document's other paths (a webhook's URL)."""
+    return path.startswith("/api/") or path_template(path) is not None
+
+
+ERROR = {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
 @cache
-def _validator(template: str | None, method: str, status: int) -> Any:
-    """The validator of the JSON body of this answer, or None if the document has no
-    such answer (an unknown path answers only the JSON 404)."""
-    components = document()["components"]
+def _validators(template: str | None, method: str, status: int) -> dict[str, Any] | None:
+    """The validator of each content type this answer may have, or None if the document
+    has no such answer (an unknown path answers only the JSON 404, an undocumented
+    method only the JSON 405)."""
     if template is None:
-        if status != 404:
-            return None
-        target = {"$ref": "#/components/schemas/Error"}
+        content = ERROR if status == 404 else None
     else:
         operation = document()["paths"][template].get(method.lower())
         if operation is None:
-            target = {"$ref": "#/components/schemas/Error"} if status == 405 else None
+            content = ERROR if status == 405 else None
         else:
             answer = operation["responses"].get(str(status))
-            target = answer["content"][JSON]["schema"] if answer else None
-    if target is None:
+            content = answer["content"] if answer else None
+    if content is None:
         return None
-    return strict_validator(
-        {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            **target,
-            "components": components,
-        }
-    )
+    components = document()["components"]
+    return {
+        media: strict_validator(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                **spec["schema"],
+                "components": components,
+            }
+        )
+        for media, spec in content.items()
+    }
 
 
 def check_response(method: str, path: str, status: int, content_type: str, body: bytes) -> Any:
     """The decoded body of an answer to `method path`, or NonConformance saying how it
-    differs from the document: an undocumented status, a body that is not JSON or not
-    of the documented shape, or an error whose code does not go with its status."""
+    differs from the document: an undocumented status or content type, a body that does
+    not decode or is not of the documented shape, or an error whose code does not go with
+    its status."""
     from jsonschema.exceptions import best_match
 
     template = path_template(path)
     where = f"{method} {path} ({template or 'not in the document'}) answered {status}"
-    validator = _validator(template, method, status)
-    if validator is None:
+    validators = _validators(template, method, status)
+    if validators is None:
         raise NonConformance(f"{where}: the document has no such answer")
-    if content_type.split(";")[0].strip() != JSON:
-        raise NonConformance(f"{where} as {content_type!r}, not {JSON}")
+    media = content_type.split(";")[0].strip()
+    if media not in validators:
+        raise NonConformance(f"{where} as {content_type!r}, not {' or '.join(validators)}")
     try:
-        data = json.loads(body)
+        data = json.loads(body) if media == JSON else body.decode()
     except ValueError:
-        raise NonConformance(f"{where}: the body is not JSON") from None
-    error = best_match(validator.iter_errors(data))
+        raise NonConformance(f"{where}: the body is not {media}") from None
+    error = best_match(validators[media].iter_errors(data))
     if error is not None:
         raise NonConformance(f"{where}: {error.message} at {error.json_path}")
-    if (
-        isinstance(data, dict)
-        and "error" in data
-        and STATUS_BY_CODE[data["error"]["code"]] != status
-    ):
-        raise NonConformance(f"{where} with the code {data['error']['code']!r}")
+    code = data["error"]["code"] if isinstance(data, dict) and "error" in data else None
+    if code is not None and STATUS_BY_CODE[code] != status:
+        raise NonConformance(f"{where} with the code {code!r}")
     return data

@@ -26,6 +26,10 @@ from ..services import invites
 
 OPENAPI_VERSION = "3.1.1"
 JSON = "application/json"
+TEXT = "text/plain"
+FORM = "application/x-www-form-urlencoded"
+# Where the paths the document describes begin: the API, and webhooks' URLs.
+PREFIXES = ("/api/", "/hooks/")
 MAX_ID = 2**62  # what the API takes as an id or a cursor (commands.positive_int)
 
 
@@ -117,6 +121,8 @@ PARAMETERS = {
     "room_id": ID,
     "message_id": ID,
     "invite_id": ID,
+    "webhook_id": ID,
+    "secret": {"type": "string", "minLength": 1},
     "username": {"type": "string", "minLength": 1},
 }
 
@@ -167,18 +173,19 @@ def operation(
     errors: tuple[int, ...] = (),
     budget: bool = False,
     public: bool = False,
+    content_type: str = JSON,
 ) -> dict:
     """One operation: its `answers` (status → schema of the JSON body) and the errors it
     may give besides 413 (any request's body over the limit, refused unread by
     chat/http/middleware.py) and, unless `public`, 401 and 503 (a body adds 400, a
-    budget 429)."""
+    budget 429). `content_type` is that of the answers that are not errors."""
     statuses = {413, *errors} if public else {401, 413, 503, *errors}
     if request is not None:
         statuses.add(400)
     if budget:
         statuses.add(429)
     responses = {
-        str(status): {"description": "OK", "content": {JSON: {"schema": schema}}}
+        str(status): {"description": "OK", "content": {content_type: {"schema": schema}}}
         for status, schema in answers.items()
     }
     for status in sorted(statuses):
@@ -348,6 +355,22 @@ PATHS: dict[str, dict[str, dict]] = {
     "/api/rooms/{room_id}/invites/{invite_id}": {
         "delete": writes("Revoke an invite link", {200: ref("Empty")}, errors=ROOM_ERRORS),
     },
+    "/api/rooms/{room_id}/webhooks/": {
+        "get": operation(
+            "The room's live webhooks, never their secrets (owner/admin)",
+            {200: obj({"webhooks": array(ref("Webhook"))})},
+            errors=ROOM_ERRORS,
+        ),
+        "post": writes(
+            "Make an incoming webhook; its URL is shown only here",
+            {201: ref("NewWebhook")},
+            request=body({"name": {"type": "string"}}),
+            errors=ROOM_ERRORS,
+        ),
+    },
+    "/api/rooms/{room_id}/webhooks/{webhook_id}": {
+        "delete": writes("Revoke a webhook", {200: ref("Empty")}, errors=ROOM_ERRORS),
+    },
     "/api/rooms/{room_id}/pins/": {
         "get": operation(
             "The room's pinned messages, newest first", {200: ref("Pins")}, errors=(404,)
@@ -448,6 +471,41 @@ PATHS: dict[str, dict[str, dict]] = {
         "delete": writes("Unblock someone", {200: ref("Blocked")}, errors=(400, 404)),
     },
 }
+
+HOOK_PAYLOAD = {
+    "type": "object",
+    "properties": {
+        "text": {"type": "string", "minLength": 1, "maxLength": 4000},
+        "client_msg_id": {"type": "string", "format": "uuid"},
+        "username": {"type": "string", "maxLength": 64},
+    },
+    "required": ["text"],
+}
+
+# A webhook's URL, for programs: the secret in the path is the credential.
+PATHS["/hooks/{secret}"] = {
+    "post": operation(
+        "Post a message through a webhook (a Slack-style payload, as JSON or a form)",
+        {200: {"const": "ok"}},
+        request={
+            "required": True,
+            "content": {
+                JSON: {"schema": HOOK_PAYLOAD},
+                FORM: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"payload": {"type": "string"}},
+                        "required": ["payload"],
+                    }
+                },
+            },
+        },
+        errors=(404, 429, 503),
+        public=True,
+        content_type=TEXT,
+    )
+}
+
 
 SECURITY_SCHEMES = {
     "session": {

@@ -174,12 +174,14 @@ class TestMessages:
             "thread_root",
             "also_in_room",
             "thread",
+            "via",
         }
-        assert (message["thread_root"], message["also_in_room"], message["thread"]) == (
-            None,
-            False,
-            None,
-        )
+        assert (
+            message["thread_root"],
+            message["also_in_room"],
+            message["thread"],
+            message["via"],
+        ) == (None, False, None, None)
         assert message["author"] == {
             "id": user.pk,
             "username": "alice",
@@ -457,3 +459,27 @@ def test_elsewhere_such_a_body_gets_djangos_page(client):
     response = client.post("/accounts/login/", b"x", content_type="multipart/form-data")
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/html")
+
+
+HUGE_ID = "10000000000000000000"  # past bigint: no row can have it
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("delete", "/api/rooms/{room}/pins/{huge}"),
+        ("post", "/api/rooms/{room}/pins/{huge}"),
+        ("get", "/api/rooms/{huge}/"),
+        ("delete", "/api/messages/{huge}"),
+        ("get", "/api/messages/{huge}/thread"),
+        ("delete", "/api/rooms/{room}/invites/{huge}"),
+        ("delete", "/api/rooms/{room}/webhooks/{huge}"),
+    ],
+)
+def test_an_id_past_what_the_database_holds_is_not_found(api, user, method, path):
+    """Schemathesis found DELETE /api/rooms/<id>/pins/10000000000000000000 a 500
+    (OverflowError in SQLite's driver): such an id leads to no route at all."""
+    room = RoomFactory(name="general", members=[user])
+    response = getattr(api, method)(path.format(room=room.pk, huge=HUGE_ID))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -6,8 +6,8 @@ type, body). What it finds is fixed in the code, never excluded here.
 The server is started as `make run` starts it, on the test run's database engine: in
 the PostgreSQL pass on the test database pytest-django made (so PostgreSQL's own
 refusals, a NUL in a string or an id past bigint, are met too), else on a SQLite file
-of its own. It holds a few rooms, messages, a thread, a pin and an invite, so that the
-small ids Hypothesis tries first lead somewhere. Budgets are turned off on it (429 is
+of its own. It holds a few rooms, messages, a thread, a pin, an invite and a webhook,
+so that the small ids Hypothesis tries first lead somewhere. Budgets are turned off on it (429 is
 documented all the same): a fuzzer spends them in seconds.
 
 Bounded and deterministic: `derandomize`, a few examples per operation, a few
@@ -88,6 +88,7 @@ services.send_message(alice, direct.pk, "hi bob", str(uuid.uuid4()))
 services.pin_message(alice, lobby.pk, first.pk, on=True)
 services.react(bob, first.pk, "👍", on=True)
 services.create_invite(alice, staff.pk)
+services.create_webhook(alice, lobby.pk, "Build status")
 session = SessionStore()
 session[SESSION_KEY] = str(alice.pk)
 session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
