@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .http import api, files, pages
+from .http import api, files, integrations, pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -30,6 +30,16 @@ urlpatterns = [
     path("api/blocks/<str:username>", api.block, name="api-block"),
     path("api/messages/<int:message_id>/thread", api.thread, name="api-thread"),
     path("api/messages/<int:message_id>/reactions", api.reactions, name="api-reactions"),
+    path("api/tokens/", integrations.token_list, name="api-tokens"),
+    path("api/tokens/<int:token_id>", integrations.token_detail, name="api-token"),
+    path("api/bots/", integrations.bot_list, name="api-bots"),
+    path("api/bots/<int:bot_id>", integrations.bot_detail, name="api-bot"),
+    path("api/bots/<int:bot_id>/tokens/", integrations.bot_tokens, name="api-bot-tokens"),
+    path(
+        "api/bots/<int:bot_id>/tokens/<int:token_id>",
+        integrations.bot_token,
+        name="api-bot-token",
+    ),
     # A file's name cannot hold "/", so it never meets the thumbnail's path.
     path("files/<int:attachment_id>/thumb/", files.attachment_thumb, name="attachment-thumb"),
     path("files/<int:attachment_id>/<str:name>", files.attachment_file, name="attachment-file"),

@@ -29,8 +29,9 @@ def error_response(error: ChatError) -> JsonResponse:
 
 
 def api_view(*methods: str) -> Callable:
-    """Session-authenticated JSON endpoint; every ChatError becomes its JSON error, and a
-    database that cannot be reached (reading the session included) `unavailable` (503)."""
+    """JSON endpoint for the session's user or an API token's (chat.http.bearer); every
+    ChatError becomes its JSON error, and a database that cannot be reached (reading the
+    session included) `unavailable` (503)."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)

@@ -185,6 +185,7 @@ class TestMessages:
             "username": "alice",
             "display_name": "Alice",
             "avatar": None,
+            "is_bot": False,
         }
         assert message["created_at"].endswith("Z")
 
