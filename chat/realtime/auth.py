@@ -52,12 +52,13 @@ def _authorization(scope: dict) -> str | None:
     return None
 
 
-async def _refuse(scope: dict, send, detail: str) -> None:
+async def _refuse(scope: dict, receive, send, detail: str) -> None:
     """A 401 with the API's JSON error where the server can answer a handshake with a
     response of its own (uvicorn can), else the plain refusal (403)."""
-    if "websocket.http.response" not in scope.get("extensions", {}):
-        await WebsocketDenier()(scope, None, send)
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await WebsocketDenier()(scope, receive, send)
         return
+    await receive()  # websocket.connect
     body = json.dumps({"error": {"code": "unauthorized", "detail": detail}}).encode()
     await send(
         {
@@ -88,6 +89,6 @@ class TokenAuthMiddleware:
         if token is None:
             with translation.override(language_from_scope(scope)):
                 detail = _("This API token is not valid: it may have been revoked.")
-            return await _refuse(scope, send, detail)
+            return await _refuse(scope, receive, send, detail)
         scope = dict(scope, user=token.user, token_id=token.pk)
         return await self.application(scope, receive, send)
