@@ -97,6 +97,33 @@ class BotForm(forms.ModelForm):
         return checked_display_name(self)
 
 
+class BotEditForm(BotForm):
+    """A bot's names and avatar on its owner's Bots page (the avatar as a profile's)."""
+
+    avatar = forms.FileField(
+        label=_("Avatar"),
+        required=False,
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
+        ),
+    )
+
+    class Meta(BotForm.Meta):
+        fields = ("username", "display_name", "avatar")
+
+    def clean_avatar(self):
+        avatar = self.cleaned_data.get("avatar")
+        if isinstance(avatar, UploadedFile):
+            return normalized_avatar(avatar)
+        return avatar
+
+
+class TokenNameForm(forms.Form):
+    """The name of a new API token: what it is for, so it can be told apart later."""
+
+    name = forms.CharField(label=_("Name"), max_length=64)
+
+
 class NewPasswordForm(WeakPasswordShownOnItsField, SetPasswordForm):
     """A new password from a reset link."""
 

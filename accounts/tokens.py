@@ -6,7 +6,8 @@ the token is made. Only its SHA-256 is stored (a fast hash is enough for a secre
 random: nothing is left to guess by trying); a request's secret is hashed, the token
 looked up by that hash and the two hashes compared in constant time. Secrets are never
 logged: the bus and the logs name a token by its id. Revoking deletes the row, and after
-commit every process closes the sockets opened with it (fanout.end_sessions). The time a
+commit every process closes the sockets opened with it (chat.services.sessions, on any
+deletion of a token: the API, the pages, the admin, an account deleted). The time a
 token was last used is written at most once a minute (TOUCH_EVERY), not on every request.
 """
 
@@ -24,7 +25,6 @@ from django.utils.translation import gettext as _
 from chat import limits
 from chat.errors import ChatError
 from chat.protocol.frames import iso_utc
-from chat.realtime.fanout import end_sessions, token_session
 
 from .models import Token, User
 
@@ -99,11 +99,9 @@ def user_tokens(user: User) -> list[dict]:
 def revoke_token(user: User, token_id: int) -> None:
     """Delete the user's token; after commit, the sockets opened with it close (4401) in
     every process, and no request is let in by it any more."""
-    with transaction.atomic():
-        deleted, _kinds = Token.objects.filter(user=user, pk=token_id).delete()
-        if not deleted:
-            raise ChatError("not_found", _("No such token."))
-        end_sessions(user.pk, only=token_session(token_id))
+    deleted, _kinds = Token.objects.filter(user=user, pk=token_id).delete()
+    if not deleted:  # (the delete's signal ends the sockets: chat.services.sessions)
+        raise ChatError("not_found", _("No such token."))
 
 
 def authenticate(secret: str, *, now: datetime | None = None) -> Token | None:

@@ -9,6 +9,7 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 
 from accounts import bots, tokens
+from accounts.models import Token
 from chat.realtime.hub import Hub
 from tests.factories import RoomFactory, UserFactory
 from tests.wsclient import open_tab
@@ -110,3 +111,18 @@ async def test_a_bot_in_a_room_posts_and_hears_over_its_socket(ada):
             "avatar": None,
             "is_bot": True,
         }
+
+
+@pytest.mark.parametrize("how", ["token deleted in the admin", "bot deleted"])
+async def test_a_bots_socket_closes_however_its_token_goes(ada, how):
+    bot, token, secret = await sync_to_async(bots.new_bot)(ada, username="pinger", display_name="")
+
+    def take_away():
+        if how == "bot deleted":
+            bots.delete_bot(ada, bot.pk)
+        else:
+            Token.objects.filter(pk=token.pk).delete()  # what the admin's inline does
+
+    async with open_tab(origin=None, headers=bearer(secret)) as tab:
+        await sync_to_async(take_away)()
+        assert await tab.close_code(timeout=5) == SESSION_ENDED
