@@ -122,6 +122,7 @@ class TestAdmin:
         bot, _token, _secret = bots.new_bot(user, username="helper", display_name="")
         page = staff.get(reverse("admin:accounts_user_change", args=[bot.pk])).content.decode()
         assert "alice" in page and "bot" in page
+        assert 'name="tokens-0-DELETE"' in page  # the token, deletable: revoked
         made = staff.post(
             reverse("admin:accounts_user_changelist"),
             {"action": "make_token", "_selected_action": [bot.pk]},
