@@ -14,6 +14,9 @@ from .deletion import delete_account
 from .forms import BotForm
 from .models import Token, User
 
+MAX_BOTS = 25  # bots one person may own
+FIRST_TOKEN_NAME = "bot"  # noqa: S105 (a label, not a secret)
+
 
 def form_error(form: BotForm) -> ChatError:
     """A refused bot form as the API's error: the first field's first message."""
@@ -40,10 +43,6 @@ def create_bot(owner: User, *, username: str, display_name: str) -> User:
             "bad_request", bot.unique_error_message(User, ["username"]).messages[0]
         ) from exc
     return bot
-
-
-MAX_BOTS = 25  # bots one person may own
-FIRST_TOKEN_NAME = "bot"  # noqa: S105 (a label, not a secret)
 
 
 def bot_dict(bot: User) -> dict:

@@ -106,14 +106,16 @@ def revoke_token(user: User, token_id: int) -> None:
 
 def authenticate(secret: str, *, now: datetime | None = None) -> Token | None:
     """The live token of an active account this secret is, its user loaded; None if none
-    is. Notes the use (at most once a minute)."""
+    is (a bot whose owner was deactivated included). Notes the use (at most once a
+    minute)."""
     if not SECRET_SHAPE.match(secret):
         return None
     wanted = digest(secret)
-    token = Token.objects.select_related("user").filter(digest=wanted).first()
+    token = Token.objects.select_related("user__bot_owner").filter(digest=wanted).first()
     if token is None or not hmac.compare_digest(token.digest, wanted):
         return None
-    if not token.user.is_active:
+    owner = token.user.bot_owner
+    if not token.user.is_active or (owner is not None and not owner.is_active):
         return None
     touch(token, now=now or timezone.now())
     return token

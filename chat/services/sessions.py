@@ -36,6 +36,13 @@ def _lost_access(sender, instance, created: bool, **kwargs) -> None:
         return
     if getattr(instance, "_password", None) is not None or not instance.is_active:
         end_sessions(instance.pk)
+    if not instance.is_active:  # their bots stop with them (accounts.tokens.authenticate)
+        for bot_id in (
+            Token.objects.filter(user__bot_owner=instance)
+            .values_list("user_id", flat=True)
+            .distinct()
+        ):
+            end_sessions(bot_id)
 
 
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL)

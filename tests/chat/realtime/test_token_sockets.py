@@ -113,16 +113,21 @@ async def test_a_bot_in_a_room_posts_and_hears_over_its_socket(ada):
         }
 
 
-@pytest.mark.parametrize("how", ["token deleted in the admin", "bot deleted"])
+@pytest.mark.parametrize("how", ["token deleted in the admin", "bot deleted", "owner deactivated"])
 async def test_a_bots_socket_closes_however_its_token_goes(ada, how):
     bot, token, secret = await sync_to_async(bots.new_bot)(ada, username="pinger", display_name="")
 
     def take_away():
         if how == "bot deleted":
             bots.delete_bot(ada, bot.pk)
+        elif how == "owner deactivated":
+            ada.is_active = False
+            ada.save()
         else:
             Token.objects.filter(pk=token.pk).delete()  # what the admin's inline does
 
     async with open_tab(origin=None, headers=bearer(secret)) as tab:
         await sync_to_async(take_away)()
         assert await tab.close_code(timeout=5) == SESSION_ENDED
+    async with open_tab(origin=None, headers=bearer(secret), expect_hello=False) as again:
+        assert not again.connected
