@@ -35,6 +35,15 @@ MAX_TOKENS = 50  # live tokens one account may hold
 TOUCH_EVERY = timedelta(minutes=1)
 
 
+def bearer_secret(header: str) -> str | None:
+    """The secret of an `Authorization: Bearer` header's value ("" if it names none);
+    None for another scheme (Basic, from a proxy) or none at all."""
+    scheme, _space, secret = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return secret.strip()
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 

@@ -24,19 +24,11 @@ from .api import error_response
 API_PREFIX = "/api/"
 
 
-def bearer_secret(header: str) -> str | None:
-    """The secret of a `Bearer` Authorization header ("" if it names none), else None."""
-    scheme, _space, secret = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return secret.strip()
-
-
 class BearerTokenMiddleware(MiddlewareMixin):
     def process_request(self, request: HttpRequest):
         if not request.path.startswith(API_PREFIX):
             return None
-        secret = bearer_secret(request.headers.get("Authorization", ""))
+        secret = tokens.bearer_secret(request.headers.get("Authorization", ""))
         if secret is None:
             return None
         token = tokens.authenticate(secret)
@@ -53,6 +45,5 @@ class BearerTokenMiddleware(MiddlewareMixin):
             response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             return response
         request.user = token.user
-        request.api_token = token
         request._dont_enforce_csrf_checks = True
         return None

@@ -27,7 +27,6 @@ from django.utils.translation import gettext as _
 
 from accounts import tokens
 
-from ..http.bearer import bearer_secret
 from ..i18n import language_from_scope
 
 
@@ -82,7 +81,7 @@ class TokenAuthMiddleware:
         self.sessions = sessions
 
     async def __call__(self, scope, receive, send):
-        secret = bearer_secret(_authorization(scope) or "")
+        secret = tokens.bearer_secret(_authorization(scope) or "")
         if secret is None:
             return await self.sessions(scope, receive, send)
         token = await database_sync_to_async(tokens.authenticate)(secret)
