@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .http import api, files, integrations, pages
+from .http import api, files, hooks, integrations, pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -19,6 +19,9 @@ urlpatterns = [
     path("api/rooms/<int:room_id>/members/<str:username>", api.member, name="api-member"),
     path("api/rooms/<int:room_id>/invites/", api.invites, name="api-invites"),
     path("api/rooms/<int:room_id>/invites/<int:invite_id>", api.invite, name="api-invite"),
+    path("api/rooms/<int:room_id>/webhooks/", api.webhooks, name="api-webhooks"),
+    path("api/rooms/<int:room_id>/webhooks/<int:webhook_id>", api.webhook, name="api-webhook"),
+    path("hooks/<str:secret>", hooks.hook, name="hook"),
     path("api/rooms/<int:room_id>/pins/", api.pins, name="api-pins"),
     path("api/rooms/<int:room_id>/pins/<int:message_id>", api.pin, name="api-pin"),
     path("api/rooms/<int:room_id>/read", api.read, name="api-read"),

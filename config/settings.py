@@ -336,6 +336,7 @@ PARLEY_LIMIT_DEFAULTS = {
     "room_create": (10, 600),  # rooms created (public or private), direct rooms opened
     "room_change": (30, 600),  # renames, topics, leaving, notification settings
     "member_change": (60, 600),  # members added, removed or given a role
+    "webhook": (20, 3600),  # webhooks made or revoked
     "upload": (20, 300),  # files uploaded
     "search": (30, 60),  # searches
     "history": (300, 60),  # history pages read (socket fetch and API)

@@ -32,6 +32,7 @@ from .rooms import (
     update_room,
 )
 from .uploads import clean_stale_uploads, upload_attachment
+from .webhooks import create_webhook, post_to_webhook, revoke_webhook
 
 __all__ = [
     "accept_invite",
@@ -46,6 +47,7 @@ __all__ = [
     "create_invite",
     "create_or_join_room",
     "create_private_room",
+    "create_webhook",
     "delete_message",
     "edit_message",
     "leave_room",
@@ -59,10 +61,12 @@ __all__ = [
     "moderate_set_role",
     "open_direct",
     "pin_message",
+    "post_to_webhook",
     "react",
     "remove_member",
     "remove_person",
     "revoke_invite",
+    "revoke_webhook",
     "send_message",
     "set_notify_default",
     "set_role",

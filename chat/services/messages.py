@@ -89,6 +89,7 @@ def send_message(
     attachments: tuple[int, ...] = (),
     thread_root: int | None = None,
     also_in_room: bool = False,
+    via: str | None = None,
 ) -> tuple[Message, bool]:
     """Store a message under the next seq of its room; (message, created).
 
@@ -96,7 +97,8 @@ def send_message(
     attachments stay on the first one). The seq is taken under a row lock on the
     room, so commit order is seq order. With `thread_root` the message is a reply in
     that message's thread (chat.services.threads), shown in the room's timeline too
-    only if `also_in_room`.
+    only if `also_in_room`. `via` is the name a webhook's payload gave its sender
+    (chat.services.webhooks), already cleaned.
     """
     client_msg_id = parse_client_msg_id(client_msg_id)
     try:
@@ -142,6 +144,7 @@ def send_message(
                     "reply_to_id": parent.pk if parent else None,
                     "thread_root_id": root.pk if root else None,
                     "also_in_room": bool(root) and also_in_room,
+                    "via": via,
                 }
                 message = Message(pk=sql.insert_row(Message, values), **values)
                 message.author, message.reply_to = user, parent

@@ -79,11 +79,11 @@ export function permissionContext(ui) {
 }
 
 /**
- * A new timeline node for an entry: `author`, `at` (a Date), `continued` (the author's
- * run goes on) and either `pending` (a send awaiting its ack, drawn once) or no more
- * (a message: drawMessage draws it).
+ * A new timeline node for an entry: `author`, `via` (the name a webhook's payload gave,
+ * or null), `at` (a Date), `continued` (the author's run goes on) and either `pending`
+ * (a send awaiting its ack, drawn once) or no more (a message: drawMessage draws it).
  */
-export function messageNode({ author, at, continued, pending }, me) {
+export function messageNode({ author, via, at, continued, pending }, me) {
   const li = el("li", "msg");
   li.classList.toggle("msg-continued", continued);
   li.classList.toggle("msg-mine", author.id === me.id);
@@ -96,6 +96,7 @@ export function messageNode({ author, at, continued, pending }, me) {
   if (author.username && author.username !== author.display_name) {
     meta.append(el("span", "msg-username", `@${author.username}`), " ");
   }
+  if (via) meta.append(el("span", "msg-via", t("via %s", via)), " ");
   meta.append(timeNode(at, "msg-time"));
   const main = el("div", "msg-main");
   main.append(meta);
