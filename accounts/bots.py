@@ -50,13 +50,20 @@ def bot_dict(bot: User) -> dict:
     return {"user": frames.user_dict(bot), "tokens": tokens.user_tokens(bot)}
 
 
+def _managed(owner: User):
+    """The bots their owner manages here: not a webhook's (chat.services.webhooks), which
+    its room's owners and admins manage through the webhook."""
+    return User.objects.filter(bot_owner=owner, is_bot=True, webhook__isnull=True)
+
+
 def owned_bots(owner: User) -> list[User]:
-    return list(User.objects.filter(bot_owner=owner, is_bot=True).order_by("username"))
+    return list(_managed(owner).order_by("username"))
 
 
 def owned_bot(owner: User, bot_id: int) -> User:
-    """The owner's bot; `not_found` alike for no such account and someone else's."""
-    bot = User.objects.filter(pk=bot_id, bot_owner=owner, is_bot=True).first()
+    """The owner's bot; `not_found` alike for no such account, someone else's and a
+    webhook's."""
+    bot = _managed(owner).filter(pk=bot_id).first()
     if bot is None:
         raise ChatError("not_found", _("No such bot."))
     return bot
@@ -76,7 +83,7 @@ def new_bot(owner: User, *, username: object, display_name: object) -> tuple[Use
     limits.spend("bot_create", owner.pk)
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=owner.pk).first()  # one maker at a time
-        if User.objects.filter(bot_owner=owner).count() >= MAX_BOTS:
+        if _managed(owner).count() >= MAX_BOTS:
             raise ChatError(
                 "bad_request",
                 _("You own %(count)s bots, the most there may be: delete one first.")

@@ -299,3 +299,14 @@ class TestBots:
         assert self.make_bot(api).status_code == 201
         assert self.make_bot(api, username="second").status_code == 429
         assert User.objects.filter(is_bot=True).count() == 1
+
+
+def test_a_webhooks_bot_is_not_on_the_bots_api(api, user):
+    from chat import services
+
+    room = RoomFactory(kind="private", members=[user])
+    webhook, _secret = services.create_webhook(user, room.pk, "CI")
+    assert api.get("/api/bots/").json() == {"bots": []}
+    response = api.delete(f"/api/bots/{webhook.bot.pk}", **csrf(api))
+    assert response.status_code == 404
+    assert User.objects.filter(pk=webhook.bot.pk).exists()
