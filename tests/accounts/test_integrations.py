@@ -38,6 +38,7 @@ class TestTokensOnTheProfile:
         token = Token.objects.get(user=user)
         secret = made.context["secret"]
         assert secret.startswith("parley_") and secret in made.content.decode()
+        assert "<code>Authorization: Bearer &lt;token&gt;</code>" in made.content.decode()
         assert token.digest == tokens.digest(secret)
         profile = browser.get(reverse("profile")).content.decode()
         assert "backup script" in profile and "never used" in profile
