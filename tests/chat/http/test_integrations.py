@@ -310,3 +310,10 @@ def test_a_webhooks_bot_is_not_on_the_bots_api(api, user):
     response = api.delete(f"/api/bots/{webhook.bot.pk}", **csrf(api))
     assert response.status_code == 404
     assert User.objects.filter(pk=webhook.bot.pk).exists()
+
+
+def test_the_people_directory_marks_a_bot(api, user):
+    post(api, "/api/bots/", {"username": "helper", "display_name": "Helper"}, **csrf(api))
+    page = api.get("/people/").content.decode()
+    assert page.count('class="tag tag-bot"') == 1
+    assert '<span class="room-name person-name">Helper <span class="tag tag-bot">' in page
