@@ -26,23 +26,27 @@ AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 AVATAR_SIZE = 256
 
 
-def refuse_look_alike(name: str, *, user: User | None = None) -> None:
-    """A name someone else's username or display name could be taken for is refused."""
-    if name_taken(name, by_other_than=user.pk if user else None):
+def refuse_look_alike(name: str, *, user: User | None = None, among_people: bool = False) -> None:
+    """A name someone else's username or display name could be taken for is refused
+    (only a person's, when `among_people`)."""
+    if name_taken(name, by_other_than=user.pk if user else None, among_people=among_people):
         raise forms.ValidationError(
             _("This name looks too much like someone else's name: choose another."),
             code="look_alike",
         )
 
 
-def checked_display_name(form: forms.ModelForm) -> str:
+def checked_display_name(form: forms.ModelForm, *, among_people: bool = False) -> str:
     """A form's display name, stripped, printable and unlike anyone else's name (a name
-    kept is not judged again): the profile's and a bot's alike."""
+    kept is not judged again): the profile's and a bot's alike, but a bot's only unlike
+    a person's (`among_people`): bots wear a "bot" badge, and two rooms' webhooks may
+    both be called "CI"."""
     name = form.cleaned_data["display_name"].strip()
     if any(not ch.isprintable() for ch in name):
         raise forms.ValidationError(_("The display name has invalid characters."))
     if name and name != form.initial.get("display_name"):
-        refuse_look_alike(name, user=form.instance if form.instance.pk else None)
+        user = form.instance if form.instance.pk else None
+        refuse_look_alike(name, user=user, among_people=among_people)
     return name
 
 
@@ -94,7 +98,34 @@ class BotForm(forms.ModelForm):
         return username
 
     def clean_display_name(self) -> str:
-        return checked_display_name(self)
+        return checked_display_name(self, among_people=True)
+
+
+class BotEditForm(BotForm):
+    """A bot's names and avatar on its owner's Bots page (the avatar as a profile's)."""
+
+    avatar = forms.FileField(
+        label=_("Avatar"),
+        required=False,
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
+        ),
+    )
+
+    class Meta(BotForm.Meta):
+        fields = ("username", "display_name", "avatar")
+
+    def clean_avatar(self):
+        avatar = self.cleaned_data.get("avatar")
+        if isinstance(avatar, UploadedFile):
+            return normalized_avatar(avatar)
+        return avatar
+
+
+class TokenNameForm(forms.Form):
+    """The name of a new API token: what it is for, so it can be told apart later."""
+
+    name = forms.CharField(label=_("Name"), max_length=64)
 
 
 class NewPasswordForm(WeakPasswordShownOnItsField, SetPasswordForm):

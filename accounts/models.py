@@ -141,13 +141,14 @@ class Token(models.Model):
         return f"{self.name} ({self.user_id})"
 
 
-def name_taken(name: str, *, by_other_than: int | None = None) -> bool:
-    """Whether someone (other than the user with that id) has a username or a display
-    name that could be taken for `name`."""
+def name_taken(name: str, *, by_other_than: int | None = None, among_people: bool = False) -> bool:
+    """Whether someone (other than the user with that id; only people, not bots, when
+    `among_people`) has a username or a display name that could be taken for `name`."""
     skeletons = {s for s in name_skeletons(name) if s}
     if not skeletons:
         return False
     clash = Q()
     for field in (field for fields in SKELETON_FIELDS.values() for field in fields):
         clash |= Q(**{f"{field}__in": skeletons})
-    return User.objects.filter(clash).exclude(pk=by_other_than).exists()
+    others = User.objects.filter(clash).exclude(pk=by_other_than)
+    return (others.filter(is_bot=False) if among_people else others).exists()

@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 
 from .access import MAX_ID
-from .http import api, files, hooks, pages
+from .http import api, files, hooks, integrations, pages
 
 
 class IdConverter:
@@ -54,6 +54,16 @@ urlpatterns = [
     path("api/blocks/<str:username>", api.block, name="api-block"),
     path("api/messages/<id:message_id>/thread", api.thread, name="api-thread"),
     path("api/messages/<id:message_id>/reactions", api.reactions, name="api-reactions"),
+    path("api/tokens/", integrations.token_list, name="api-tokens"),
+    path("api/tokens/<id:token_id>", integrations.token_detail, name="api-token"),
+    path("api/bots/", integrations.bot_list, name="api-bots"),
+    path("api/bots/<id:bot_id>", integrations.bot_detail, name="api-bot"),
+    path("api/bots/<id:bot_id>/tokens/", integrations.bot_tokens, name="api-bot-tokens"),
+    path(
+        "api/bots/<id:bot_id>/tokens/<id:token_id>",
+        integrations.bot_token,
+        name="api-bot-token",
+    ),
     # A file's name cannot hold "/", so it never meets the thumbnail's path.
     path("files/<id:attachment_id>/thumb/", files.attachment_thumb, name="attachment-thumb"),
     path("files/<id:attachment_id>/<str:name>", files.attachment_file, name="attachment-file"),

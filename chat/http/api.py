@@ -31,9 +31,9 @@ def error_response(error: ChatError) -> JsonResponse:
 
 
 def api_view(*methods: str, public: bool = False) -> Callable:
-    """Session-authenticated JSON endpoint (open to anyone if `public`); every ChatError
-    becomes its JSON error, and a database that cannot be reached (reading the session
-    included) `unavailable` (503)."""
+    """JSON endpoint for the session's user or an API token's (chat.http.bearer), or for
+    anyone if `public`; every ChatError becomes its JSON error, and a database that
+    cannot be reached (reading the session included) `unavailable` (503)."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)

@@ -99,6 +99,24 @@ API_SHAPES: dict[str, dict] = {
             "has_more": shapes.BOOL,
         }
     ),
+    "Token": obj(
+        {
+            "id": ID,
+            "name": {"type": "string", "minLength": 1, "maxLength": 64},
+            "created_at": shapes.TIME,
+            "last_used_at": shapes.nullable(shapes.TIME),
+        }
+    ),
+    # A token just made: the one time its secret is shown.
+    "NewToken": obj(
+        {
+            "id": ID,
+            "name": {"type": "string", "minLength": 1, "maxLength": 64},
+            "token": {"type": "string", "pattern": "^parley_[A-Za-z0-9_-]+$"},
+            "created_at": shapes.TIME,
+        }
+    ),
+    "Bot": obj({"user": ref("User"), "tokens": array(ref("Token"))}),
     "Blocked": obj({"blocked": array({"type": "string", "minLength": 1}, uniqueItems=True)}),
     "Empty": obj({}),
 }
@@ -119,6 +137,8 @@ PARAMETERS = {
     "message_id": ID,
     "invite_id": ID,
     "webhook_id": ID,
+    "token_id": ID,
+    "bot_id": ID,
     "secret": {"type": "string", "minLength": 1},
     "username": {"type": "string", "minLength": 1},
 }
@@ -202,6 +222,13 @@ SECURITY_SCHEMES = {
         "name": "sessionid",
         "description": "A logged-in session (POST /accounts/login/). Unsafe methods also "
         "need the `csrftoken` cookie's value in an X-CSRFToken header.",
+    },
+    "token": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token (`Authorization: Bearer parley_…`, made at "
+        "/accounts/tokens/ or POST /api/tokens/): no CSRF token needed. A bad one is a 401, "
+        "never tried with the cookie instead.",
     },
 }
 

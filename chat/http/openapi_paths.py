@@ -47,6 +47,7 @@ PATHS: dict[str, dict[str, dict]] = {
         "get": operation(
             "This document (no login needed)",
             {200: {"type": "object", "required": ["openapi", "paths"]}},
+            errors=(401,),  # a bad API token is refused anywhere under /api/
             public=True,
         ),
     },
@@ -295,6 +296,54 @@ PATHS: dict[str, dict[str, dict]] = {
             request=body({"username": {"type": "string"}}),
             errors=(404,),
         ),
+    },
+    "/api/tokens/": {
+        "get": operation(
+            "One's API tokens, newest first, without secrets",
+            {200: obj({"tokens": array(ref("Token"))})},
+            errors=(403,),
+        ),
+        "post": writes(
+            "Make an API token; its secret is shown only here",
+            {201: ref("NewToken")},
+            request=body({"name": {"type": "string"}}),
+        ),
+    },
+    "/api/tokens/{token_id}": {
+        "delete": writes("Revoke one's API token", {200: ref("Empty")}, errors=(404,)),
+    },
+    "/api/bots/": {
+        "get": operation(
+            "The bots one owns, by username", {200: obj({"bots": array(ref("Bot"))})}, errors=(403,)
+        ),
+        "post": writes(
+            "Make a bot and its first token (its secret shown only here)",
+            {201: obj({"user": ref("User"), "token": ref("NewToken")})},
+            request=body({"username": {"type": "string"}, "display_name": {"type": "string"}}),
+        ),
+    },
+    "/api/bots/{bot_id}": {
+        "get": operation("One of one's bots", {200: ref("Bot")}, errors=(403, 404)),
+        "patch": writes(
+            "Rename a bot",
+            {200: ref("Bot")},
+            request=body({}, {"username": {"type": "string"}, "display_name": {"type": "string"}}),
+            errors=(404,),
+        ),
+        "delete": writes(
+            "Delete a bot, as an account is deleted", {200: ref("Empty")}, errors=(404,)
+        ),
+    },
+    "/api/bots/{bot_id}/tokens/": {
+        "post": writes(
+            "A new token for a bot; its secret is shown only here",
+            {201: ref("NewToken")},
+            request=body({}, {"name": {"type": "string"}}),
+            errors=(404,),
+        ),
+    },
+    "/api/bots/{bot_id}/tokens/{token_id}": {
+        "delete": writes("Revoke one of a bot's tokens", {200: ref("Empty")}, errors=(404,)),
     },
     "/api/blocks/{username}": {
         "delete": writes("Unblock someone", {200: ref("Blocked")}, errors=(400, 404)),

@@ -38,14 +38,21 @@ def iso_from_timestamp(timestamp: float | None) -> str | None:
 
 def user_dict(user) -> dict:
     """A person as every frame shows them; `avatar` is their picture's address, or null
-    (the client shows their initial then)."""
+    (the client shows their initial then); `is_bot` for a bot (accounts.bots)."""
     if user is None:
-        return {"id": None, "username": "", "display_name": "Deleted user", "avatar": None}
+        return {
+            "id": None,
+            "username": "",
+            "display_name": "Deleted user",
+            "avatar": None,
+            "is_bot": False,
+        }
     return {
         "id": user.pk,
         "username": user.username,
         "display_name": user.shown_name,
         "avatar": user.avatar.url if user.avatar else None,
+        "is_bot": user.is_bot,
     }
 
 

@@ -77,6 +77,7 @@ SHAPES: dict[str, dict] = {
                     "display_name": TEXT,
                     # A path on the site (MEDIA_URL) or an https:// address (object storage).
                     "avatar": nullable({"type": "string", "pattern": r"^(/[^/]|https://)"}),
+                    "is_bot": BOOL,
                 }
             ),
             strict(
@@ -85,6 +86,7 @@ SHAPES: dict[str, dict] = {
                     "username": {"const": ""},
                     "display_name": {"const": "Deleted user"},
                     "avatar": {"const": None},
+                    "is_bot": {"const": False},
                 }
             ),
         ]

@@ -47,8 +47,8 @@ def _bot_username() -> str:
 def create_webhook(actor: AbstractBaseUser, room_id: int, name: object) -> tuple[Webhook, str]:
     """An owner or admin makes a webhook for the room; (webhook, secret). Its bot joins
     the room (the members hear it). The secret is not stored and cannot be shown again.
-    The name is its bot's display name, so, as anyone's, it may not look like another
-    person's or bot's name (a revoked webhook's bot keeps its own)."""
+    The name is its bot's display name, so, as any bot's, it may not look like a
+    person's name; other bots (another room's webhook) may share it."""
     name = clean_webhook_name(name)
     limits.spend("webhook", actor.pk)
     secret = secrets.token_urlsafe(SECRET_BYTES)
@@ -56,8 +56,8 @@ def create_webhook(actor: AbstractBaseUser, room_id: int, name: object) -> tuple
         room, _membership = room_for_webhook_manager(actor, room_id, lock=True)
         if room.webhooks.filter(revoked_at__isnull=True).count() >= MAX_LIVE_PER_ROOM:
             raise ChatError("bad_request", _("This room has too many webhooks. Revoke some first."))
-        if name_taken(name):
-            # Its bot's display name, under everyone's rule (accounts.bots.create_bot),
+        if name_taken(name, among_people=True):
+            # Its bot's display name, under a bot's rule (accounts.bots.create_bot),
             # said without the form's field name.
             raise ChatError(
                 "bad_request",

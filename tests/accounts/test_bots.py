@@ -41,6 +41,16 @@ class TestCreateBot:
         assert says in caught.value.detail
         assert User.objects.count() == 1
 
+    def test_bots_may_share_a_display_name_but_people_may_not_take_it(self, client, user):
+        first = create_bot(user, username="ci-one", display_name="CI")
+        second = create_bot(user, username="ci-two", display_name="ci")
+        assert (first.display_name, second.display_name) == ("CI", "ci")
+        response = client.post(
+            reverse("register"), {"username": "CI", "password1": PASSWORD, "password2": PASSWORD}
+        )
+        assert "looks too much like" in response.content.decode()
+        assert not User.objects.filter(username="CI").exists()
+
     def test_a_bot_cannot_log_in_with_a_password_even_one_set_in_the_admin(self, client, user):
         bot = create_bot(user, username="helper", display_name="")
         bot.set_password(PASSWORD)

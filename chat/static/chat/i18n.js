@@ -197,6 +197,8 @@ const STRINGS = {
   "The first %s members": "The first %s members",
   "(you)": "(you)",
   "Owner": "Owner",
+  // Beside the name of an account a program runs (a bot).
+  "bot": "bot",
   "Admin": "Admin",
   "Member": "Member",
   "Role of %s": "Role of %s",

@@ -12,7 +12,7 @@ import {
   unblockUser,
   updateRoom,
 } from "./api.js";
-import { avatar, button, byId, el, hiddenText, presenceDot, reconcile, svgIcon } from "./dom.js";
+import { avatar, botBadge, button, byId, el, hiddenText, presenceDot, reconcile, svgIcon } from "./dom.js";
 import { personButton, personFace } from "./profilecard.js";
 import { t } from "./i18n.js";
 import { InviteLinks } from "./invites.js";
@@ -212,6 +212,7 @@ export class MembersPanel {
       personButton(user, "member-name"),
       el("span", "member-username", `@${user.username}`),
     );
+    if (user.is_bot) who.append(botBadge(user));
     if (me) who.append(hiddenText(t("(you)")));
     const roles = { owner: t("Owner"), admin: t("Admin"), member: t("Member") };
     const controls = el("span", "member-controls");

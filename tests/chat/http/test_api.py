@@ -187,6 +187,7 @@ class TestMessages:
             "username": "alice",
             "display_name": "Alice",
             "avatar": None,
+            "is_bot": False,
         }
         assert message["created_at"].endswith("Z")
 

@@ -1,23 +1,23 @@
-"""Schemathesis against a live Parley: every operation the served document
-(/api/schema/) names gets generated requests, valid and invalid, as a logged-in user,
-and must answer each with no 5xx and only what the document allows (status, content
-type, body). What it finds is fixed in the code, never excluded here.
+"""Schemathesis against a live Parley: every operation the served document (/api/schema/)
+names gets generated requests, valid and invalid, with a user's API token, and must
+answer each with no 5xx and only what the document allows (status, content type,
+body). What it finds is fixed in the code, never excluded here.
 
 The server is started as `make run` starts it, on the test run's database engine: in
 the PostgreSQL pass on the test database pytest-django made (so PostgreSQL's own
 refusals, a NUL in a string or an id past bigint, are met too), else on a SQLite file
 of its own. It holds a few rooms, messages, a thread, a pin, an invite and a webhook,
-so that the small ids Hypothesis tries first lead somewhere. Budgets are turned off on it (429 is
-documented all the same): a fuzzer spends them in seconds.
+so that the small ids Hypothesis tries first lead somewhere. Budgets are turned off on
+it (429 is documented all the same): a fuzzer spends them in seconds.
 
 Bounded and deterministic: `derandomize`, a few examples per operation, a few
 scenarios of a few steps.
 """
 
 import json
-import secrets
 import subprocess
 import sys
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import pytest
@@ -68,8 +68,7 @@ POSTGRES = "django.db.backends.postgresql"
 SEED = """
 import json
 import uuid
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
+from accounts import tokens
 from accounts.models import User
 from chat import services
 
@@ -89,12 +88,9 @@ services.pin_message(alice, lobby.pk, first.pk, on=True)
 services.react(bob, first.pk, "👍", on=True)
 services.create_invite(alice, staff.pk)
 services.create_webhook(alice, lobby.pk, "Build status")
-session = SessionStore()
-session[SESSION_KEY] = str(alice.pk)
-session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-session[HASH_SESSION_KEY] = alice.get_session_auth_hash()
-session.create()
-print(json.dumps({"session": session.session_key}))
+tokens.make_token(alice, name="another")
+token, secret = tokens.make_token(alice, name="schemathesis")
+print(json.dumps({"token": secret, "token_id": token.pk}))
 """
 
 
@@ -111,19 +107,31 @@ def manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+class LiveApi(NamedTuple):
+    url: str
+    headers: dict[str, str]  # what authenticates every request
+    token_id: int  # the id of the API token in `headers`
+
+
 def credentials(seeded: dict) -> dict[str, str]:
-    """How the test authenticates, in one place: alice's session cookie, and for unsafe
-    methods the CSRF double submit (a token in the cookie and in X-CSRFToken)."""
-    csrf = secrets.token_hex(16)
-    return {
-        "Cookie": f"{settings.SESSION_COOKIE_NAME}={seeded['session']}; csrftoken={csrf}",
-        "X-CSRFToken": csrf,
-    }
+    """How the test authenticates, in one place: alice's API token."""
+    return {"Authorization": f"Bearer {seeded['token']}"}
+
+
+def keep_own_token(case, live: LiveApi) -> None:
+    """Revoking the token the run authenticates with would make every later request a
+    401: that one DELETE goes to the id after it (a 404), every other id as generated."""
+    if (
+        case.operation.path == "/api/tokens/{token_id}"
+        and case.method == "DELETE"
+        and str(case.path_parameters.get("token_id")) == str(live.token_id)
+    ):
+        case.path_parameters["token_id"] = live.token_id + 1
 
 
 @pytest.fixture(scope="module")
 def live_api(request, tmp_path_factory):
-    """A seeded Parley on a free port: (its URL, the headers that authenticate)."""
+    """A seeded Parley on a free port, and how to reach it as alice."""
     workdir = tmp_path_factory.mktemp("api")
     port = free_port()
     on_postgres = settings.DATABASES["default"]["ENGINE"] == POSTGRES
@@ -148,7 +156,7 @@ def live_api(request, tmp_path_factory):
         with serving(name="api", port=port, env=env, log=workdir / "server.log") as server:
             served = requests.get(f"{server.origin}/api/schema/", timeout=10).json()
             assert served == json.loads(json.dumps(openapi.document()))
-            yield server.origin, credentials(seeded)
+            yield LiveApi(server.origin, credentials(seeded), seeded["token_id"])
     finally:
         if on_postgres:  # what the server committed goes, as transactional_db's flush does
             with request.getfixturevalue("django_db_blocker").unblock():
@@ -168,18 +176,20 @@ schema = schemathesis.openapi.from_dict(openapi.document())
     database=None,
 )
 def test_every_operation_answers_as_documented(case, live_api):
-    url, headers = live_api
-    case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
+    keep_own_token(case, live_api)
+    case.call_and_validate(base_url=live_api.url, headers=live_api.headers, checks=CHECKS)
 
 
 def test_sequences_of_operations_answer_as_documented(live_api):
     """Stateful: each step uses what an earlier answer gave (a room's id from its
     creation, a message's from a send), so the operations also meet ids that exist."""
-    url, headers = live_api
 
     class Workflow(schema.as_state_machine()):
+        def before_call(self, case):
+            keep_own_token(case, live_api)
+
         def get_call_kwargs(self, case):
-            return {"base_url": url, "headers": headers}
+            return {"base_url": live_api.url, "headers": live_api.headers}
 
         def validate_response(self, response, case, **kwargs):
             case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)

@@ -37,12 +37,20 @@ def test_an_owner_makes_a_webhook_whose_bot_joins_the_room(user, room, committed
     assert bot.is_bot and bot.bot_owner == user
 
 
-@pytest.mark.parametrize("name", ["alice", "ALICE", "CI builds", "CI  Builds"])
-def test_a_name_like_someone_elses_is_refused(user, room, name):
+@pytest.mark.parametrize("name", ["alice", "ALICE", "\u0430lice"])  # a Cyrillic а
+def test_a_name_like_a_persons_is_refused(user, room, name):
     services.create_webhook(user, room.pk, "CI builds")
     error = refused("bad_request", services.create_webhook, user, room.pk, name)
     assert error.detail == "This name looks too much like someone else's name: choose another."
     assert Webhook.objects.count() == 1
+
+
+def test_two_webhooks_may_share_a_name_as_bots_wear_their_badge(user, room):
+    other_room, _created = services.create_or_join_room(user, "deploys")
+    first, _secret = services.create_webhook(user, room.pk, "CI builds")
+    second, _secret = services.create_webhook(user, other_room.pk, "CI  Builds")
+    assert first.bot != second.bot
+    assert (first.bot.display_name, second.bot.display_name) == ("CI builds", "CI Builds")
 
 
 def test_an_admin_may_make_one_and_a_plain_member_may_not(user, other_user, room):
