@@ -128,12 +128,8 @@ class Tab(LeanClient):
         if buf.startswith(HELLO, start) and not self.opened.done():
             self.opened.set_result(None)
             if self.after is not None:
-                self.send_text(
-                    json.dumps(
-                        {"type": "fetch", "room": self.room, "after": self.after,
-                         "limit": CATCH_UP_LIMIT}  # fmt: skip
-                    )
-                )
+                fetch = {"type": "fetch", "room": self.room, "after": self.after}
+                self.send_text(json.dumps({**fetch, "limit": CATCH_UP_LIMIT}))
         elif buf.startswith(MESSAGES, start) and not self.caught_up.done():
             page = json.loads(buf[start:end])
             seqs = [message["seq"] for message in page["messages"]]
@@ -321,7 +317,8 @@ def run(
             for configuration in plan.configurations:
                 url, cookies, room, head = prepared[configuration]
                 port = free_port()
-                redis_prefix = f"{prefix}-{configuration}-{r}" if configuration != "sqlite" else None
+                tag = f"{prefix}-{configuration}-{r}"
+                redis_prefix = None if configuration == "sqlite" else tag
                 env = parley_env(url, port=port, redis_prefix=redis_prefix)
                 try:
                     parley.append(storm_server(

@@ -10,7 +10,14 @@ from .members import (
     room_members,
     room_presence_peers,
 )
-from .messages import message_page, messages_with_authors, thread_page, with_extras
+from .messages import (
+    check_page,
+    message_page,
+    messages_with_authors,
+    room_page,
+    thread_page,
+    with_extras,
+)
 from .people import people_page, person_card
 from .pins import pins_for_reader, room_pins
 from .rooms import (
@@ -24,6 +31,7 @@ from .rooms import (
 from .search import search_messages
 
 __all__ = [
+    "check_page",
     "direct_room_id",
     "invite_target",
     "member_room_ids",
@@ -40,6 +48,7 @@ __all__ = [
     "room_heads",
     "room_invites",
     "room_members",
+    "room_page",
     "room_pins",
     "room_presence_peers",
     "rooms_for_user",

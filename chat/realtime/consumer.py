@@ -2,11 +2,11 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import translation
@@ -33,6 +33,7 @@ from . import fanout
 from .dbcalls import batched
 from .framewriter import DirectWriter, Event
 from .hub import Hub
+from .shared import reads
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +52,18 @@ MAX_PENDING_FRAMES = 32
 FINISH_FRAME_SECONDS = 5.0
 
 
-@database_sync_to_async
-def _hello_state(user) -> tuple[list[dict], list[int]]:
-    """The user's rooms and whose presence they follow: one hop to the database thread."""
+def _hello_reads(user) -> tuple[list[dict], list[int]]:
     return queries.rooms_for_user(user), queries.presence_peers(user.pk)
 
 
-@database_sync_to_async
-def _member_room_ids(user) -> set[int]:
-    return queries.member_room_ids(user)
+async def _hello_state(user) -> tuple[list[dict], list[int]]:
+    """The user's rooms and whose presence they follow, read once for the user's tabs
+    waiting together (chat.realtime.shared): the answer is shared, never changed."""
+    return await reads().read(("hello", user.pk), _hello_reads, user)
+
+
+async def _member_room_ids(user) -> set[int]:
+    return set(await reads().read(("room ids", user.pk), queries.member_room_ids, user))
 
 
 @batched
@@ -102,15 +106,21 @@ def _typing(user, command: Typing) -> None:
     services.typing(user, command.room)
 
 
-@batched
-def _fetch(user, command: Fetch) -> dict:
-    page = queries.message_page(
-        user,
-        command.room,
-        after=command.after,
-        before=command.before,
-        changed_after=command.changed_after,
-        limit=command.limit,
+async def _fetch(user, command: Fetch) -> dict:
+    """Each caller's access and budget checked for it; the page itself read once for
+    the tabs asking for the same one together (a storm's catch-ups: chat.realtime.shared)."""
+    cursor = (command.room, command.after, command.before, command.changed_after, command.limit)
+    page = await reads().read(
+        ("page", *cursor),
+        functools.partial(
+            queries.room_page,
+            command.room,
+            after=command.after,
+            before=command.before,
+            changed_after=command.changed_after,
+            limit=command.limit,
+        ),
+        guard=functools.partial(queries.check_page, user, command.room),
     )
     return frames.messages(
         page, after=command.after, before=command.before, changed_after=command.changed_after
