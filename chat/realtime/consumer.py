@@ -32,7 +32,7 @@ from ..protocol.commands import (
 from . import fanout
 from .dbcalls import batched
 from .framewriter import DirectWriter, Event
-from .hub import Hub
+from .hub import HelloState, Hub
 from .shared import reads
 
 logger = logging.getLogger(__name__)
@@ -52,11 +52,11 @@ MAX_PENDING_FRAMES = 32
 FINISH_FRAME_SECONDS = 5.0
 
 
-def _hello_reads(user) -> tuple[list[dict], list[int]]:
-    return queries.rooms_for_user(user), queries.presence_peers(user.pk)
+def _hello_reads(user) -> HelloState:
+    return HelloState(user, queries.rooms_for_user(user), queries.presence_peers(user.pk))
 
 
-async def _hello_state(user) -> tuple[list[dict], list[int]]:
+async def _hello_state(user) -> HelloState:
     """The user's rooms and whose presence they follow, read once for the user's tabs
     waiting together (chat.realtime.shared): the answer is shared, never changed."""
     return await reads().read(("hello", user.pk), _hello_reads, user)
@@ -197,12 +197,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _open(self) -> None:
         room_ids = await _member_room_ids(self.user)
         await self.hub.subscribe(self, room_ids - self._revoked_while_connecting)
-        rooms, peers = await _hello_state(self.user)
+        state = await _hello_state(self.user)
         await self.hub.check_in(self, "active")
-        people = await self.hub.statuses(peers)
+        hello = await self.hub.hello(state)
         await self.accept()
         self._writer = DirectWriter.for_send(self.base_send)
-        await self.send_frame(frames.hello(self.user, rooms, people))
+        await self.send_text(hello)
         held, self._held = self._held, None
         self.deliver(*held)
 
@@ -318,7 +318,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return None
 
     async def send_frame(self, frame: dict) -> None:
-        text = frames.encode(frame)
+        await self.send_text(frames.encode(frame))
+
+    async def send_text(self, text: str) -> None:
+        """Send an encoded frame."""
         if self._writer is not None:
             self._writer.write(Event(text))  # what uvicorn's send would write, framed here
             return
