@@ -183,29 +183,64 @@ async def _open_all(
     return opened, last_hello - started, caught, failures
 
 
-def _storm(
+async def _storm(
     pid: int, url: str, origin: str, cookies: list[str], room: int, after: int | None, head: int
 ) -> tuple[list[Tab], float, float, float | None, float | None, list[str]]:
-    """One storm from this process: (tabs, seconds to the last hello, server CPU until
-    then, seconds to the last caught up, server CPU until then, failures)."""
+    """One storm: (tabs, seconds to the last hello, server CPU until then, seconds to the
+    last caught up, server CPU until then, failures). The tabs stay open."""
     cpu_at_hello: list[float] = []
-
-    async def run() -> tuple:
-        before = procfs.cpu_seconds(pid)
-        tabs, hello_s, caught_s, failures = await _open_all(
-            url, origin, cookies, room, after, head,
-            lambda: cpu_at_hello.append(procfs.cpu_seconds(pid)),
-        )  # fmt: skip
-        cpu_caught = procfs.cpu_seconds(pid) - before if after is not None else None
-        hello_cpu = (cpu_at_hello[0] if cpu_at_hello else procfs.cpu_seconds(pid)) - before
-        return tabs, hello_s, hello_cpu, caught_s, cpu_caught, failures
-
-    return asyncio.run(run(), loop_factory=uvloop.new_event_loop)
+    before = procfs.cpu_seconds(pid)
+    tabs, hello_s, caught_s, failures = await _open_all(
+        url, origin, cookies, room, after, head,
+        lambda: cpu_at_hello.append(procfs.cpu_seconds(pid)),
+    )  # fmt: skip
+    cpu_caught = procfs.cpu_seconds(pid) - before if after is not None else None
+    hello_cpu = (cpu_at_hello[0] if cpu_at_hello else procfs.cpu_seconds(pid)) - before
+    return tabs, hello_s, hello_cpu, caught_s, cpu_caught, failures
 
 
-def _close(tabs: list[Tab]) -> None:
-    for tab in tabs:
-        tab.abort()
+async def _close(tabs: list[Tab]) -> None:
+    await asyncio.gather(*(tab.close(timeout=5.0) for tab in tabs))
+
+
+async def _settle(pid: int) -> None:
+    await asyncio.to_thread(settle, pid)
+
+
+async def _storms(
+    figures: StormFigures, kind: str, pid: int, url: str, origin: str, cookies: list[str],
+    room: int, head: int, missed: int,
+) -> None:  # fmt: skip
+    if kind == "parley":
+        # One tab first, so imports and first-use caches are not counted per tab.
+        tabs, *_rest, failures = await _storm(pid, url, origin, cookies[:1], room, head - 1, head)
+        await _close(tabs)
+        if failures:
+            raise RuntimeError(f"{figures.label}: the first tab failed: {failures}")
+    await _settle(pid)
+    rss_before = procfs.rss_kib(pid)
+    tabs, hello_s, hello_cpu, _c, _cc, failures = await _storm(
+        pid, url, origin, cookies, room, None, head
+    )
+    figures.connect_seconds, figures.connect_cpu_seconds = hello_s, hello_cpu
+    figures.failed += len(failures)
+    figures.failures += failures[:3]
+    await _settle(pid)
+    await asyncio.sleep(0.5)
+    open_tabs = [tab for tab in tabs if tab.is_open]
+    figures.kib_per_tab = (procfs.rss_kib(pid) - rss_before) / max(1, len(open_tabs))
+    if len(open_tabs) < len(tabs):
+        figures.failures.append(f"{len(tabs) - len(open_tabs)} tabs closed while idle")
+    await _close(tabs)
+    await _settle(pid)
+    if kind == "parley":
+        tabs, _h, _hc, caught_s, caught_cpu, failures = await _storm(
+            pid, url, origin, cookies, room, head - missed, head
+        )
+        figures.caught_up_seconds, figures.catch_up_cpu_seconds = caught_s, caught_cpu
+        figures.failed += len(failures)
+        figures.failures += failures[:3]
+        await _close(tabs)
 
 
 def storm_server(
@@ -215,36 +250,11 @@ def storm_server(
     """Both storms on one fresh server (the ceiling: the connect storm only)."""
     figures = StormFigures(label, len(cookies))
     with running_server(f"reconnect-{label}", kind, env, workdir, port) as server:  # type: ignore[arg-type]
-        if kind == "parley":
-            # One tab first, so imports and first-use caches are not counted per tab.
-            tabs, *_rest, failures = _storm(
-                server.pid, server.url, server.origin, cookies[:1], room, head - missed, head
-            )
-            _close(tabs)
-            if failures:
-                raise RuntimeError(f"{label}: the first tab failed: {failures}")
-        settle(server.pid)
-        rss_before = procfs.rss_kib(server.pid)
-        tabs, hello_s, hello_cpu, _c, _cc, failures = _storm(
-            server.pid, server.url, server.origin, cookies, room, None, head
-        )
-        figures.connect_seconds, figures.connect_cpu_seconds = hello_s, hello_cpu
-        figures.failed += len(failures)
-        figures.failures += failures[:3]
-        settle(server.pid)
-        time.sleep(0.5)
-        figures.kib_per_tab = (procfs.rss_kib(server.pid) - rss_before) / max(1, len(tabs))
-        _close(tabs)
+        where = (server.pid, server.url, server.origin)
+        storms = _storms(figures, kind, *where, cookies, room, head, missed)
+        asyncio.run(storms, loop_factory=uvloop.new_event_loop)
         settle(server.pid)
         if kind == "parley":
-            tabs, _h, _hc, caught_s, caught_cpu, failures = _storm(
-                server.pid, server.url, server.origin, cookies, room, head - missed, head
-            )
-            figures.caught_up_seconds, figures.catch_up_cpu_seconds = caught_s, caught_cpu
-            figures.failed += len(failures)
-            figures.failures += failures[:3]
-            _close(tabs)
-            settle(server.pid)
             figures.log = server.log()
     say(
         f"reconnect {label}: {figures.sockets} tabs, {figures.connects_per_s:.0f} connects/s "
