@@ -10,7 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.sessions import CookieMiddleware  # noqa: E402
 
 from chat.http.middleware import BodyLimit  # noqa: E402
 from chat.realtime.auth import SessionAuthMiddleware  # noqa: E402
@@ -22,7 +21,7 @@ application = ProtocolTypeRouter(
     {
         "http": BodyLimit(django_asgi_app),
         "websocket": AllowedOriginsMiddleware(
-            CookieMiddleware(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            SessionAuthMiddleware(URLRouter(websocket_urlpatterns))
         ),
         "lifespan": lifespan,
     }
