@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +40,7 @@ import uvloop
 
 from tests.support import free_port
 
-from . import databases, fixtures, procfs
+from . import databases, procfs
 from .environment import PYTHON, parley_env, server_root
 from .leanws import LeanClient, Sink
 from .scenarios import settle
@@ -70,6 +71,7 @@ class StormPlan:
 
 FULL = StormPlan(users=100, tabs=10, missed=50, configurations=("sqlite", "postgres"))
 QUICK = StormPlan(users=20, tabs=5, missed=50, configurations=("sqlite",))
+RESERVE_SECONDS = {True: 30.0, False: 240.0}  # kept back from the fan-out sweep: quick, full
 
 
 @dataclass
@@ -265,32 +267,34 @@ def storm_server(
     return figures
 
 
-def _unread(env: dict[str, str], room: int, missed: int) -> None:
-    """Every member last read the room `missed` messages ago (their unread counts)."""
+def _make_room(env: dict[str, str], name: str, users: int, missed: int) -> dict:
+    """In one Django process (bench.fixtures' own makers): the room and its members, then
+    `missed` + 20 messages, of which every member last read all but the last `missed`."""
     script = (
-        "import django; django.setup()\n"
+        "import json, django; django.setup()\n"
         "from django.db.models import F\n"
+        "from bench.fixtures import _add_history, _create_rooms\n"
         "from chat.models import Membership\n"
-        f"Membership.objects.filter(room_id={room}).update(last_read_seq=F('last_read_seq') - "
-        f"{missed})\n"
+        f"room = _create_rooms({{{name!r}: {users}}})[{name!r}]\n"
+        f"head = _add_history({{str(room['id']): {missed + 20}}})[str(room['id'])]\n"
+        "Membership.objects.filter(room_id=room['id'])"
+        f".update(last_read_seq=F('last_read_seq') - {missed})\n"
+        "print(json.dumps(dict(room, head=head)))\n"
     )
-    subprocess_env = dict(env)
-    import subprocess
-
-    subprocess.run(
-        [PYTHON, "-c", script], cwd=server_root.path, env=subprocess_env, check=True,
-        capture_output=True, timeout=120,
+    done = subprocess.run(
+        [PYTHON, "-c", script], cwd=server_root.path, env=env, capture_output=True, text=True,
+        timeout=300,
     )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"reconnect fixtures failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _prepare(database_url: str, plan: StormPlan, name: str) -> tuple[list[str], int, int]:
     """The room and its members' tabs: (a cookie per tab, room id, last seq)."""
-    env = parley_env(database_url)
-    room = fixtures.make_rooms(env, {name: plan.users})[name]
-    head = fixtures.add_history(env, {room.id: plan.missed + 20})[room.id]
-    _unread(env, room.id, plan.missed)
-    cookies = [cookie for cookie in room.cookies for _tab in range(plan.tabs)]
-    return cookies, room.id, head
+    room = _make_room(parley_env(database_url), name, plan.users, plan.missed)
+    cookies = [cookie for cookie in room["cookies"] for _tab in range(plan.tabs)]
+    return cookies, room["id"], room["head"]
 
 
 @dataclass
@@ -300,20 +304,25 @@ class ReconnectRun:
 
 
 def run(
-    plan: StormPlan, workdir: Path, repeat: int, say: Callable[[str], None], prefix: str
-) -> list[ReconnectRun]:
-    """The ceiling and each configuration, `repeat` times (each on a fresh server)."""
+    plan: StormPlan, workdir: Path, repeat: int, say: Callable[[str], None], prefix: str,
+    sqlite: str | None = None,
+) -> list[ReconnectRun]:  # fmt: skip
+    """The ceiling and each configuration, `repeat` times (each on a fresh server).
+    `sqlite`: a migrated SQLite database of the run's to add the room to (else one of
+    its own); PostgreSQL is a database of its own, dropped after."""
     runs: list[ReconnectRun] = []
     prepared: dict[str, tuple[str, list[str], int, int]] = {}
     with contextlib.ExitStack() as stack:
         for configuration in plan.configurations:
-            if configuration == "sqlite":
-                url = f"sqlite:///{workdir / 'reconnect.sqlite3'}"
+            if configuration == "sqlite" and sqlite:
+                url = sqlite
             else:
-                url = stack.enter_context(
-                    databases.postgres_database(f"parley_bench_reconnect_{os.getpid()}")
-                )
-            databases.migrate(url)
+                if configuration == "sqlite":
+                    url = f"sqlite:///{workdir / 'reconnect.sqlite3'}"
+                else:
+                    name = f"parley_bench_reconnect_{os.getpid()}"
+                    url = stack.enter_context(databases.postgres_database(name))
+                databases.migrate(url)
             prepared[configuration] = (url, *_prepare(url, plan, "reconnect"))
             say(f"reconnect: {plan.users} users × {plan.tabs} tabs ready on {configuration}")
         for r in range(repeat):
@@ -397,6 +406,8 @@ def table(runs: list[ReconnectRun], plan: StormPlan) -> str:
             f"≤ 16 KiB/idle tab {'met' if kib is not None and kib <= 16 else 'NOT met'}; "
             f"log: {tracebacks} tracebacks/errors"
         )
+    if plan.sockets < FULL.sockets:
+        verdicts = [f"(targets are judged on {FULL.sockets:,} tabs: the full run)"]
     return "\n".join([*lines, "", *verdicts])
 
 
