@@ -51,9 +51,10 @@ MESSAGES = b'{"type":"messages"'
 HELLO = b'{"type":"hello"'
 CATCH_UP_LIMIT = 200  # the web client's catch-up page (chat/static/chat/socket.js)
 OPEN_TIMEOUT = 60.0
+CONN_MAX_AGE = 60  # on PostgreSQL, as production runs (.env.example)
 CONFIGURATIONS = {
     "sqlite": "Parley, SQLite + in-memory layer",
-    "postgres": "Parley, PostgreSQL + Redis",
+    "postgres": "Parley, PostgreSQL + Redis (CONN_MAX_AGE=60)",
 }
 
 
@@ -338,7 +339,9 @@ def run(
                 port = free_port()
                 tag = f"{prefix}-{configuration}-{r}"
                 redis_prefix = None if configuration == "sqlite" else tag
-                env = parley_env(url, port=port, redis_prefix=redis_prefix)
+                # PostgreSQL keeps its connections, as .env.example and docs/deploy.md say.
+                age = None if configuration == "sqlite" else CONN_MAX_AGE
+                env = parley_env(url, port=port, redis_prefix=redis_prefix, conn_max_age=age)
                 try:
                     parley.append(storm_server(
                         CONFIGURATIONS[configuration], "parley", env, workdir, port, cookies,

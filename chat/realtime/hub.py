@@ -36,6 +36,7 @@ from .clock import Clock, LoopClock
 from .coalescing import Coalescer
 from .fanout import room_group, user_group
 from .framewriter import Event
+from .shared import reads
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +79,10 @@ def _memberships(user_ids: list[int]) -> dict[int, dict[int, int]]:
     return queries.room_heads(user_ids)
 
 
-@database_sync_to_async
-def _presence_rooms(user_id: int) -> list[int]:
-    return queries.presence_room_ids(user_id)
+async def _presence_rooms(user_id: int) -> list[int]:
+    """Where a user's presence change goes: read once for the changes waiting together
+    (a storm's first tabs all come online at once: chat.realtime.shared)."""
+    return await reads().read(("presence rooms", user_id), queries.presence_room_ids, user_id)
 
 
 @database_sync_to_async
