@@ -421,7 +421,12 @@ def main() -> int:
     parser.add_argument("--users", type=int)
     parser.add_argument("--tabs", type=int)
     parser.add_argument("--only", choices=sorted(CONFIGURATIONS), nargs="+")
+    parser.add_argument(
+        "--server-root", type=Path, help="measure the Parley tree at this path (another revision)"
+    )
     args = parser.parse_args()
+    if args.server_root:
+        server_root.path = args.server_root.resolve()
     plan = QUICK if args.quick else FULL
     plan = StormPlan(
         users=args.users or plan.users,
