@@ -15,6 +15,7 @@ from .messages import (
     message_page,
     messages_with_authors,
     room_page,
+    spend_page,
     thread_page,
     with_extras,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "room_presence_peers",
     "rooms_for_user",
     "search_messages",
+    "spend_page",
     "thread_page",
     "with_extras",
 ]

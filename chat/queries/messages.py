@@ -69,8 +69,13 @@ def message_page(
 
 def check_page(user: AbstractBaseUser, room_id: int) -> None:
     """Whether the caller may read a page of the room now (its budget, then access)."""
-    limits.spend("history", user.pk)
+    spend_page(user)
     room_for_reader(user, room_id)
+
+
+def spend_page(user: AbstractBaseUser) -> None:
+    """A page from the caller's history budget (or `rate_limited`)."""
+    limits.spend("history", user.pk)
 
 
 def room_page(

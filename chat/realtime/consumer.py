@@ -12,7 +12,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from .. import queries, services
+from .. import access, queries, services
 from ..errors import ChatError
 from ..i18n import language_from_scope
 from ..protocol import frames
@@ -62,6 +62,10 @@ async def _hello_state(user) -> HelloState:
     return await reads().read(("hello", user.pk), _hello_reads, user)
 
 
+def _may_read(user, room_id: int) -> None:
+    access.room_for_reader(user, room_id)
+
+
 async def _member_room_ids(user) -> set[int]:
     return set(await reads().read(("room ids", user.pk), queries.member_room_ids, user))
 
@@ -107,8 +111,9 @@ def _typing(user, command: Typing) -> None:
 
 
 async def _fetch(user, command: Fetch) -> dict:
-    """Each caller's access and budget checked for it; the page itself read once for
-    the tabs asking for the same one together (a storm's catch-ups: chat.realtime.shared)."""
+    """Each caller's budget spent for it, its access checked once for its user's tabs
+    asking together; the page itself read once for all the tabs asking for the same one
+    together (a storm's catch-ups: chat.realtime.shared)."""
     cursor = (command.room, command.after, command.before, command.changed_after, command.limit)
     page = await reads().read(
         ("page", *cursor),
@@ -120,7 +125,8 @@ async def _fetch(user, command: Fetch) -> dict:
             changed_after=command.changed_after,
             limit=command.limit,
         ),
-        guard=functools.partial(queries.check_page, user, command.room),
+        guard=functools.partial(queries.spend_page, user),
+        check=(("reader", user.pk), functools.partial(_may_read, user, command.room)),
     )
     return frames.messages(
         page, after=command.after, before=command.before, changed_after=command.changed_after

@@ -15,6 +15,7 @@ guard that fails fails that caller only, as does any failure of one read its gro
 """
 
 import asyncio
+import copy
 import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -27,9 +28,13 @@ from django.utils import translation
 MAX_GROUPS = 32  # distinct reads per hop; the rest take the next one
 
 
+type Check = tuple[Hashable, Callable[[], Any]]
+
+
 @dataclass
 class _Caller:
     guard: Callable[[], Any] | None
+    check: Check | None
     future: asyncio.Future
 
 
@@ -57,10 +62,12 @@ class SharedReads:
         func: Callable[..., Any],
         *args: Any,
         guard: Callable[[], Any] | None = None,
+        check: Check | None = None,
     ) -> Any:
         """`func(*args)` on the database thread, shared with the callers of the same key
-        waiting for the same hop; `guard()` first, for this caller alone, there too.
-        Equal keys must mean equal reads: the key names everything the answer depends on."""
+        waiting for the same hop; first, there too, `guard()` for this caller alone, and
+        `check` = (its key, a function) once for the callers with that key in the group.
+        Equal keys must mean equal answers: a key names everything its answer depends on."""
         loop = asyncio.get_running_loop()
         language = translation.get_language()
         key = (language, key)
@@ -68,7 +75,7 @@ class SharedReads:
         if group is None:
             group = self.waiting[key] = _Group(language, func, args)
         future = loop.create_future()
-        group.callers.append(_Caller(guard, future))
+        group.callers.append(_Caller(guard, check, future))
         if self.task is None:
             self.task = loop.create_task(self._drain())
         return await future
@@ -114,17 +121,20 @@ class SharedReads:
 
 
 def _run_groups(groups: list[_Group]) -> list[list[tuple[bool, Any]]]:
-    """In the database thread: per group, each caller's guard, then the read once for
-    those that passed. A failure may leave a broken connection: it is replaced before
-    the next, as a hop of its own would."""
+    """In the database thread: per group, each caller's guard and check, then the read
+    once for those that passed. A failure may leave a broken connection: it is replaced
+    before the next, as a hop of its own would."""
     outcomes = []
     for group in groups:
         with translation.override(group.language):
+            checked: dict[Hashable, Exception | None] = {}
             answers: list[tuple[bool, Any] | None] = []
             for caller in group.callers:
                 try:
                     if caller.guard is not None:
                         caller.guard()
+                    if caller.check is not None:
+                        _check(caller.check, checked)
                     answers.append(None)
                 except Exception as exc:
                     answers.append((False, exc))
@@ -138,6 +148,22 @@ def _run_groups(groups: list[_Group]) -> list[list[tuple[bool, Any]]]:
                 answers = [shared if answer is None else answer for answer in answers]
         outcomes.append(answers)
     return outcomes
+
+
+def _check(check: Check, checked: dict[Hashable, Exception | None]) -> None:
+    """Run the check unless one with its key already ran in this group; raise what it
+    raised (a copy: a caller may add its own ids to the error it gets)."""
+    key, func = check
+    if key not in checked:
+        try:
+            func()
+            checked[key] = None
+        except Exception as exc:
+            checked[key] = exc
+            raise
+        return
+    if (failed := checked[key]) is not None:
+        raise copy.copy(failed)
 
 
 _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

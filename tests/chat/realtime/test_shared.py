@@ -74,6 +74,38 @@ async def test_a_failing_guard_fails_its_caller_only():
     assert ran.count("k") == 1
 
 
+async def test_a_check_runs_once_per_key_in_a_group_and_fails_only_its_callers():
+    shared, ran, checks = SharedReads(), [], []
+    held = HeldCall()
+    first = await held.occupy(Batcher())
+    blocker = asyncio.ensure_future(shared.read("blocker", recorded, "b", ran))
+    await until(lambda: shared.hops == 1, "the first read to leave")
+
+    def allowed(who: str) -> None:
+        checks.append(who)
+        if who == "outsider":
+            raise PermissionError(who)
+
+    def read_as(who: str) -> asyncio.Future:
+        check = (who, lambda: allowed(who))
+        return asyncio.ensure_future(shared.read("page", recorded, "page", ran, check=check))
+
+    members = [read_as("member") for _ in range(3)]
+    outsiders = [read_as("outsider") for _ in range(2)]
+    held.release()
+    await first
+    await blocker
+    assert await asyncio.gather(*members) == ["PAGE"] * 3
+    errors = []
+    for future in outsiders:
+        with pytest.raises(PermissionError, match="outsider") as raised:
+            await future
+        errors.append(raised.value)
+    assert errors[0] is not errors[1]  # each caller its own error to add its ids to
+    assert sorted(checks) == ["member", "outsider"]  # once per key, not per caller
+    assert ran.count("page") == 1
+
+
 async def test_a_failing_read_fails_its_group_only_and_the_next_read_works():
     shared = SharedReads()
     held = HeldCall()
