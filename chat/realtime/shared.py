@@ -145,9 +145,16 @@ def _run_groups(groups: list[_Group]) -> list[list[tuple[bool, Any]]]:
                 except Exception as exc:
                     shared = (False, exc)
                     close_old_connections()
-                answers = [shared if answer is None else answer for answer in answers]
+                answers = [_own(shared) if answer is None else answer for answer in answers]
         outcomes.append(answers)
     return outcomes
+
+
+def _own(outcome: tuple[bool, Any]) -> tuple[bool, Any]:
+    """A caller's outcome of the shared read: a failure as its own copy (a caller may add
+    its ids to the error it gets); an answer as is (shared, never changed)."""
+    ok, value = outcome
+    return outcome if ok else (False, copy.copy(value))
 
 
 def _check(check: Check, checked: dict[Hashable, Exception | None]) -> None:

@@ -117,9 +117,12 @@ async def test_a_failing_read_fails_its_group_only_and_the_next_read_works():
     held.release()
     await first
     await blocker
+    errors = []
     for future in broken:
-        with pytest.raises(PermissionError, match="broken"):
+        with pytest.raises(PermissionError, match="broken") as raised:
             await future
+        errors.append(raised.value)
+    assert errors[0] is not errors[1]  # each caller its own error to add its ids to
     assert await good == "GOOD"
     assert await shared.read("bad", recorded, "later", []) == "LATER"  # nothing remembered
 
