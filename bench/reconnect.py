@@ -72,7 +72,7 @@ class StormPlan:
 
 FULL = StormPlan(users=100, tabs=10, missed=50, configurations=("sqlite", "postgres"))
 QUICK = StormPlan(users=20, tabs=5, missed=50, configurations=("sqlite",))
-RESERVE_SECONDS = {True: 30.0, False: 240.0}  # kept back from the fan-out sweep: quick, full
+RESERVE_SECONDS = {True: 20.0, False: 240.0}  # kept back from the fan-out sweep: quick, full
 
 
 @dataclass
