@@ -5,8 +5,10 @@ the Channels-tutorial baseline and a bare-broadcaster ceiling with the same load
 generator in the same invocation: the highest deliveries/s at p99 <= 100 ms and <= 200 ms
 with every message delivered, server CPU per delivery, p99 of one message at a time, and
 idle memory per connection. Then sustained acked sends/s on SQLite and PostgreSQL, a
-connect/disconnect storm, and the cluster scenario (1 and N workers behind nginx,
-bench/cluster.py; `--cluster` runs it alone, `--quick --cluster` a smaller smoke test of it).
+connect/disconnect storm, the reconnect storm (bench/reconnect.py: 1,000 tabs connect at
+once and catch up, on SQLite and on PostgreSQL + Redis), and the cluster scenario (1 and
+N workers behind nginx, bench/cluster.py; `--cluster` runs it alone, `--quick --cluster`
+a smaller smoke test of it).
 Progress goes to stderr; the tables to stdout. Loopback only.
 """
 
@@ -24,7 +26,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import databases, fixtures, report
+from . import databases, fixtures, reconnect, report
 from .cluster import ClusterPlan, run_cluster
 from .cluster_figures import ClusterRun
 from .environment import parley_env, server_root
@@ -169,6 +171,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-persist", action="store_true", help="skip the sends/s runs")
     parser.add_argument("--no-storm", action="store_true", help="skip the storm")
     parser.add_argument(
+        "--no-reconnect", action="store_true", help="skip the reconnect storm (bench/reconnect.py)"
+    )
+    parser.add_argument(
         "--cluster", action="store_true", help="only the cluster scenario (1 and N workers)"
     )
     parser.add_argument("--no-cluster", action="store_true", help="skip the cluster scenario")
@@ -270,6 +275,12 @@ def main() -> int:
     fanout: list[list[FanoutResult]] = [[] for _ in range(args.repeat)]
     persist: list[PersistResult] = []
     storm: StormResult | None = None
+    reconnect_plan = (
+        None
+        if args.no_reconnect or args.cluster
+        else (reconnect.QUICK if args.quick else reconnect.FULL)
+    )
+    reconnects: list[reconnect.ReconnectRun] = []
     cluster: list[tuple[ClusterRun, ClusterRun]] = []
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
@@ -290,6 +301,7 @@ def main() -> int:
 
             reserve = RESERVE_PER_PERSIST * len(plan.persist_databases)
             reserve += RESERVE_STORM if plan.storm_sockets else 0
+            reserve += reconnect.RESERVE_SECONDS[args.quick] if reconnect_plan else 0
             # Each run is a whole sweep, so that every server meets the same drift.
             runs = [(r, n, t) for r in range(args.repeat) for n in plan.sizes for t in plan.targets]
             for i, (r, n, key) in enumerate(runs):
@@ -322,6 +334,14 @@ def main() -> int:
                 with failure_noted("storm", failures):
                     storm = run_storm(ctx, made["storm"], sqlite, plan)
 
+            if reconnect_plan is not None:
+                say(f"--- reconnect storm, {reconnect_plan.sockets} tabs")
+                with failure_noted("reconnect storm", failures):
+                    reconnects = reconnect.run(
+                        reconnect_plan, workdir, args.repeat, say, ctx.prefix("reconnect"),
+                        sqlite=sqlite if rooms else None,
+                    )  # fmt: skip
+
             if cluster_plan is not None:
                 with failure_noted("cluster", failures):
                     cluster = run_cluster(ctx, cluster_plan, args.repeat)
@@ -344,6 +364,9 @@ def main() -> int:
     if storm is not None:
         print()
         print(report.storm_lines(storm))
+    if reconnects and reconnect_plan is not None:
+        print()
+        print(reconnect.table(reconnects, reconnect_plan))
     problems = [
         f"{r.target.key}-{r.members}: {r.log.samples[:2]}"
         for run in fanout

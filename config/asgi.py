@@ -10,7 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.sessions import CookieMiddleware  # noqa: E402
 
 from chat.http.middleware import BodyLimit  # noqa: E402
 from chat.realtime.auth import SessionAuthMiddleware, TokenAuthMiddleware  # noqa: E402
@@ -25,7 +24,7 @@ application = ProtocolTypeRouter(
         "websocket": TokenAuthMiddleware(
             URLRouter(websocket_urlpatterns),
             sessions=AllowedOriginsMiddleware(
-                CookieMiddleware(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
+                SessionAuthMiddleware(URLRouter(websocket_urlpatterns))
             ),
         ),
         "lifespan": lifespan,

@@ -10,7 +10,15 @@ from .members import (
     room_members,
     room_presence_peers,
 )
-from .messages import message_page, messages_with_authors, thread_page, with_extras
+from .messages import (
+    check_page,
+    message_page,
+    messages_with_authors,
+    room_page,
+    spend_page,
+    thread_page,
+    with_extras,
+)
 from .people import people_page, person_card
 from .pins import pins_for_reader, room_pins
 from .rooms import (
@@ -25,6 +33,7 @@ from .search import search_messages
 from .webhooks import room_webhooks
 
 __all__ = [
+    "check_page",
     "direct_room_id",
     "invite_target",
     "member_room_ids",
@@ -41,11 +50,13 @@ __all__ = [
     "room_heads",
     "room_invites",
     "room_members",
+    "room_page",
     "room_pins",
     "room_presence_peers",
     "room_webhooks",
     "rooms_for_user",
     "search_messages",
+    "spend_page",
     "thread_page",
     "with_extras",
 ]

@@ -63,9 +63,32 @@ def message_page(
 ) -> dict:
     """A page of history in ascending seq (after a seq, before a seq, or the newest),
     or the messages changed since a revision, in ascending rev."""
+    check_page(user, room_id)
+    return room_page(room_id, after=after, before=before, changed_after=changed_after, limit=limit)
+
+
+def check_page(user: AbstractBaseUser, room_id: int) -> None:
+    """Whether the caller may read a page of the room now (its budget, then access)."""
+    spend_page(user)
+    room_for_reader(user, room_id)
+
+
+def spend_page(user: AbstractBaseUser) -> None:
+    """A page from the caller's history budget (or `rate_limited`)."""
     limits.spend("history", user.pk)
-    room, _membership = room_for_reader(user, room_id)
-    messages = messages_with_authors().filter(room=room)
+
+
+def room_page(
+    room_id: int,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    changed_after: int | None = None,
+    limit: int = 50,
+) -> dict:
+    """`message_page` without the caller: the same for every reader, so tabs asking for
+    the same page together can share one read (only after `check_page` passed)."""
+    messages = messages_with_authors().filter(room_id=room_id)
     if changed_after is not None:
         rows = list(messages.filter(rev__gt=changed_after).order_by("rev")[: limit + 1])
         has_more = len(rows) > limit
@@ -73,7 +96,7 @@ def message_page(
     else:
         rows, has_more = _seq_page(messages, after=after, before=before, limit=limit)
     rows = with_extras(rows)
-    return {"room": room.pk, "messages": [message_dict(m) for m in rows], "has_more": has_more}
+    return {"room": room_id, "messages": [message_dict(m) for m in rows], "has_more": has_more}
 
 
 def _seq_page(

@@ -2,17 +2,17 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from .. import queries, services
+from .. import access, queries, services
 from ..errors import ChatError
 from ..i18n import language_from_scope
 from ..protocol import frames
@@ -32,7 +32,8 @@ from ..protocol.commands import (
 from . import fanout
 from .dbcalls import batched
 from .framewriter import DirectWriter, Event
-from .hub import Hub
+from .hub import HelloState, Hub
+from .shared import reads
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +52,22 @@ MAX_PENDING_FRAMES = 32
 FINISH_FRAME_SECONDS = 5.0
 
 
-@database_sync_to_async
-def _hello_state(user) -> tuple[list[dict], list[int]]:
-    """The user's rooms and whose presence they follow: one hop to the database thread."""
-    return queries.rooms_for_user(user), queries.presence_peers(user.pk)
+def _hello_reads(user) -> HelloState:
+    return HelloState(user, queries.rooms_for_user(user), queries.presence_peers(user.pk))
 
 
-@database_sync_to_async
-def _member_room_ids(user) -> set[int]:
-    return queries.member_room_ids(user)
+async def _hello_state(user) -> HelloState:
+    """The user's rooms and whose presence they follow, read once for the user's tabs
+    waiting together (chat.realtime.shared): the answer is shared, never changed."""
+    return await reads().read(("hello", user.pk), _hello_reads, user)
+
+
+def _may_read(user, room_id: int) -> None:
+    access.room_for_reader(user, room_id)
+
+
+async def _member_room_ids(user) -> set[int]:
+    return set(await reads().read(("room ids", user.pk), queries.member_room_ids, user))
 
 
 @batched
@@ -102,15 +110,23 @@ def _typing(user, command: Typing) -> None:
     services.typing(user, command.room)
 
 
-@batched
-def _fetch(user, command: Fetch) -> dict:
-    page = queries.message_page(
-        user,
-        command.room,
-        after=command.after,
-        before=command.before,
-        changed_after=command.changed_after,
-        limit=command.limit,
+async def _fetch(user, command: Fetch) -> dict:
+    """Each caller's budget spent for it, its access checked once for its user's tabs
+    asking together; the page itself read once for all the tabs asking for the same one
+    together (a storm's catch-ups: chat.realtime.shared)."""
+    cursor = (command.room, command.after, command.before, command.changed_after, command.limit)
+    page = await reads().read(
+        ("page", *cursor),
+        functools.partial(
+            queries.room_page,
+            command.room,
+            after=command.after,
+            before=command.before,
+            changed_after=command.changed_after,
+            limit=command.limit,
+        ),
+        guard=functools.partial(queries.spend_page, user),
+        check=(("reader", user.pk), functools.partial(_may_read, user, command.room)),
     )
     return frames.messages(
         page, after=command.after, before=command.before, changed_after=command.changed_after
@@ -193,12 +209,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _open(self) -> None:
         room_ids = await _member_room_ids(self.user)
         await self.hub.subscribe(self, room_ids - self._revoked_while_connecting)
-        rooms, peers = await _hello_state(self.user)
+        state = await _hello_state(self.user)
         await self.hub.check_in(self, "active")
-        people = await self.hub.statuses(peers)
+        hello = await self.hub.hello(state)
         await self.accept()
         self._writer = DirectWriter.for_send(self.base_send)
-        await self.send_frame(frames.hello(self.user, rooms, people))
+        await self.send_text(hello)
         held, self._held = self._held, None
         self.deliver(*held)
 
@@ -314,7 +330,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return None
 
     async def send_frame(self, frame: dict) -> None:
-        text = frames.encode(frame)
+        await self.send_text(frames.encode(frame))
+
+    async def send_text(self, text: str) -> None:
+        """Send an encoded frame."""
         if self._writer is not None:
             self._writer.write(Event(text))  # what uvicorn's send would write, framed here
             return

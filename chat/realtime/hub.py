@@ -21,6 +21,7 @@ import time
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 from channels.db import database_sync_to_async
@@ -35,6 +36,7 @@ from .clock import Clock, LoopClock
 from .coalescing import Coalescer
 from .fanout import room_group, user_group
 from .framewriter import Event
+from .shared import reads
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +79,10 @@ def _memberships(user_ids: list[int]) -> dict[int, dict[int, int]]:
     return queries.room_heads(user_ids)
 
 
-@database_sync_to_async
-def _presence_rooms(user_id: int) -> list[int]:
-    return queries.presence_room_ids(user_id)
+async def _presence_rooms(user_id: int) -> list[int]:
+    """Where a user's presence change goes: read once for the changes waiting together
+    (a storm's first tabs all come online at once: chat.realtime.shared)."""
+    return await reads().read(("presence rooms", user_id), queries.presence_room_ids, user_id)
 
 
 @database_sync_to_async
@@ -119,6 +122,16 @@ def _deliver_pending(pending: dict[Socket, list[Event]]) -> None:
     pending.clear()
 
 
+@dataclass(eq=False)
+class HelloState:
+    """What a user's `hello` is made of, read from the database once for the user's
+    tabs that were waiting together (chat.realtime.shared); never changed after."""
+
+    user: object
+    rooms: list[dict]
+    peers: list[int]
+
+
 class Hub:
     """Routes bus events to local sockets. One per event loop; see Hub.current()."""
 
@@ -138,6 +151,10 @@ class Hub:
         self._admitted: set[Socket] = set()
         # Presence look-ups for rooms just granted, run beside routing (they query).
         self._telling: set[asyncio.Task] = set()
+        # Each hello state's frame, built once for the tabs that share the state.
+        self._hellos: weakref.WeakKeyDictionary[HelloState, asyncio.Task[str]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -296,6 +313,20 @@ class Hub:
         except Exception as exc:
             _presence_failed("reading statuses", exc)
             return {}
+
+    async def hello(self, state: HelloState) -> str:
+        """The encoded `hello` of this state: its people's presence read and the frame
+        encoded once for every tab that shares the state. They share only a state read
+        after all of them subscribed, and the presence read follows it, so each tab
+        hears any later change live."""
+        task = self._hellos.get(state)
+        if task is None:
+            task = self._hellos[state] = asyncio.ensure_future(self._hello(state))
+        return await asyncio.shield(task)
+
+    async def _hello(self, state: HelloState) -> str:
+        people = await self.statuses(state.peers)
+        return frames.encode(frames.hello(state.user, state.rooms, people))
 
     async def refresh_presence(self) -> None:
         """Check every local socket in again, and count gone the sockets of any process

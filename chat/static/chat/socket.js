@@ -1,11 +1,10 @@
 // The tab's one WebSocket (Connection) and the protocol's client duties on top of it (Sync):
 // catch-up by seq after every hello, gap filling, heads, and resending unacknowledged sends.
 import { fetchMessages, listRooms } from "./api.js";
+import { backoffDelay } from "./backoff.js";
 
-const FIRST_DELAY_MS = 500;
 // The server closes with this when the socket's session ended (docs/protocol.md).
 const SESSION_ENDED = 4401;
-const MAX_DELAY_MS = 30_000;
 const PING_EVERY_MS = 20_000;
 const DEAD_AFTER_MS = 45_000;
 const WATCH_EVERY_MS = 5_000;
@@ -21,12 +20,6 @@ const RESTART_SPREAD_MS = 250;
 export function socketUrl(path, location = window.location) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   return `${scheme}//${location.host}${path}`;
-}
-
-/** Wait before reconnect attempt `attempt` (0-based): 0.5 s doubling, ±50% jitter, 30 s cap. */
-export function backoffDelay(attempt, random = Math.random) {
-  const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** attempt);
-  return Math.min(MAX_DELAY_MS, Math.round(base * (0.5 + random())));
 }
 
 /**
