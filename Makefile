@@ -42,9 +42,11 @@ test-fast: $(STAMP)
 # REPEAT=3 runs the fan-out sweep three times and judges the targets on the medians.
 # CLUSTER=1: only the cluster scenario (1 and WORKERS workers behind nginx; a few minutes,
 # QUICK=1 a smoke test of 2–3 on a busy machine); a full run includes it.
+# TEAM=1: only the team scenario (1,000 people x 2 tabs, in-memory and on Redis; ~10 min,
+# QUICK=1 a team of 100 in-memory); a full run includes it, QUICK=1 alone skips it.
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench $(if $(QUICK),--quick) $(if $(REPEAT),--repeat $(REPEAT)) \
-		$(if $(CLUSTER),--cluster) $(if $(WORKERS),--workers $(WORKERS))
+		$(if $(CLUSTER),--cluster) $(if $(WORKERS),--workers $(WORKERS)) $(if $(TEAM),--team)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -40,6 +40,8 @@ from .scenarios import (
 )
 from .search import SearchPlan
 from .storm import StormResult
+from .team import TEAM_FULL, TEAM_QUICK, TeamPlan, fanout_ceiling, run_team
+from .team import report as team_report
 
 FULL = Plan(
     sizes=(100, 1000),
@@ -173,6 +175,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--no-cluster", action="store_true", help="skip the cluster scenario")
     parser.add_argument(
+        "--team",
+        action="store_true",
+        help="only the team scenario (1,000 people x 2 tabs; with --quick a team of 100); "
+        "a full run includes it, a quick run skips it",
+    )
+    parser.add_argument("--no-team", action="store_true", help="skip the team scenario")
+    parser.add_argument(
         "--workers",
         type=int,
         metavar="N",
@@ -203,9 +212,16 @@ def plan_from(args: argparse.Namespace) -> Plan:
         changes["persist_databases"] = ()
     if args.no_storm:
         changes["storm_sockets"] = 0
-    if args.cluster:
+    if args.cluster or args.team:
         changes.update(sizes=(), persist_databases=(), storm_sockets=0)
     return Plan(**{**plan.__dict__, **changes})
+
+
+def team_plan_from(args: argparse.Namespace) -> TeamPlan | None:
+    """The team scenario's plan: in a full run and with --team, not in a quick run."""
+    if args.no_team or (args.quick and not args.team) or (args.cluster and not args.team):
+        return None
+    return TEAM_QUICK if args.quick else TEAM_FULL
 
 
 def cluster_plan_from(args: argparse.Namespace) -> ClusterPlan | None:
@@ -232,14 +248,17 @@ def revision(path: Path) -> str:
 
 def header(plan: Plan, cluster: ClusterPlan | None, args: argparse.Namespace) -> str:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    flags = [f for f, on in (("--quick", args.quick), ("--cluster", args.cluster),
+                             ("--team", args.team)) if on]  # fmt: skip
+    if args.repeat > 1:
+        flags.append(f"--repeat {args.repeat}")
     lines = [
-        f"python -m bench{' --quick' if args.quick else ''}{' --cluster' if args.cluster else ''}"
-        f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''} · "
+        " ".join(["python -m bench", *flags]) + " · "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.node()} · "
         f"{os.cpu_count()} CPUs · load {load} · Python {platform.python_version()}",
         f"server tree: {server_root.path.name}/ ({revision(server_root.path)})",
     ]
-    if not args.cluster:
+    if plan.sizes or plan.persist_databases:
         lines.append(
             f"servers: one process each, DEBUG=false, SQLite (WAL) for the fan-out runs, Redis "
             f"for the sends/s runs; generator: {plan.senders} open-loop senders + "
@@ -260,17 +279,19 @@ def main() -> int:
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")
     plan = plan_from(args)
-    cluster_plan = cluster_plan_from(args)
+    cluster_plan = None if args.team else cluster_plan_from(args)
+    team_plan = team_plan_from(args)
     if cluster_plan is not None and cluster_plan.workers < 2:
         raise SystemExit("--workers must be at least 2 (it is compared with 1)")
     if args.server_root:
         server_root.path = args.server_root.resolve()
     started = time.monotonic()
-    end = started + (0 if args.cluster else plan.budget_seconds) * args.repeat
+    end = started + (0 if args.cluster or args.team else plan.budget_seconds) * args.repeat
     fanout: list[list[FanoutResult]] = [[] for _ in range(args.repeat)]
     persist: list[PersistResult] = []
     storm: StormResult | None = None
     cluster: list[tuple[ClusterRun, ClusterRun]] = []
+    team: list = []
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         workdir = Path(tmp)
@@ -325,6 +346,11 @@ def main() -> int:
             if cluster_plan is not None:
                 with failure_noted("cluster", failures):
                     cluster = run_cluster(ctx, cluster_plan, args.repeat)
+
+            if team_plan is not None:
+                ctx.deadline = time.monotonic() + 3600
+                with failure_noted("team", failures):
+                    team = run_team(ctx, team_plan, args.repeat)
         finally:
             if args.keep_logs:
                 args.keep_logs.mkdir(parents=True, exist_ok=True)
@@ -367,6 +393,8 @@ def main() -> int:
         print(report.cluster_table([run for pair in cluster for run in pair], cluster_plan))
         print()
         print(report.cluster_comparison(cluster, cluster_plan))
+    if team and team_plan is not None:
+        print(team_report(team, team_plan, fanout_ceiling(fanout)))
     if plan.sizes:
         print()
         print(report.targets(fanout, storm))
