@@ -5,8 +5,10 @@ the Channels-tutorial baseline and a bare-broadcaster ceiling with the same load
 generator in the same invocation: the highest deliveries/s at p99 <= 100 ms and <= 200 ms
 with every message delivered, server CPU per delivery, p99 of one message at a time, and
 idle memory per connection. Then sustained acked sends/s on SQLite and PostgreSQL, a
-connect/disconnect storm, and the cluster scenario (1 and N workers behind nginx,
-bench/cluster.py; `--cluster` runs it alone, `--quick --cluster` a smaller smoke test of it).
+connect/disconnect storm, the cluster scenario (1 and N workers behind nginx,
+bench/cluster.py; `--cluster` runs it alone, `--quick --cluster` a smaller smoke test of it),
+and the team scenario (1,000 people x 2 tabs, bench/team.py; `--team` runs it alone beside
+the fan-out ceiling, `--quick --team` a team of 100; a plain `--quick` skips it).
 Progress goes to stderr; the tables to stdout. Loopback only.
 """
 
@@ -177,8 +179,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--team",
         action="store_true",
-        help="only the team scenario (1,000 people x 2 tabs; with --quick a team of 100); "
-        "a full run includes it, a quick run skips it",
+        help="only the team scenario (1,000 people x 2 tabs; with --quick a team of 100), "
+        "beside the fan-out ceiling (N=1000; --quick N=100); a full run includes it, a quick "
+        "run skips it",
     )
     parser.add_argument("--no-team", action="store_true", help="skip the team scenario")
     parser.add_argument(
@@ -212,8 +215,11 @@ def plan_from(args: argparse.Namespace) -> Plan:
         changes["persist_databases"] = ()
     if args.no_storm:
         changes["storm_sockets"] = 0
-    if args.cluster or args.team:
+    if args.cluster:
         changes.update(sizes=(), persist_databases=(), storm_sockets=0)
+    if args.team:  # the team's figures beside the ceiling's, measured in the same run
+        changes.update(sizes=plan.sizes[-1:], targets=("ceiling",), persist_databases=(),
+                       storm_sockets=0)  # fmt: skip
     return Plan(**{**plan.__dict__, **changes})
 
 
@@ -286,7 +292,7 @@ def main() -> int:
     if args.server_root:
         server_root.path = args.server_root.resolve()
     started = time.monotonic()
-    end = started + (0 if args.cluster or args.team else plan.budget_seconds) * args.repeat
+    end = started + (0 if args.cluster else plan.budget_seconds) * args.repeat
     fanout: list[list[FanoutResult]] = [[] for _ in range(args.repeat)]
     persist: list[PersistResult] = []
     storm: StormResult | None = None
@@ -395,7 +401,7 @@ def main() -> int:
         print(report.cluster_comparison(cluster, cluster_plan))
     if team and team_plan is not None:
         print(team_report(team, team_plan, fanout_ceiling(fanout)))
-    if plan.sizes:
+    if plan.sizes and not args.team:
         print()
         print(report.targets(fanout, storm))
     print(f"\ntotal {time.monotonic() - started:.0f}s")
