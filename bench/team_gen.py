@@ -79,6 +79,7 @@ class TeamRecorder(Recorder):
         self.step = -1
         self.keys: dict[tuple, tuple[str, int]] = {}
         self.deliveries = 0
+        self.late_acks = 0
         self.latencies: dict[str, array] = {}
 
     def begin(self, step: int, keys: dict[tuple, tuple[str, int]]) -> None:
@@ -98,6 +99,11 @@ class TeamRecorder(Recorder):
 
     def message(self, step: int, sent_ns: int, now_ns: int) -> None:
         self._count("message", step, sent_ns, now_ns)
+
+    def ack(self, client: LeanClient, step: int, sent_ns: int, now_ns: int) -> None:
+        if step <= self.reported:
+            self.late_acks += 1  # past its step's drain: counted, so a check can balance
+        super().ack(client, step, sent_ns, now_ns)
 
     def edited(self, step: int, sent_ns: int, now_ns: int) -> None:
         self._count("edit", step, sent_ns, now_ns)
@@ -134,6 +140,7 @@ class TeamReport:
     acks: int
     ack_latencies_us: bytes
     stray: int
+    late_acks: int
     closed: int
     overload_closed: int
     errors: int
@@ -178,6 +185,7 @@ class TeamWorker(Worker):
         closed = [c for c in self.clients if c is not None and not c.is_open]
         errors, samples = recorder.take_errors()
         stray, recorder.stray = recorder.stray, 0
+        late_acks, recorder.late_acks = recorder.late_acks, 0
         return TeamReport(
             sockets=sum(c is not None for c in self.clients),
             sent=sent,
@@ -188,6 +196,7 @@ class TeamWorker(Worker):
             acks=acks.acks,
             ack_latencies_us=acks.ack_latencies_us.tobytes(),
             stray=stray,
+            late_acks=late_acks,
             closed=len(closed),
             overload_closed=sum(c.close_code == 1013 for c in closed),
             errors=errors,
@@ -215,6 +224,7 @@ class TeamStep:
     step: StepResult
     gen_cpu_s: float
     messages_sent: int
+    late_acks: int  # acks of earlier steps' sends that came after those steps' drain
     kinds: dict[str, KindFigures] = field(default_factory=dict)
 
     @property
@@ -225,8 +235,11 @@ class TeamStep:
         kinds = " ".join(
             f"{k} {f.events}/{f.deliveries} p99 {f.p99_ms:.0f}" for k, f in self.kinds.items()
         )
+        late = f" | late: {self.step.stray} frames, {self.late_acks} acks" if (
+            self.step.stray or self.late_acks
+        ) else ""  # fmt: skip
         return (
-            f"{self.step.line().replace('msg/s', 'ev/s ')} | gen {self.gen_cpu_s:.2f} CPU s "
+            f"{self.step.line().replace('msg/s', 'ev/s ')}{late} | gen {self.gen_cpu_s:.2f} CPU s "
             f"{self.gen_us_per_delivery:.1f} us/del | {kinds}"
         )
 
@@ -349,4 +362,5 @@ class TeamGenerator(LoadGenerator):
             )
             for k in KINDS
         }
-        return TeamStep(result, sum(gen), sum(r.messages_sent for r in reports), kinds)
+        sent = sum(r.messages_sent for r in reports)
+        return TeamStep(result, sum(gen), sent, sum(r.late_acks for r in reports), kinds)
