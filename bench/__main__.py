@@ -1,4 +1,4 @@
-"""Parley fan-out benchmark: `python -m bench` (~15 min) or `python -m bench --quick` (<1 min).
+"""Parley fan-out benchmark: `python -m bench` (~20 min) or `python -m bench --quick` (<1 min).
 
 For N = 100 and 1,000 members of one room, it measures Parley (without and with Redis),
 the Channels-tutorial baseline and a bare-broadcaster ceiling with the same load

@@ -2,10 +2,10 @@
 
 A team: `users` people, each with `tabs` sockets open, in `groups` group rooms of 5–20
 members (every person in at least one), `directs` direct rooms of two, and one large
-room. Each room starts with `seeds` messages (written by its members in turn, none of
-them read): edits rewrite one's own seed, reactions land on seeds, and a read moves the
-reader's pointer one seed further, so each of them changes something and the server
-sends its frames.
+room. Each room starts with `seeds` messages, or one per member if more (written by
+its members in turn, none of them read): edits rewrite one's own seed, reactions land
+on seeds, and a read moves the reader's pointer one seed further, so each of them
+changes something and the server sends its frames.
 
 Events arrive as a Poisson process at the offered rate. Each draws where it happens
 (ROOM_MIX: nine in ten in the small rooms) and what it is (KIND_MIX), then an actor
@@ -39,7 +39,7 @@ class TeamSize:
     group_sizes: tuple[int, int]
     directs: int
     big: int
-    seeds: int  # messages in each room before the run
+    seeds: int  # messages in each room before the run (at least one per member)
 
 
 @dataclass(frozen=True)
