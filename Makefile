@@ -38,13 +38,15 @@ test-fast: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	DATABASE_URL=sqlite:///db.sqlite3 REDIS_URL= $(VENV)/bin/pytest --ignore=tests/browser -m "not redis and not postgres"
 
-# Fan-out and persistence benchmark (docs/performance.md): ~15 min, or QUICK=1 for under a minute;
+# Fan-out and persistence benchmark (docs/performance.md): ~20 min, or QUICK=1 for under a minute;
 # REPEAT=3 runs the fan-out sweep three times and judges the targets on the medians.
 # CLUSTER=1: only the cluster scenario (1 and WORKERS workers behind nginx; a few minutes,
 # QUICK=1 a smoke test of 2–3 on a busy machine); a full run includes it.
+# TEAM=1: only the team scenario (1,000 people x 2 tabs, in-memory and on Redis; ~10 min,
+# QUICK=1 a team of 100 in-memory); a full run includes it, QUICK=1 alone skips it.
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench $(if $(QUICK),--quick) $(if $(REPEAT),--repeat $(REPEAT)) \
-		$(if $(CLUSTER),--cluster) $(if $(WORKERS),--workers $(WORKERS))
+		$(if $(CLUSTER),--cluster) $(if $(WORKERS),--workers $(WORKERS)) $(if $(TEAM),--team)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

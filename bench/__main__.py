@@ -1,4 +1,4 @@
-"""Parley fan-out benchmark: `python -m bench` (~15 min) or `python -m bench --quick` (<1 min).
+"""Parley fan-out benchmark: `python -m bench` (~20 min) or `python -m bench --quick` (<1 min).
 
 For N = 100 and 1,000 members of one room, it measures Parley (without and with Redis),
 the Channels-tutorial baseline and a bare-broadcaster ceiling with the same load
@@ -6,9 +6,11 @@ generator in the same invocation: the highest deliveries/s at p99 <= 100 ms and 
 with every message delivered, server CPU per delivery, p99 of one message at a time, and
 idle memory per connection. Then sustained acked sends/s on SQLite and PostgreSQL, a
 connect/disconnect storm, the reconnect storm (bench/reconnect.py: 1,000 tabs connect at
-once and catch up, on SQLite and on PostgreSQL + Redis), and the cluster scenario (1 and
-N workers behind nginx, bench/cluster.py; `--cluster` runs it alone, `--quick --cluster`
-a smaller smoke test of it).
+once and catch up, on SQLite and on PostgreSQL + Redis), the cluster scenario (1 and N
+workers behind nginx, bench/cluster.py; `--cluster` runs it alone, `--quick --cluster` a
+smaller smoke test of it), and the team scenario (1,000 people x 2 tabs, bench/team.py;
+`--team` runs it alone beside the fan-out ceiling, `--quick --team` a team of 100; a plain
+`--quick` skips it).
 Progress goes to stderr; the tables to stdout. Loopback only.
 """
 
@@ -42,6 +44,8 @@ from .scenarios import (
 )
 from .search import SearchPlan
 from .storm import StormResult
+from .team import TEAM_FULL, TEAM_QUICK, TeamPlan, fanout_ceiling, run_team
+from .team import report as team_report
 
 FULL = Plan(
     sizes=(100, 1000),
@@ -178,6 +182,14 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--no-cluster", action="store_true", help="skip the cluster scenario")
     parser.add_argument(
+        "--team",
+        action="store_true",
+        help="only the team scenario (1,000 people x 2 tabs; with --quick a team of 100), "
+        "beside the fan-out ceiling (N=1000; --quick N=100); a full run includes it, a quick "
+        "run skips it",
+    )
+    parser.add_argument("--no-team", action="store_true", help="skip the team scenario")
+    parser.add_argument(
         "--workers",
         type=int,
         metavar="N",
@@ -210,7 +222,17 @@ def plan_from(args: argparse.Namespace) -> Plan:
         changes["storm_sockets"] = 0
     if args.cluster:
         changes.update(sizes=(), persist_databases=(), storm_sockets=0)
+    if args.team:  # the team's figures beside the ceiling's, measured in the same run
+        changes.update(sizes=plan.sizes[-1:], targets=("ceiling",), persist_databases=(),
+                       storm_sockets=0)  # fmt: skip
     return Plan(**{**plan.__dict__, **changes})
+
+
+def team_plan_from(args: argparse.Namespace) -> TeamPlan | None:
+    """The team scenario's plan: in a full run and with --team, not in a quick run."""
+    if args.no_team or (args.quick and not args.team) or (args.cluster and not args.team):
+        return None
+    return TEAM_QUICK if args.quick else TEAM_FULL
 
 
 def cluster_plan_from(args: argparse.Namespace) -> ClusterPlan | None:
@@ -237,14 +259,17 @@ def revision(path: Path) -> str:
 
 def header(plan: Plan, cluster: ClusterPlan | None, args: argparse.Namespace) -> str:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    flags = [f for f, on in (("--quick", args.quick), ("--cluster", args.cluster),
+                             ("--team", args.team)) if on]  # fmt: skip
+    if args.repeat > 1:
+        flags.append(f"--repeat {args.repeat}")
     lines = [
-        f"python -m bench{' --quick' if args.quick else ''}{' --cluster' if args.cluster else ''}"
-        f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''} · "
+        " ".join(["python -m bench", *flags]) + " · "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.node()} · "
         f"{os.cpu_count()} CPUs · load {load} · Python {platform.python_version()}",
         f"server tree: {server_root.path.name}/ ({revision(server_root.path)})",
     ]
-    if not args.cluster:
+    if plan.sizes or plan.persist_databases:
         lines.append(
             f"servers: one process each, DEBUG=false, SQLite (WAL) for the fan-out runs, Redis "
             f"for the sends/s runs; generator: {plan.senders} open-loop senders + "
@@ -265,7 +290,8 @@ def main() -> int:
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")
     plan = plan_from(args)
-    cluster_plan = cluster_plan_from(args)
+    cluster_plan = None if args.team else cluster_plan_from(args)
+    team_plan = team_plan_from(args)
     if cluster_plan is not None and cluster_plan.workers < 2:
         raise SystemExit("--workers must be at least 2 (it is compared with 1)")
     if args.server_root:
@@ -277,11 +303,12 @@ def main() -> int:
     storm: StormResult | None = None
     reconnect_plan = (
         None
-        if args.no_reconnect or args.cluster
+        if args.no_reconnect or args.cluster or args.team
         else (reconnect.QUICK if args.quick else reconnect.FULL)
     )
     reconnects: list[reconnect.ReconnectRun] = []
     cluster: list[tuple[ClusterRun, ClusterRun]] = []
+    team: list = []
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         workdir = Path(tmp)
@@ -345,6 +372,11 @@ def main() -> int:
             if cluster_plan is not None:
                 with failure_noted("cluster", failures):
                     cluster = run_cluster(ctx, cluster_plan, args.repeat)
+
+            if team_plan is not None:
+                ctx.deadline = time.monotonic() + 3600
+                with failure_noted("team", failures):
+                    team = run_team(ctx, team_plan, args.repeat)
         finally:
             if args.keep_logs:
                 args.keep_logs.mkdir(parents=True, exist_ok=True)
@@ -390,7 +422,9 @@ def main() -> int:
         print(report.cluster_table([run for pair in cluster for run in pair], cluster_plan))
         print()
         print(report.cluster_comparison(cluster, cluster_plan))
-    if plan.sizes:
+    if team and team_plan is not None:
+        print(team_report(team, team_plan, fanout_ceiling(fanout)))
+    if plan.sizes and not args.team:
         print()
         print(report.targets(fanout, storm))
     print(f"\ntotal {time.monotonic() - started:.0f}s")

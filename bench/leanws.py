@@ -225,12 +225,17 @@ class LeanClient(asyncio.Protocol):
 
 
 async def open_client(
-    url: str, origin: str, cookie: str, sink: Sink, timeout: float = 30.0
+    url: str,
+    origin: str,
+    cookie: str,
+    sink: Sink,
+    timeout: float = 30.0,
+    client_class: type[LeanClient] = LeanClient,
 ) -> LeanClient:
     """Connect, handshake and wait for the server's first frame, all within `timeout`."""
     loop = asyncio.get_running_loop()
     uri = parse_uri(url)
-    client = LeanClient(url, origin, cookie, sink)
+    client = client_class(url, origin, cookie, sink)
     try:
         async with asyncio.timeout(timeout):
             await loop.create_connection(lambda: client, uri.host, uri.port)

@@ -226,6 +226,8 @@ class Recorder:
 class Worker:
     """One generator process: its sockets, run on uvloop, driven by commands on a pipe."""
 
+    client_class = LeanClient
+
     def __init__(self, pipe: Connection, cookies: list[str], rooms: list[int] | None) -> None:
         self.pipe = pipe
         self.cookies = cookies
@@ -279,8 +281,9 @@ class Worker:
             async with limit:
                 try:
                     self.clients[i] = await open_client(
-                        self.url, self.origin, self.cookies[i], self.recorder, CONNECT_TIMEOUT
-                    )
+                        self.url, self.origin, self.cookies[i], self.recorder, CONNECT_TIMEOUT,
+                        self.client_class,
+                    )  # fmt: skip
                 except Exception as exc:
                     failures.append(f"{type(exc).__name__}: {exc}")
 
