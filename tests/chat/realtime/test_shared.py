@@ -6,6 +6,8 @@ import asyncio
 import uuid
 from contextlib import AsyncExitStack
 
+import channels.db
+import django.db
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -20,6 +22,16 @@ from tests.support import HeldCall, until
 from tests.wsclient import open_tab, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the hop closes stale connections
+
+
+@pytest.fixture(autouse=True)
+def connections_closed_again():
+    """Tabs opened together wait for their output together, and channels.testing patches
+    channels.db.close_old_connections to a no-op around each wait: overlapping waits
+    can leave the no-op in place (tests/faults/conftest.py fails a test that does).
+    Put it back, so later tests' database threads close their connections."""
+    yield
+    channels.db.close_old_connections = django.db.close_old_connections
 
 
 def recorded(name: str, ran: list) -> str:
