@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import databases, fixtures, report
+from . import databases, fixtures, report, sends
 from .cluster import ClusterPlan, run_cluster
 from .cluster_figures import ClusterRun
 from .environment import parley_env, server_root
@@ -169,6 +169,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-persist", action="store_true", help="skip the sends/s runs")
     parser.add_argument("--no-storm", action="store_true", help="skip the storm")
     parser.add_argument(
+        "--sends", action="store_true", help="only the 50-room sends scenario (bench/sends.py)"
+    )
+    parser.add_argument("--no-sends", action="store_true", help="skip the 50-room sends scenario")
+    parser.add_argument(
         "--cluster", action="store_true", help="only the cluster scenario (1 and N workers)"
     )
     parser.add_argument("--no-cluster", action="store_true", help="skip the cluster scenario")
@@ -203,14 +207,14 @@ def plan_from(args: argparse.Namespace) -> Plan:
         changes["persist_databases"] = ()
     if args.no_storm:
         changes["storm_sockets"] = 0
-    if args.cluster:
+    if args.cluster or args.sends:
         changes.update(sizes=(), persist_databases=(), storm_sockets=0)
     return Plan(**{**plan.__dict__, **changes})
 
 
 def cluster_plan_from(args: argparse.Namespace) -> ClusterPlan | None:
     """The cluster scenario's plan: in a full run and with --cluster, not in a quick run."""
-    if args.no_cluster or (args.quick and not args.cluster):
+    if args.no_cluster or args.sends or (args.quick and not args.cluster):
         return None
     plan = CLUSTER_QUICK if args.quick else CLUSTER_FULL
     if args.workers:
@@ -271,6 +275,10 @@ def main() -> int:
     persist: list[PersistResult] = []
     storm: StormResult | None = None
     cluster: list[tuple[ClusterRun, ClusterRun]] = []
+    sends_plan = sends.QUICK if args.quick else sends.FULL
+    if args.no_sends or args.cluster:
+        sends_plan = None
+    sent: list[sends.SendsResult] = []
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         workdir = Path(tmp)
@@ -282,6 +290,8 @@ def main() -> int:
                 rooms.update(persist_rooms("sqlite", plan.persist_senders))
             if plan.storm_sockets:
                 rooms["storm"] = plan.storm_sockets + 1
+            if sends_plan is not None and "sqlite" in sends_plan.databases:
+                rooms.update(sends.room_names("sqlite"))
             made = {}
             if rooms:
                 databases.migrate(sqlite)
@@ -290,6 +300,8 @@ def main() -> int:
 
             reserve = RESERVE_PER_PERSIST * len(plan.persist_databases)
             reserve += RESERVE_STORM if plan.storm_sockets else 0
+            if sends_plan is not None:
+                reserve += sends.RESERVE_PER_DATABASE * len(sends_plan.databases) * args.repeat
             # Each run is a whole sweep, so that every server meets the same drift.
             runs = [(r, n, t) for r in range(args.repeat) for n in plan.sizes for t in plan.targets]
             for i, (r, n, key) in enumerate(runs):
@@ -317,6 +329,12 @@ def main() -> int:
                     rooms_ = [made_pg[name] for name in names]
                     persist.append(run_persist(ctx, label, rooms_, pg, plan, PERSIST_RUNS[label]))
 
+            if sends_plan is not None:
+                with failure_noted("sends", failures):
+                    sent = sends.run_all(
+                        ctx, sends_plan, args.repeat, sqlite, made, databases.postgres_database
+                    )
+
             if plan.storm_sockets:
                 say(f"--- storm, {plan.storm_sockets} sockets, Redis layer")
                 with failure_noted("storm", failures):
@@ -341,6 +359,9 @@ def main() -> int:
     if persist:
         print()
         print(report.persist_table(persist))
+    if sent:
+        print()
+        print(sends.sends_table(sent))
     if storm is not None:
         print()
         print(report.storm_lines(storm))
@@ -351,6 +372,7 @@ def main() -> int:
         if not r.log.clean
     ]
     problems += [f"persist {p.database}: {p.log.samples[:2]}" for p in persist if not p.log.clean]
+    problems += [f"sends {r.database}: {r.log.samples[:2]}" for r in sent if not r.log.clean]
     problems += [
         f"cluster {run.workers} worker(s): {log.samples[:2]}"
         for pair in cluster
