@@ -239,7 +239,7 @@ def _store(item: _Prepared) -> Message | _Refused:
         "thread_root_id": root.pk if root else None,
         "also_in_room": bool(root) and request.also_in_room,
     }
-    message = Message(pk=sql.insert_row(Message, values), **values)
+    message = sql.new_row(Message, values)
     message.author, message.reply_to = user, parent
     if item.mentioned:
         Mention = Message.mentions.through

@@ -9,7 +9,7 @@ runs on SQLite (3.37+, which Django requires) and PostgreSQL alike.
 Everything here runs inside the caller's transaction.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -68,8 +68,25 @@ def _insert_sql(model: type[Model], names: tuple[str, ...]) -> str:
     )
 
 
+# Fields whose Python values (int, str, bool, None) are already what the driver takes:
+# asking the field to prepare them was a fifth of a send's CPU.
+_TAKEN_AS_THEY_ARE = frozenset({
+    "AutoField", "BigAutoField", "SmallAutoField", "ForeignKey", "OneToOneField",
+    "IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
+    "PositiveBigIntegerField", "PositiveSmallIntegerField", "CharField", "TextField",
+    "BooleanField",
+})  # fmt: skip
+
+
+@cache
+def _preparer(model: type[Model], name: str) -> Callable[[Any, Any], Any] | None:
+    field = model._meta.get_field(name)
+    return None if field.get_internal_type() in _TAKEN_AS_THEY_ARE else field.get_db_prep_save
+
+
 def _prep(model: type[Model], name: str, value: Any) -> Any:
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
+    prepare = _preparer(model, name)
+    return value if prepare is None else prepare(value, connection)
 
 
 def take_next_seq(room_id: int, now) -> tuple[int, str | None] | None:
@@ -122,10 +139,36 @@ def _defaulted_fields(model: type[Model]) -> tuple:
 def insert_row(model: type[Model], values: Mapping[str, Any]) -> int:
     """INSERT one row from field name -> value (fields left out take their model
     default, as the ORM would give them) and return its primary key."""
-    values = {
+    return _insert(model, _with_defaults(model, values))
+
+
+def new_row(model: type[Model], values: Mapping[str, Any]) -> Model:
+    """`insert_row`, and the row as a model instance (as the ORM would read it back)."""
+    values = _with_defaults(model, values)
+    pk = _insert(model, values)
+    row = [pk, *(values.get(name, absent) for name, absent in _absent_values(model))]
+    return model.from_db(connection.alias, None, row)
+
+
+def _with_defaults(model: type[Model], values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
         **{f.attname: f.get_default() for f in _defaulted_fields(model) if f.attname not in values},
         **values,
     }
+
+
+@cache
+def _absent_values(model: type[Model]) -> tuple[tuple[str, Any], ...]:
+    """Each concrete field but the primary key, in order, with what an instance holds
+    when the field is left out and has no default (None, or "" for text)."""
+    return tuple(
+        (f.attname, None if f.has_default() else f.get_default())
+        for f in model._meta.concrete_fields
+        if not f.primary_key
+    )
+
+
+def _insert(model: type[Model], values: Mapping[str, Any]) -> int:
     names = tuple(values)
     params = [_prep(model, name, value) for name, value in values.items()]
     with connection.cursor() as cursor:
