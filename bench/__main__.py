@@ -301,7 +301,7 @@ def main() -> int:
             reserve = RESERVE_PER_PERSIST * len(plan.persist_databases)
             reserve += RESERVE_STORM if plan.storm_sockets else 0
             if sends_plan is not None:
-                reserve += sends.RESERVE_PER_DATABASE * len(sends_plan.databases) * args.repeat
+                reserve += sends.reserve(sends_plan) * len(sends_plan.databases) * args.repeat
             # Each run is a whole sweep, so that every server meets the same drift.
             runs = [(r, n, t) for r in range(args.repeat) for n in plan.sizes for t in plan.targets]
             for i, (r, n, key) in enumerate(runs):
