@@ -127,12 +127,13 @@ async def test_calls_made_together_go_as_one_call_where_the_first_came_each_with
     await until(lambda: len(calls.waiting) == 5, "the calls queued")
     held.release()
     await first
-    assert together.groups == [["one", "bad", "two"]]  # one call, in the order they came
-    assert ran == ["held", "before", "group", "between"]
     assert await before == "BEFORE" and await between == "BETWEEN"
     assert await one == ("de", "one") and await two == ("en", "two")
     with pytest.raises(ValueError, match="bad"):
         await bad
+    assert together.groups == [["one", "bad", "two"]]  # one call, in the order they came
+    assert ran == ["held", "before", "group", "between"]
+    assert calls.batches == 2
 
 
 def failing_together(calls: list) -> list:
