@@ -59,12 +59,12 @@ def _sender_state_sql() -> str:
 
 
 @cache
-def _insert_sql(model: type[Model], names: tuple[str, ...]) -> str:
+def _insert_sql(model: type[Model], names: tuple[str, ...], *, if_new: bool = False) -> str:
     columns = ", ".join(_column(model, name) for name in names)
     placeholders = ", ".join(["%s"] * len(names))
     return (
         f"INSERT INTO {_q(model._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-        f"RETURNING {_q(model._meta.pk.column)}"
+        f"{'ON CONFLICT DO NOTHING ' if if_new else ''}RETURNING {_q(model._meta.pk.column)}"
     )
 
 
@@ -105,6 +105,26 @@ def take_next_seq(room_id: int, now) -> tuple[int, str | None] | None:
     return (row[0], row[1]) if row else None
 
 
+@cache
+def _give_back_sql() -> str:
+    room, message = _q(Room._meta.db_table), _q(Message._meta.db_table)
+    seq, at = _column(Room, "last_seq"), _column(Room, "last_message_at")
+    return (
+        f"UPDATE {room} SET {seq} = {seq} - 1, "  # noqa: S608 (names from model metadata)
+        f"{at} = (SELECT {_column(Message, 'created_at')} FROM {message} "
+        f"WHERE {_column(Message, 'room')} = %s ORDER BY {_column(Message, 'seq')} DESC LIMIT 1) "
+        f"WHERE {_column(Room, 'id')} = %s"
+    )
+
+
+def give_back_seq(room_id: int) -> None:
+    """Undo `take_next_seq` of a send that stores nothing, in the same transaction (which
+    holds the room's lock, so no later seq was taken): the seq goes back, and the room's
+    last message time is its newest message's again."""
+    with connection.cursor() as cursor:
+        cursor.execute(_give_back_sql(), [room_id, room_id])
+
+
 def take_next_rev(room_id: int) -> int:
     """Advance the room's change counter (edits, deletions, reactions) and return it,
     holding the room's row lock until commit, so revisions commit in order."""
@@ -142,10 +162,14 @@ def insert_row(model: type[Model], values: Mapping[str, Any]) -> int:
     return _insert(model, _with_defaults(model, values))
 
 
-def new_row(model: type[Model], values: Mapping[str, Any]) -> Model:
-    """`insert_row`, and the row as a model instance (as the ORM would read it back)."""
+def new_row(model: type[Model], values: Mapping[str, Any], *, if_new: bool = False) -> Model | None:
+    """`insert_row`, and the row as a model instance (as the ORM would read it back).
+    `if_new`: None, not an error, when a unique constraint already holds such a row (an
+    error would end the whole transaction on PostgreSQL)."""
     values = _with_defaults(model, values)
-    pk = _insert(model, values)
+    pk = _insert(model, values, if_new=if_new)
+    if pk is None:
+        return None
     row = [pk, *(values.get(name, absent) for name, absent in _absent_values(model))]
     return model.from_db(connection.alias, None, row)
 
@@ -168,9 +192,10 @@ def _absent_values(model: type[Model]) -> tuple[tuple[str, Any], ...]:
     )
 
 
-def _insert(model: type[Model], values: Mapping[str, Any]) -> int:
+def _insert(model: type[Model], values: Mapping[str, Any], *, if_new: bool = False) -> int | None:
     names = tuple(values)
     params = [_prep(model, name, value) for name, value in values.items()]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, names), params)
-        return cursor.fetchone()[0]
+        cursor.execute(_insert_sql(model, names, if_new=if_new), params)
+        row = cursor.fetchone()
+    return row[0] if row else None

@@ -218,18 +218,36 @@ def test_each_refusal_is_said_in_its_senders_language(user, rooms):
     assert german.detail.startswith("Eine Nachricht")
 
 
-def test_a_lone_send_uses_no_savepoint_and_a_group_one_per_send(user, rooms):
-    with CaptureQueriesContext(connection) as lone:
-        services.send_messages([request(user, rooms[0])])
-    assert not any("SAVEPOINT" in q["sql"] for q in lone.captured_queries[1:-1])
+def test_a_plain_send_costs_three_statements_and_one_that_could_fail_later_a_savepoint(
+    user, other_user, rooms
+):
     counts = {}
     for n in (4, 8):
         group = [request(user, rooms[i % 3]) for i in range(n)]
         with CaptureQueriesContext(connection) as captured:
             outcomes = services.send_messages(group)
         assert all(created for _m, created in outcomes)
+        assert not any("SAVEPOINT" in q["sql"] for q in captured.captured_queries[1:-1])
         counts[n] = len(captured.captured_queries)
-    # Each plain send: SAVEPOINT, UPDATE … RETURNING, SELECT, INSERT, RELEASE; the
-    # group's own transaction costs the same whatever its size.
-    assert counts[8] - counts[4] == 4 * 5
-    assert counts[4] <= 4 * 5 + 2
+    # Each plain send: UPDATE … RETURNING, SELECT, INSERT; the group's own transaction
+    # costs the same whatever its size.
+    assert counts[8] - counts[4] == 4 * 3
+    assert counts[4] <= 4 * 3 + 2
+    with CaptureQueriesContext(connection) as captured:
+        services.send_messages([request(user, rooms[0]), request(user, rooms[1], "hi @bob")])
+    statements = [q["sql"].split()[0] for q in captured.captured_queries]
+    assert (
+        statements.count("SAVEPOINT") == 2
+    )  # the group's own here (a test's transaction) and the mention's
+    assert statements.count("RELEASE") == 2
+
+
+def test_a_refused_send_leaves_the_rooms_last_message_time_as_it_was(user, rooms):
+    stranger = UserFactory(username="stranger")
+    a, b = rooms[0], rooms[1]
+    stored = send(user, a, "kept")
+    services.send_messages([request(stranger, a), request(stranger, b)])
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.last_seq, a.last_message_at) == (1, stored.created_at)
+    assert (b.last_seq, b.last_message_at) == (0, None)
