@@ -8,6 +8,7 @@ from django.contrib.auth.forms import (
     PasswordChangeForm,
     SetPasswordForm,
     UserCreationForm,
+    UsernameField,
 )
 from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.template.defaultfilters import filesizeformat
@@ -25,13 +26,28 @@ AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 AVATAR_SIZE = 256
 
 
-def refuse_look_alike(name: str, *, user: User | None = None) -> None:
-    """A name someone else's username or display name could be taken for is refused."""
-    if name_taken(name, by_other_than=user.pk if user else None):
+def refuse_look_alike(name: str, *, user: User | None = None, among_people: bool = False) -> None:
+    """A name someone else's username or display name could be taken for is refused
+    (only a person's, when `among_people`)."""
+    if name_taken(name, by_other_than=user.pk if user else None, among_people=among_people):
         raise forms.ValidationError(
             _("This name looks too much like someone else's name: choose another."),
             code="look_alike",
         )
+
+
+def checked_display_name(form: forms.ModelForm, *, among_people: bool = False) -> str:
+    """A form's display name, stripped, printable and unlike anyone else's name (a name
+    kept is not judged again): the profile's and a bot's alike, but a bot's only unlike
+    a person's (`among_people`): bots wear a "bot" badge, and two rooms' webhooks may
+    both be called "CI"."""
+    name = form.cleaned_data["display_name"].strip()
+    if any(not ch.isprintable() for ch in name):
+        raise forms.ValidationError(_("The display name has invalid characters."))
+    if name and name != form.initial.get("display_name"):
+        user = form.instance if form.instance.pk else None
+        refuse_look_alike(name, user=user, among_people=among_people)
+    return name
 
 
 class WeakPasswordShownOnItsField:
@@ -57,6 +73,59 @@ class RegisterForm(WeakPasswordShownOnItsField, UserCreationForm):
         if username:  # else already refused, as someone's in another case
             refuse_look_alike(username)
         return username
+
+
+class BotForm(forms.ModelForm):
+    """A bot's names (accounts.bots): the username under registration's rules (Django's
+    characters, unique without regard to case, unlike anyone's name), the display name
+    under the profile's."""
+
+    class Meta:
+        model = User
+        fields = ("username", "display_name")
+        field_classes = {"username": UsernameField}
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if username == self.initial.get("username"):
+            return username
+        others = User.objects.exclude(pk=self.instance.pk) if self.instance.pk else User.objects
+        if others.filter(username__iexact=username).exists():
+            raise forms.ValidationError(
+                self.instance.unique_error_message(User, ["username"]), code="unique"
+            )
+        refuse_look_alike(username, user=self.instance if self.instance.pk else None)
+        return username
+
+    def clean_display_name(self) -> str:
+        return checked_display_name(self, among_people=True)
+
+
+class BotEditForm(BotForm):
+    """A bot's names and avatar on its owner's Bots page (the avatar as a profile's)."""
+
+    avatar = forms.FileField(
+        label=_("Avatar"),
+        required=False,
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
+        ),
+    )
+
+    class Meta(BotForm.Meta):
+        fields = ("username", "display_name", "avatar")
+
+    def clean_avatar(self):
+        avatar = self.cleaned_data.get("avatar")
+        if isinstance(avatar, UploadedFile):
+            return normalized_avatar(avatar)
+        return avatar
+
+
+class TokenNameForm(forms.Form):
+    """The name of a new API token: what it is for, so it can be told apart later."""
+
+    name = forms.CharField(label=_("Name"), max_length=64)
 
 
 class NewPasswordForm(WeakPasswordShownOnItsField, SetPasswordForm):
@@ -96,6 +165,13 @@ class ThrottledLogin:
             if error.code == "invalid_login":
                 throttle.spend_all(budgets)
             raise
+
+    def confirm_login_allowed(self, user) -> None:
+        """A bot (accounts.bots) never logs in with a password, even one staff gave it in
+        the admin: refused as a wrong password is, so nothing tells them apart."""
+        if user.is_bot:
+            raise self.get_invalid_login_error()
+        super().confirm_login_allowed(user)
 
 
 class LoginForm(ThrottledLogin, AuthenticationForm):
@@ -191,12 +267,7 @@ class ProfileForm(forms.ModelForm):
         return self.cleaned_data["time_zone"].strip()  # the model's validator judges it
 
     def clean_display_name(self) -> str:
-        name = self.cleaned_data["display_name"].strip()
-        if any(not ch.isprintable() for ch in name):
-            raise forms.ValidationError(_("The display name has invalid characters."))
-        if name and name != self.initial.get("display_name"):  # a name kept is not judged again
-            refuse_look_alike(name, user=self.instance)
-        return name
+        return checked_display_name(self)
 
     def clean_avatar(self):
         avatar = self.cleaned_data.get("avatar")

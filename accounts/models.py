@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
@@ -62,6 +63,18 @@ class User(AbstractUser):
         choices=notifications.Level.choices,
         default=notifications.GLOBAL_DEFAULT,
     )
+    # A bot (accounts.bots): an account its owner made for a program, which signs in only
+    # by a token (accounts.tokens), never by a password.
+    is_bot = models.BooleanField(_("bot"), default=False, editable=False)
+    bot_owner = models.ForeignKey(
+        "self",
+        verbose_name=_("bot owner"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.CASCADE,
+        related_name="bots",
+    )
     username_skeleton = models.TextField(editable=False, default="")
     username_skeleton_cased = models.TextField(editable=False, default="")
     display_name_skeleton = models.TextField(editable=False, default="")
@@ -105,13 +118,37 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
 
 
-def name_taken(name: str, *, by_other_than: int | None = None) -> bool:
-    """Whether someone (other than the user with that id) has a username or a display
-    name that could be taken for `name`."""
+class Token(models.Model):
+    """A personal API token: a program acting as its user over `/api/` and `/ws/`.
+
+    Only a SHA-256 hash of the secret is stored (the secret is shown once, when it is
+    made), so a copy of the database lets no one in. A revoked token's row is deleted."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(_("name"), max_length=64)
+    # SHA-256 of the secret, hex: what a request's bearer token is looked up by.
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    # Updated at most once a minute per token (accounts.tokens.touch), not on every request.
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        indexes = [models.Index(fields=["user", "created_at"], name="token_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"
+
+
+def name_taken(name: str, *, by_other_than: int | None = None, among_people: bool = False) -> bool:
+    """Whether someone (other than the user with that id; only people, not bots, when
+    `among_people`) has a username or a display name that could be taken for `name`."""
     skeletons = {s for s in name_skeletons(name) if s}
     if not skeletons:
         return False
     clash = Q()
     for field in (field for fields in SKELETON_FIELDS.values() for field in fields):
         clash |= Q(**{f"{field}__in": skeletons})
-    return User.objects.filter(clash).exclude(pk=by_other_than).exists()
+    others = User.objects.filter(clash).exclude(pk=by_other_than)
+    return (others.filter(is_bot=False) if among_people else others).exists()

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from . import views
+from . import integrations, views
 from .forms import ChangePasswordForm, NewPasswordForm
 
 urlpatterns = [
@@ -16,6 +16,17 @@ urlpatterns = [
         name="notification_settings",
     ),
     path("delete/", views.DeleteAccountView.as_view(), name="delete_account"),
+    path("tokens/", integrations.new_token, name="new_token"),
+    path("tokens/<int:token_id>/revoke/", integrations.revoke_token, name="revoke_token"),
+    path("bots/", integrations.bot_list, name="bots"),
+    path("bots/<int:bot_id>/", integrations.edit_bot, name="edit_bot"),
+    path("bots/<int:bot_id>/tokens/", integrations.new_bot_token, name="new_bot_token"),
+    path(
+        "bots/<int:bot_id>/tokens/<int:token_id>/revoke/",
+        integrations.revoke_bot_token,
+        name="revoke_bot_token",
+    ),
+    path("bots/<int:bot_id>/delete/", integrations.delete_bot, name="delete_bot"),
     path("data/", views.download_data, name="download_data"),
     path("email/confirm/", views.send_confirmation, name="send_confirmation"),
     path("email/confirm/<str:token>/", views.confirm_email, name="confirm_email"),

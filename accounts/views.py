@@ -27,6 +27,7 @@ from .forms import (
     NotificationSettingsForm,
     ProfileForm,
     RegisterForm,
+    TokenNameForm,
 )
 from .models import time_zones
 
@@ -107,8 +108,14 @@ class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):
         return super().form_invalid(form)
 
     def get_context_data(self, **kwargs):
-        # The time zone field's suggestions (a datalist): every zone the form accepts.
-        return {**super().get_context_data(**kwargs), "time_zones": sorted(time_zones())}
+        # The time zone field's suggestions (a datalist): every zone the form accepts;
+        # the API tokens section: the user's tokens, without secrets.
+        return {
+            **super().get_context_data(**kwargs),
+            "time_zones": sorted(time_zones()),
+            "api_tokens": self.request.user.tokens.order_by("-created_at", "-pk"),
+            "token_form": TokenNameForm(auto_id="token_%s"),
+        }
 
 
 def _send_confirmation(request: HttpRequest, user) -> None:

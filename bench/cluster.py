@@ -285,7 +285,9 @@ class Configuration:
         if warmup:
             kind = "warm-up (not counted)"
         else:
-            (into.reference_steps if reference else into.steps).append(measured)
+            (into.reference_steps.setdefault(rate, []) if reference else into.steps).append(
+                measured
+            )
             kind = "reference" if reference else "search"
         if reference and not counted(measured):
             why = "a presence refresh fell in it" if refreshed(measured) else "late"
@@ -293,9 +295,9 @@ class Configuration:
         self.ctx.say(f"  {self.workers}w {name} {kind}: {step.line()} | {redis_line(measured)}")
         return step
 
-    def wants_reference(self, name: str) -> bool:
-        """Fewer than the plan's counted reference steps so far."""
-        steps = self.workloads[name].reference_steps
+    def wants_reference(self, name: str, rate: float) -> bool:
+        """Fewer than the plan's counted reference steps at `rate` so far."""
+        steps = self.workloads[name].reference_steps.get(rate, [])
         return sum(map(counted, steps)) < self.plan.reference_steps
 
     def search(self, budget: float) -> None:
@@ -376,18 +378,20 @@ def run_cluster(
                     )
                     for workers in widths
                 ]
-                for _ in range(plan.reference_warmup):
-                    for name, rate in references:
-                        for configuration in both:
-                            configuration.step(name, rate, warmup=True)
+                one, many = both
                 for name, rate in references:
+                    # Both at the same total rate, and one worker at 1/N of it: the same
+                    # rate per worker as each of the N (report.py, cluster_comparison).
+                    turns = [(one, rate / plan.workers), (many, rate), (one, rate)]
+                    for _ in range(plan.reference_warmup):
+                        for configuration, at in turns:
+                            configuration.step(name, at, warmup=True)
                     for _ in range(plan.reference_steps + plan.reference_retries):
-                        if not any(c.wants_reference(name) for c in both):
+                        if not any(c.wants_reference(name, at) for c, at in turns):
                             break
-                        for configuration in both:
-                            configuration.step(name, rate, reference=True)
+                        for configuration, at in turns:
+                            configuration.step(name, at, reference=True)
                 for configuration in both:
                     configuration.search(plan.budget_seconds / 2)
-                one, many = (configuration.result() for configuration in both)
-                pairs.append((one, many))
+                pairs.append((one.result(), many.result()))
     return pairs

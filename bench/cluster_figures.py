@@ -123,12 +123,11 @@ class Workload:
 
     name: str
     steps: list[ClusterStep] = field(default_factory=list)  # the search's
-    reference_steps: list[ClusterStep] = field(default_factory=list)
+    reference_steps: dict[float, list[ClusterStep]] = field(default_factory=dict)  # by rate
 
-    @property
-    def reference(self) -> Reference | None:
-        """The reference steps, if every message of each reached every member."""
-        reference = Reference(self.reference_steps)
+    def reference(self, rate: float) -> Reference | None:
+        """The reference steps at `rate`, if every message of one reached every member."""
+        reference = Reference(self.reference_steps.get(rate, []))
         return reference if reference.complete else None
 
     @property

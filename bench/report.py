@@ -354,51 +354,65 @@ def _pair(a, b, figure: str, fmt: str) -> str:
 
 
 def cluster_comparison(pairs: Sequence[tuple[ClusterRun, ClusterRun]], plan: ClusterPlan):
-    """1 against N workers at the reference rate, per repetition and workload; then the
-    verdicts, on the medians of the repetitions' ratios."""
+    """1 against N workers at the reference rates, per repetition and workload: at the same
+    rate per worker (one worker at 1/N of the N workers' rate: the target's comparison,
+    each process doing the same work a second but the cluster's own, such as receiving
+    events for rooms it shares) and at the same total rate (each of the N at 1/N of one's,
+    so fewer events share a wake-up, a hop, a write); then the verdicts, on the medians of
+    the repetitions' ratios."""
     n = plan.workers
     header = (
-        "workload", "run", "msg/s", f"p99 1w / {n}w", f"CPU ms/1k del 1w / {n}w", "ratio",
-        "extra us/msg",
+        "workload", "compared at", "run", f"msg/s 1w / {n}w", f"p99 1w / {n}w",
+        f"CPU ms/1k del 1w / {n}w", "ratio", "extra us/msg",
         f"Redis ops/msg 1w / {n}w", "ratio", f"Redis us/msg 1w / {n}w", "Redis calls/msg",
     )  # fmt: skip
     table = [header]
-    ratios: dict[str, tuple[list, list]] = {"small": ([], []), "large": ([], [])}
-    for r, (one, many) in enumerate(pairs):
-        for name in ("small", "large"):
-            rate = plan.small_reference if name == "small" else plan.large_reference
-            a, b = one.workload(name).reference, many.workload(name).reference
-            cpu = _over(b.worker_ms_per_1k, a.worker_ms_per_1k) if a and b else None
-            ops = _over(b.redis_ops_per_message, a.redis_ops_per_message) if a and b else None
-            ratios[name][0].append(cpu)
-            ratios[name][1].append(ops)
-            calls = (
-                ", ".join(f"{c} {v:.2f}" for c, v in list(b.calls_per_message().items())[:3])
-                if b
-                else "-"
-            )
-            table.append((
-                _workload_label(name, plan), str(r + 1),
-                _num(rate, "{:,.1f}"),
-                _pair(a, b, "p99_ms", "{:.0f} ms"),
-                _pair(a, b, "worker_ms_per_1k", "{:.1f}") if a and b else "not all delivered",
-                _num(cpu, "{:.2f}"),
-                _num(b.worker_us_per_message - a.worker_us_per_message if a and b else None,
-                     "{:.0f}"),
-                _pair(a, b, "redis_ops_per_message", "{:.2f}"),
-                _num(ops, "{:.2f}"),
-                _pair(a, b, "redis_us_per_message", "{:.1f}"),
-                calls,
-            ))  # fmt: skip
+    ratios: dict[tuple[str, str], tuple[list, list]] = {}
+    for name in ("small", "large"):
+        rate = plan.small_reference if name == "small" else plan.large_reference
+        for basis, one_rate in (("per worker", rate / n), ("in total", rate)):
+            cpus, opss = ratios.setdefault((name, basis), ([], []))
+            for r, (one, many) in enumerate(pairs):
+                a, b = one.workload(name).reference(one_rate), many.workload(name).reference(rate)
+                cpu = _over(b.worker_ms_per_1k, a.worker_ms_per_1k) if a and b else None
+                ops = _over(b.redis_ops_per_message, a.redis_ops_per_message) if a and b else None
+                cpus.append(cpu)
+                opss.append(ops)
+                calls = (
+                    ", ".join(f"{c} {v:.2f}" for c, v in list(b.calls_per_message().items())[:3])
+                    if b
+                    else "-"
+                )
+                extra = b.worker_us_per_message - a.worker_us_per_message if a and b else None
+                table.append((
+                    _workload_label(name, plan), f"the same rate {basis}", str(r + 1),
+                    f"{_num(one_rate, '{:,.1f}')} / {_num(rate, '{:,.1f}')}",
+                    _pair(a, b, "p99_ms", "{:.0f} ms"),
+                    _pair(a, b, "worker_ms_per_1k", "{:.1f}") if a and b else "not all delivered",
+                    _num(cpu, "{:.2f}"),
+                    _num(extra, "{:.0f}"),
+                    _pair(a, b, "redis_ops_per_message", "{:.2f}"),
+                    _num(ops, "{:.2f}"),
+                    _pair(a, b, "redis_us_per_message", "{:.1f}"),
+                    calls,
+                ))  # fmt: skip
     lines: list[tuple[str, str, str]] = [("target", "measured", "verdict")]
     for name in ("small", "large"):
-        cpu, ops = ratios[name]
         label = _workload_label(name, plan)
+        cpu, ops = ratios[(name, "per worker")]
         middle = _median(cpu)
         lines.append((
-            f"{label}: worker CPU per delivery, {n} workers <= {CLUSTER_CPU_RATIO} x 1 worker's",
+            f"{label}: worker CPU per delivery, {n} workers <= {CLUSTER_CPU_RATIO} x 1 worker's "
+            "(the same rate per worker)",
             _spread(cpu, "{:.2f}", " x"),
             _verdict(None if middle is None else middle <= CLUSTER_CPU_RATIO),
+        ))  # fmt: skip
+        total, _ops = ratios[(name, "in total")]
+        lines.append((
+            f"{label}: the same at the same total rate (each of the {n} at 1/{n} of it: less "
+            "batching; not the target)",
+            _spread(total, "{:.2f}", " x"),
+            "-",
         ))  # fmt: skip
         middle = _median(ops)
         lines.append((
@@ -415,7 +429,9 @@ def cluster_comparison(pairs: Sequence[tuple[ClusterRun, ClusterRun]], plan: Clu
             _verdict(all(b is not None for b in best_runs)),
         ))  # fmt: skip
     notes = (
-        f"Compared at one reference rate, the same for every configuration ({plan.reference_steps} "
+        "Compared at the reference rates: the N workers' against one worker at 1/N of it (the same "
+        "rate per worker) and at all of it (the same total rate), the two configurations running "
+        f"side by side and taking their steps in turn ({plan.reference_steps} "
         f"measured steps each after {plan.reference_warmup} not counted; every message must reach "
         "every member). Worker CPU: the workers' own (user+sys, /proc, over each step's window), "
         "summed, per delivery; the median of the steps no heads round and presence refresh fell "

@@ -77,6 +77,14 @@ def room_for_inviter(
     return room_for_manager(user, room_id, lock=lock)
 
 
+def room_for_webhook_manager(
+    user: AbstractBaseUser, room_id: int, *, lock: bool = False
+) -> tuple[Room, Membership]:
+    """The room, if the caller may make, list and revoke its webhooks: the owners and
+    admins of a group room, who decide who else is in it (a webhook's bot joins it)."""
+    return room_for_manager(user, room_id, lock=lock)
+
+
 def check_invite(invite: Invite, user: AbstractBaseUser, now: datetime) -> None:
     """Raise unless following `invite` lets `user` in: the link is live (not revoked,
     not expired, not used up), and the user was not removed from the room after it was

@@ -63,3 +63,11 @@ class InviteNotFound(ChatError):
         super().__init__(
             "not_found", _("This invite link is not valid. It may have expired or been revoked.")
         )
+
+
+class WebhookNotFound(ChatError):
+    """Said alike for an unknown secret, a revoked webhook and one whose bot is no longer
+    in its room: nothing tells whether a webhook was ever behind it."""
+
+    def __init__(self):
+        super().__init__("not_found", _("No such webhook."))

@@ -155,6 +155,9 @@ class Message(models.Model):
     )
     # The author also sent this thread reply to the room's timeline.
     also_in_room = models.BooleanField(default=False)
+    # The name a webhook's payload gave its sender (`username`), shown as "via" beside
+    # the author, the webhook's bot (chat.services.webhooks); NULL for everything else.
+    via = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     # A root's thread summary, kept with its rev (chat.services.threads): live replies,
     # the newest one's seq and time, and who replied, most recent first (at most
     # THREAD_REPLIERS ids). Nothing here on a message without replies.
@@ -271,6 +274,33 @@ class Invite(models.Model):
 
     def __str__(self) -> str:
         return f"invite {self.pk} to {self.room_id}"
+
+
+class Webhook(models.Model):
+    """An incoming webhook: a secret URL (`/hooks/<secret>`) that posts into its room as
+    its bot, an account made with it (a member of the room, owned by the webhook's maker).
+
+    As with invite links only a hash of the secret is stored, and a revoked webhook
+    stays as a row (its bot deactivated) so that a secret never comes back to life."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="webhooks")
+    name = models.CharField(max_length=64)
+    bot = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # SHA-256 of the secret, hex: what a post to the hook is looked up by.
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "revoked_at"], name="webhook_room_live")]
+
+    def __str__(self) -> str:
+        return f"webhook {self.pk} to {self.room_id}"
 
 
 class Removal(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .http import api, files, pages
+from .http import api, files, hooks, integrations, pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -19,6 +19,9 @@ urlpatterns = [
     path("api/rooms/<int:room_id>/members/<str:username>", api.member, name="api-member"),
     path("api/rooms/<int:room_id>/invites/", api.invites, name="api-invites"),
     path("api/rooms/<int:room_id>/invites/<int:invite_id>", api.invite, name="api-invite"),
+    path("api/rooms/<int:room_id>/webhooks/", api.webhooks, name="api-webhooks"),
+    path("api/rooms/<int:room_id>/webhooks/<int:webhook_id>", api.webhook, name="api-webhook"),
+    path("hooks/<str:secret>", hooks.hook, name="hook"),
     path("api/rooms/<int:room_id>/pins/", api.pins, name="api-pins"),
     path("api/rooms/<int:room_id>/pins/<int:message_id>", api.pin, name="api-pin"),
     path("api/rooms/<int:room_id>/read", api.read, name="api-read"),
@@ -30,6 +33,16 @@ urlpatterns = [
     path("api/blocks/<str:username>", api.block, name="api-block"),
     path("api/messages/<int:message_id>/thread", api.thread, name="api-thread"),
     path("api/messages/<int:message_id>/reactions", api.reactions, name="api-reactions"),
+    path("api/tokens/", integrations.token_list, name="api-tokens"),
+    path("api/tokens/<int:token_id>", integrations.token_detail, name="api-token"),
+    path("api/bots/", integrations.bot_list, name="api-bots"),
+    path("api/bots/<int:bot_id>", integrations.bot_detail, name="api-bot"),
+    path("api/bots/<int:bot_id>/tokens/", integrations.bot_tokens, name="api-bot-tokens"),
+    path(
+        "api/bots/<int:bot_id>/tokens/<int:token_id>",
+        integrations.bot_token,
+        name="api-bot-token",
+    ),
     # A file's name cannot hold "/", so it never meets the thumbnail's path.
     path("files/<int:attachment_id>/thumb/", files.attachment_thumb, name="attachment-thumb"),
     path("files/<int:attachment_id>/<str:name>", files.attachment_file, name="attachment-file"),

@@ -13,7 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
 
 from chat.http.middleware import BodyLimit  # noqa: E402
-from chat.realtime.auth import SessionAuthMiddleware  # noqa: E402
+from chat.realtime.auth import SessionAuthMiddleware, TokenAuthMiddleware  # noqa: E402
 from chat.realtime.lifespan import lifespan  # noqa: E402
 from chat.realtime.origin import AllowedOriginsMiddleware  # noqa: E402
 from chat.realtime.routing import websocket_urlpatterns  # noqa: E402
@@ -21,8 +21,12 @@ from chat.realtime.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": BodyLimit(django_asgi_app),
-        "websocket": AllowedOriginsMiddleware(
-            CookieMiddleware(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        # An API token's handshake skips the Origin check (chat/realtime/auth.py).
+        "websocket": TokenAuthMiddleware(
+            URLRouter(websocket_urlpatterns),
+            sessions=AllowedOriginsMiddleware(
+                CookieMiddleware(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            ),
         ),
         "lifespan": lifespan,
     }

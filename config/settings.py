@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "chat.http.bearer.BearerTokenMiddleware",  # an API token in place of the session
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -335,6 +336,7 @@ PARLEY_LIMIT_DEFAULTS = {
     "room_create": (10, 600),  # rooms created (public or private), direct rooms opened
     "room_change": (30, 600),  # renames, topics, leaving, notification settings
     "member_change": (60, 600),  # members added, removed or given a role
+    "webhook": (20, 3600),  # webhooks made or revoked
     "upload": (20, 300),  # files uploaded
     "search": (30, 60),  # searches
     "history": (300, 60),  # history pages read (socket fetch and API)
@@ -346,6 +348,8 @@ PARLEY_LIMIT_DEFAULTS = {
     "reset_account": (3, 3600),  # password-reset mails to one account
     "confirm_email": (5, 3600),  # mails one account has sent to confirm its address
     "data_export": (5, 3600),  # downloads of one's own data
+    "token_create": (20, 3600),  # API tokens made (a bot's new token included)
+    "bot_create": (10, 3600),  # bots made
 }
 # Sockets: per process, per client address (in this process), per user (in every process).
 PARLEY_MAX_SOCKETS = env.int("PARLEY_MAX_SOCKETS", default=10_000)

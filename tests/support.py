@@ -503,17 +503,20 @@ async def open_peer(
     user,
     *,
     cookie: str | None = None,
+    token: str | None = None,
 ) -> Peer:
-    """A socket of `user` on `server`, in a new session unless given the `cookie` header."""
-    from tests.wsclient import session_cookie  # loads the ASGI application: only when used
+    """A socket of `user` on `server`, in a new session unless given the `cookie` header;
+    or, given an API `token` (user None), a program's: that token, no Origin, no cookie."""
+    if token is not None:
+        options = {"additional_headers": {"Authorization": f"Bearer {token}"}}
+    else:
+        from tests.wsclient import session_cookie  # loads the ASGI application: only when used
 
-    cookie = cookie or f"{settings.SESSION_COOKIE_NAME}={await session_cookie(user)}"
+        cookie = cookie or f"{settings.SESSION_COOKIE_NAME}={await session_cookie(user)}"
+        options = {"origin": server.origin, "additional_headers": {"Cookie": cookie}}
     socket = await stack.enter_async_context(
         connect_websocket(
-            f"ws://127.0.0.1:{server.port}/ws/",
-            origin=server.origin,
-            additional_headers={"Cookie": cookie},
-            open_timeout=FRAME_TIMEOUT,
+            f"ws://127.0.0.1:{server.port}/ws/", open_timeout=FRAME_TIMEOUT, **options
         )
     )
     peer = Peer(name, socket)

@@ -29,8 +29,9 @@ def error_response(error: ChatError) -> JsonResponse:
 
 
 def api_view(*methods: str) -> Callable:
-    """Session-authenticated JSON endpoint; every ChatError becomes its JSON error, and a
-    database that cannot be reached (reading the session included) `unavailable` (503)."""
+    """JSON endpoint for the session's user or an API token's (chat.http.bearer); every
+    ChatError becomes its JSON error, and a database that cannot be reached (reading the
+    session included) `unavailable` (503)."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -307,4 +308,20 @@ def invites(request: HttpRequest, room_id: int) -> JsonResponse:
 @api_view("DELETE")
 def invite(request: HttpRequest, room_id: int, invite_id: int) -> JsonResponse:
     services.revoke_invite(request.user, room_id, invite_id)
+    return JsonResponse({}, status=200)
+
+
+@api_view("GET", "POST")
+def webhooks(request: HttpRequest, room_id: int) -> JsonResponse:
+    """A room's live webhooks; POST makes one, answered once with its URL."""
+    if request.method == "GET":
+        return JsonResponse(queries.room_webhooks(request.user, room_id))
+    webhook, secret = services.create_webhook(request.user, room_id, json_body(request).get("name"))
+    url = request.build_absolute_uri(reverse("hook", args=[secret]))
+    return JsonResponse({"id": webhook.pk, "name": webhook.name, "url": url}, status=201)
+
+
+@api_view("DELETE")
+def webhook(request: HttpRequest, room_id: int, webhook_id: int) -> JsonResponse:
+    services.revoke_webhook(request.user, room_id, webhook_id)
     return JsonResponse({}, status=200)

@@ -20,6 +20,12 @@ BODY_SLACK_BYTES = 64 * 1024
 DRAIN_BYTES = 16 * 1024 * 1024  # over the limit by at most this: read and dropped, not cut
 UPLOAD_PATH = re.compile(r"/api/rooms/\d+/uploads")
 AVATAR_PATH = "/accounts/profile/"
+HOOK_PATH = re.compile(r"/hooks/[^/]*")
+# A webhook's payload: 4,000 characters of text, each up to 9 bytes once a form
+# percent-encodes its UTF-8, and room for the rest.
+HOOK_MAX_BYTES = 64 * 1024
+# Paths whose refusal is the API's error JSON.
+JSON_PATHS = ("/api/", "/hooks/")
 
 
 def body_limit(path: str) -> int:
@@ -28,6 +34,8 @@ def body_limit(path: str) -> int:
         return settings.PARLEY_UPLOAD_MAX_BYTES + BODY_SLACK_BYTES
     if path == AVATAR_PATH:
         return settings.AVATAR_MAX_BYTES + BODY_SLACK_BYTES
+    if HOOK_PATH.fullmatch(path):
+        return HOOK_MAX_BYTES
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
@@ -88,7 +96,7 @@ async def _refuse(scope: dict, send, limit: int, *, close: bool) -> None:
             detail = _("Files are limited to %(limit)s bytes.") % {"limit": files_limit}
         else:
             detail = _("Requests are limited to %(limit)s bytes.") % {"limit": limit}
-    if scope["path"].startswith("/api/"):
+    if scope["path"].startswith(JSON_PATHS):
         body = json.dumps({"error": {"code": "too_large", "detail": detail}}).encode()
         content_type = b"application/json"
     else:

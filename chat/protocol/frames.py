@@ -38,14 +38,21 @@ def iso_from_timestamp(timestamp: float | None) -> str | None:
 
 def user_dict(user) -> dict:
     """A person as every frame shows them; `avatar` is their picture's address, or null
-    (the client shows their initial then)."""
+    (the client shows their initial then); `is_bot` for a bot (accounts.bots)."""
     if user is None:
-        return {"id": None, "username": "", "display_name": "Deleted user", "avatar": None}
+        return {
+            "id": None,
+            "username": "",
+            "display_name": "Deleted user",
+            "avatar": None,
+            "is_bot": False,
+        }
     return {
         "id": user.pk,
         "username": user.username,
         "display_name": user.shown_name,
         "avatar": user.avatar.url if user.avatar else None,
+        "is_bot": user.is_bot,
     }
 
 
@@ -127,6 +134,7 @@ def message_dict(message) -> dict:
         "thread_root": message.thread_root_id,
         "also_in_room": message.also_in_room,
         "thread": thread_summary(message),
+        "via": message.via,
     }
 
 
@@ -202,6 +210,19 @@ def invite_dict(invite) -> dict:
         "expires_at": iso_utc(invite.expires_at),
         "max_uses": invite.max_uses,
         "uses": invite.uses,
+    }
+
+
+def webhook_dict(webhook) -> dict:
+    """A webhook as its room's owners and admins list it (never its secret): the bot it
+    posts as, who made it and when (`bot` and `created_by` loaded)."""
+    return {
+        "id": webhook.pk,
+        "room": webhook.room_id,
+        "name": webhook.name,
+        "bot": user_dict(webhook.bot),
+        "created_by": user_dict(webhook.created_by),
+        "created_at": iso_utc(webhook.created_at),
     }
 
 

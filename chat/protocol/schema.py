@@ -77,6 +77,7 @@ SHAPES: dict[str, dict] = {
                     "display_name": TEXT,
                     # A path on the site (MEDIA_URL) or an https:// address (object storage).
                     "avatar": nullable({"type": "string", "pattern": r"^(/[^/]|https://)"}),
+                    "is_bot": BOOL,
                 }
             ),
             strict(
@@ -85,6 +86,7 @@ SHAPES: dict[str, dict] = {
                     "username": {"const": ""},
                     "display_name": {"const": "Deleted user"},
                     "avatar": {"const": None},
+                    "is_bot": {"const": False},
                 }
             ),
         ]
@@ -169,6 +171,8 @@ SHAPES: dict[str, dict] = {
                 "thread_root": nullable(ID),
                 "also_in_room": BOOL,
                 "thread": nullable(ref("ThreadSummary")),
+                # The name a webhook's payload gave its sender (chat.services.webhooks).
+                "via": nullable({"type": "string", "minLength": 1, "maxLength": 64}),
             }
         ),
         # Only a thread reply may also be in the room; a reply has no thread of its own.
@@ -217,6 +221,25 @@ SHAPES: dict[str, dict] = {
         "then": {"properties": {"dm_url": TEXT, "me": {"const": False}}},
         "else": {"properties": {"dm_url": {"const": None}}},
     },
+    # A webhook as its room's owners and admins list it: never its secret.
+    "Webhook": strict(
+        {
+            "id": ID,
+            "room": ID,
+            "name": {"type": "string", "minLength": 1, "maxLength": 64},
+            "bot": ref("User"),
+            "created_by": ref("User"),
+            "created_at": TIME,
+        }
+    ),
+    # The answer that makes a webhook: the one time its URL (holding the secret) is shown.
+    "NewWebhook": strict(
+        {
+            "id": ID,
+            "name": {"type": "string", "minLength": 1, "maxLength": 64},
+            "url": {"type": "string", "pattern": r"^https?://[^/]+/hooks/[A-Za-z0-9_-]{32}$"},
+        }
+    ),
     # A pinned message is never a tombstone: deleting a message unpins it.
     "Pin": strict(
         {

@@ -22,6 +22,7 @@ from .rooms import (
     rooms_for_user,
 )
 from .search import search_messages
+from .webhooks import room_webhooks
 
 __all__ = [
     "direct_room_id",
@@ -42,6 +43,7 @@ __all__ = [
     "room_members",
     "room_pins",
     "room_presence_peers",
+    "room_webhooks",
     "rooms_for_user",
     "search_messages",
     "thread_page",

@@ -163,8 +163,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self._writer: DirectWriter | None = None
         self.presence_id = uuid.uuid4().hex
         self.address = (self.scope.get("client") or (None,))[0]
+        # A token's socket ends with the token as a session's with the session.
+        token_id = self.scope.get("token_id")
         session = self.scope.get("session")
-        self.session_id = fanout.session_id(getattr(session, "session_key", None))
+        self.session_id = fanout.session_id(
+            fanout.token_session(token_id)
+            if token_id is not None
+            else getattr(session, "session_key", None)
+        )
         self.presence_state = "active"
         self._revoked_while_connecting: set[int] = set()
         self._backlog = 0

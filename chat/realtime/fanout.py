@@ -209,6 +209,13 @@ def session_id(session_key: str | None) -> str:
     return hashlib.sha256((session_key or "").encode()).hexdigest()[:32]
 
 
+def token_session(token_id: int) -> str:
+    """What stands for a session key for a socket opened with API token `token_id`
+    (accounts.tokens): revoking the token ends that "session" (`end_sessions(only=...)`).
+    Never a real session key, which is 32 lowercase letters and digits."""
+    return f"token:{token_id}"
+
+
 def end_sessions(user_id: int, *, only: str | None = None, keep: str | None = None) -> None:
     """After commit, close the user's sockets in every process: of session key `only`,
     or of every session but `keep`. They close with 4401, "log in again"."""

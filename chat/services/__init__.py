@@ -33,6 +33,7 @@ from .rooms import (
 )
 from .sending import SendRequest, send_message, send_messages
 from .uploads import clean_stale_uploads, upload_attachment
+from .webhooks import create_webhook, post_to_webhook, revoke_webhook
 
 __all__ = [
     "SendRequest",
@@ -48,6 +49,7 @@ __all__ = [
     "create_invite",
     "create_or_join_room",
     "create_private_room",
+    "create_webhook",
     "delete_message",
     "edit_message",
     "leave_room",
@@ -61,10 +63,12 @@ __all__ = [
     "moderate_set_role",
     "open_direct",
     "pin_message",
+    "post_to_webhook",
     "react",
     "remove_member",
     "remove_person",
     "revoke_invite",
+    "revoke_webhook",
     "send_message",
     "send_messages",
     "set_notify_default",

@@ -1,4 +1,5 @@
-"""What typed text must be before it is stored: bodies, room names, topics, emoji.
+"""What typed text must be before it is stored: bodies, room names, topics, emoji,
+webhooks' names and the names their payloads give.
 
 Each `clean_*` returns the text to store or raises ChatError saying what is wrong.
 """
@@ -15,6 +16,7 @@ MAX_ROOM_NAME_CHARS = 64
 ALLOWED_CONTROL = {"\n", "\t"}
 ROOM_NAME_PUNCTUATION = {" ", "-", "_"}
 MAX_TOPIC_CHARS = 250
+MAX_LABEL_CHARS = 64  # a webhook's name (its bot's display name) and a payload's `username`
 # The longest RGI emoji (a kiss with two skin tones) is 10 code points.
 MAX_EMOJI_CHARS = 16
 _FULLY_QUALIFIED = emoji_lib.STATUS["fully_qualified"]
@@ -101,3 +103,39 @@ def clean_emoji(emoji: str) -> str:
     if data is None or data["status"] == _COMPONENT:
         raise ChatError("bad_request", "`emoji` must be a single emoji.")
     return _QUALIFIED_BY_NAME.get(data["en"], emoji)
+
+
+def clean_webhook_name(name: object) -> str:
+    """A webhook's name, which its bot shows as its display name: 1–64 characters once
+    inner runs of white space are one space, no control characters."""
+    if not isinstance(name, str):
+        raise ChatError("bad_request", "`name` must be a string.")
+    name = " ".join(name.split())
+    if not name:
+        raise ChatError("bad_request", _("A webhook needs a name."))
+    return _within(
+        name,
+        MAX_LABEL_CHARS,
+        _("A webhook's name has at most %(limit)s characters."),
+        _("The name contains a control character."),
+        code="bad_request",
+    )
+
+
+def clean_via(username: object) -> str | None:
+    """The `username` a webhook's payload gives its sender, shown as "via": at most 64
+    characters once white space is collapsed; None when absent or blank."""
+    if username is None:
+        return None
+    if not isinstance(username, str):
+        raise ChatError("bad_request", "`username` must be a string.")
+    return (
+        _within(
+            " ".join(username.split()),
+            MAX_LABEL_CHARS,
+            _("`username` has at most %(limit)s characters."),
+            _("`username` contains a control character."),
+            code="bad_request",
+        )
+        or None
+    )

@@ -14,6 +14,7 @@ from . import sql
 from .members import change_role, drop, hand_on_ownership, join, note_removal
 from .messages import tombstone
 from .rooms import change_room
+from .webhooks import retire_webhooks
 
 
 def _locked_room(room_id: int) -> Room:
@@ -88,11 +89,13 @@ def moderate_remove_member(membership_id: int) -> None:
 
 
 def moderate_delete_room(room_id: int) -> None:
-    """Every member's sockets hear `room.removed` before the room and its messages go."""
+    """Every member's sockets hear `room.removed` before the room and its messages go (and
+    its webhooks, their bots deactivated)."""
     with transaction.atomic():
         room = _locked_room(room_id)
         for membership in room.memberships.select_related("user"):
             drop(membership.user, room)
+        retire_webhooks(room)
         room.delete()
 
 

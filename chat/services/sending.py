@@ -50,6 +50,7 @@ class SendRequest:
     attachments: tuple[int, ...] = ()
     thread_root: int | None = None
     also_in_room: bool = False
+    via: str | None = None  # the name a webhook's payload gave its sender, already cleaned
     language: str | None = None  # what its refusal is said in (a socket's); None: the current
 
 
@@ -94,6 +95,7 @@ def send_message(
     attachments: tuple[int, ...] = (),
     thread_root: int | None = None,
     also_in_room: bool = False,
+    via: str | None = None,
 ) -> Sent:
     """Store a message under the next seq of its room; (message, created).
 
@@ -101,10 +103,11 @@ def send_message(
     attachments stay on the first one). The seq is taken under a row lock on the
     room, so commit order is seq order. With `thread_root` the message is a reply in
     that message's thread (chat.services.threads), shown in the room's timeline too
-    only if `also_in_room`.
+    only if `also_in_room`. `via` is the name a webhook's payload gave its sender
+    (chat.services.webhooks), already cleaned.
     """
     request = SendRequest(
-        user, room_id, body, client_msg_id, reply_to, attachments, thread_root, also_in_room
+        user, room_id, body, client_msg_id, reply_to, attachments, thread_root, also_in_room, via
     )
     [outcome] = send_messages([request])
     if isinstance(outcome, Exception):
@@ -262,6 +265,7 @@ def _values(item: _Prepared, seq: int, now) -> dict:
         "reply_to_id": parent.pk if parent else None,
         "thread_root_id": root.pk if root else None,
         "also_in_room": bool(root) and request.also_in_room,
+        "via": request.via,
     }
 
 

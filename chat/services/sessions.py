@@ -6,6 +6,10 @@ longer valid (Django checks a session against the password hash), and a socket
 must not outlive the right to open it. "Log out everywhere" (accounts) ends them
 all as well. Sockets of the session that changed the password close too; that tab
 reconnects at once, as its session stays valid.
+
+A socket opened with an API token belongs to the token as a tab's to its session: a
+token deleted any way (revoked on the page or by the API, in the admin, with its
+account) ends its sockets.
 """
 
 from django.conf import settings
@@ -13,7 +17,9 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from ..realtime.fanout import end_sessions
+from accounts.models import Token
+
+from ..realtime.fanout import end_sessions, token_session
 
 
 @receiver(user_logged_out)
@@ -30,8 +36,20 @@ def _lost_access(sender, instance, created: bool, **kwargs) -> None:
         return
     if getattr(instance, "_password", None) is not None or not instance.is_active:
         end_sessions(instance.pk)
+    if not instance.is_active:  # their bots stop with them (accounts.tokens.authenticate)
+        for bot_id in (
+            Token.objects.filter(user__bot_owner=instance)
+            .values_list("user_id", flat=True)
+            .distinct()
+        ):
+            end_sessions(bot_id)
 
 
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL)
 def _deleted(sender, instance, **kwargs) -> None:
     end_sessions(instance.pk)
+
+
+@receiver(post_delete, sender=Token)
+def _token_revoked(sender, instance: Token, **kwargs) -> None:
+    end_sessions(instance.user_id, only=token_session(instance.pk))

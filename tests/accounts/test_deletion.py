@@ -65,6 +65,7 @@ def test_the_account_goes_its_messages_stay_and_the_rooms_hear_it(
         "username": "",
         "display_name": "Deleted user",
         "avatar": None,
+        "is_bot": False,
     }
     told = {p.target for p in published if p.to == "room" and p.frame["type"] == "member"}
     assert told == {room.pk, dm.pk}

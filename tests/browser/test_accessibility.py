@@ -157,10 +157,14 @@ def test_every_control_on_the_chat_page_has_an_accessible_name(people):
     join_room(page, f"labels {uuid.uuid4().hex[:6]}")
     page.locator("#members-toggle").click()
     expect(page.locator("#member-list li")).to_have_count(1)
-    # The sidebar's new-room form and the panel's invite links, with one link made.
+    # The sidebar's new-room form and the panel's invite links and webhooks, one of each made.
     page.locator("#new-room-toggle").click()
     page.locator("#invite-link-create").click()
     expect(page.locator("#invite-link-list li")).to_have_count(1)
+    page.locator("#webhook-name").fill(f"CI {uuid.uuid4().hex[:6]}")
+    page.locator("#webhook-form button[type=submit]").click()
+    expect(page.locator("#webhook-list li")).to_have_count(1)
+    expect(page.locator("#webhook-url")).to_be_visible()
     # The notification menu, open.
     page.locator("#notify-toggle").click()
     expect(page.locator("#notify-menu")).to_be_visible()

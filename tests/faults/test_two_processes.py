@@ -235,3 +235,41 @@ async def test_logging_out_on_one_process_closes_the_sessions_socket_on_the_othe
         failure = f"{type(exc).__name__}: {exc}"
     if failure is not None:
         raise AssertionError("\n".join([failure, *(s.log_tail() for s in servers)]))
+
+
+def revoke_over_http(server: ServerProcess, token_id: int, secret: str) -> int:
+    """DELETE /api/tokens/<id> on `server`, authenticated by the token `secret`."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api/tokens/{token_id}",
+        headers={"Authorization": f"Bearer {secret}"},
+        method="DELETE",
+    )
+    with urllib.request.build_opener().open(request, timeout=5) as answer:
+        return answer.status
+
+
+async def test_revoking_a_token_on_one_process_closes_its_socket_on_the_other(servers):
+    """Within 5 s, with 4401; a socket of the user's other token stays open."""
+    from accounts import tokens
+
+    server_a, server_b = servers
+    ada = await database_sync_to_async(UserFactory)(username="ada")
+    revoked, revoked_secret = await database_sync_to_async(tokens.make_token)(ada, name="a")
+    _kept, kept_secret = await database_sync_to_async(tokens.make_token)(ada, name="b")
+    failure = None
+    try:
+        async with AsyncExitStack() as stack:
+            doomed = await open_peer(stack, "ada-token@b", server_b, None, token=revoked_secret)
+            kept = await open_peer(stack, "ada-other-token@b", server_b, None, token=kept_secret)
+            for peer in (doomed, kept):
+                await peer.wait_for(lambda f: f["type"] == "hello", "hello")
+            status = await asyncio.to_thread(revoke_over_http, server_a, revoked.pk, kept_secret)
+            assert status == 200, f"revoking answered {status}"
+            await asyncio.wait_for(asyncio.shield(doomed.reader), 5)
+            assert doomed.close_code == 4401, doomed.closed
+            await kept.send({"type": "ping"})
+            await kept.wait_for(lambda f: f["type"] == "pong", "pong")
+    except Exception as exc:
+        failure = f"{type(exc).__name__}: {exc}"
+    if failure is not None:
+        raise AssertionError("\n".join([failure, *(s.log_tail() for s in servers)]))

@@ -144,6 +144,14 @@ export const createInvite = (roomId, choices) =>
 export const revokeInvite = (roomId, inviteId) =>
   request("DELETE", `/api/rooms/${roomId}/invites/${inviteId}`);
 
+// Webhooks: owners and admins only. A new webhook's `url` comes once, in its answer.
+
+export const listWebhooks = (roomId) => request("GET", `/api/rooms/${roomId}/webhooks/`);
+export const createWebhook = (roomId, fields) =>
+  request("POST", `/api/rooms/${roomId}/webhooks/`, fields);
+export const revokeWebhook = (roomId, webhookId) =>
+  request("DELETE", `/api/rooms/${roomId}/webhooks/${webhookId}`);
+
 // Blocking: `{"blocked": [username…]}` after each call.
 
 /** A person's card: {user, bio, time_zone, me, blocked, can_message, dm_url}. */

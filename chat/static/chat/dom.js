@@ -26,6 +26,11 @@ export function el(tag, className = "", text) {
   return node;
 }
 
+/** The "bot" mark beside a bot's name (timeline, members, profile card), or null. */
+export function botBadge(user) {
+  return user.is_bot ? el("span", "tag tag-bot", t("bot")) : null;
+}
+
 export function hiddenText(text) {
   return el("span", "visually-hidden", text);
 }

@@ -113,6 +113,8 @@ const STRINGS = {
   "Could not load the thread: %s": "Could not load the thread: %s",
   "No replies yet.": "No replies yet.",
   "Also sent to the room": "Also sent to the room",
+  // Beside the name of a webhook's bot: the name the program that posted gave itself.
+  "via %s": "via %s",
   "In a thread": "In a thread",
   "Show this reply in its thread": "Show this reply in its thread",
 
@@ -195,6 +197,8 @@ const STRINGS = {
   "The first %s members": "The first %s members",
   "(you)": "(you)",
   "Owner": "Owner",
+  // Beside the name of an account a program runs (a bot).
+  "bot": "bot",
   "Admin": "Admin",
   "Member": "Member",
   "Role of %s": "Role of %s",
@@ -232,6 +236,16 @@ const STRINGS = {
   "Copy": "Copy",
   "Copied": "Copied",
   "Press Ctrl+C to copy": "Press Ctrl+C to copy",
+
+  // Webhooks, in the members panel (owners and admins); "Copy", "Revoke" and "By %s, %s" as above.
+  "Loading webhooks…": "Loading webhooks…",
+  "Could not load the webhooks: %s": "Could not load the webhooks: %s",
+  "No webhooks.": "No webhooks.",
+  "%s webhooks": "%s webhooks",
+  "Revoke the webhook %s": "Revoke the webhook %s",
+  "Revoke this webhook? Nothing can post through it afterwards.": "Revoke this webhook? Nothing can post through it afterwards.",
+  "Could not create the webhook: %s": "Could not create the webhook: %s",
+  "Could not revoke the webhook: %s": "Could not revoke the webhook: %s",
 
   // Blocking, in a direct message.
   "Block": "Block",

@@ -1,6 +1,6 @@
 // The members panel: who is in the open room, their presence and role. It offers the
 // controls the user's role suggests (rename, topic, invite, invite links (invites.js),
-// roles, remove, leave; in a direct message, block); the server decides, and a refusal
+// webhooks (webhooks.js), roles, remove, leave; in a direct message, block); the server decides, and a refusal
 // shows its reason here.
 import {
   blockUser,
@@ -12,10 +12,11 @@ import {
   unblockUser,
   updateRoom,
 } from "./api.js";
-import { avatar, button, byId, el, hiddenText, presenceDot, reconcile, svgIcon } from "./dom.js";
+import { avatar, botBadge, button, byId, el, hiddenText, presenceDot, reconcile, svgIcon } from "./dom.js";
 import { personButton, personFace } from "./profilecard.js";
 import { t } from "./i18n.js";
 import { InviteLinks } from "./invites.js";
+import { Webhooks } from "./webhooks.js";
 
 const REMOVE_PATH =
   "M15 12a4 4 0 1 0-4-4 4 4 0 0 0 4 4zm-6-2H1v2h8v-2zm6 4c-2.67 0-8 1.34-8 4v2h16v-2" +
@@ -37,6 +38,7 @@ export class MembersPanel {
   // The usernames the user blocks, or null until fetched.
   #blocked = null;
   #invites = new InviteLinks();
+  #webhooks = new Webhooks();
 
   /**
    * `root` is the chat page (it carries `members-open`), `ui` the UiState, `store` the
@@ -81,7 +83,10 @@ export class MembersPanel {
       this.#root.classList.toggle("members-open", open);
       toggle.setAttribute("aria-expanded", String(open));
       if (!open) this.#showError(null);
-      else this.#invites.forget();
+      else {
+        this.#invites.forget();
+        this.#webhooks.forget();
+      }
       if (refocus && open) this.#els["members-close"].focus();
       else if (refocus && !toggle.hidden) toggle.focus();
     }
@@ -118,6 +123,7 @@ export class MembersPanel {
     }
     els["invite-form"].hidden = !manager;
     this.#invites.show(this.#ui.roomId, manager);
+    this.#webhooks.show(this.#ui.roomId, manager);
     els["leave-room"].hidden = !(group && member);
     let status = t("%s members", members.length);
     if (list.loading) status = t("Loading members…");
@@ -206,6 +212,7 @@ export class MembersPanel {
       personButton(user, "member-name"),
       el("span", "member-username", `@${user.username}`),
     );
+    if (user.is_bot) who.append(botBadge(user));
     if (me) who.append(hiddenText(t("(you)")));
     const roles = { owner: t("Owner"), admin: t("Admin"), member: t("Member") };
     const controls = el("span", "member-controls");

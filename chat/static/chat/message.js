@@ -1,7 +1,7 @@
 // One message in the timeline: its node, drawn and redrawn part by part, its actions bar,
 // the reaction picker and a pending send's status line. The timeline (timeline.js)
 // decides where the nodes go. Message HTML enters only through richtext.js.
-import { avatar, button, el, fullFormat, hiddenText, reconcile, svgIcon, timeNode } from "./dom.js";
+import { avatar, botBadge, button, el, fullFormat, hiddenText, reconcile, svgIcon, timeNode } from "./dom.js";
 import { personButton, personFace } from "./profilecard.js";
 import { t } from "./i18n.js";
 import { renderMessageText } from "./richtext.js";
@@ -79,11 +79,11 @@ export function permissionContext(ui) {
 }
 
 /**
- * A new timeline node for an entry: `author`, `at` (a Date), `continued` (the author's
- * run goes on) and either `pending` (a send awaiting its ack, drawn once) or no more
- * (a message: drawMessage draws it).
+ * A new timeline node for an entry: `author`, `via` (the name a webhook's payload gave,
+ * or null), `at` (a Date), `continued` (the author's run goes on) and either `pending`
+ * (a send awaiting its ack, drawn once) or no more (a message: drawMessage draws it).
  */
-export function messageNode({ author, at, continued, pending }, me) {
+export function messageNode({ author, via, at, continued, pending }, me) {
   const li = el("li", "msg");
   li.classList.toggle("msg-continued", continued);
   li.classList.toggle("msg-mine", author.id === me.id);
@@ -91,10 +91,12 @@ export function messageNode({ author, at, continued, pending }, me) {
   side.setAttribute("aria-hidden", "true");
   const meta = el("div", "msg-meta");
   meta.append(personButton(author, "msg-author"), " ");
+  if (author.is_bot) meta.append(botBadge(author), " ");
   // Who it really is: a display name can look like anyone's; a username is unique.
   if (author.username && author.username !== author.display_name) {
     meta.append(el("span", "msg-username", `@${author.username}`), " ");
   }
+  if (via) meta.append(el("span", "msg-via", t("via %s", via)), " ");
   meta.append(timeNode(at, "msg-time"));
   const main = el("div", "msg-main");
   main.append(meta);

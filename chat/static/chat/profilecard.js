@@ -4,7 +4,7 @@
 // button (Enter opens); Escape, the close button or a click elsewhere closes the card and
 // gives focus back to the name that opened it. Its data is GET /api/people/<username>.
 import { fetchPerson } from "./api.js";
-import { avatar, button, el, fillPresence, hiddenText, svgIcon } from "./dom.js";
+import { avatar, botBadge, button, el, fillPresence, hiddenText, svgIcon } from "./dom.js";
 import { LOCALE, t } from "./i18n.js";
 
 const GAP_PX = 6;
@@ -144,6 +144,7 @@ export class ProfileCard {
     const name = el("h2", "profile-card-name", user.display_name);
     name.id = "profile-card-name";
     names.append(name, el("span", "profile-card-username", `@${user.username}`));
+    if (user.is_bot) names.append(botBadge(user));
     if (!person.me) {
       const presence = el("span", "profile-card-presence");
       const dot = el("span", "presence");

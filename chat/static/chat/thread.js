@@ -248,8 +248,9 @@ export class ThreadPanel {
       avatar(author.display_name, author.id, "thread-avatar", author.avatar),
       el("span", "msg-author", author.display_name),
       " ",
-      timeNode(new Date(message.created_at), "msg-time"),
     );
+    if (message.via) who.append(el("span", "msg-via", t("via %s", message.via)), " ");
+    who.append(timeNode(new Date(message.created_at), "msg-time"));
     if (message.also_in_room) who.append(" ", el("span", "thread-also-sent", t("Also sent to the room")));
     node.append(who);
     if (message.deleted) {

@@ -43,13 +43,17 @@ function dayLabel(date) {
   return (date.getFullYear() === today.getFullYear() ? dayFormat : dayYearFormat).format(date);
 }
 
-/** An entry continues its author's run: same day, same author, within the window. */
+/**
+ * An entry continues its author's run: same day, same author (and the same "via", for a
+ * webhook's), within the window.
+ */
 function continues(previous, entry) {
   return (
     Boolean(previous) &&
     previous.day === entry.day &&
     entry.author.id !== null &&
     previous.author.id === entry.author.id &&
+    (previous.via ?? null) === (entry.via ?? null) &&
     entry.at - previous.at < GROUP_WINDOW_MS
   );
 }
@@ -207,7 +211,13 @@ export class Timeline {
       return;
     }
     const at = new Date(message.created_at);
-    const entry = { key: `m:${message.seq}`, seq: message.seq, author: message.author, at };
+    const entry = {
+      key: `m:${message.seq}`,
+      seq: message.seq,
+      author: message.author,
+      via: message.via ?? null,
+      at,
+    };
     let index = this.#messageIndex(message.seq);
     if (index <= this.#hidden && this.#hidden) {
       this.#reveal(this.#hidden);

@@ -174,17 +174,20 @@ class TestMessages:
             "thread_root",
             "also_in_room",
             "thread",
+            "via",
         }
-        assert (message["thread_root"], message["also_in_room"], message["thread"]) == (
-            None,
-            False,
-            None,
-        )
+        assert (
+            message["thread_root"],
+            message["also_in_room"],
+            message["thread"],
+            message["via"],
+        ) == (None, False, None, None)
         assert message["author"] == {
             "id": user.pk,
             "username": "alice",
             "display_name": "Alice",
             "avatar": None,
+            "is_bot": False,
         }
         assert message["created_at"].endswith("Z")
 

@@ -43,6 +43,7 @@ class TestCard:
             "username": "bob",
             "display_name": "Bob",
             "avatar": None,
+            "is_bot": False,
         }
         assert (
             person["bio"] == "Tea, maps and <b>bold</b> claims."

@@ -99,7 +99,7 @@ class TestOneSchemaPerDocumentedFrame:
 @pytest.fixture
 def built(db) -> list[tuple[str, dict]]:
     """At least one frame of every type, from frames.py's builders on real rows:
-    rich messages (mention, reply, reactions, an image and a file, an edit), a
+    rich messages (mention, reply, reactions, an image and a file, an edit, a "via"), a
     tombstone, a deleted author, direct rooms with a present and a deleted peer, a room
     with a notification level of its own, pins (one by and of a deleted user)."""
     alice, bob, carol, dave = (UserFactory(username=n) for n in ("alice", "bob", "carol", "dave"))
@@ -126,6 +126,7 @@ def built(db) -> list[tuple[str, dict]]:
     edited = services.edit_message(alice, rich.pk, "see *this*, edited")
     doomed = send(alice, general, "first line\nsecond line")
     services.send_message(bob, general.pk, "re", str(uuid.uuid4()), reply_to=doomed.pk)
+    services.send_message(carol, general.pk, "from a webhook", str(uuid.uuid4()), via="deployer")
     services.pin_message(alice, general.pk, first.pk, on=True)
     services.pin_message(alice, general.pk, rich.pk, on=True)
     services.pin_message(alice, general.pk, doomed.pk, on=True)

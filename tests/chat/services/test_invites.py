@@ -100,6 +100,7 @@ def test_following_a_link_joins_a_private_room_and_the_members_hear_it_live(
                 "username": "guest",
                 "display_name": "Guest",
                 "avatar": None,
+                "is_bot": False,
             },
             "role": "member",
         },
