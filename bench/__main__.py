@@ -70,7 +70,7 @@ QUICK = Plan(
     search=SearchPlan(
         start_deliveries=3000, factor=3.0, climb_steps=5, bisect_steps=1, max_deliveries=400_000
     ),
-    persist_databases=("sqlite",),
+    persist_databases=(),  # the sends scenario (bench/sends.py) measures sends on SQLite
     persist_senders=20,
     persist_seconds=2.5,
     storm_sockets=0,
