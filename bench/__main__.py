@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import databases, fixtures, reconnect, report
+from . import databases, fixtures, reconnect, report, sends
 from .cluster import ClusterPlan, run_cluster
 from .cluster_figures import ClusterRun
 from .environment import parley_env, server_root
@@ -76,7 +76,7 @@ QUICK = Plan(
     search=SearchPlan(
         start_deliveries=3000, factor=3.0, climb_steps=5, bisect_steps=1, max_deliveries=400_000
     ),
-    persist_databases=("sqlite",),
+    persist_databases=(),  # the sends scenario (bench/sends.py) measures sends on SQLite
     persist_senders=20,
     persist_seconds=2.5,
     storm_sockets=0,
@@ -178,6 +178,10 @@ def parse_args() -> argparse.Namespace:
         "--no-reconnect", action="store_true", help="skip the reconnect storm (bench/reconnect.py)"
     )
     parser.add_argument(
+        "--sends", action="store_true", help="only the 50-room sends scenario (bench/sends.py)"
+    )
+    parser.add_argument("--no-sends", action="store_true", help="skip the 50-room sends scenario")
+    parser.add_argument(
         "--cluster", action="store_true", help="only the cluster scenario (1 and N workers)"
     )
     parser.add_argument("--no-cluster", action="store_true", help="skip the cluster scenario")
@@ -220,7 +224,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         changes["persist_databases"] = ()
     if args.no_storm:
         changes["storm_sockets"] = 0
-    if args.cluster:
+    if args.cluster or args.sends:
         changes.update(sizes=(), persist_databases=(), storm_sockets=0)
     if args.team:  # the team's figures beside the ceiling's, measured in the same run
         changes.update(sizes=plan.sizes[-1:], targets=("ceiling",), persist_databases=(),
@@ -230,14 +234,15 @@ def plan_from(args: argparse.Namespace) -> Plan:
 
 def team_plan_from(args: argparse.Namespace) -> TeamPlan | None:
     """The team scenario's plan: in a full run and with --team, not in a quick run."""
-    if args.no_team or (args.quick and not args.team) or (args.cluster and not args.team):
+    only_other = (args.cluster or args.sends) and not args.team
+    if args.no_team or (args.quick and not args.team) or only_other:
         return None
     return TEAM_QUICK if args.quick else TEAM_FULL
 
 
 def cluster_plan_from(args: argparse.Namespace) -> ClusterPlan | None:
     """The cluster scenario's plan: in a full run and with --cluster, not in a quick run."""
-    if args.no_cluster or (args.quick and not args.cluster):
+    if args.no_cluster or args.sends or (args.quick and not args.cluster):
         return None
     plan = CLUSTER_QUICK if args.quick else CLUSTER_FULL
     if args.workers:
@@ -260,7 +265,7 @@ def revision(path: Path) -> str:
 def header(plan: Plan, cluster: ClusterPlan | None, args: argparse.Namespace) -> str:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     flags = [f for f, on in (("--quick", args.quick), ("--cluster", args.cluster),
-                             ("--team", args.team)) if on]  # fmt: skip
+                             ("--team", args.team), ("--sends", args.sends)) if on]  # fmt: skip
     if args.repeat > 1:
         flags.append(f"--repeat {args.repeat}")
     lines = [
@@ -303,12 +308,16 @@ def main() -> int:
     storm: StormResult | None = None
     reconnect_plan = (
         None
-        if args.no_reconnect or args.cluster or args.team
+        if args.no_reconnect or args.cluster or args.team or args.sends
         else (reconnect.QUICK if args.quick else reconnect.FULL)
     )
     reconnects: list[reconnect.ReconnectRun] = []
     cluster: list[tuple[ClusterRun, ClusterRun]] = []
     team: list = []
+    sends_plan = sends.QUICK if args.quick else sends.FULL
+    if args.no_sends or args.cluster or args.team:
+        sends_plan = None
+    sent: list[sends.SendsResult] = []
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         workdir = Path(tmp)
@@ -320,6 +329,8 @@ def main() -> int:
                 rooms.update(persist_rooms("sqlite", plan.persist_senders))
             if plan.storm_sockets:
                 rooms["storm"] = plan.storm_sockets + 1
+            if sends_plan is not None and "sqlite" in sends_plan.databases:
+                rooms.update(sends.room_names("sqlite"))
             made = {}
             if rooms:
                 databases.migrate(sqlite)
@@ -329,6 +340,8 @@ def main() -> int:
             reserve = RESERVE_PER_PERSIST * len(plan.persist_databases)
             reserve += RESERVE_STORM if plan.storm_sockets else 0
             reserve += reconnect.RESERVE_SECONDS[args.quick] if reconnect_plan else 0
+            if sends_plan is not None:
+                reserve += sends.reserve(sends_plan) * len(sends_plan.databases) * args.repeat
             # Each run is a whole sweep, so that every server meets the same drift.
             runs = [(r, n, t) for r in range(args.repeat) for n in plan.sizes for t in plan.targets]
             for i, (r, n, key) in enumerate(runs):
@@ -355,6 +368,12 @@ def main() -> int:
                     made_pg = fixtures.make_rooms(parley_env(pg), names)
                     rooms_ = [made_pg[name] for name in names]
                     persist.append(run_persist(ctx, label, rooms_, pg, plan, PERSIST_RUNS[label]))
+
+            if sends_plan is not None:
+                with failure_noted("sends", failures):
+                    sent = sends.run_all(
+                        ctx, sends_plan, args.repeat, sqlite, made, databases.postgres_database
+                    )
 
             if plan.storm_sockets:
                 say(f"--- storm, {plan.storm_sockets} sockets, Redis layer")
@@ -393,6 +412,9 @@ def main() -> int:
     if persist:
         print()
         print(report.persist_table(persist))
+    if sent:
+        print()
+        print(sends.sends_table(sent))
     if storm is not None:
         print()
         print(report.storm_lines(storm))
@@ -406,6 +428,7 @@ def main() -> int:
         if not r.log.clean
     ]
     problems += [f"persist {p.database}: {p.log.samples[:2]}" for p in persist if not p.log.clean]
+    problems += [f"sends {r.database}: {r.log.samples[:2]}" for r in sent if not r.log.clean]
     problems += [
         f"cluster {run.workers} worker(s): {log.samples[:2]}"
         for pair in cluster

@@ -30,7 +30,7 @@ from ..protocol.commands import (
     parse_frame,
 )
 from . import fanout
-from .dbcalls import batched
+from .dbcalls import batched, batched_together
 from .framewriter import DirectWriter, Event
 from .hub import HelloState, Hub
 from .shared import reads
@@ -70,19 +70,29 @@ async def _member_room_ids(user) -> set[int]:
     return set(await reads().read(("room ids", user.pk), queries.member_room_ids, user))
 
 
-@batched
-def _send(user, command: Send) -> dict:
-    message, _created = services.send_message(
-        user,
-        command.room,
-        command.body,
-        command.client_msg_id,
-        reply_to=command.reply_to,
-        attachments=command.attachments,
-        thread_root=command.thread_root,
-        also_in_room=command.also_in_room,
-    )
-    return frames.ack(command.client_msg_id, message)
+@batched_together
+def _send(calls: list[tuple[str | None, tuple]]) -> list:
+    """The sends that reach the database thread together, stored in one transaction."""
+    requests = [
+        services.SendRequest(
+            user,
+            command.room,
+            command.body,
+            command.client_msg_id,
+            reply_to=command.reply_to,
+            attachments=command.attachments,
+            thread_root=command.thread_root,
+            also_in_room=command.also_in_room,
+            language=language,
+        )
+        for language, (user, command) in calls
+    ]
+    return [
+        outcome if isinstance(outcome, Exception) else frames.ack(command.client_msg_id, outcome[0])
+        for outcome, (_language, (_user, command)) in zip(
+            services.send_messages(requests), calls, strict=True
+        )
+    ]
 
 
 @batched

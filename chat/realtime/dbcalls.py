@@ -8,6 +8,10 @@ together, in one hop, and run one after another in the order they came, each in
 its caller's language and in its own transaction, as if each had hopped alone.
 Between batches the thread is free for anything else waiting for it. Idle, a call
 goes alone at once: batching never waits for company.
+
+Calls made through `batched_together` go further: those of one batch run as one call
+of their function with all their arguments (sends share one transaction, group
+commit: chat/services/sending.py), where the first of them came in the batch.
 """
 
 import asyncio
@@ -28,6 +32,7 @@ class _Call(NamedTuple):
     func: Callable[..., Any]
     args: tuple
     future: asyncio.Future
+    together: bool = False  # func takes every such call's (language, args) at once
 
 
 class Batcher:
@@ -39,9 +44,9 @@ class Batcher:
         self.batches = 0
         self.calls = 0
 
-    async def call(self, func: Callable[..., Any], *args: Any) -> Any:
+    async def call(self, func: Callable[..., Any], *args: Any, together: bool = False) -> Any:
         future = asyncio.get_running_loop().create_future()
-        self.waiting.append(_Call(translation.get_language(), func, args, future))
+        self.waiting.append(_Call(translation.get_language(), func, args, future, together))
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._drain())
         return await future
@@ -84,15 +89,35 @@ class Batcher:
 
 def _run_all(batch: list[_Call]) -> list[tuple[bool, Any]]:
     """In the database thread: each call in its caller's language; a failed one may
-    leave a broken connection, replaced before the next, as a hop of its own would."""
-    outcomes: list[tuple[bool, Any]] = []
-    for call in batch:
+    leave a broken connection, replaced before the next, as a hop of its own would.
+    The calls of one `batched_together` function run as one call, at the first one's turn."""
+    outcomes: list[tuple[bool, Any] | None] = [None] * len(batch)
+    for i, call in enumerate(batch):
+        if outcomes[i] is not None:
+            continue
+        if call.together:
+            group = [j for j in range(i, len(batch)) if batch[j].func is call.func]
+            for j, outcome in zip(group, _run_together(call.func, batch, group), strict=True):
+                outcomes[j] = outcome
+            continue
         try:
             with translation.override(call.language):
-                outcomes.append((True, call.func(*call.args)))
+                outcomes[i] = (True, call.func(*call.args))
         except Exception as exc:
-            outcomes.append((False, exc))
+            outcomes[i] = (False, exc)
             close_old_connections()
+    return outcomes  # type: ignore[return-value]
+
+
+def _run_together(func: Callable[..., Any], batch: list[_Call], group: list[int]) -> list:
+    try:
+        results = func([(batch[j].language, batch[j].args) for j in group])
+    except Exception as exc:
+        close_old_connections()
+        return [(False, exc)] * len(group)
+    outcomes = [(not isinstance(r, Exception), r) for r in results]
+    if not all(ok for ok, _ in outcomes):
+        close_old_connections()
     return outcomes
 
 
@@ -114,5 +139,16 @@ def batched(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     async def call(*args: Any) -> Any:
         return await batcher().call(func, *args)
+
+    return call
+
+
+def batched_together(func: Callable[[list[tuple[str | None, tuple]]], list[Any]]):
+    """Like `batched`, but the calls of one batch go to `func` at once, as a list of each
+    caller's (language, args); it returns each one's result or exception, in that order."""
+
+    @functools.wraps(func)
+    async def call(*args: Any) -> Any:
+        return await batcher().call(func, *args, together=True)
 
     return call

@@ -7,7 +7,7 @@ Callers import the package (`services.send_message`); each module holds one conc
 from .cleaning import clean_body, clean_emoji, clean_room_name, clean_topic
 from .invites import accept_invite, create_invite, revoke_invite
 from .members import add_member, remove_member, set_role
-from .messages import delete_message, edit_message, react, send_message, typing
+from .messages import delete_message, edit_message, react, typing
 from .moderation import (
     moderate_add_member,
     moderate_delete_attachment,
@@ -31,10 +31,12 @@ from .rooms import (
     unblock_user,
     update_room,
 )
+from .sending import SendRequest, send_message, send_messages
 from .uploads import clean_stale_uploads, upload_attachment
 from .webhooks import create_webhook, post_to_webhook, revoke_webhook
 
 __all__ = [
+    "SendRequest",
     "accept_invite",
     "add_member",
     "block_user",
@@ -68,6 +70,7 @@ __all__ = [
     "revoke_invite",
     "revoke_webhook",
     "send_message",
+    "send_messages",
     "set_notify_default",
     "set_role",
     "set_room_notify",

@@ -1,4 +1,4 @@
-"""Messages: send, edit, delete, react, typing.
+"""Messages: edit, delete, react, typing (sending is chat.services.sending).
 
 Every change validates, writes in one transaction and publishes after commit
 (`publish_on_commit`), so no client hears of a change that could still roll back.
@@ -9,196 +9,28 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import limits
-from ..access import (
-    MAX_ID,
-    may_delete,
-    may_edit,
-    may_post,
-    message_for_member,
-    refuse_if_blocked,
-    room_for_poster,
-)
+from ..access import may_delete, may_edit, message_for_member, refuse_if_blocked, room_for_poster
 from ..content import richtext
-from ..errors import ChatError, RoomNotFound
-from ..models import Attachment, Membership, Message, Pin, Reaction
+from ..errors import ChatError
+from ..models import Message, Pin, Reaction
 from ..protocol import frames
-from ..protocol.commands import MAX_ATTACHMENTS, parse_client_msg_id
 from ..queries import messages_with_authors, with_extras
 from ..realtime import fanout
 from ..realtime.fanout import publish_on_commit
 from . import flood, sql, threads
 from .cleaning import clean_body, clean_emoji
 from .pins import announce_pin_change
-from .rooms import admit_direct_peer
+from .sending import mentioned_members
 
 logger = logging.getLogger(__name__)
 
 MAX_DISTINCT_REACTIONS = 20
 TYPING_SECONDS = 2
-
-
-def _existing_send(user: AbstractBaseUser, room_id: int, client_msg_id: str) -> Message | None:
-    message = messages_with_authors().filter(author=user, client_msg_id=client_msg_id).first()
-    if message is not None and message.room_id != room_id:
-        raise ChatError(
-            "bad_request",
-            "This client_msg_id was already used in another room.",
-            client_msg_id=client_msg_id,
-        )
-    return with_extras([message])[0] if message is not None else None
-
-
-def _reply_parent(room_id: int, reply_to: int | None) -> Message | None:
-    if reply_to is None:
-        return None
-    parent = None
-    if 0 < reply_to <= MAX_ID:
-        parent = (
-            Message.objects.select_related("author")
-            .filter(pk=reply_to, room_id=room_id, deleted_at__isnull=True)
-            .first()
-        )
-    if parent is None:
-        raise ChatError("bad_request", "`reply_to` must be a message in this room.")
-    return parent
-
-
-def _mentioned_members(room_id: int, body: str) -> dict[str, int]:
-    """The room's members the body @mentions: username -> user id."""
-    if "@" not in body:
-        return {}
-    usernames = richtext.mention_usernames(body)
-    if not usernames:
-        return {}
-    rows = Membership.objects.filter(room_id=room_id, user__username__in=usernames)
-    return dict(rows.values_list("user__username", "user_id"))
-
-
-def send_message(
-    user: AbstractBaseUser,
-    room_id: int,
-    body: str,
-    client_msg_id: str,
-    *,
-    reply_to: int | None = None,
-    attachments: tuple[int, ...] = (),
-    thread_root: int | None = None,
-    also_in_room: bool = False,
-    via: str | None = None,
-) -> tuple[Message, bool]:
-    """Store a message under the next seq of its room; (message, created).
-
-    A retried client_msg_id returns the stored message and creates nothing (its
-    attachments stay on the first one). The seq is taken under a row lock on the
-    room, so commit order is seq order. With `thread_root` the message is a reply in
-    that message's thread (chat.services.threads), shown in the room's timeline too
-    only if `also_in_room`. `via` is the name a webhook's payload gave its sender
-    (chat.services.webhooks), already cleaned.
-    """
-    client_msg_id = parse_client_msg_id(client_msg_id)
-    try:
-        if len(attachments) > MAX_ATTACHMENTS:
-            raise ChatError(
-                "bad_request",
-                _("A message carries at most %(limit)s files.") % {"limit": MAX_ATTACHMENTS},
-            )
-        body = clean_body(body, may_be_empty=bool(attachments))
-        try:
-            flood.check_send_rate(user.pk)
-        except ChatError:
-            # A retry is answered even past the limit: it stores nothing.
-            existing = _existing_send(user, room_id, client_msg_id)
-            if existing is None:
-                raise
-            room_for_poster(user, room_id)
-            return existing, False
-        if not 0 < room_id <= MAX_ID:
-            raise RoomNotFound
-        parent = _reply_parent(room_id, reply_to)
-        root = threads.thread_root_for_send(room_id, thread_root)
-        mentioned = _mentioned_members(room_id, body)
-        html = richtext.render_html(body, set(mentioned))
-        with transaction.atomic():
-            now = timezone.now()
-            seq, direct = sql.take_next_seq(room_id, now) or (None, None)
-            role, earlier_id, blocked = sql.sender_state(room_id, user.pk, client_msg_id)
-            if direct and seq == 1 and may_post(role) and earlier_id is None and not blocked:
-                blocked = admit_direct_peer(room_id, direct, user)
-            message = None
-            if seq is None or not may_post(role) or earlier_id is not None or blocked:
-                transaction.set_rollback(True)  # the seq goes back; nothing is stored
-            else:
-                values = {
-                    "room_id": room_id,
-                    "seq": seq,
-                    "author_id": user.pk,
-                    "body": body,
-                    "html": html,
-                    "created_at": now,
-                    "client_msg_id": client_msg_id,
-                    "reply_to_id": parent.pk if parent else None,
-                    "thread_root_id": root.pk if root else None,
-                    "also_in_room": bool(root) and also_in_room,
-                    "via": via,
-                }
-                message = Message(pk=sql.insert_row(Message, values), **values)
-                message.author, message.reply_to = user, parent
-                if mentioned:
-                    Mention = Message.mentions.through
-                    Mention.objects.bulk_create(
-                        Mention(message_id=message.pk, user_id=user_id)
-                        for user_id in mentioned.values()
-                    )
-                message.mention_ids = sorted(mentioned.values())
-                message.reaction_summary = []
-                message.attachment_list = (
-                    _claim_attachments(user, room_id, message.pk, attachments)
-                    if attachments
-                    else []
-                )
-                publish_on_commit(frames.message_created(message), room=room_id)
-                if root is not None:
-                    threads.note_reply(root.pk, message)
-        if seq is None or not may_post(role):
-            room_for_poster(user, room_id)  # raises what the caller may know
-            raise ChatError("unavailable", _("Your membership changed; try again."))
-        if blocked and earlier_id is None:
-            raise ChatError("forbidden", _("This person does not take your messages."))
-        if message is None:
-            return _existing_send(user, room_id, client_msg_id), False
-    except ChatError as exc:
-        exc.client_msg_id = client_msg_id
-        raise
-    except IntegrityError:
-        # A concurrent retry of the same client_msg_id committed first (the unique
-        # constraint decides; the whole transaction, seq included, rolled back).
-        existing = _existing_send(user, room_id, client_msg_id)
-        if existing is None:
-            raise
-        return existing, False
-    return message, True
-
-
-def _claim_attachments(
-    user: AbstractBaseUser, room_id: int, message_id: int, ids: tuple[int, ...]
-) -> list[Attachment]:
-    """Attach the sender's own unsent uploads to this room to the new message, inside
-    the send's transaction: one that is not (someone else's, another room's, already
-    sent) fails the whole send. The UPDATE's condition decides, so two sends racing
-    for one upload cannot both have it."""
-    claimed = Attachment.objects.filter(
-        pk__in=ids, uploader_id=user.pk, room_id=room_id, message__isnull=True
-    ).update(message_id=message_id)
-    if claimed != len(ids):
-        raise ChatError(
-            "bad_request", _("Attach only your own uploads to this room that are not yet sent.")
-        )
-    return list(Attachment.objects.filter(message_id=message_id).order_by("pk"))
 
 
 def edit_message(user: AbstractBaseUser, message_id: int, body: str) -> Message:
@@ -218,7 +50,7 @@ def edit_message(user: AbstractBaseUser, message_id: int, body: str) -> Message:
         window = settings.PARLEY_EDIT_WINDOW
         if window and timezone.now() - message.created_at > timedelta(seconds=window):
             raise ChatError("forbidden", _("This message is too old to edit."))
-        mentioned = _mentioned_members(message.room_id, body)
+        mentioned = mentioned_members(message.room_id, body)
         message.body = body
         message.html = richtext.render_html(body, set(mentioned))
         message.edited_at = timezone.now()

@@ -27,7 +27,7 @@ from ..models import Message, Room, Webhook
 from ..queries.webhooks import live_webhook, secret_hash
 from .cleaning import clean_via, clean_webhook_name
 from .members import drop, join
-from .messages import send_message
+from .sending import send_message
 
 SECRET_BYTES = 24  # 192 random bits: 32 URL-safe characters, the shape invite tokens have
 MAX_LIVE_PER_ROOM = 20  # live webhooks a room may have at once

@@ -18,7 +18,7 @@ REPLIES = "#thread-replies .thread-msg .msg-body"
 CROWD = """
 import uuid
 from django.contrib.auth import get_user_model
-from chat.services.messages import send_message
+from chat.services import send_message
 user = get_user_model().objects.get(username="{user}")
 for n in range(60):
     send_message(user, {room}, f"filler {{n}}", uuid.uuid4().hex)

@@ -461,7 +461,7 @@ class TestLeaving:
         frame = send_frame(general.pk)
         async with open_tab(alice) as tab:
             with monkeypatch.context() as patched:
-                patched.setattr(services, "send_message", away)
+                patched.setattr(services, "send_messages", away)
                 await tab.send(frame)
                 error = await tab.receive_type("error")
             assert error["code"] == "unavailable"
@@ -556,14 +556,14 @@ class TestPendingFrames:
     def held_sends(self, monkeypatch):
         """Sends that wait in the database thread until released: (started, release, done)."""
         started, release = threading.Event(), threading.Event()
-        send_message = services.send_message
+        send_messages = services.send_messages
 
         def held(*args, **kwargs):
             started.set()
             release.wait(5)
-            return send_message(*args, **kwargs)
+            return send_messages(*args, **kwargs)
 
-        monkeypatch.setattr(services, "send_message", held)
+        monkeypatch.setattr(services, "send_messages", held)
         yield started, release
         release.set()
 

@@ -95,3 +95,60 @@ async def test_a_batched_function_keeps_its_name_and_uses_the_loops_batcher():
     assert await double(21) == 42
     assert (double.__name__, double.__doc__) == ("double", "Twice n.")
     assert batcher().calls == before + 1
+
+
+def together(calls: list[tuple[str | None, tuple]]) -> list:
+    """Each call's (language, first arg), or its refusal; records each group it got (and
+    its turn, in a call's second arg)."""
+    together.groups.append([args[0] for _language, args in calls])
+    for _language, args in calls:
+        if len(args) > 1:
+            args[1].append("group")
+    return [
+        ValueError(args[0]) if args[0] == "bad" else (language, args[0]) for language, args in calls
+    ]
+
+
+together.groups = []
+
+
+async def test_calls_made_together_go_as_one_call_where_the_first_came_each_with_its_answer():
+    calls, ran = Batcher(), []
+    together.groups = []
+    held = HeldCall(ran)
+    first = await held.occupy(calls)
+    before = asyncio.ensure_future(calls.call(recorded, "before", ran))
+    with translation.override("de"):
+        one = asyncio.ensure_future(calls.call(together, "one", ran, together=True))
+    between = asyncio.ensure_future(calls.call(recorded, "between", ran))
+    bad = asyncio.ensure_future(calls.call(together, "bad", together=True))
+    with translation.override("en"):
+        two = asyncio.ensure_future(calls.call(together, "two", together=True))
+    await until(lambda: len(calls.waiting) == 5, "the calls queued")
+    held.release()
+    await first
+    assert await before == "BEFORE" and await between == "BETWEEN"
+    assert await one == ("de", "one") and await two == ("en", "two")
+    with pytest.raises(ValueError, match="bad"):
+        await bad
+    assert together.groups == [["one", "bad", "two"]]  # one call, in the order they came
+    assert ran == ["held", "before", "group", "between"]
+    assert calls.batches == 2
+
+
+def failing_together(calls: list) -> list:
+    raise RuntimeError("the group's transaction failed")
+
+
+async def test_a_group_that_fails_whole_fails_each_of_its_callers():
+    calls, held = Batcher(), HeldCall()
+    first = await held.occupy(calls)
+    waiting = [
+        asyncio.ensure_future(calls.call(failing_together, i, together=True)) for i in range(3)
+    ]
+    await until(lambda: len(calls.waiting) == 3, "the calls queued")
+    held.release()
+    await first
+    for call in waiting:
+        with pytest.raises(RuntimeError, match="transaction failed"):
+            await call

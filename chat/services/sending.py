@@ -1,0 +1,381 @@
+"""Sending messages: one send, or the sends that came together, in one transaction.
+
+A commit is most of what a send costs the database (a WAL flush on PostgreSQL, the
+write lock taken and given back on SQLite), so the sends that reach the database
+thread together (chat/realtime/dbcalls.py) share one: group commit. Each send still
+takes its own room's next seq, is checked on its own (membership, a DM block, a
+retried client_msg_id) and gets its own answer: it runs under a savepoint of the
+shared transaction, so one that fails or is refused rolls back only itself (its seq
+given back) and never its neighbours. Its events are published after the shared
+commit, in the order they were stored: each room's in seq order.
+
+The shared transaction takes its rooms' locks in room id order (a room's sends in the
+order they came), so two groups touching the same rooms wait for each other and never
+deadlock.
+"""
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from ..access import MAX_ID, may_post, room_for_poster
+from ..content import richtext
+from ..errors import ChatError, RoomNotFound
+from ..models import Attachment, Membership, Message
+from ..protocol import frames
+from ..protocol.commands import MAX_ATTACHMENTS, parse_client_msg_id
+from ..queries import messages_with_authors, with_extras
+from ..realtime.fanout import publish_on_commit
+from . import flood, sql, threads
+from .cleaning import clean_body
+from .rooms import admit_direct_peer
+
+Sent = tuple[Message, bool]  # the message, and whether this send created it
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """One send as its sender asked for it."""
+
+    user: AbstractBaseUser
+    room_id: int
+    body: str
+    client_msg_id: str
+    reply_to: int | None = None
+    attachments: tuple[int, ...] = ()
+    thread_root: int | None = None
+    also_in_room: bool = False
+    via: str | None = None  # the name a webhook's payload gave its sender, already cleaned
+    language: str | None = None  # what its refusal is said in (a socket's); None: the current
+
+
+@dataclass
+class _Prepared:
+    """A send that passed the checks made before the transaction: what it will store."""
+
+    request: SendRequest
+    client_msg_id: str
+    body: str
+    html: str
+    mentioned: dict[str, int]
+    parent: Message | None
+    root: Message | None
+
+
+@dataclass
+class _Refused:
+    """Inside the transaction the send stored nothing (its savepoint rolled back): why,
+    as the statements read it; told after the commit."""
+
+    seq: int | None
+    role: str | None
+    earlier_id: int | None
+    blocked: bool
+
+
+class _Raced:
+    """The unique client_msg_id refused the INSERT: a concurrent retry stored it first."""
+
+    def __init__(self, error: IntegrityError) -> None:
+        self.error = error
+
+
+def send_message(
+    user: AbstractBaseUser,
+    room_id: int,
+    body: str,
+    client_msg_id: str,
+    *,
+    reply_to: int | None = None,
+    attachments: tuple[int, ...] = (),
+    thread_root: int | None = None,
+    also_in_room: bool = False,
+    via: str | None = None,
+) -> Sent:
+    """Store a message under the next seq of its room; (message, created).
+
+    A retried client_msg_id returns the stored message and creates nothing (its
+    attachments stay on the first one). The seq is taken under a row lock on the
+    room, so commit order is seq order. With `thread_root` the message is a reply in
+    that message's thread (chat.services.threads), shown in the room's timeline too
+    only if `also_in_room`. `via` is the name a webhook's payload gave its sender
+    (chat.services.webhooks), already cleaned.
+    """
+    request = SendRequest(
+        user, room_id, body, client_msg_id, reply_to, attachments, thread_root, also_in_room, via
+    )
+    [outcome] = send_messages([request])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def send_messages(requests: Sequence[SendRequest]) -> list[Sent | Exception]:
+    """Store the sends in one transaction; each one's outcome in the order given: its
+    (message, created), or the exception its sender is answered with."""
+    outcomes: list[Sent | Exception | None] = [None] * len(requests)
+    prepared: list[tuple[int, _Prepared]] = []
+    for i, request in enumerate(requests):
+        with _speaking(request):
+            outcome = _attempt(_prepare, request)
+        if isinstance(outcome, _Prepared):
+            prepared.append((i, outcome))
+        else:
+            outcomes[i] = outcome
+    stored = _store_together(prepared)
+    for (i, item), result in zip(prepared, stored, strict=True):
+        with _speaking(item.request):
+            outcomes[i] = _attempt(_answer, item, result)
+    return outcomes  # type: ignore[return-value]
+
+
+def _speaking(request: SendRequest):
+    return translation.override(request.language) if request.language else nullcontext()
+
+
+def _attempt(step, *args) -> object:
+    """The step's result, or the exception it raised (a ChatError naming the send)."""
+    try:
+        return step(*args)
+    except ChatError as exc:
+        request = args[0].request if isinstance(args[0], _Prepared) else args[0]
+        exc.client_msg_id = exc.client_msg_id or _parsed_id(request.client_msg_id)
+        return exc
+    except Exception as exc:
+        return exc
+
+
+def _parsed_id(client_msg_id: str) -> str | None:
+    try:
+        return parse_client_msg_id(client_msg_id)
+    except ChatError:
+        return None
+
+
+def _prepare(request: SendRequest) -> _Prepared | Sent:
+    """The checks and work that need no lock: the body, flood control, the reply's
+    parent and thread root, mentions and the HTML. A retry past the flood limit is
+    answered here with its stored message."""
+    user, room_id = request.user, request.room_id
+    client_msg_id = parse_client_msg_id(request.client_msg_id)
+    if len(request.attachments) > MAX_ATTACHMENTS:
+        raise ChatError(
+            "bad_request",
+            _("A message carries at most %(limit)s files.") % {"limit": MAX_ATTACHMENTS},
+        )
+    body = clean_body(request.body, may_be_empty=bool(request.attachments))
+    try:
+        flood.check_send_rate(user.pk)
+    except ChatError:
+        # A retry is answered even past the limit: it stores nothing.
+        existing = _existing_send(user, room_id, client_msg_id)
+        if existing is None:
+            raise
+        room_for_poster(user, room_id)
+        return existing, False
+    if not 0 < room_id <= MAX_ID:
+        raise RoomNotFound
+    parent = _reply_parent(room_id, request.reply_to)
+    root = threads.thread_root_for_send(room_id, request.thread_root)
+    mentioned = mentioned_members(room_id, body)
+    html = richtext.render_html(body, set(mentioned))
+    return _Prepared(request, client_msg_id, body, html, mentioned, parent, root)
+
+
+def _store_together(
+    prepared: list[tuple[int, _Prepared]],
+) -> list[Message | _Refused | _Raced | Exception]:
+    """One transaction for all of them, each send under its own savepoint (a lone send
+    needs none), rooms locked in id order."""
+    results: list[Message | _Refused | _Raced | Exception | None] = [None] * len(prepared)
+    if not prepared:
+        return []
+    order = sorted(range(len(prepared)), key=lambda k: prepared[k][1].request.room_id)
+    alone = len(prepared) == 1
+    try:
+        with transaction.atomic():
+            for k in order:
+                item = prepared[k][1]
+                try:
+                    with _speaking(item.request):
+                        results[k] = _store_plain(item) if _is_plain(item) else None
+                        if results[k] is None:
+                            with transaction.atomic(savepoint=not alone):
+                                results[k] = _store(item)
+                except IntegrityError as exc:
+                    results[k] = _Raced(exc)
+                except Exception as exc:
+                    results[k] = exc
+            doomed = transaction.get_rollback()
+    except Exception as exc:  # the shared transaction failed to begin or to commit
+        return [exc if not isinstance(r, Exception) else r for r in results]  # type: ignore[misc]
+    if doomed:  # rolled back whole (a lone send's failure): nothing of it was stored
+        lost = DatabaseError("the transaction was rolled back")
+        return [lost if isinstance(r, Message) else r for r in results]  # type: ignore[misc]
+    return results  # type: ignore[return-value]
+
+
+def _is_plain(item: _Prepared) -> bool:
+    """Text (and a reply) only: nothing but its own three statements can refuse it."""
+    return not item.request.attachments and item.root is None and not item.mentioned
+
+
+def _store_plain(item: _Prepared) -> Message | _Refused | _Raced | None:
+    """A plain send without a savepoint: the statements that could refuse it write
+    nothing, and a refusal after its seq was taken gives the seq back. (A savepoint
+    costs two more statements a send, each a round trip to PostgreSQL.) None: a direct
+    room's first message, which goes the savepoint's way (`_store`).
+
+    Any error makes the shared transaction roll back whole (`atomic` without a savepoint
+    marks it), so no neighbour is told its send was stored when it was not."""
+    user, room_id = item.request.user, item.request.room_id
+    with transaction.atomic(savepoint=False):
+        now = timezone.now()
+        seq, direct = sql.take_next_seq(room_id, now) or (None, None)
+        if seq is None:
+            return _Refused(None, None, None, False)
+        role, earlier_id, blocked = sql.sender_state(room_id, user.pk, item.client_msg_id)
+        if (direct and seq == 1) or not may_post(role) or earlier_id is not None or blocked:
+            sql.give_back_seq(room_id)
+            return None if direct and seq == 1 else _Refused(seq, role, earlier_id, blocked)
+        message = sql.new_row(Message, _values(item, seq, now), if_new=True)
+        if message is None:  # a concurrent retry of this client_msg_id committed first
+            sql.give_back_seq(room_id)
+            return _Raced(IntegrityError("the client_msg_id was stored meanwhile"))
+        _complete(message, item)
+        publish_on_commit(frames.message_created(message), room=room_id)
+    return message
+
+
+def _values(item: _Prepared, seq: int, now) -> dict:
+    request, parent, root = item.request, item.parent, item.root
+    return {
+        "room_id": request.room_id,
+        "seq": seq,
+        "author_id": request.user.pk,
+        "body": item.body,
+        "html": item.html,
+        "created_at": now,
+        "client_msg_id": item.client_msg_id,
+        "reply_to_id": parent.pk if parent else None,
+        "thread_root_id": root.pk if root else None,
+        "also_in_room": bool(root) and request.also_in_room,
+        "via": request.via,
+    }
+
+
+def _complete(message: Message, item: _Prepared) -> None:
+    """What a new message's frame carries beside its row."""
+    message.author, message.reply_to = item.request.user, item.parent
+    message.mention_ids = sorted(item.mentioned.values())
+    message.reaction_summary = []
+    message.attachment_list = []
+
+
+def _store(item: _Prepared) -> Message | _Refused:
+    """Inside the transaction, under the send's savepoint: the three statements
+    (chat/services/sql.py), and what goes with a new message."""
+    request, user, room_id = item.request, item.request.user, item.request.room_id
+    now = timezone.now()
+    seq, direct = sql.take_next_seq(room_id, now) or (None, None)
+    role, earlier_id, blocked = sql.sender_state(room_id, user.pk, item.client_msg_id)
+    if direct and seq == 1 and may_post(role) and earlier_id is None and not blocked:
+        blocked = admit_direct_peer(room_id, direct, user)
+    if seq is None or not may_post(role) or earlier_id is not None or blocked:
+        transaction.set_rollback(True)  # the seq goes back; nothing is stored
+        return _Refused(seq, role, earlier_id, blocked)
+    root = item.root
+    message = sql.new_row(Message, _values(item, seq, now))
+    _complete(message, item)
+    if item.mentioned:
+        Mention = Message.mentions.through
+        Mention.objects.bulk_create(
+            Mention(message_id=message.pk, user_id=user_id) for user_id in item.mentioned.values()
+        )
+    if request.attachments:
+        message.attachment_list = _claim_attachments(user, room_id, message.pk, request.attachments)
+    publish_on_commit(frames.message_created(message), room=room_id)
+    if root is not None:
+        threads.note_reply(root.pk, message)
+    return message
+
+
+def _answer(item: _Prepared, result: Message | _Refused | _Raced | Exception | Sent) -> Sent:
+    """After the commit: the sender's answer (the stored message, or why not)."""
+    user, room_id = item.request.user, item.request.room_id
+    if isinstance(result, Message):
+        return result, True
+    if isinstance(result, _Raced):
+        # A concurrent retry of the same client_msg_id committed first (the unique
+        # constraint decides; this send's savepoint, seq included, rolled back).
+        existing = _existing_send(user, room_id, item.client_msg_id)
+        if existing is None:
+            raise result.error
+        return existing, False
+    if isinstance(result, Exception):
+        raise result
+    if result.seq is None or not may_post(result.role):
+        room_for_poster(user, room_id)  # raises what the caller may know
+        raise ChatError("unavailable", _("Your membership changed; try again."))
+    if result.blocked and result.earlier_id is None:
+        raise ChatError("forbidden", _("This person does not take your messages."))
+    return _existing_send(user, room_id, item.client_msg_id), False
+
+
+def _existing_send(user: AbstractBaseUser, room_id: int, client_msg_id: str) -> Message | None:
+    message = messages_with_authors().filter(author=user, client_msg_id=client_msg_id).first()
+    if message is not None and message.room_id != room_id:
+        raise ChatError(
+            "bad_request",
+            "This client_msg_id was already used in another room.",
+            client_msg_id=client_msg_id,
+        )
+    return with_extras([message])[0] if message is not None else None
+
+
+def _reply_parent(room_id: int, reply_to: int | None) -> Message | None:
+    if reply_to is None:
+        return None
+    parent = None
+    if 0 < reply_to <= MAX_ID:
+        parent = (
+            Message.objects.select_related("author")
+            .filter(pk=reply_to, room_id=room_id, deleted_at__isnull=True)
+            .first()
+        )
+    if parent is None:
+        raise ChatError("bad_request", "`reply_to` must be a message in this room.")
+    return parent
+
+
+def mentioned_members(room_id: int, body: str) -> dict[str, int]:
+    """The room's members the body @mentions: username -> user id."""
+    if "@" not in body:
+        return {}
+    usernames = richtext.mention_usernames(body)
+    if not usernames:
+        return {}
+    rows = Membership.objects.filter(room_id=room_id, user__username__in=usernames)
+    return dict(rows.values_list("user__username", "user_id"))
+
+
+def _claim_attachments(
+    user: AbstractBaseUser, room_id: int, message_id: int, ids: tuple[int, ...]
+) -> list[Attachment]:
+    """Attach the sender's own unsent uploads to this room to the new message, inside
+    the send's transaction: one that is not (someone else's, another room's, already
+    sent) fails the whole send. The UPDATE's condition decides, so two sends racing
+    for one upload cannot both have it."""
+    claimed = Attachment.objects.filter(
+        pk__in=ids, uploader_id=user.pk, room_id=room_id, message__isnull=True
+    ).update(message_id=message_id)
+    if claimed != len(ids):
+        raise ChatError(
+            "bad_request", _("Attach only your own uploads to this room that are not yet sent.")
+        )
+    return list(Attachment.objects.filter(message_id=message_id).order_by("pk"))
