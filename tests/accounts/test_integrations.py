@@ -51,6 +51,8 @@ class TestTokensOnTheProfile:
 
     def test_revoking_on_the_page(self, browser, user):
         token, secret = tokens.make_token(user, name="old")
+        profile = browser.get(reverse("profile")).content.decode()
+        assert f'action="{reverse("revoke_token", args=[token.pk])}"' in profile
         response = browser.post(reverse("revoke_token", args=[token.pk]), follow=True)
         assert "The token was revoked." in response.content.decode()
         assert not Token.objects.exists()
@@ -98,6 +100,8 @@ class TestBotsPage:
         assert bot.avatar.name.endswith(".png")
         fresh = browser.post(reverse("new_bot_token", args=[bot.pk]))
         assert tokens.authenticate(fresh.context["secret"]).user == bot
+        page = browser.get(reverse("bots")).content.decode()
+        assert f'action="{reverse("revoke_bot_token", args=[bot.pk, token.pk])}"' in page
         browser.post(reverse("revoke_bot_token", args=[bot.pk, token.pk]))
         assert list(bot.tokens.values_list("pk", flat=True)) == [fresh.context["token"].pk]
         browser.post(reverse("delete_bot", args=[bot.pk]))
