@@ -319,22 +319,25 @@ function fillChip(chip, reaction, canReact, me) {
   chip.replaceChildren(emoji, count);
 }
 
+/** One action's button (an entry of ACTIONS), for the timeline's toolbar and the thread panel's. */
+export function actionButton({ action, label, path }) {
+  const node = button("msg-action");
+  node.dataset.action = action;
+  node.setAttribute("aria-label", t(label));
+  node.title = t(label);
+  node.append(svgIcon(path));
+  if (action === "picker") {
+    node.setAttribute("aria-haspopup", "true");
+    node.setAttribute("aria-expanded", "false");
+  }
+  return node;
+}
+
 function actionsNode() {
   const bar = el("div", "msg-actions");
   bar.setAttribute("role", "group");
   bar.setAttribute("aria-label", t("Message actions"));
-  for (const { action, label, path } of ACTIONS) {
-    const node = button("msg-action");
-    node.dataset.action = action;
-    node.setAttribute("aria-label", t(label));
-    node.title = t(label);
-    node.append(svgIcon(path));
-    if (action === "picker") {
-      node.setAttribute("aria-haspopup", "true");
-      node.setAttribute("aria-expanded", "false");
-    }
-    bar.append(node);
-  }
+  bar.append(...ACTIONS.map(actionButton));
   return bar;
 }
 

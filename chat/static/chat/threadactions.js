@@ -3,9 +3,9 @@
 // only with the permission letter the timeline's toolbar needs (message.js permissionsOf,
 // NEEDS). Saving goes through the app's callbacks (the same Sync calls as the timeline);
 // the panel redraws from the store when the server's events come back.
-import { button, el, svgIcon } from "./dom.js";
+import { button, el } from "./dom.js";
 import { t } from "./i18n.js";
-import { ACTIONS, NEEDS, editorNode, permissionsOf, pickerNode } from "./message.js";
+import { ACTIONS, NEEDS, actionButton, editorNode, permissionsOf, pickerNode } from "./message.js";
 
 // The timeline's actions that make sense beside a thread: the panel is the thread itself.
 const SHOWN = new Set(["picker", "edit", "delete"]);
@@ -64,18 +64,8 @@ export class ThreadActions {
     const bar = el("div", "msg-actions thread-actions");
     bar.setAttribute("role", "group");
     bar.setAttribute("aria-label", t("Message actions"));
-    for (const { action, need, label, path } of ACTIONS) {
-      if (!SHOWN.has(action) || !permissions.includes(need)) continue;
-      const node = button("msg-action");
-      node.dataset.action = action;
-      node.setAttribute("aria-label", t(label));
-      node.title = t(label);
-      node.append(svgIcon(path));
-      if (action === "picker") {
-        node.setAttribute("aria-haspopup", "true");
-        node.setAttribute("aria-expanded", "false");
-      }
-      bar.append(node);
+    for (const spec of ACTIONS) {
+      if (SHOWN.has(spec.action) && permissions.includes(spec.need)) bar.append(actionButton(spec));
     }
     node.append(reactions, bar);
   }
