@@ -27,7 +27,8 @@ from django.utils import timezone
 from chat.models import Message
 other = get_user_model().objects.get(username="{other}").pk
 messages = list(Message.objects.filter(room_id={room}).order_by("seq"))
-at = timezone.now() - timedelta(days=4)
+# From 20:00 four days ago, whatever the hour now: each 20-hour gap then crosses a midnight.
+at = (timezone.now() - timedelta(days=4)).replace(hour=20, minute=0, second=0, microsecond=0)
 for message in messages:
     seq = message.seq
     at += timedelta(hours=20) if seq % 40 == 0 else timedelta(minutes=7 if seq % 7 == 0 else 1)
