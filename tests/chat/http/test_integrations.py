@@ -118,7 +118,7 @@ class TestTokens:
         User.objects.filter(pk=user.pk).update(is_active=False)
         assert Client().get("/api/rooms/", **bearer(made["token"])).status_code == 401
 
-    def test_making_tokens_has_a_budget(self, api, settings):
+    def test_making_tokens_has_a_budget(self, api, settings, fresh_cache):
         settings.PARLEY_LIMITS = {**settings.PARLEY_LIMITS, "token_create": (2, 3600)}
         make_token(api)
         make_token(api)
@@ -294,7 +294,7 @@ class TestBots:
         client.post("/accounts/login/", {"username": "helper", "password": ""})
         assert client.get("/api/rooms/").status_code == 401
 
-    def test_making_bots_has_a_budget(self, api, settings):
+    def test_making_bots_has_a_budget(self, api, settings, fresh_cache):
         settings.PARLEY_LIMITS = {**settings.PARLEY_LIMITS, "bot_create": (1, 3600)}
         assert self.make_bot(api).status_code == 201
         assert self.make_bot(api, username="second").status_code == 429
