@@ -133,11 +133,29 @@ def test_user_offline_while_others_send_sees_every_message_once_in_order(people)
     expect(bob_page.locator("#connection")).to_have_attribute("data-state", "offline")
     bodies = [f"message {n:02d}" for n in range(1, 51)]
     post_messages(alice_page, room_id, bodies)
+    fetched: list[dict] = []
+    bob_page.on(
+        "websocket",
+        lambda socket: socket.on(
+            "framesent",
+            lambda payload: fetched.append(json.loads(payload)) if '"fetch"' in payload else None,
+        ),
+    )
+    over_http: list[str] = []
+    bob_page.on(
+        "request",
+        lambda request: over_http.append(request.url) if "after=" in request.url else None,
+    )
     bob.context.set_offline(False)
 
     expect(bob_page.locator(MESSAGES)).to_have_text(["before", *bodies], timeout=20_000)
     heads_saying(bob_sockets[-1], room_id, len(bodies) + 1)  # nothing may arrive twice later
     expect(bob_page.locator(MESSAGES)).to_have_text(["before", *bodies])
+    # The catch-up came over the new socket (the server shares it among tabs coming back
+    # together), paired with its answer by request_id; not over HTTP.
+    assert [(frame["room"], frame["after"]) for frame in fetched] == [(room_id, 1)]
+    assert fetched[0]["request_id"]
+    assert over_http == []
     assert bob.errors == []
 
 

@@ -2,6 +2,7 @@
 // catch-up by seq after every hello, gap filling, heads, and resending unacknowledged sends.
 import { fetchMessages, listRooms } from "./api.js";
 import { backoffDelay } from "./backoff.js";
+import { SocketHistory, SocketLost } from "./sockethistory.js";
 
 // The server closes with this when the socket's session ended (docs/protocol.md).
 const SESSION_ENDED = 4401;
@@ -152,8 +153,10 @@ export class Connection extends EventTarget {
 }
 
 /**
- * The client's duties from docs/protocol.md. History comes over HTTP: its answers
- * pair with their requests, so has_more and errors are never matched to the wrong ask.
+ * The client's duties from docs/protocol.md. Catch-up (after a hello, a gap or heads) comes
+ * over the socket, paired with its answers by request_id (sockethistory.js): a storm of tabs
+ * coming back is read once per room. The first page of a room and older pages come over
+ * HTTP, which does not wait for the socket.
  * Events: "synced" (a hello was applied), "signedout", "problem" (detail {room, error}),
  * "refused" (detail {kind, error}: an edit, delete, react or pin frame was answered by an error),
  * "typing" (detail {room, user}: someone else is typing there) and "live" (detail {message}:
@@ -166,6 +169,7 @@ export class Sync extends EventTarget {
   openRoom = null;
   #connection;
   #store;
+  #history;
   #queues = new Map();
   #revs = new Map(); // room id → the revision its held messages are known to be current to
   #unsentReads = new Map();
@@ -182,6 +186,7 @@ export class Sync extends EventTarget {
     super();
     this.#connection = connection;
     this.#store = store;
+    this.#history = new SocketHistory(connection);
     connection.addEventListener("frame", (event) => this.#handle(event.detail));
     connection.addEventListener("lost", (event) => {
       // Their answers went with the socket; the events of what did happen come on catch-up.
@@ -284,7 +289,7 @@ export class Sync extends EventTarget {
       if (since === undefined || target <= since) return;
       let changedAfter = since;
       for (let pages = 0; pages < MAX_CATCH_UP_PAGES; pages += 1) {
-        const page = await fetchMessages(roomId, { changedAfter, limit: CATCH_UP_LIMIT });
+        const page = await this.#history.fetch(roomId, { changedAfter, limit: CATCH_UP_LIMIT });
         for (const message of page.messages) this.#store.updateMessage(message);
         if (!page.has_more || !page.messages.length) break;
         changedAfter = page.messages[page.messages.length - 1].rev;
@@ -309,7 +314,7 @@ export class Sync extends EventTarget {
         const log = this.#store.log(roomId);
         if (!log?.loaded) return;
         const after = log.contiguous;
-        const page = await fetchMessages(roomId, { after, limit: CATCH_UP_LIMIT });
+        const page = await this.#history.fetch(roomId, { after, limit: CATCH_UP_LIMIT });
         this.#store.addMessages(roomId, page.messages);
         if (!page.has_more) return;
       }
@@ -351,6 +356,7 @@ export class Sync extends EventTarget {
   }
 
   #handle(frame) {
+    if (this.#history.handle(frame)) return;
     if (frame.request_id && frame.type !== "error") this.#requests.delete(frame.request_id);
     switch (frame.type) {
       case "hello":
@@ -527,7 +533,8 @@ export class Sync extends EventTarget {
         try {
           await run();
         } catch (error) {
-          this.#problem(roomId, error);
+          // A socket lost mid-catch-up is no problem to show: its next hello catches up.
+          if (!(error instanceof SocketLost)) this.#problem(roomId, error);
         }
       }
       this.#queues.delete(roomId);
