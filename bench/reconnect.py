@@ -49,7 +49,7 @@ from .storm import forget
 
 MESSAGES = b'{"type":"messages"'
 HELLO = b'{"type":"hello"'
-CATCH_UP_LIMIT = 200  # the web client's catch-up page (chat/static/chat/socket.js)
+CATCH_UP_LIMIT = 200  # the web client's catch-up page (chat/static/chat/sync.js)
 OPEN_TIMEOUT = 60.0
 CONN_MAX_AGE = 60  # on PostgreSQL, as production runs (.env.example)
 CONFIGURATIONS = {

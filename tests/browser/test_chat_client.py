@@ -182,6 +182,35 @@ def test_message_sent_while_offline_is_delivered_once_after_reconnect(people):
     expect(bob_page.locator(MESSAGES)).to_have_count(1)
 
 
+def test_many_messages_written_offline_go_a_few_at_a_time_and_arrive_once_in_order(people):
+    """More than the server lets a socket leave unanswered (32, then it closes the socket
+    with 1008): the tab keeps a window of sends in flight and sends the rest as acks come."""
+    alice, bob = people("alice"), people("bob")
+    room = f"train {uuid.uuid4().hex[:6]}"
+    alice_page, bob_page = alice.new_page(), bob.new_page()
+    alice_sockets = sockets_of(alice_page)
+    alice_page.goto(alice.server.url)
+    bob_page.goto(bob.server.url)
+    room_id = join_room(alice_page, room)
+    join_room(bob_page, room)
+
+    alice.context.set_offline(True)
+    expect(alice_page.locator("#connection")).to_have_attribute("data-state", "offline")
+    bodies = [f"offline {n:02d}" for n in range(1, 41)]
+    for body in bodies:
+        send_from_composer(alice_page, body)
+    expect(alice_page.locator("#messages li.msg-pending")).to_have_count(len(bodies))
+    opened = len(alice_sockets)
+    alice.context.set_offline(False)
+
+    expect(bob_page.locator(MESSAGES)).to_have_text(bodies, timeout=20_000)
+    expect(alice_page.locator("#messages li.msg-pending")).to_have_count(0)
+    heads_saying(alice_sockets[-1], room_id, len(bodies))
+    assert len(alice_sockets) == opened + 1  # one socket took them all: none was closed
+    expect(bob_page.locator(MESSAGES)).to_have_text(bodies)
+    assert alice.errors == []
+
+
 def test_logging_out_in_one_tab_ends_the_others_socket_and_it_offers_to_log_in(people):
     """The server closes the session's other sockets (4401); the tab finds itself signed
     out and stops reconnecting, instead of retrying a socket that cannot open."""
@@ -206,7 +235,7 @@ def test_a_socket_closed_for_a_server_restart_reconnects_at_once(people):
     page.goto(alice.server.url)
     waits = page.evaluate(
         """async () => {
-            const { Connection } = await import("/static/chat/socket.js");
+            const { Connection } = await import("/static/chat/connection.js");
             const opened = [];
             class FakeSocket extends EventTarget {
                 static CLOSED = 3;

@@ -11,7 +11,7 @@ from config.cluster import BODY_SLACK, https_environment, nginx_binary, proxy_co
 from tests.support import make_certificates, require_service
 
 UPLOAD_MAX = 10 * 1024 * 1024
-PING_EVERY = 20  # chat/static/chat/socket.js: PING_EVERY_MS
+PING_EVERY = 20  # chat/static/chat/connection.js: PING_EVERY_MS
 
 
 def rendered(tmp_path: Path, **extra) -> str:

@@ -5,12 +5,13 @@
 // shared with the view's components.
 import { ActivityMonitor } from "./activity.js";
 import { joinRoom, openDirect, setRoomNotify } from "./api.js";
+import { Connection, socketUrl } from "./connection.js";
 import { Drafts } from "./drafts.js";
 import { t } from "./i18n.js";
 import { NewRoomForm } from "./newroom.js";
 import { NotificationPrompt, Notifier } from "./notify.js";
-import { Connection, Sync, socketUrl } from "./socket.js";
 import { Store, excerptOf } from "./store.js";
+import { Sync } from "./sync.js";
 import { inTimeline } from "./threadmarks.js";
 import { UiState } from "./uistate.js";
 import { UploadTray, textOf } from "./uploads.js";

@@ -1,156 +1,18 @@
-// The tab's one WebSocket (Connection) and the protocol's client duties on top of it (Sync):
-// catch-up by seq after every hello, gap filling, heads, and resending unacknowledged sends.
+// The protocol's client duties over the tab's socket (connection.js): catch-up by seq after
+// every hello, gap filling, heads, and resending unacknowledged sends.
 import { fetchMessages, listRooms } from "./api.js";
 import { backoffDelay } from "./backoff.js";
+import { SESSION_ENDED } from "./connection.js";
 import { SocketHistory, SocketLost } from "./sockethistory.js";
 
-// The server closes with this when the socket's session ended (docs/protocol.md).
-const SESSION_ENDED = 4401;
-const PING_EVERY_MS = 20_000;
-const DEAD_AFTER_MS = 45_000;
-const WATCH_EVERY_MS = 5_000;
 const READ_DEBOUNCE_MS = 500;
 const CATCH_UP_LIMIT = 200;
 const OLDER_LIMIT = 50;
 const MAX_CATCH_UP_PAGES = 100;
-// Close code 1012 (service restart): a server stopping on purpose. Reconnect at once (behind
-// a proxy, to another worker), spread over this much so its sockets do not all come together.
-const SERVICE_RESTART = 1012;
-const RESTART_SPREAD_MS = 250;
-
-export function socketUrl(path, location = window.location) {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}${path}`;
-}
-
-/**
- * One WebSocket that reopens itself. Events: "frame" (a parsed frame), "state"
- * (this.state changed: connecting, connected, waiting with retryAt, offline, stopped)
- * and "lost" (detail.heard: whether the socket ever delivered a frame; detail.code: the
- * close code, when the server closed it).
- */
-export class Connection extends EventTarget {
-  state = { name: "connecting", retryAt: 0 };
-  #url;
-  #socket = null;
-  #attempt = 0;
-  #retryTimer = 0;
-  #watchTimer = 0;
-  #lastFrameAt = 0;
-  #lastPingAt = 0;
-  #heard = false;
-
-  constructor(url) {
-    super();
-    this.#url = url;
-    window.addEventListener("online", () => this.reconnectNow());
-    window.addEventListener("offline", () => {
-      if (this.state.name === "stopped") return;
-      this.#close();
-      this.#setState("offline");
-    });
-  }
-
-  start() {
-    this.#open();
-  }
-
-  /** Sends a frame if the server has greeted this socket; false otherwise. */
-  send(frame) {
-    if (this.state.name !== "connected") return false;
-    this.#socket.send(JSON.stringify(frame));
-    return true;
-  }
-
-  reconnectNow() {
-    if (["connected", "connecting", "stopped"].includes(this.state.name)) return;
-    this.#open();
-  }
-
-  stop() {
-    this.#close();
-    this.#setState("stopped");
-  }
-
-  #open() {
-    this.#close();
-    if (!navigator.onLine) {
-      this.#setState("offline");
-      return;
-    }
-    this.#setState("connecting");
-    const socket = new WebSocket(this.#url);
-    this.#socket = socket;
-    this.#heard = false;
-    this.#lastFrameAt = Date.now();
-    socket.addEventListener("message", (event) => this.#receive(event.data));
-    socket.addEventListener("close", (event) => {
-      if (this.#socket === socket) this.#lost(event.code);
-    });
-    // Also bounds a handshake that hangs: no frame for DEAD_AFTER_MS means dead.
-    this.#watchTimer = setInterval(() => this.#watch(), WATCH_EVERY_MS);
-  }
-
-  #receive(data) {
-    this.#lastFrameAt = Date.now();
-    let frame;
-    try {
-      frame = JSON.parse(data);
-    } catch {
-      return;
-    }
-    if (!this.#heard) {
-      // The first frame is hello: the handshake worked, so the backoff starts over.
-      this.#heard = true;
-      this.#attempt = 0;
-      this.#lastPingAt = Date.now();
-      this.#setState("connected");
-    }
-    this.dispatchEvent(new CustomEvent("frame", { detail: frame }));
-  }
-
-  #watch() {
-    const now = Date.now();
-    if (now - this.#lastFrameAt > DEAD_AFTER_MS) {
-      this.#lost();
-    } else if (this.state.name === "connected" && now - this.#lastPingAt >= PING_EVERY_MS) {
-      this.#lastPingAt = now;
-      this.send({ type: "ping" });
-    }
-  }
-
-  #lost(code = null) {
-    const heard = this.#heard;
-    this.#close();
-    this.dispatchEvent(new CustomEvent("lost", { detail: { heard, code } }));
-    if (this.state.name === "stopped") return;
-    if (!navigator.onLine) {
-      this.#setState("offline");
-      return;
-    }
-    let delay = Math.round(Math.random() * RESTART_SPREAD_MS);
-    if (code !== SERVICE_RESTART) {
-      delay = backoffDelay(this.#attempt);
-      this.#attempt += 1;
-    }
-    this.#retryTimer = setTimeout(() => this.#open(), delay);
-    this.#setState("waiting", Date.now() + delay);
-  }
-
-  /** Forgets the current socket without waiting for a dead peer's closing handshake. */
-  #close() {
-    clearTimeout(this.#retryTimer);
-    clearInterval(this.#watchTimer);
-    const socket = this.#socket;
-    this.#socket = null;
-    if (socket && socket.readyState !== WebSocket.CLOSED) socket.close();
-  }
-
-  #setState(name, retryAt = 0) {
-    this.state = { name, retryAt };
-    this.dispatchEvent(new CustomEvent("state", { detail: this.state }));
-  }
-}
+// Sends one socket carries unanswered at once, the rest going as acks and errors come back:
+// the server closes a socket that leaves 32 frames unanswered (1008), and a tab back from
+// a long time offline may hold more messages than that.
+const MAX_SENDS_IN_FLIGHT = 16;
 
 /**
  * The client's duties from docs/protocol.md. Catch-up (after a hello, a gap or heads) comes
@@ -179,6 +41,9 @@ export class Sync extends EventTarget {
   #nextRequest = 0;
   // Sends answered `unavailable`: client_msg_id → resends so far (for the backoff).
   #resends = new Map();
+  // This socket's sends awaiting their ack or error, and sends waiting out a backoff.
+  #unanswered = new Set();
+  #backingOff = new Set();
   // What this tab last said of its user's activity; a new socket starts out "active".
   #activity = "active";
 
@@ -191,6 +56,7 @@ export class Sync extends EventTarget {
     connection.addEventListener("lost", (event) => {
       // Their answers went with the socket; the events of what did happen come on catch-up.
       this.#requests.clear();
+      this.#unanswered.clear();
       // Refused before hello, or closed because the session ended (4401): signed out?
       if (!event.detail.heard || event.detail.code === SESSION_ENDED) this.#checkSignedIn();
     });
@@ -204,7 +70,8 @@ export class Sync extends EventTarget {
    * `thread` ({root, alsoInRoom}: a reply in a thread, or null) travel with every retry.
    */
   send(roomId, body, replyTo = null, attachments = [], thread = null) {
-    this.#transmit(this.#store.addPending(roomId, body, replyTo, attachments, thread));
+    this.#store.addPending(roomId, body, replyTo, attachments, thread);
+    this.#sendWaiting();
   }
 
   // Changes to sent messages: sent only while connected (false otherwise), never queued,
@@ -252,8 +119,7 @@ export class Sync extends EventTarget {
 
   /** Retries with the same client_msg_id, so the server stores it at most once. */
   retry(id) {
-    const pending = this.#store.retryPending(id);
-    if (pending) this.#transmit(pending);
+    if (this.#store.retryPending(id)) this.#sendWaiting();
   }
 
   /** Moves the read pointer at once here and, debounced, on the server. */
@@ -366,6 +232,8 @@ export class Sync extends EventTarget {
         this.#live(frame.message);
         break;
       case "ack":
+        this.#unanswered.delete(frame.client_msg_id);
+        this.#sendWaiting();
         this.#store.addMessages(frame.message.room, [frame.message]);
         this.#fillGap(frame.message.room);
         break;
@@ -445,9 +313,9 @@ export class Sync extends EventTarget {
     if (this.openRoom !== null && !this.#store.log(this.openRoom)?.loaded) {
       this.loadNewest(this.openRoom);
     }
-    for (const pending of this.#store.allPending()) {
-      if (pending.state === "sending") this.#transmit(pending);
-    }
+    // A new socket sends every pending message again, those waiting out a backoff too.
+    this.#backingOff.clear();
+    this.#sendWaiting();
     this.#flushReads();
     this.dispatchEvent(new CustomEvent("synced"));
   }
@@ -469,6 +337,7 @@ export class Sync extends EventTarget {
   }
 
   #error(frame) {
+    if (frame.client_msg_id) this.#unanswered.delete(frame.client_msg_id);
     const kind = frame.request_id ? this.#requests.get(frame.request_id) : undefined;
     if (kind) {
       this.#requests.delete(frame.request_id);
@@ -481,6 +350,7 @@ export class Sync extends EventTarget {
       }
       this.#store.failPending(pending.id, frame.detail);
       this.dispatchEvent(new CustomEvent("sendrefused", { detail: { room: pending.room, error: frame } }));
+      this.#sendWaiting();
     } else {
       this.#problem(null, frame);
     }
@@ -494,14 +364,29 @@ export class Sync extends EventTarget {
   #resendLater(pending) {
     const attempt = this.#resends.get(pending.id) ?? 0;
     this.#resends.set(pending.id, attempt + 1);
+    this.#backingOff.add(pending.id);
+    this.#sendWaiting();
     setTimeout(() => {
+      this.#backingOff.delete(pending.id);
       const current = this.#store.allPending().find((p) => p.id === pending.id);
-      if (current?.state === "sending") this.#transmit(current);
+      if (current?.state === "sending") this.#sendWaiting();
       else this.#resends.delete(pending.id);
     }, backoffDelay(attempt));
   }
 
-  #transmit(pending) {
+  /** Sends the pending messages this socket does not carry yet, oldest first, while the
+   * window has room (a send waiting out a backoff waits). */
+  #sendWaiting() {
+    for (const pending of this.#store.allPending()) {
+      if (this.#unanswered.size >= MAX_SENDS_IN_FLIGHT) return;
+      const waiting = pending.state === "sending" && !this.#unanswered.has(pending.id);
+      if (!waiting || this.#backingOff.has(pending.id)) continue;
+      if (!this.#connection.send(this.#sendFrame(pending))) return;
+      this.#unanswered.add(pending.id);
+    }
+  }
+
+  #sendFrame(pending) {
     const frame = { type: "send", room: pending.room, body: pending.body, client_msg_id: pending.id };
     if (pending.reply_to) frame.reply_to = pending.reply_to.id;
     if (pending.attachments?.length) frame.attachments = pending.attachments.map((a) => a.id);
@@ -509,7 +394,7 @@ export class Sync extends EventTarget {
       frame.thread_root = pending.thread_root;
       frame.also_in_room = pending.also_in_room;
     }
-    this.#connection.send(frame);
+    return frame;
   }
 
   #flushReads() {
