@@ -140,7 +140,11 @@ def revoke_bot_token(request: HttpRequest, bot_id: int, token_id: int) -> HttpRe
 @login_required
 @require_POST
 def delete_bot(request: HttpRequest, bot_id: int) -> HttpResponse:
+    """Deletes the bot once its box is ticked: one click on the page must not do it."""
     _people_only(request)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Tick “Yes, delete it” to delete the bot."))
+        return redirect("bots")
     try:
         bots.delete_bot(request.user, bot_id)
     except ChatError as error:

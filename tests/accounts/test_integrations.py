@@ -104,12 +104,17 @@ class TestBotsPage:
         assert f'action="{reverse("revoke_bot_token", args=[bot.pk, token.pk])}"' in page
         browser.post(reverse("revoke_bot_token", args=[bot.pk, token.pk]))
         assert list(bot.tokens.values_list("pk", flat=True)) == [fresh.context["token"].pk]
-        browser.post(reverse("delete_bot", args=[bot.pk]))
+        unticked = browser.post(reverse("delete_bot", args=[bot.pk]), follow=True)
+        assert "Tick “Yes, delete it” to delete the bot." in unticked.content.decode()
+        assert User.objects.filter(pk=bot.pk).exists()
+        browser.post(reverse("delete_bot", args=[bot.pk]), {"confirm": "yes"})
         assert not User.objects.filter(pk=bot.pk).exists()
 
     def test_someone_elses_bot_is_not_theirs_to_manage(self, browser, other_user):
         bot, _token, _secret = bots.new_bot(other_user, username="theirs", display_name="")
-        response = browser.post(reverse("delete_bot", args=[bot.pk]), follow=True)
+        response = browser.post(
+            reverse("delete_bot", args=[bot.pk]), {"confirm": "yes"}, follow=True
+        )
         assert "No such bot." in response.content.decode()
         browser.post(reverse("new_bot_token", args=[bot.pk]))
         assert User.objects.filter(pk=bot.pk).exists() and bot.tokens.count() == 1
