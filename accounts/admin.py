@@ -7,7 +7,7 @@ from chat.errors import ChatError
 
 from . import tokens
 from .deletion import delete_account
-from .forms import AdminLoginForm
+from .forms import AdminLoginForm, AdminUserForm
 from .models import Token, User
 
 # Failed logins to the admin count like those to the site (accounts.throttle).
@@ -72,6 +72,7 @@ class UserAdmin(BaseUserAdmin):
         (_("Bot"), {"fields": ("is_bot", "bot_owner")}),
     )
     readonly_fields = ("verified_email", "is_bot", "bot_owner")
+    form = AdminUserForm
     inlines = (TokenInline,)
     actions = (make_token,)
 

@@ -7,6 +7,7 @@ from django.contrib.auth.forms import (
     AuthenticationForm,
     PasswordChangeForm,
     SetPasswordForm,
+    UserChangeForm,
     UserCreationForm,
     UsernameField,
 )
@@ -48,6 +49,24 @@ def checked_display_name(form: forms.ModelForm, *, among_people: bool = False) -
         user = form.instance if form.instance.pk else None
         refuse_look_alike(name, user=user, among_people=among_people)
     return name
+
+
+class AdminUserForm(UserChangeForm):
+    """The admin's user form: a username or display name staff change follows the rules
+    a person's own forms follow (unlike anyone else's name; a bot's display name unlike
+    a person's), so no one can be renamed into a look-alike from there either."""
+
+    class Meta(UserChangeForm.Meta):
+        model = User
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if username != self.initial.get("username"):
+            refuse_look_alike(username, user=self.instance)
+        return username
+
+    def clean_display_name(self) -> str:
+        return checked_display_name(self, among_people=self.instance.is_bot)
 
 
 class WeakPasswordShownOnItsField:

@@ -146,3 +146,37 @@ class TestAdmin:
         staff.post(reverse("admin:accounts_user_delete", args=[bot.pk]), {"post": "yes"})
         assert not User.objects.filter(pk=bot.pk).exists()
         assert not Token.objects.exists()
+
+    @pytest.mark.parametrize(
+        ("field", "name", "refused"),
+        [
+            ("username", "a1ice", True),  # a look-alike of alice's username
+            ("display_name", "ALICE", True),
+            ("display_name", "Carol", False),
+        ],
+    )
+    def test_renaming_in_the_admin_follows_the_look_alike_rule(
+        self, staff, user, field, name, refused
+    ):
+        someone = UserFactory(username="bob", display_name="")
+        page = reverse("admin:accounts_user_change", args=[someone.pk])
+        form = staff.get(page).context["adminform"].form
+        data = {
+            key: value
+            for key, value in {**form.initial, field: name}.items()
+            if value is not None and key not in ("password", "avatar", "groups", "user_permissions")
+        }
+        data["date_joined_0"], data["date_joined_1"] = "2026-01-01", "00:00:00"
+        data.update({f"tokens-{key}": "0" for key in ("TOTAL_FORMS", "INITIAL_FORMS")})
+        response = staff.post(page, data)
+        someone.refresh_from_db()
+        if refused:
+            assert response.status_code == 200
+            errors = response.context["adminform"].form.errors
+            assert errors[field] == [
+                "This name looks too much like someone else's name: choose another."
+            ]
+            assert getattr(someone, field) != name
+        else:
+            assert response.status_code == 302, response.context["adminform"].form.errors
+            assert getattr(someone, field) == name
