@@ -341,6 +341,7 @@ PARLEY_LIMIT_DEFAULTS = {
     "room_change": (30, 600),  # renames, topics, leaving, notification settings
     "member_change": (60, 600),  # members added, removed or given a role
     "webhook": (20, 3600),  # webhooks made or revoked
+    "hook_miss": (30, 600),  # posts to an unknown or revoked webhook from one address
     "upload": (20, 300),  # files uploaded
     "search": (30, 60),  # searches
     "history": (300, 60),  # history pages read (socket fetch and API)

@@ -8,13 +8,17 @@ before they are read (chat/http/middleware.py). Success is `ok` in plain text, a
 answers; a refusal is the API's error JSON.
 """
 
+import math
+
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import services
-from ..errors import ChatError
+from accounts.throttle import client_address
+
+from .. import limits, services
+from ..errors import ChatError, WebhookNotFound
 from ..protocol.commands import load_json, text_field
 from .api import error_response, json_body
 
@@ -40,6 +44,13 @@ def hook(request: HttpRequest, secret: str) -> HttpResponse:
         response = error_response(ChatError("not_allowed", "Use POST here."))
         response["Allow"] = "POST"
         return response
+    # Unknown secrets count against the address that tries them (HOOK_MISS): guessing
+    # costs a lookup each, and a program posting to a revoked webhook is told, not served.
+    address = client_address(request)
+    wait = limits.wait_for("hook_miss", address, cost=0)
+    if wait:
+        detail = _("Too many unknown webhooks; try again in %(seconds)s s.")
+        return error_response(ChatError("rate_limited", detail % {"seconds": math.ceil(wait)}))
     try:
         data = _payload(request)
         services.post_to_webhook(
@@ -48,6 +59,9 @@ def hook(request: HttpRequest, secret: str) -> HttpResponse:
             client_msg_id=data.get("client_msg_id"),
             username=data.get("username"),
         )
+    except WebhookNotFound as error:
+        limits.wait_for("hook_miss", address)
+        return error_response(error)
     except ChatError as error:
         return error_response(error)
     except DatabaseError:

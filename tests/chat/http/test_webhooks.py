@@ -228,3 +228,20 @@ class TestLive:
         )
         assert (answer.status, answer.read) == (413, 0)
         assert answer.json()["error"]["code"] == "too_large"
+
+
+def test_unknown_secrets_from_one_address_have_a_budget(settings, fresh_cache, room, hook):
+    settings.PARLEY_LIMITS = {**settings.PARLEY_LIMITS, "hook_miss": (2, 600)}
+    misses = [program().post(f"/hooks/{'q' * 32}", {"text": "hi"}, "application/json")]
+    misses.append(program().post(f"/hooks/{'r' * 32}", {"text": "hi"}, "application/json"))
+    assert [error_of(miss, 404) for miss in misses] == ["not_found", "not_found"]
+    # Past the budget, even the right secret is refused from that address, unread.
+    refused = program().post(hook, {"text": "hi"}, "application/json")
+    assert error_of(refused, 429) == "rate_limited"
+    assert not Message.objects.exists()
+    # Another address is not held up; a known secret never spends from the budget.
+    elsewhere = Client(REMOTE_ADDR="192.0.2.7")
+    assert [
+        elsewhere.post(hook, {"text": f"{n}"}, "application/json").status_code for n in range(3)
+    ] == [200] * 3
+    assert Message.objects.filter(room=room).count() == 3
