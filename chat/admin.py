@@ -7,7 +7,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from . import services
 from .errors import ChatError
-from .models import Attachment, Block, Membership, Message, Reaction, Room, room_name_key
+from .models import (
+    Attachment,
+    Block,
+    Membership,
+    Message,
+    Reaction,
+    Room,
+    Webhook,
+    room_name_key,
+)
 
 
 class RefusalsShown:
@@ -179,6 +188,25 @@ class MessageAdmin(ReadOnly, admin.ModelAdmin):
         for pk in ids:
             services.moderate_delete_message(pk)
         self.message_user(request, f"Deleted {len(ids)} messages.", messages.SUCCESS)
+
+
+@admin.register(Webhook)
+class WebhookAdmin(ReadOnly, admin.ModelAdmin):
+    """Shown, never their secrets (only a hash is stored); revoked by an action, as the
+    room's owner revokes one: the URL stops, the bot leaves the room."""
+
+    list_display = ("name", "room", "bot", "created_by", "created_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "room__name", "bot__username", "created_by__username")
+    exclude = ("secret_hash",)
+    actions = ("revoke",)
+
+    @admin.action(description="Revoke the selected webhooks")
+    def revoke(self, request, queryset) -> None:
+        ids = list(queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True))
+        for pk in ids:
+            services.moderate_revoke_webhook(pk)
+        self.message_user(request, f"Revoked {len(ids)} webhooks.", messages.SUCCESS)
 
 
 @admin.register(Reaction)

@@ -33,7 +33,7 @@ from .rooms import (
 )
 from .sending import SendRequest, send_message, send_messages
 from .uploads import clean_stale_uploads, upload_attachment
-from .webhooks import create_webhook, post_to_webhook, revoke_webhook
+from .webhooks import create_webhook, moderate_revoke_webhook, post_to_webhook, revoke_webhook
 
 __all__ = [
     "SendRequest",
@@ -59,6 +59,7 @@ __all__ = [
     "moderate_delete_message",
     "moderate_delete_room",
     "moderate_remove_member",
+    "moderate_revoke_webhook",
     "moderate_room",
     "moderate_set_role",
     "open_direct",

@@ -91,12 +91,35 @@ def revoke_webhook(actor: AbstractBaseUser, room_id: int, webhook_id: int) -> No
         )
         if webhook is None:
             raise ChatError("not_found", _("No such webhook."))
-        webhook.revoked_at = timezone.now()
-        webhook.save(update_fields=["revoked_at"])
-        bot = webhook.bot
-        bot.is_active = False
-        bot.save(update_fields=["is_active"])
-        drop(bot, room)
+        _revoke(webhook, room)
+
+
+def moderate_revoke_webhook(webhook_id: int) -> None:
+    """Staff revoke a webhook (the admin), as its room's owner would: no budget, no role."""
+    room_id = Webhook.objects.filter(pk=webhook_id).values_list("room_id", flat=True).first()
+    with transaction.atomic():
+        # The room first, then the webhook: the order the owner's revoke locks them in.
+        room = Room.objects.select_for_update().filter(pk=room_id).first()
+        webhook = (
+            Webhook.objects.select_for_update(of=("self",))
+            .select_related("bot")
+            .filter(pk=webhook_id, room=room, revoked_at__isnull=True)
+            .first()
+        )
+        if room is None or webhook is None:
+            raise ChatError("not_found", _("No such webhook."))
+        _revoke(webhook, room)
+
+
+def _revoke(webhook: Webhook, room: Room) -> None:
+    """Inside the caller's transaction, the room locked: the URL posts nothing from now
+    on, the bot is deactivated and leaves the room (its members hear it)."""
+    webhook.revoked_at = timezone.now()
+    webhook.save(update_fields=["revoked_at"])
+    bot = webhook.bot
+    bot.is_active = False
+    bot.save(update_fields=["is_active"])
+    drop(bot, room)
 
 
 def retire_webhooks(room: Room) -> None:

@@ -5,6 +5,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from chat import services
+from chat.errors import ChatError
 from chat.models import Attachment, Membership, Message, Room, room_name_key
 from tests.factories import RoomFactory, UserFactory, direct_room, send, upload
 
@@ -18,7 +19,15 @@ def admin_client(client):
 
 
 @pytest.mark.parametrize(
-    "model", ["accounts_user", "chat_room", "chat_membership", "chat_message", "chat_attachment"]
+    "model",
+    [
+        "accounts_user",
+        "chat_room",
+        "chat_membership",
+        "chat_message",
+        "chat_attachment",
+        "chat_webhook",
+    ],
 )
 def test_every_model_has_a_searchable_list(admin_client, model, user):
     send(user, RoomFactory(name="lobby", members=[user]), "hello there")
@@ -211,3 +220,27 @@ def test_deleting_an_attachment_in_the_admin_updates_its_message_on_screens(
         ("room", room.pk, "message.updated"),
         ("room", room.pk, "message.deleted"),
     ]
+
+
+def test_staff_see_webhooks_without_secrets_and_revoke_them_as_an_owner_would(
+    admin_client, user, other_user, published, django_capture_on_commit_callbacks
+):
+    room = RoomFactory(name="builds", kind="private", members=[user, other_user])
+    webhook, secret = services.create_webhook(user, room.pk, "CI")
+    page = admin_client.get(reverse("admin:chat_webhook_change", args=[webhook.pk]))
+    assert page.status_code == 200
+    assert webhook.secret_hash not in page.content.decode() and secret not in page.content.decode()
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:chat_webhook_changelist"),
+            {"action": "revoke", "_selected_action": [webhook.pk]},
+        )
+    webhook.refresh_from_db()
+    webhook.bot.refresh_from_db()
+    assert webhook.revoked_at is not None and not webhook.bot.is_active
+    assert not Membership.objects.filter(room=room, user=webhook.bot).exists()
+    assert ("room", room.pk, "member") in [p.brief for p in published]
+    with pytest.raises(ChatError):
+        services.post_to_webhook(secret, "still there?")
+    assert not Message.objects.filter(room=room, author=webhook.bot).exists()
