@@ -56,6 +56,30 @@ def require_service(name: str, reason: str) -> None:
     pytest.skip(message)
 
 
+CLIENT_MODULES = ROOT / "chat" / "static" / "chat"
+
+
+def run_in_node(imports: dict[str, str], script: str):
+    """Evaluate `script` as an ES module in Node after `imports` (a module of the web
+    client, by file name, → the names to import from it); what it printed, as JSON. The
+    client's modules without a DOM are tested so, without a browser."""
+    node = shutil.which("node")
+    if node is None:
+        require_service("Node.js", "the web client's modules without a DOM run in it")
+    head = "".join(
+        f"import {{ {names} }} from {json.dumps((CLIENT_MODULES / module).as_uri())};\n"
+        for module, names in imports.items()
+    )
+    done = subprocess.run(
+        [node, "--input-type=module", "-e", head + script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
 class Published(NamedTuple):
     """One publish a service made after commit: to a `room`'s or a `user`'s sockets,
     or a `grant`/`revoke` of `room` to a user's sockets (`target` is the room or user id)."""

@@ -2,32 +2,14 @@
 DOM, so its arithmetic is checked without a browser. Full jitter: every delay is drawn
 uniformly from the whole window, the first window short, the window doubling to a cap."""
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
-
-import pytest
-
-BACKOFF = Path(__file__).resolve().parents[2] / "chat" / "static" / "chat" / "backoff.js"
-NODE = shutil.which("node")
-
-pytestmark = pytest.mark.skipif(NODE is None, reason="needs Node.js")
+from tests.support import run_in_node
 
 
 def run(script: str):
-    """Evaluate `script` (an ES module that has `backoffDelay`, `FIRST_WINDOW_MS` and
+    """Evaluate `script` (which may use `backoffDelay`, `FIRST_WINDOW_MS` and
     `MAX_WINDOW_MS`) in Node; what it printed, as JSON."""
     names = "backoffDelay, FIRST_WINDOW_MS, MAX_WINDOW_MS"
-    head = f"import {{ {names} }} from {json.dumps(BACKOFF.as_uri())};\n"
-    done = subprocess.run(
-        [NODE, "--input-type=module", "-e", head + script],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return json.loads(done.stdout)
+    return run_in_node({"backoff.js": names}, script)
 
 
 def test_each_delay_is_the_random_share_of_a_window_doubling_to_the_cap():

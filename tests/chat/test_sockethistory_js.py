@@ -3,21 +3,10 @@ Node against a stand-in connection: fetches are paired with their answers by req
 whatever order the answers come in, at most MAX_IN_FLIGHT are unanswered at once, and a
 lost socket fails what it was asked without an answer."""
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
-
-import pytest
-
-MODULE = Path(__file__).resolve().parents[2] / "chat" / "static" / "chat" / "sockethistory.js"
-NODE = shutil.which("node")
-
-pytestmark = pytest.mark.skipif(NODE is None, reason="needs Node.js")
+from tests.support import run_in_node
 
 # A connection that records what it was given to send; `connected` false refuses.
 FAKE = """
-import { SocketHistory, MAX_IN_FLIGHT } from %s;
 class FakeConnection extends EventTarget {
   sent = [];
   connected = true;
@@ -43,14 +32,7 @@ const answer = (i, frame = { type: "messages", messages: [], has_more: false }) 
 
 def run(script: str):
     """`script` runs after FAKE; what it printed, as JSON."""
-    done = subprocess.run(
-        [NODE, "--input-type=module", "-e", FAKE % json.dumps(MODULE.as_uri()) + script],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return json.loads(done.stdout)
+    return run_in_node({"sockethistory.js": "SocketHistory, MAX_IN_FLIGHT"}, FAKE + script)
 
 
 def test_answers_pair_with_their_fetches_in_any_order():
