@@ -316,12 +316,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"without_accepted_sockets": {"()": "config.logfilters.WithoutAcceptedSockets"}},
+    "filters": {"without_connection_open": {"()": "config.logfilters.WithoutConnectionOpen"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
-        "uvicorn.error": {"filters": ["without_accepted_sockets"]},
+        "uvicorn.error": {"filters": ["without_connection_open"]},
     },
 }
 
