@@ -168,8 +168,12 @@ def new_row(model: type[Model], values: Mapping[str, Any], *, if_new: bool = Fal
     error would end the whole transaction on PostgreSQL)."""
     values = _with_defaults(model, values)
     pk = _insert(model, values, if_new=if_new)
-    if pk is None:
-        return None
+    return None if pk is None else as_instance(model, pk, values)
+
+
+def as_instance(model: type[Model], pk: int, values: Mapping[str, Any]) -> Model:
+    """The row just stored from `values` (defaults filled in), as a model instance built
+    the way the ORM builds a row it reads (`from_db`: no field-by-field `__init__`)."""
     row = [pk, *(values.get(name, absent) for name, absent in _absent_values(model))]
     return model.from_db(connection.alias, None, row)
 
