@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 
 from ..models import Block, Membership, Message, Room
-from .sql import _column, _prep, _q, _with_defaults, as_instance
+from .sql import _column, _prep, _preparer, _q, _with_defaults, as_instance
 
 SenderState = tuple[str | None, int | None, bool]  # role, earlier message id, blocked
 
@@ -147,14 +147,33 @@ def insert_messages(rows: Sequence[Mapping[str, Any]]) -> list[Message | None]:
     """INSERT the messages (field name -> value, the same fields in each) in one
     statement; each one as the ORM would read it back, or None where a unique
     constraint already held such a row (a concurrent retry of its client_msg_id)."""
-    filled = [_with_defaults(Message, row) for row in rows]
+    defaults = _with_defaults(Message, rows[0])  # one set of defaults, shared by every row
+    filled = [{**defaults, **row} for row in rows]
     names = tuple(filled[0])
-    params = [_prep(Message, name, row[name]) for row in filled for name in names]
+    params: list[Any] = []
+    for name, prepare in zip(names, _preparers(names), strict=True):
+        last, prepared = _UNSET, None
+        for row in filled:  # a column's repeated value (the group's time) prepared once
+            value = row[name]
+            if prepare is None:
+                prepared = value
+            elif value is not last:
+                last, prepared = value, prepare(value, connection)
+            params.append(prepared)
+    rows_params = [params[i :: len(filled)] for i in range(len(filled))]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(names, len(filled)), params)
+        cursor.execute(_insert_sql(names, len(filled)), [p for row in rows_params for p in row])
         stored = {(room, seq): pk for pk, room, seq in cursor.fetchall()}
     pks = [stored.get((row["room_id"], row["seq"])) for row in filled]
     return [
         None if pk is None else as_instance(Message, pk, row)
         for pk, row in zip(pks, filled, strict=True)
     ]
+
+
+_UNSET = object()
+
+
+@cache
+def _preparers(names: tuple[str, ...]) -> tuple:
+    return tuple(_preparer(Message, name) for name in names)
