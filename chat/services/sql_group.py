@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 
 from ..models import Block, Membership, Message, Room
-from .sql import _column, _prep, _preparer, _q, _with_defaults, as_instance
+from .sql import as_instance, column_of, db_preparer, db_value, quote, with_defaults
 
 SenderState = tuple[str | None, int | None, bool]  # role, earlier message id, blocked
 
@@ -27,9 +27,9 @@ def _take_seqs_sql(rooms: int, counted: int, postgres: bool) -> str:
     stamped, the others only locked. On PostgreSQL the row locks are taken in id order
     first (a multi-row UPDATE locks in scan order), so two groups never deadlock; on
     SQLite the transaction already holds the database's one write lock."""
-    table, pk = _q(Room._meta.db_table), _column(Room, "id")
+    table, pk = quote(Room._meta.db_table), column_of(Room, "id")
     seq, at, direct = (
-        _column(Room, name) for name in ("last_seq", "last_message_at", "direct_key")
+        column_of(Room, name) for name in ("last_seq", "last_message_at", "direct_key")
     )
     cases = " ".join(["WHEN %s THEN %s"] * counted)
     ids = ", ".join(["%s"] * rooms)
@@ -62,7 +62,7 @@ def take_seqs(
         return {}
     sets: list[Any] = [value for item in counts.items() for value in item]
     if counts:
-        sets += [*counts, _prep(Room, "last_message_at", now)]
+        sets += [*counts, db_value(Room, "last_message_at", now)]
     ids = [*counts, *also_lock]
     postgres = connection.vendor == "postgresql"
     sql = _take_seqs_sql(len(ids), len(counts), postgres)
@@ -73,14 +73,18 @@ def take_seqs(
 
 @cache
 def _give_back_sql(rooms: int) -> str:
-    table, message = _q(Room._meta.db_table), _q(Message._meta.db_table)
-    pk, seq, at = _column(Room, "id"), _column(Room, "last_seq"), _column(Room, "last_message_at")
+    table, message = quote(Room._meta.db_table), quote(Message._meta.db_table)
+    pk, seq, at = (
+        column_of(Room, "id"),
+        column_of(Room, "last_seq"),
+        column_of(Room, "last_message_at"),
+    )
     cases = " ".join(["WHEN %s THEN %s"] * rooms)
     return (
         f"UPDATE {table} SET {seq} = {seq} - CASE {pk} {cases} ELSE 0 END, "  # noqa: S608
-        f"{at} = (SELECT m.{_column(Message, 'created_at')} FROM {message} m "
-        f"WHERE m.{_column(Message, 'room')} = {table}.{pk} "
-        f"ORDER BY m.{_column(Message, 'seq')} DESC LIMIT 1) "
+        f"{at} = (SELECT m.{column_of(Message, 'created_at')} FROM {message} m "
+        f"WHERE m.{column_of(Message, 'room')} = {table}.{pk} "
+        f"ORDER BY m.{column_of(Message, 'seq')} DESC LIMIT 1) "
         f"WHERE {pk} IN ({', '.join(['%s'] * rooms)})"
     )
 
@@ -98,21 +102,21 @@ def give_back_seqs(counts: Mapping[int, int]) -> None:
 def _sender_states_sql(sends: int) -> str:
     """`sql.sender_state`'s three questions for each row of a VALUES list of (its index,
     room, user, client_msg_id), whose columns are column1… on SQLite and PostgreSQL."""
-    membership, message = _q(Membership._meta.db_table), _q(Message._meta.db_table)
-    room, block = _q(Room._meta.db_table), _q(Block._meta.db_table)
+    membership, message = quote(Membership._meta.db_table), quote(Message._meta.db_table)
+    room, block = quote(Room._meta.db_table), quote(Block._meta.db_table)
     rows = ", ".join(["(%s, %s, %s, %s)"] * sends)
     return (
-        f"SELECT v.column1, (SELECT {_column(Membership, 'role')} FROM {membership} "  # noqa: S608
-        f"WHERE {_column(Membership, 'room')} = v.column2 "
-        f"AND {_column(Membership, 'user')} = v.column3), "
-        f"(SELECT {_column(Message, 'id')} FROM {message} "
-        f"WHERE {_column(Message, 'author')} = v.column3 "
-        f"AND {_column(Message, 'client_msg_id')} = v.column4), "
+        f"SELECT v.column1, (SELECT {column_of(Membership, 'role')} FROM {membership} "  # noqa: S608
+        f"WHERE {column_of(Membership, 'room')} = v.column2 "
+        f"AND {column_of(Membership, 'user')} = v.column3), "
+        f"(SELECT {column_of(Message, 'id')} FROM {message} "
+        f"WHERE {column_of(Message, 'author')} = v.column3 "
+        f"AND {column_of(Message, 'client_msg_id')} = v.column4), "
         f"EXISTS (SELECT 1 FROM {block} b JOIN {membership} m "
-        f"ON m.{_column(Membership, 'user')} = b.{_column(Block, 'blocker')} "
-        f"JOIN {room} r ON r.{_column(Room, 'id')} = m.{_column(Membership, 'room')} "
-        f"WHERE r.{_column(Room, 'id')} = v.column2 AND r.{_column(Room, 'kind')} = %s "
-        f"AND b.{_column(Block, 'blocked')} = v.column3) "
+        f"ON m.{column_of(Membership, 'user')} = b.{column_of(Block, 'blocker')} "
+        f"JOIN {room} r ON r.{column_of(Room, 'id')} = m.{column_of(Membership, 'room')} "
+        f"WHERE r.{column_of(Room, 'id')} = v.column2 AND r.{column_of(Room, 'kind')} = %s "
+        f"AND b.{column_of(Block, 'blocked')} = v.column3) "
         f"FROM (VALUES {rows}) AS v"
     )
 
@@ -123,7 +127,7 @@ def sender_states(sends: Sequence[tuple[int, int, str]]) -> list[SenderState]:
     room), and whether the room is direct and its other member blocks the sender."""
     params: list[Any] = [Room.Kind.DIRECT.value]
     for index, (room_id, user_id, client_msg_id) in enumerate(sends):
-        params += [index, room_id, user_id, _prep(Message, "client_msg_id", client_msg_id)]
+        params += [index, room_id, user_id, db_value(Message, "client_msg_id", client_msg_id)]
     states: list[SenderState] = [(None, None, False)] * len(sends)
     with connection.cursor() as cursor:
         cursor.execute(_sender_states_sql(len(sends)), params)
@@ -134,11 +138,15 @@ def sender_states(sends: Sequence[tuple[int, int, str]]) -> list[SenderState]:
 
 @cache
 def _insert_sql(names: tuple[str, ...], rows: int) -> str:
-    columns = ", ".join(_column(Message, name) for name in names)
+    columns = ", ".join(column_of(Message, name) for name in names)
     row = "(" + ", ".join(["%s"] * len(names)) + ")"
-    pk, room, seq = _q(Message._meta.pk.column), _column(Message, "room"), _column(Message, "seq")
+    pk, room, seq = (
+        quote(Message._meta.pk.column),
+        column_of(Message, "room"),
+        column_of(Message, "seq"),
+    )
     return (
-        f"INSERT INTO {_q(Message._meta.db_table)} ({columns}) "  # noqa: S608
+        f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) "  # noqa: S608
         f"VALUES {', '.join([row] * rows)} ON CONFLICT DO NOTHING RETURNING {pk}, {room}, {seq}"
     )
 
@@ -147,7 +155,7 @@ def insert_messages(rows: Sequence[Mapping[str, Any]]) -> list[Message | None]:
     """INSERT the messages (field name -> value, the same fields in each) in one
     statement; each one as the ORM would read it back, or None where a unique
     constraint already held such a row (a concurrent retry of its client_msg_id)."""
-    defaults = _with_defaults(Message, rows[0])  # one set of defaults, shared by every row
+    defaults = with_defaults(Message, rows[0])  # one set of defaults, shared by every row
     filled = [{**defaults, **row} for row in rows]
     names = tuple(filled[0])
     params: list[Any] = []
@@ -176,4 +184,4 @@ _UNSET = object()
 
 @cache
 def _preparers(names: tuple[str, ...]) -> tuple:
-    return tuple(_preparer(Message, name) for name in names)
+    return tuple(db_preparer(Message, name) for name in names)
