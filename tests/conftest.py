@@ -131,6 +131,11 @@ def published(monkeypatch) -> list[Published]:
         "publish_to_room",
         lambda room, frame, *, except_user=None: record("room", room, frame),
     )
+    monkeypatch.setattr(
+        fanout,
+        "publish_to_rooms",
+        lambda frames: [record("room", room, frame) for room, frame in frames],
+    )
     monkeypatch.setattr(fanout, "publish_to_user", lambda user, frame: record("user", user, frame))
     monkeypatch.setattr(
         fanout, "grant_room", lambda user, room, frame: record("grant", user, frame, room)

@@ -77,7 +77,11 @@ class Outbox:
 
     def put(self, group: str, message: dict) -> None:
         """Called on the loop (via call_soon_threadsafe): queue, and start draining."""
-        self.pending.append((group, message))
+        self.put_all([(group, message)])
+
+    def put_all(self, batch: buses.Batch) -> None:
+        """`put` for several events, in their order (one hop from a worker thread)."""
+        self.pending.extend(batch)
         if not self.draining:
             self.draining = True
             self.task = self.loop.create_task(self._drain())
@@ -183,6 +187,24 @@ def publish_on_commit(
     if (room is None) == (user is None) or (room is not None and (grant or revoke)):
         raise ValueError("publish to one room, or to one user")
     transaction.on_commit(partial(_publish_frame, frame, room, user, except_user, grant, revoke))
+
+
+def publish_to_rooms_on_commit(frames: list[tuple[int, dict]]) -> None:
+    """`publish_on_commit` for each (room, frame), in that order, with one callback for
+    them all (a group of sends)."""
+    transaction.on_commit(lambda: publish_to_rooms(frames))
+
+
+def publish_to_rooms(frames: list[tuple[int, dict]]) -> None:
+    """`publish_to_room` for each (room, frame), in that order, in one hop to the event
+    loop (each hop from a worker thread wakes the loop)."""
+    batch = [(room_group(room), {"type": "chat.frame", "text": encode(f)}) for room, f in frames]
+    loop = _serving_loop()
+    if loop is None:
+        for group, message in batch:
+            _publish(group, message)
+        return
+    buses.call_on_loop(loop, _outboxes[loop].put_all, batch)
 
 
 def _publish_frame(

@@ -30,8 +30,8 @@ from ..models import Attachment, Membership, Message
 from ..protocol import frames
 from ..protocol.commands import MAX_ATTACHMENTS, parse_client_msg_id
 from ..queries import messages_with_authors, with_extras
-from ..realtime.fanout import publish_on_commit
-from . import flood, sql, threads
+from ..realtime.fanout import publish_on_commit, publish_to_rooms_on_commit
+from . import flood, sql, sql_group, threads
 from .cleaning import clean_body
 from .rooms import admit_direct_peer
 
@@ -190,16 +190,33 @@ def _prepare(request: SendRequest) -> _Prepared | Sent:
 def _store_together(
     prepared: list[tuple[int, _Prepared]],
 ) -> list[Message | _Refused | _Raced | Exception]:
-    """One transaction for all of them, each send under its own savepoint (a lone send
-    needs none), rooms locked in id order."""
-    results: list[Message | _Refused | _Raced | Exception | None] = [None] * len(prepared)
+    """One transaction for all of them: the plain sends' rooms with one statement of
+    each kind for the group (`_store_grouped`), the others' one send at a time. If a
+    concurrent retry took a client_msg_id meanwhile (the group's INSERT skipped a row,
+    leaving its seq taken), the transaction rolls back and goes again a send at a time."""
     if not prepared:
         return []
+    try:
+        return _store_all(prepared, grouped=True)
+    except _Conflicted:
+        return _store_all(prepared, grouped=False)
+
+
+class _Conflicted(Exception):
+    """The group's INSERT found a client_msg_id stored since its SELECT."""
+
+
+def _store_all(
+    prepared: list[tuple[int, _Prepared]], *, grouped: bool
+) -> list[Message | _Refused | _Raced | Exception]:
+    """Each send not stored with its group under its own savepoint (a lone send needs
+    none), rooms locked in id order."""
+    results: list[Message | _Refused | _Raced | Exception | None] = [None] * len(prepared)
     order = sorted(range(len(prepared)), key=lambda k: prepared[k][1].request.room_id)
     alone = len(prepared) == 1
     try:
         with transaction.atomic():
-            for k in order:
+            for k in _store_grouped(prepared, order, results) if grouped else order:
                 item = prepared[k][1]
                 try:
                     with _speaking(item.request):
@@ -212,12 +229,110 @@ def _store_together(
                 except Exception as exc:
                     results[k] = exc
             doomed = transaction.get_rollback()
+    except _Conflicted:
+        raise
     except Exception as exc:  # the shared transaction failed to begin or to commit
         return [exc if not isinstance(r, Exception) else r for r in results]  # type: ignore[misc]
     if doomed:  # rolled back whole (a lone send's failure): nothing of it was stored
         lost = DatabaseError("the transaction was rolled back")
         return [lost if isinstance(r, Message) else r for r in results]  # type: ignore[misc]
     return results  # type: ignore[return-value]
+
+
+def _store_grouped(
+    prepared: list[tuple[int, _Prepared]], order: list[int], results: list
+) -> list[int]:
+    """Store the sends of the rooms whose sends are all plain with one UPDATE (every
+    room's seqs; the other rooms of the group are locked in it too, so all its locks
+    are taken at once, in id order), one SELECT (every sender's state) and one INSERT;
+    each refusal's seq is given back by one more UPDATE. Fills in their results; the
+    indexes (in `order`) of the sends left to store one at a time."""
+    by_room: dict[int, list[int]] = {}
+    for k in order:
+        by_room.setdefault(prepared[k][1].request.room_id, []).append(k)
+    grouped = {
+        room: ks for room, ks in by_room.items() if all(_is_plain(prepared[k][1]) for k in ks)
+    }
+    if not grouped:
+        return order
+    now = timezone.now()
+    try:
+        with transaction.atomic(savepoint=False):
+            counts = {room: len(ks) for room, ks in grouped.items()}
+            found = sql_group.take_seqs(counts, [r for r in by_room if r not in grouped], now)
+            # A direct room's first message admits its peer: it goes one at a time.
+            first = [r for r in grouped if r in found and found[r][1] and found[r][0] == counts[r]]
+            given_back = {room: counts[room] for room in first}
+            checked = [
+                (k, room)
+                for room, ks in grouped.items()
+                if room in found and room not in given_back
+                for k in ks
+            ]
+            _refuse_missing(grouped, found, results)
+            stored = _check_and_insert(prepared, checked, found, counts, given_back, now, results)
+            if given_back:
+                sql_group.give_back_seqs(given_back)
+            if stored:
+                publish_to_rooms_on_commit([(m.room_id, frames.message_created(m)) for m in stored])
+    except _Conflicted:
+        raise
+    except Exception as exc:  # the shared transaction rolls back whole
+        for k in order:
+            results[k] = exc
+        return []
+    done = set(grouped).difference(first)
+    return [k for k in order if prepared[k][1].request.room_id not in done]
+
+
+def _refuse_missing(grouped: dict[int, list[int]], found: dict, results: list) -> None:
+    for room, ks in grouped.items():
+        if room not in found:
+            for k in ks:
+                results[k] = _Refused(None, None, None, False)
+
+
+def _check_and_insert(
+    prepared: list[tuple[int, _Prepared]],
+    checked: list[tuple[int, int]],
+    found: dict[int, tuple[int, str | None]],
+    counts: dict[int, int],
+    given_back: dict[int, int],
+    now,
+    results: list,
+) -> list[Message]:
+    """Each send checked (by the group's SELECT, and against the group's earlier sends'
+    client_msg_ids), the room's seqs handed out to those that pass, in the order they
+    came, and those stored by the group's INSERT; refusals counted in `given_back`."""
+    items = [prepared[k][1] for k, _room in checked]
+    asked = [
+        (room, item.request.user.pk, item.client_msg_id)
+        for (_k, room), item in zip(checked, items, strict=True)
+    ]
+    states = sql_group.sender_states(asked) if asked else []
+    next_seq = {room: found[room][0] - counts[room] for room in counts if room in found}
+    taken: set[tuple[int, str]] = set()
+    passing: list[tuple[int, _Prepared]] = []
+    rows = []
+    for (k, room), item, (role, earlier_id, blocked) in zip(checked, items, states, strict=True):
+        key = (item.request.user.pk, item.client_msg_id)
+        if earlier_id is None and key in taken:
+            earlier_id = 0  # stored by this group: answered with it after the commit
+        if not may_post(role) or earlier_id is not None or blocked:
+            results[k] = _Refused(found[room][0], role, earlier_id, blocked)
+            given_back[room] = given_back.get(room, 0) + 1
+            continue
+        taken.add(key)
+        next_seq[room] += 1
+        rows.append(_values(item, next_seq[room], now))
+        passing.append((k, item))
+    messages = sql_group.insert_messages(rows) if rows else []
+    if any(message is None for message in messages):
+        raise _Conflicted
+    for (k, item), message in zip(passing, messages, strict=True):
+        _complete(message, item)
+        results[k] = message
+    return messages  # type: ignore[return-value]
 
 
 def _is_plain(item: _Prepared) -> bool:

@@ -102,8 +102,9 @@ async def test_sends_queued_together_share_one_hop_and_each_gets_its_own_answer(
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_groups_over_the_same_rooms_never_deadlock_or_lose_a_send(published):
     """Each thread (its own connection) sends groups over every room, each group's rooms in
-    a shuffled order, with a retry of an earlier send in some groups: the rooms are locked
-    in id order, so no group waits on another in a cycle."""
+    a shuffled order, with a retry of an earlier send in some groups and a mention in some
+    sends (its room then goes a send at a time, after the group's statements): the rooms
+    are locked in id order, so no group waits on another in a cycle."""
     threads, groups, per_group = 6, 8, 10
     users = [UserFactory(username=f"sender{i}") for i in range(threads)]
     rooms = [RoomFactory(name=f"shared {i}", members=users) for i in range(5)]
@@ -122,7 +123,10 @@ def test_concurrent_groups_over_the_same_rooms_never_deadlock_or_lose_a_send(pub
             for g in range(groups):
                 group = [
                     SendRequest(
-                        user, chance.choice(rooms).pk, f"{index}.{g}.{i}", str(uuid.uuid4())
+                        user,
+                        chance.choice(rooms).pk,
+                        f"{index}.{g}.{i}" + (" @sender0" if chance.random() < 0.2 else ""),
+                        str(uuid.uuid4()),
                     )
                     for i in range(per_group)
                 ]

@@ -34,6 +34,19 @@ async def test_publishes_from_a_worker_thread_reach_the_bus_in_commit_order(list
     assert texts == [f'{{"type":"message","n":{i}}}' for i in range(30)]
 
 
+async def test_a_groups_publishes_go_to_the_loop_in_one_hop_in_their_order(listener, monkeypatch):
+    hops = []
+    call_on_loop = fanout.buses.call_on_loop
+    monkeypatch.setattr(
+        fanout.buses, "call_on_loop", lambda *args: hops.append(args) or call_on_loop(*args)
+    )
+    frames = [(7, {"type": "message", "n": i}) for i in range(5)]
+    await sync_to_async(fanout.publish_to_rooms)(frames)
+    texts = [(await asyncio.wait_for(listener.receive(), 2))["text"] for _ in range(5)]
+    assert texts == [f'{{"type":"message","n":{i}}}' for i in range(5)]
+    assert len(hops) == 1
+
+
 async def test_a_failing_bus_is_logged_and_never_fails_the_committing_thread(
     listener, monkeypatch, caplog
 ):

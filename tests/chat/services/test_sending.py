@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from chat import services
 from chat.errors import ChatError
 from chat.models import Block, Message, Room
-from chat.services import SendRequest
+from chat.services import SendRequest, sql_group
 from chat.services import threads as thread_service
 from tests.factories import RoomFactory, UserFactory, direct_room, send, upload
 
@@ -218,28 +218,114 @@ def test_each_refusal_is_said_in_its_senders_language(user, rooms):
     assert german.detail.startswith("Eine Nachricht")
 
 
-def test_a_plain_send_costs_three_statements_and_one_that_could_fail_later_a_savepoint(
-    user, other_user, rooms
-):
-    counts = {}
-    for n in (4, 8):
+def statements(captured) -> list[str]:
+    """Each statement's first word inside the group's transaction (a savepoint of the
+    test's own)."""
+    words = [q["sql"].split()[0] for q in captured.captured_queries]
+    return words[words.index("SAVEPOINT") + 1 : -1]
+
+
+def test_a_group_of_plain_sends_costs_three_statements_whatever_its_size(user, other_user, rooms):
+    for n in (1, 4, 8):
         group = [request(user, rooms[i % 3]) for i in range(n)]
         with CaptureQueriesContext(connection) as captured:
             outcomes = services.send_messages(group)
         assert all(created for _m, created in outcomes)
-        assert not any("SAVEPOINT" in q["sql"] for q in captured.captured_queries[1:-1])
-        counts[n] = len(captured.captured_queries)
-    # Each plain send: UPDATE … RETURNING, SELECT, INSERT; the group's own transaction
-    # costs the same whatever its size.
-    assert counts[8] - counts[4] == 4 * 3
-    assert counts[4] <= 4 * 3 + 2
+        # One UPDATE takes every room's seqs (and locks them), one SELECT reads every
+        # sender's state, one INSERT stores every message.
+        assert statements(captured) == ["UPDATE", "SELECT", "INSERT"], n
+    assert [Room.objects.get(pk=r.pk).last_seq for r in rooms] == [6, 4, 3]
+
+
+def test_a_room_with_a_send_that_could_fail_later_goes_a_send_at_a_time(user, rooms):
     with CaptureQueriesContext(connection) as captured:
         services.send_messages([request(user, rooms[0]), request(user, rooms[1], "hi @bob")])
-    statements = [q["sql"].split()[0] for q in captured.captured_queries]
-    assert (
-        statements.count("SAVEPOINT") == 2
-    )  # the group's own here (a test's transaction) and the mention's
-    assert statements.count("RELEASE") == 2
+    # The group's statements (the mention's room locked by its UPDATE too), then the
+    # mention's send under a savepoint: its seq, its state, its row, its mention.
+    assert statements(captured) == [
+        *("UPDATE", "SELECT", "INSERT"),
+        *("SAVEPOINT", "UPDATE", "SELECT", "INSERT", "INSERT", "RELEASE"),
+    ]
+
+
+def test_a_mixed_group_answers_each_send_and_gives_back_the_refused_seqs(
+    user, other_user, rooms, published, committed
+):
+    a, b, c = rooms
+    stranger = UserFactory(username="stranger")
+    stored = send(user, a, "first")
+    services.leave_room(other_user, c.pk)
+    published.clear()
+    group = [
+        request(user, a, "a2"),
+        request(stranger, a, "not a member"),
+        request(user, a, "retried", client_msg_id=stored.client_msg_id),
+        request(other_user, b, "b1"),
+        request(other_user, c, "left"),
+        request(user, a, "a3"),
+        request(user, b, "b2"),
+    ]
+    with CaptureQueriesContext(connection) as captured:
+        outcomes = committed(services.send_messages, group)
+    a2, member, retry, b1, left, a3, b2 = outcomes
+    assert [(m.room_id, m.seq, m.body, created) for m, created in (a2, b1, a3, b2)] == [
+        (a.pk, 2, "a2", True),
+        (b.pk, 1, "b1", True),
+        (a.pk, 3, "a3", True),
+        (b.pk, 2, "b2", True),
+    ]
+    assert isinstance(member, ChatError) and member.code == "forbidden"
+    assert isinstance(left, ChatError) and left.code == "forbidden"
+    assert (retry[0].pk, retry[1]) == (stored.pk, False)
+    # One more UPDATE gives the three refusals' seqs back; their answers are read after
+    # the commit.
+    assert statements(captured)[:4] == ["UPDATE", "SELECT", "INSERT", "UPDATE"]
+    assert seqs(a) == [1, 2, 3] and seqs(b) == [1, 2] and seqs(c) == []
+    assert [Room.objects.get(pk=r.pk).last_seq for r in rooms] == [3, 2, 0]
+    c.refresh_from_db()
+    assert c.last_message_at is None
+    assert [(p.target, p.frame["message"]["body"]) for p in published] == [
+        (a.pk, "a2"),
+        (a.pk, "a3"),
+        (b.pk, "b1"),
+        (b.pk, "b2"),
+    ]
+
+
+def test_a_retry_stored_meanwhile_by_another_process_sends_the_group_a_send_at_a_time(
+    user, other_user, rooms, monkeypatch, committed
+):
+    a = rooms[0]
+    stored = send(user, a, "first")
+    reads = sql_group.sender_states
+
+    def missing_the_retry(sends):  # as if the retry committed after the SELECT
+        return [(role, None, blocked) for role, _earlier, blocked in reads(sends)]
+
+    monkeypatch.setattr(sql_group, "sender_states", missing_the_retry)
+    outcomes = committed(
+        services.send_messages,
+        [
+            request(user, a, "new"),
+            request(user, a, "again", client_msg_id=stored.client_msg_id),
+            request(other_user, a, "after"),
+        ],
+    )
+    new, again, after = outcomes
+    assert (new[0].seq, after[0].seq) == (2, 3)
+    assert (again[0].pk, again[1]) == (stored.pk, False)
+    assert seqs(a) == [1, 2, 3]
+
+
+def test_a_direct_rooms_first_message_in_a_group_admits_the_peer(user, other_user, rooms):
+    dm = direct_room(user, other_user)
+    dm.memberships.filter(user=other_user).delete()
+    first, fine, second = services.send_messages(
+        [request(user, dm, "hi"), request(user, rooms[0]), request(user, dm, "there")]
+    )
+    assert [(m.seq, created) for m, created in (first, second)] == [(1, True), (2, True)]
+    assert fine[1] is True
+    assert dm.memberships.filter(user=other_user).exists()
 
 
 def test_a_refused_send_leaves_the_rooms_last_message_time_as_it_was(user, rooms):
