@@ -24,6 +24,8 @@ from channels.db import database_sync_to_async
 from django.db import close_old_connections
 from django.utils import translation
 
+from .fanout import published_together
+
 MAX_BATCH = 32
 
 
@@ -90,7 +92,13 @@ class Batcher:
 def _run_all(batch: list[_Call]) -> list[tuple[bool, Any]]:
     """In the database thread: each call in its caller's language; a failed one may
     leave a broken connection, replaced before the next, as a hop of its own would.
-    The calls of one `batched_together` function run as one call, at the first one's turn."""
+    The calls of one `batched_together` function run as one call, at the first one's turn.
+    What they publish reaches the event loop in one hand-over, before their answers."""
+    with published_together():
+        return _run_each(batch)
+
+
+def _run_each(batch: list[_Call]) -> list[tuple[bool, Any]]:
     outcomes: list[tuple[bool, Any] | None] = [None] * len(batch)
     for i, call in enumerate(batch):
         if outcomes[i] is not None:
