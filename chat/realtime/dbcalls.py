@@ -63,7 +63,7 @@ class Batcher:
                     continue
                 self.batches += 1
                 self.calls += len(live)
-                outcomes = await database_sync_to_async(_run_all)(live)
+                outcomes = await _run_in_db_thread(live)
                 for future, (ok, value) in zip(
                     (call.future for call in live), outcomes, strict=True
                 ):
@@ -128,6 +128,9 @@ def _run_together(func: Callable[..., Any], batch: list[_Call], group: list[int]
         close_old_connections()
     return outcomes
 
+
+# Made once: wrapping a function costs about 6 µs, a hop's worth of the work per batch.
+_run_in_db_thread = database_sync_to_async(_run_all)
 
 _batchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
