@@ -7,6 +7,7 @@ import logging
 import uuid
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import translation
@@ -158,6 +159,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None
     overloaded_total = 0
 
+    async def __call__(self, scope, receive, send):
+        """Channels' consumer loop without its task and `asyncio.wait` per frame: with no
+        channel layer there is one source of messages, awaited in place."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
+
     async def dispatch(self, message):
         """Channels' dispatch without its thread hop per frame to close old database
         connections: every database call here runs in database_sync_to_async, which
@@ -170,8 +181,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.user = self.scope.get("user")
         self.user_id = getattr(self.user, "pk", None)
-        # Error details are for people: in the language the tab's pages are in.
+        # Error details are for people: in the language the tab's pages are in. Active
+        # in this socket's task from here on, so in each frame's worker, whose context
+        # is a copy of it (no override per frame).
         self.language = language_from_scope(self.scope)
+        translation.activate(self.language)
         self.room_ids: set[int] = set()
         self.hub: Hub | None = None
         # Events held until `hello` is out, and rooms revoked while connecting.
@@ -266,15 +280,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self._pending.append(text_data)
         if self._worker is None:
-            self._worker = asyncio.create_task(self._work())
+            # Started eagerly: the frame is parsed and on its way to the database now,
+            # not after a turn of the loop; a frame answered without waiting (a ping)
+            # leaves a task already done, and no worker.
+            worker = asyncio.Task(self._work(), loop=asyncio.get_running_loop(), eager_start=True)
+            if not worker.done():
+                self._worker = worker
 
     async def _work(self) -> None:
         try:
             while self._pending and not self._closing:
                 text_data = self._pending.pop(0)
                 try:
-                    with translation.override(self.language):
-                        await self._receive(text_data)
+                    await self._receive(text_data)
                 except Exception:
                     # Even the error frame could not be sent: close with a close frame,
                     # and let go of the socket now, not when a disconnect may come.

@@ -7,7 +7,8 @@ that text to its local sockets. A failed publish is logged and swallowed: the
 database already holds the change, and clients catch up from it.
 
 A service commits in a worker thread while the server's event loop runs. The
-thread does not wait for the bus: it queues the event for that loop, where one
+thread does not wait for the bus: it queues the event for that loop (a batch of
+database calls hands over all of its events at once: `published_together`), where one
 task per loop publishes events in the order they were committed (on Redis,
 whatever has queued meanwhile goes in one write, and under load what comes soon
 after a publish waits a moment to go with the next: chat.realtime.coalescing).
@@ -15,11 +16,13 @@ Without a serving loop (a management command, a sync test) it publishes in place
 """
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 
 from django.db import transaction
@@ -131,15 +134,51 @@ def _serving_loop() -> asyncio.AbstractEventLoop | None:
     return None
 
 
+_held = threading.local()  # a worker thread's events while it publishes together
+
+
+@contextlib.contextmanager
+def published_together() -> Iterator[None]:
+    """In a worker thread: the events published inside reach the loop in one hand-over
+    at the end, in their order, rather than one wake-up each (the sends of one group
+    commit: chat.realtime.dbcalls). They are handed over even if the block fails, since
+    what they tell of has committed."""
+    if getattr(_held, "batch", None) is not None:
+        yield  # already inside: the outer block hands them over
+        return
+    _held.batch = []
+    try:
+        yield
+    finally:
+        batch, _held.batch = _held.batch, None
+        if batch:
+            _hand_over(batch)
+
+
 def _publish(group: str, message: dict) -> None:
+    _publish_all([(group, message)])
+
+
+def _publish_all(batch: buses.Batch) -> None:
+    """The events, in their order, to the loop in one hand-over (or with the batch of
+    the `published_together` block this thread is in)."""
+    held = getattr(_held, "batch", None)
+    if held is not None:
+        held.extend(batch)
+    else:
+        _hand_over(batch)
+
+
+def _hand_over(batch: buses.Batch) -> None:
     loop = _serving_loop()
     if loop is None:
-        try:
-            buses.publish_blocking(group, message)
-        except Exception as exc:
-            _failed([(group, message)], exc)
+        for group, message in batch:
+            try:
+                buses.publish_blocking(group, message)
+            except Exception as exc:
+                _failed([(group, message)], exc)
         return
-    buses.call_on_loop(loop, _outboxes[loop].put, group, message)
+    buses.call_on_loop(loop, _outboxes[loop].put_all, batch)
 
 
 def publish_to_room(room_id: int, frame: dict, *, except_user: int | None = None) -> None:
@@ -198,13 +237,9 @@ def publish_to_rooms_on_commit(frames: list[tuple[int, dict]]) -> None:
 def publish_to_rooms(frames: list[tuple[int, dict]]) -> None:
     """`publish_to_room` for each (room, frame), in that order, in one hop to the event
     loop (each hop from a worker thread wakes the loop)."""
-    batch = [(room_group(room), {"type": "chat.frame", "text": encode(f)}) for room, f in frames]
-    loop = _serving_loop()
-    if loop is None:
-        for group, message in batch:
-            _publish(group, message)
-        return
-    buses.call_on_loop(loop, _outboxes[loop].put_all, batch)
+    _publish_all(
+        [(room_group(room), {"type": "chat.frame", "text": encode(f)}) for room, f in frames]
+    )
 
 
 def _publish_frame(

@@ -3,8 +3,8 @@
 Each process holds one subscriber connection; its hub subscribes to a channel per
 room (and per user) that has local sockets and unsubscribes when the last one
 leaves. An event is one PUBLISH of its text, encoded once by the publisher, behind
-a one-line header (chat.realtime.bus.codec); a batch of events is one pipeline (one
-write, one round trip) on a connection of its own that only publishes. Redis keeps
+a one-line header (chat.realtime.bus.codec); a batch of events is one write and one
+round trip on a connection of its own that only publishes. Redis keeps
 no copy per socket or per process, and runs no script.
 
 Lost events are the database's to repair (clients catch up by seq from `heads`). What
@@ -15,12 +15,15 @@ every socket `heads` at once so that whatever was published meanwhile is fetched
 
 import asyncio
 import logging
+import math
 import os
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from hiredis import pack_command
 from redis.asyncio.client import PubSub
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .codec import Batch, Message, channel_namespace, pack, unpack
 
@@ -29,6 +32,12 @@ logger = logging.getLogger(__name__)
 CONFIRM_TIMEOUT = 5.0  # seconds to wait for Redis to confirm a subscription
 CONNECT_TIMEOUT = 5.0  # seconds to open the publishing connection
 PUBLISH_TIMEOUT = 10.0  # seconds for Redis to answer a batch of publishes
+
+
+async def _message_as_is(response: list) -> list:
+    """A pub/sub message as read. redis-py's default handler formats every message
+    into a debug line (`str()` of the whole payload) whether or not debug is on."""
+    return response
 
 
 class _Subscriber(PubSub):
@@ -56,8 +65,10 @@ class RedisBus:
         # The name shows the hub's connections in CLIENT LIST.
         self.client_name = f"{prefix}-hub-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.client = redis.from_url(url, socket_keepalive=True, client_name=self.client_name)
-        self.subscriber = _Subscriber(self, self.client.connection_pool)
-        # Publishes go on a connection of their own: a batch is one pipeline, and a
+        self.subscriber = _Subscriber(
+            self, self.client.connection_pool, push_handler_func=_message_as_is
+        )
+        # Publishes go on a connection of their own: a batch is one write, and a
         # connection that dies or leaves it unanswered fails that batch (logged by the
         # outbox; clients catch up from the database); the next batch opens another.
         self.publisher = redis.from_url(
@@ -65,7 +76,6 @@ class RedisBus:
             client_name=f"{self.client_name}-pub",
             socket_keepalive=True,
             socket_connect_timeout=CONNECT_TIMEOUT,
-            socket_timeout=PUBLISH_TIMEOUT,
         )
         self.joined: set[str] = set()
         self.on_resume: Callable[[], None] | None = None
@@ -217,9 +227,30 @@ class RedisBus:
             self.on_resume()
 
     async def publish(self, batch: Batch) -> None:
-        """One PUBLISH per event; a batch is one pipeline. The outbox awaits each batch
-        before the next, so events reach Redis in the order they were committed."""
-        async with self.publisher.pipeline(transaction=False) as pipe:
-            for group, message in batch:
-                pipe.publish(self.channel(group), pack(message))
-            await pipe.execute()
+        """One PUBLISH per event, a batch in one write, its replies read before the next
+        (the outbox awaits each batch, so events reach Redis in the order they were
+        committed). Packed by hiredis and sent on redis-py's connection directly: its
+        pipeline cost ~13 µs of Python an event, a third of it packing, a third a timeout
+        context per reply. A batch that fails or stays unanswered for PUBLISH_TIMEOUT
+        drops its connection; the next batch opens another."""
+        command = b"".join(
+            pack_command((b"PUBLISH", self.channel(group), pack(message)))
+            for group, message in batch
+        )
+        pool = self.publisher.connection_pool
+        connection = await pool.get_connection()
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT):
+                await connection.send_packed_command(command, check_health=False)
+                for _ in batch:
+                    await connection.read_response(timeout=math.inf)
+        except TimeoutError:
+            await connection.disconnect(nowait=True)
+            raise RedisTimeoutError(
+                f"Redis left {len(batch)} publishes unanswered for {PUBLISH_TIMEOUT} s"
+            ) from None
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            raise
+        finally:
+            await pool.release(connection)

@@ -274,6 +274,19 @@ class TestKeepAlive:
         async with open_tab(alice) as tab:
             assert await tab.request({"type": "ping"}, "pong") == {"type": "pong"}
 
+    async def test_frames_answered_without_waiting_leave_the_next_ones_answered(
+        self, alice, general
+    ):
+        """A ping's worker finishes as it starts (eagerly): the socket must not keep it
+        as the worker still running, or nothing after it would be answered."""
+        async with open_tab(alice) as tab:
+            for request_id in ("p1", "p2", "p3"):
+                await tab.send({"type": "ping", "request_id": request_id})
+            pongs = [await tab.receive_type("pong") for _ in range(3)]
+            assert [pong["request_id"] for pong in pongs] == ["p1", "p2", "p3"]
+            assert (await tab.request(send_frame(general.pk), "ack"))["type"] == "ack"
+            assert (await tab.request({"type": "ping"}, "pong")) == {"type": "pong"}
+
     async def test_heads_report_each_rooms_last_seq(self, alice, general, settings):
         settings.PARLEY_HEADS_INTERVAL = 0.1
         await sync_to_async(services.send_message)(alice, general.pk, "hi", str(uuid.uuid4()))

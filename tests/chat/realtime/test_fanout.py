@@ -47,6 +47,35 @@ async def test_a_groups_publishes_go_to_the_loop_in_one_hop_in_their_order(liste
     assert len(hops) == 1
 
 
+async def test_what_a_thread_publishes_together_reaches_the_loop_in_one_hand_over(
+    listener, monkeypatch
+):
+    """A group commit's events: one wake-up of the loop for all of them, in their order,
+    handed over even when the block fails after they were published."""
+    handed_over = []
+    real = fanout.buses.call_on_loop
+
+    def counting(loop, callback, *args):
+        handed_over.append(len(args[0]))
+        real(loop, callback, *args)
+
+    monkeypatch.setattr(fanout.buses, "call_on_loop", counting)
+
+    def commit_together():
+        with fanout.published_together():
+            for i in range(5):
+                fanout.publish_to_room(7, {"type": "message", "n": i})
+            with fanout.published_together():  # nested: the outer block hands over
+                fanout.publish_to_room(7, {"type": "message", "n": 5})
+            raise RuntimeError("after the commit")
+
+    with pytest.raises(RuntimeError):
+        await sync_to_async(commit_together)()
+    texts = [(await asyncio.wait_for(listener.receive(), 2))["text"] for _ in range(6)]
+    assert texts == [f'{{"type":"message","n":{i}}}' for i in range(6)]
+    assert handed_over == [6]
+
+
 async def test_a_failing_bus_is_logged_and_never_fails_the_committing_thread(
     listener, monkeypatch, caplog
 ):
