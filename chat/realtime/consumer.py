@@ -7,6 +7,7 @@ import logging
 import uuid
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import translation
@@ -156,7 +157,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
     """
 
     channel_layer_alias = None
+    groups = ()  # none: no list of its own per socket
     overloaded_total = 0
+
+    async def __call__(self, scope, receive, send):
+        """Channels' consumer loop for a consumer with no channel layer: one source of
+        messages, taken one at a time. Channels' own (await_many_dispatch) keeps a task
+        per pending receive and an asyncio.wait over it for the socket's life."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def dispatch(self, message):
         """Channels' dispatch without its thread hop per frame to close old database
