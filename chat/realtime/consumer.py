@@ -51,6 +51,7 @@ POLICY_VIOLATION = 1008
 MAX_PENDING_FRAMES = 32
 # How long a closing socket waits for the frame it is answering (a send's commit).
 FINISH_FRAME_SECONDS = 5.0
+NOTHING_REVOKED: frozenset[int] = frozenset()
 
 
 def _hello_reads(user) -> HelloState:
@@ -167,9 +168,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
+        try:
             while True:
                 await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message):
         """Channels' dispatch without its thread hop per frame to close old database
@@ -201,7 +204,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             else getattr(session, "session_key", None)
         )
         self.presence_state = "active"
-        self._revoked_while_connecting: set[int] = set()
+        self._revoked_while_connecting: set[int] | frozenset[int] = set()
         self._backlog = 0
         self._closing = False
         self._pending: list[str | None] = []  # at most MAX_PENDING_FRAMES: a list is enough
@@ -239,6 +242,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self._writer = DirectWriter.for_send(self.base_send)
         await self.send_text(hello)
         held, self._held = self._held, None
+        self._revoked_while_connecting = NOTHING_REVOKED  # a set less per open socket
         self.deliver(*held)
 
     async def disconnect(self, code):
@@ -406,7 +410,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def granted(self, room_id: int) -> None:
         self.room_ids.add(room_id)
-        self._revoked_while_connecting.discard(room_id)
+        if self._held is not None:
+            self._revoked_while_connecting.discard(room_id)
 
     def session_ended(self) -> None:
         """The session logged out, or the user lost access: close now (4401), and let

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
 
 from config.serve import OPTIONS
@@ -109,5 +110,15 @@ async def test_an_accepted_connection_keeps_no_handshake_and_a_light_queue():
         assert protocol.response is None
         assert isinstance(protocol.queue, Inbox)
         assert isinstance(protocol.writable, Flag)
+        assert len(vars(protocol)) <= 30  # what an object holds without a dict of its own
+        for name in WebSocketProtocol.__slots__:
+            getattr(protocol, name)  # every slot was set
         await client.send("hello")  # frames still go through the inbox to the app
         assert await client.recv() == "hello"
+
+
+def test_the_slots_hold_only_what_uvicorn_sets_in_its_constructor():
+    """A slot read before it is set raises; a class attribute of uvicorn's under the same
+    name would be hidden by it."""
+    for name in WebSocketProtocol.__slots__:
+        assert name not in vars(WebSocketsSansIOProtocol)
