@@ -240,7 +240,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         hello = await self.hub.hello(state)
         await self.accept()
         self._writer = DirectWriter.for_send(self.base_send)
-        await self.send_text(hello)
+        if self._writer is not None:
+            self._writer.write(hello)  # framed once for the tabs that share it
+        else:
+            await self.send_text(hello.text)
         held, self._held = self._held, None
         self._revoked_while_connecting = NOTHING_REVOKED  # a set less per open socket
         self.deliver(*held)
