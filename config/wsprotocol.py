@@ -1,20 +1,22 @@
 """uvicorn's sans-I/O WebSocket protocol with less kept per idle connection.
 
 `config.serve` runs uvicorn with this class (`--ws config.wsprotocol:WebSocketProtocol`).
-It is uvicorn's `WebSocketsSansIOProtocol` with three things made lighter, because a
-chat server holds thousands of sockets that mostly wait (docs/performance.md, "The
-reconnect storm": memory per idle tab):
+It is uvicorn's `WebSocketsSansIOProtocol` with what it keeps per socket made lighter,
+because a chat server holds thousands of sockets that mostly wait (docs/performance.md,
+"The reconnect storm", "Memory per idle tab"):
 
 - the receive queue: an `asyncio.Queue` is three deques and an `Event` (another
   deque), ≈ 3 KiB for the one or two messages a socket ever has waiting; `Inbox` is
   two short lists;
 - the `writable` flag: an `asyncio.Event` with its deque; `Flag` makes its list of
   waiters only when a write has to wait;
-- the handshake, once accepted: the request's headers (parsed into a `Headers` of
-  strings, which websockets' parser keeps for the connection's life), the response,
-  and the scope's `headers` (the list every copy of the scope shares, emptied in
-  place) are let go. Nothing reads them after the handshake: Parley's socket reads
-  its scope at connect, before it accepts.
+- the handshake: the request's headers (parsed into a `Headers` of strings, which
+  websockets' parser keeps for the connection's life) once the scope is made from
+  them; the response and the scope's `headers` (the list every copy of the scope
+  shares, emptied in place) once the socket is accepted. Nothing reads them later:
+  Parley's socket reads its scope at connect, before it accepts;
+- ten of its attributes in slots, so that the rest stay in the object rather than in
+  a dict of their own.
 
 tests/config/test_wsprotocol.py pins each against uvicorn's own behaviour, so an
 upgrade that changes what this relies on fails there.
