@@ -9,24 +9,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from chat.http.middleware import BodyLimit  # noqa: E402
-from chat.realtime.auth import SessionAuthMiddleware, TokenAuthMiddleware  # noqa: E402
+from chat.realtime.entry import SocketEntry  # noqa: E402
 from chat.realtime.lifespan import lifespan  # noqa: E402
-from chat.realtime.origin import AllowedOriginsMiddleware  # noqa: E402
-from chat.realtime.routing import websocket_urlpatterns  # noqa: E402
+from chat.realtime.routing import websocket_routes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": BodyLimit(django_asgi_app),
-        # An API token's handshake skips the Origin check (chat/realtime/auth.py).
-        "websocket": TokenAuthMiddleware(
-            URLRouter(websocket_urlpatterns),
-            sessions=AllowedOriginsMiddleware(
-                SessionAuthMiddleware(URLRouter(websocket_urlpatterns))
-            ),
-        ),
+        # Token or session, Origin and path in one layer (chat/realtime/entry.py).
+        "websocket": SocketEntry(websocket_routes),
         "lifespan": lifespan,
     }
 )

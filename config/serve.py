@@ -22,7 +22,7 @@ OPTIONS = [
     "config.asgi:application",
     "--loop", "uvloop",
     "--http", "httptools",
-    "--ws", "websockets-sansio",
+    "--ws", "config.wsprotocol:WebSocketProtocol",
     "--ws-per-message-deflate", "false",
     "--lifespan", "on",
     "--timeout-graceful-shutdown", "10",

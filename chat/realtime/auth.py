@@ -1,22 +1,20 @@
-"""Authentication for the WebSocket, read once at the handshake: by an API token, or by
-the session.
+"""Who a WebSocket is, read once at the handshake: by an API token, or by the session.
 
 A handshake with `Authorization: Bearer <token>` (a program's: a browser cannot set that
 header) is the token's user (accounts.tokens), whatever cookie came with it, and skips
-the Origin allow-list: the allow-list keeps other sites' pages from riding a browser's
-cookie, and a token is no cookie. A bad token is refused with 401 and a JSON error,
-never tried as a session. Every other handshake goes the session's way: Origin check,
-cookies, session.
+the Origin allow-list (chat.realtime.entry): the allow-list keeps other sites' pages
+from riding a browser's cookie, and a token is no cookie. A bad token is refused with
+401 and a JSON error, never tried as a session. Every other handshake goes the
+session's way: Origin check, cookies, session.
 
 Channels' SessionMiddleware wraps `send` so that a session changed during the
 connection is saved with an outgoing message. A Parley socket never changes the
-session, and that wrapper would sit on the path of every frame the hub delivers.
-SessionAuthMiddleware reads the cookies, loads the session and its user at connect and
-passes `send` on untouched; the scope is copied once (a socket's scope and every
-middleware's copy live as long as it does). The tabs of one browser share their
-session cookie and, after a worker died, connect again together: the handshakes
-waiting for the database read each session once (chat.realtime.shared), and share
-the user read (a socket never changes its user).
+session, and that wrapper would sit on the path of every frame the hub delivers:
+`session_scope` reads the cookies, loads the session and its user at connect, and
+`send` stays untouched. The tabs of one browser share their session cookie and, after a
+worker died, connect again together: the handshakes waiting for the database read each
+session once (chat.realtime.shared), and share the user read (a socket never changes
+its user).
 """
 
 import json
@@ -37,45 +35,36 @@ from ..i18n import language_from_scope
 from .shared import reads
 
 
-class SessionAuthMiddleware:
-    """Put `cookies`, `session` and `user` (AnonymousUser when signed out) in the scope."""
-
-    def __init__(self, application):
-        self.application = application
-        self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
-
-    async def __call__(self, scope, receive, send):
-        cookies = {}
-        for name, value in scope.get("headers", ()):
-            if name == b"cookie":
-                cookies = parse_cookie(value.decode("latin1"))
-                break
-        session_key = cookies.get(settings.SESSION_COOKIE_NAME)
-        key, user = await reads().read(("session", session_key), self._user, session_key)
-        scope = dict(scope, cookies=cookies, session=self.session_store(key), user=user)
-        return await self.application(scope, receive, send)
-
-    def _user(self, session_key: str | None):
-        """In the database thread: the session's key once read (None if it was flushed:
-        its user's password changed) and its user, as Django's own `get_user` decides."""
-        session = self.session_store(session_key)
-        user = auth.get_user(SimpleNamespace(session=session))
-        return session.session_key, user
+def bearer_secret(scope: dict) -> str | None:
+    """The API token's secret of a bearer handshake, else None (a session's handshake)."""
+    return tokens.bearer_secret(_first_header(scope, b"authorization") or "")
 
 
-def _authorization(scope: dict) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
+def _first_header(scope: dict, name: bytes) -> str | None:
+    """A handshake header's value (the first, if it came more than once), or None."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
             return value.decode("latin-1")
     return None
 
 
-async def _refuse(scope: dict, receive, send, detail: str) -> None:
+async def token_scope(scope: dict, secret: str) -> dict | None:
+    """What a token's socket adds to its scope (`user`, `token_id`), or None if the token
+    is not valid."""
+    token = await database_sync_to_async(tokens.authenticate)(secret)
+    if token is None:
+        return None
+    return {"user": token.user, "token_id": token.pk}
+
+
+async def refuse_token(scope: dict, receive, send) -> None:
     """A 401 with the API's JSON error where the server can answer a handshake with a
     response of its own (uvicorn can), else the plain refusal (403)."""
     if "websocket.http.response" not in (scope.get("extensions") or {}):
         await WebsocketDenier()(scope, receive, send)
         return
+    with translation.override(language_from_scope(scope)):
+        detail = _("This API token is not valid: it may have been revoked.")
     await receive()  # websocket.connect
     body = json.dumps({"error": {"code": "unauthorized", "detail": detail}}).encode()
     await send(
@@ -91,22 +80,25 @@ async def _refuse(scope: dict, receive, send, detail: str) -> None:
     await send({"type": "websocket.http.response.body", "body": body})
 
 
-class TokenAuthMiddleware:
-    """A bearer handshake to `application` as the token's user (`user` and `token_id` in
-    the scope); any other to `sessions` (the Origin check and session stack)."""
+class Sessions:
+    """What a session's socket adds to its scope: `cookies`, `session` and `user`
+    (AnonymousUser when signed out)."""
 
-    def __init__(self, application, *, sessions):
-        self.application = application
-        self.sessions = sessions
+    def __init__(self) -> None:
+        self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
 
-    async def __call__(self, scope, receive, send):
-        secret = tokens.bearer_secret(_authorization(scope) or "")
-        if secret is None:
-            return await self.sessions(scope, receive, send)
-        token = await database_sync_to_async(tokens.authenticate)(secret)
-        if token is None:
-            with translation.override(language_from_scope(scope)):
-                detail = _("This API token is not valid: it may have been revoked.")
-            return await _refuse(scope, receive, send, detail)
-        scope = dict(scope, user=token.user, token_id=token.pk)
-        return await self.application(scope, receive, send)
+    async def scope(self, scope: dict) -> dict:
+        cookies = {}
+        cookie = _first_header(scope, b"cookie")
+        if cookie is not None:
+            cookies = parse_cookie(cookie)
+        session_key = cookies.get(settings.SESSION_COOKIE_NAME)
+        key, user = await reads().read(("session", session_key), self._user, session_key)
+        return {"cookies": cookies, "session": self.session_store(key), "user": user}
+
+    def _user(self, session_key: str | None):
+        """In the database thread: the session's key once read (None if it was flushed:
+        its user's password changed) and its user, as Django's own `get_user` decides."""
+        session = self.session_store(session_key)
+        user = auth.get_user(SimpleNamespace(session=session))
+        return session.session_key, user

@@ -51,6 +51,7 @@ POLICY_VIOLATION = 1008
 MAX_PENDING_FRAMES = 32
 # How long a closing socket waits for the frame it is answering (a send's commit).
 FINISH_FRAME_SECONDS = 5.0
+NOTHING_REVOKED: frozenset[int] = frozenset()
 
 
 def _hello_reads(user) -> HelloState:
@@ -157,6 +158,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     """
 
     channel_layer_alias = None
+    groups = ()  # none: no list of its own per socket
     overloaded_total = 0
 
     async def __call__(self, scope, receive, send):
@@ -202,7 +204,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             else getattr(session, "session_key", None)
         )
         self.presence_state = "active"
-        self._revoked_while_connecting: set[int] = set()
+        self._revoked_while_connecting: set[int] | frozenset[int] = set()
         self._backlog = 0
         self._closing = False
         self._pending: list[str | None] = []  # at most MAX_PENDING_FRAMES: a list is enough
@@ -238,8 +240,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         hello = await self.hub.hello(state)
         await self.accept()
         self._writer = DirectWriter.for_send(self.base_send)
-        await self.send_text(hello)
+        if self._writer is not None:
+            self._writer.write(hello)  # framed once for the tabs that share it
+        else:
+            await self.send_text(hello.text)
         held, self._held = self._held, None
+        self._revoked_while_connecting = NOTHING_REVOKED  # a set less per open socket
         self.deliver(*held)
 
     async def disconnect(self, code):
@@ -411,7 +417,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def granted(self, room_id: int) -> None:
         self.room_ids.add(room_id)
-        self._revoked_while_connecting.discard(room_id)
+        if self._held is not None:
+            self._revoked_while_connecting.discard(room_id)
 
     def session_ended(self) -> None:
         """The session logged out, or the user lost access: close now (4401), and let

@@ -152,7 +152,7 @@ class Hub:
         # Presence look-ups for rooms just granted, run beside routing (they query).
         self._telling: set[asyncio.Task] = set()
         # Each hello state's frame, built once for the tabs that share the state.
-        self._hellos: weakref.WeakKeyDictionary[HelloState, asyncio.Task[str]] = (
+        self._hellos: weakref.WeakKeyDictionary[HelloState, asyncio.Task[Event]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -314,9 +314,9 @@ class Hub:
             _presence_failed("reading statuses", exc)
             return {}
 
-    async def hello(self, state: HelloState) -> str:
-        """The encoded `hello` of this state: its people's presence read and the frame
-        encoded once for every tab that shares the state. They share only a state read
+    async def hello(self, state: HelloState) -> Event:
+        """The `hello` of this state: its people's presence read and the frame encoded
+        (and framed) once for every tab that shares the state. They share only a state read
         after all of them subscribed, and the presence read follows it, so each tab
         hears any later change live."""
         task = self._hellos.get(state)
@@ -324,9 +324,9 @@ class Hub:
             task = self._hellos[state] = asyncio.ensure_future(self._hello(state))
         return await asyncio.shield(task)
 
-    async def _hello(self, state: HelloState) -> str:
+    async def _hello(self, state: HelloState) -> Event:
         people = await self.statuses(state.peers)
-        return frames.encode(frames.hello(state.user, state.rooms, people))
+        return Event(frames.encode(frames.hello(state.user, state.rooms, people)))
 
     async def refresh_presence(self) -> None:
         """Check every local socket in again, and count gone the sockets of any process

@@ -4,10 +4,9 @@ Channels' AllowedHostsOriginValidator compares host names only, so a page on
 another port or scheme of the same host could open a socket with the user's
 cookie. Here an origin passes only if its scheme, host and port all match.
 Channels' OriginValidator does match those, but not only those (docs/architecture.md,
-Security defaults).
+Security defaults). chat.realtime.entry denies a session's handshake that fails it.
 """
 
-from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 
 from config.origins import normalize_origin
@@ -20,17 +19,11 @@ def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
     return normalized is not None and normalized in {normalize_origin(o) for o in allowed}
 
 
-class AllowedOriginsMiddleware:
-    """Deny a WebSocket handshake whose Origin is not in settings.PARLEY_ORIGINS."""
-
-    def __init__(self, application):
-        self.application = application
-
-    async def __call__(self, scope, receive, send):
-        origin = None
-        for name, value in scope.get("headers", []):
-            if name == b"origin":
-                origin = value.decode("latin-1")
-        if origin_allowed(origin, settings.PARLEY_ORIGINS):
-            return await self.application(scope, receive, send)
-        return await WebsocketDenier()(scope, receive, send)
+def handshake_origin_allowed(scope: dict) -> bool:
+    """Whether the handshake's Origin (the last, if it came more than once) is in
+    settings.PARLEY_ORIGINS."""
+    origin = None
+    for name, value in scope.get("headers", ()):
+        if name == b"origin":
+            origin = value.decode("latin-1")
+    return origin_allowed(origin, settings.PARLEY_ORIGINS)

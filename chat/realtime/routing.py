@@ -1,7 +1,7 @@
-from django.urls import path
+"""The WebSocket's paths (after the root path) and their consumers (chat.realtime.entry)."""
 
 from .consumer import ChatConsumer
 
-websocket_urlpatterns = [
-    path("ws/", ChatConsumer.as_asgi()),
-]
+websocket_routes = {
+    "ws/": ChatConsumer,
+}

@@ -1,0 +1,59 @@
+"""The WebSocket's one ASGI layer in front of its consumer: who it is, whether it may
+open, and which consumer serves its path.
+
+One layer rather than a stack of middlewares (a token's, the Origin check, the
+session's, Channels' URLRouter) because every layer's coroutine frame and every copy of
+the scope it makes live as long as the socket: this one keeps one frame and makes one
+copy, with `user` (and `cookies` and `session`, or `token_id`) added to it.
+
+In order: a bearer handshake is the token's user and skips the Origin check
+(chat.realtime.auth says why), a bad token refused with 401; any other must come from
+an allowed Origin (chat.realtime.origin, else refused with 403) and is the session's
+user (AnonymousUser when signed out: the consumer closes it). A path with no consumer
+raises ValueError, as URLRouter does.
+"""
+
+from channels.security.websocket import WebsocketDenier
+
+from .auth import Sessions, bearer_secret, refuse_token, token_scope
+from .origin import handshake_origin_allowed
+
+
+class SocketEntry:
+    """An ASGI application for `websocket` scopes: `routes` maps a path, without the
+    root path and leading slashes, to its consumer class."""
+
+    def __init__(self, routes: dict[str, type]) -> None:
+        self.routes = routes
+        self.sessions = Sessions()
+
+    async def __call__(self, scope, receive, send):
+        socket_scope = await self._scope(scope, receive, send)
+        if socket_scope is not None:
+            consumer = self._consumer(scope)
+            await consumer()(socket_scope, receive, send)
+
+    async def _scope(self, scope: dict, receive, send) -> dict | None:
+        """The consumer's scope, or None once the handshake has been refused."""
+        secret = bearer_secret(scope)
+        if secret is not None:
+            added = await token_scope(scope, secret)
+            if added is None:
+                await refuse_token(scope, receive, send)
+                return None
+        elif handshake_origin_allowed(scope):
+            added = await self.sessions.scope(scope)
+        else:
+            await WebsocketDenier()(scope, receive, send)
+            return None
+        return {**scope, **added}
+
+    def _consumer(self, scope: dict) -> type:
+        path = scope["path"]
+        root_path = scope.get("root_path", "")
+        if root_path and not path.startswith(root_path):
+            raise ValueError(f"No route found for path {path!r}.")
+        consumer = self.routes.get(path[len(root_path) :].lstrip("/"))
+        if consumer is None:
+            raise ValueError(f"No route found for path {path!r}.")
+        return consumer
