@@ -3,6 +3,7 @@
 import json
 import re
 import uuid
+from typing import NamedTuple
 
 from playwright.sync_api import Page, WebSocket, expect
 
@@ -62,6 +63,30 @@ def heads_saying(socket: WebSocket, room_id: int, seq: int) -> None:
     socket.wait_for_event("framereceived", says, timeout=10_000)
 
 
+class TwoInARoom(NamedTuple):
+    alice: object
+    bob: object
+    alice_page: Page
+    bob_page: Page
+    room_id: int
+    alice_sockets: list[WebSocket]
+    bob_sockets: list[WebSocket]
+
+
+def two_in_a_room(people, name: str) -> TwoInARoom:
+    """alice and bob, each on a page of their own, in a new room (`name` and a suffix);
+    each page's WebSockets recorded from the start (newest last)."""
+    alice, bob = people("alice"), people("bob")
+    room = f"{name} {uuid.uuid4().hex[:6]}"
+    alice_page, bob_page = alice.new_page(), bob.new_page()
+    alice_sockets, bob_sockets = sockets_of(alice_page), sockets_of(bob_page)
+    alice_page.goto(alice.server.url)
+    bob_page.goto(bob.server.url)
+    room_id = join_room(alice_page, room)
+    join_room(bob_page, room)
+    return TwoInARoom(alice, bob, alice_page, bob_page, room_id, alice_sockets, bob_sockets)
+
+
 def test_two_people_chat_live_in_a_room_and_in_a_dm(people):
     alice, bob = people("alice"), people("bob")
     room = f"lobby {uuid.uuid4().hex[:6]}"
@@ -118,14 +143,7 @@ def test_one_user_in_two_tabs_sees_each_tabs_messages_and_badges_clear_in_both(p
 
 
 def test_user_offline_while_others_send_sees_every_message_once_in_order(people):
-    alice, bob = people("alice"), people("bob")
-    room = f"busy {uuid.uuid4().hex[:6]}"
-    alice_page, bob_page = alice.new_page(), bob.new_page()
-    bob_sockets = sockets_of(bob_page)
-    alice_page.goto(alice.server.url)
-    bob_page.goto(bob.server.url)
-    room_id = join_room(alice_page, room)
-    join_room(bob_page, room)
+    _alice, bob, alice_page, bob_page, room_id, _, bob_sockets = two_in_a_room(people, "busy")
     post_messages(alice_page, room_id, ["before"])
     expect(bob_page.locator(MESSAGES)).to_have_text(["before"])
 
@@ -160,14 +178,7 @@ def test_user_offline_while_others_send_sees_every_message_once_in_order(people)
 
 
 def test_message_sent_while_offline_is_delivered_once_after_reconnect(people):
-    alice, bob = people("alice"), people("bob")
-    room = f"pending {uuid.uuid4().hex[:6]}"
-    alice_page, bob_page = alice.new_page(), bob.new_page()
-    bob_sockets = sockets_of(bob_page)
-    alice_page.goto(alice.server.url)
-    bob_page.goto(bob.server.url)
-    room_id = join_room(alice_page, room)
-    join_room(bob_page, room)
+    alice, _bob, alice_page, bob_page, room_id, _, bob_sockets = two_in_a_room(people, "pending")
 
     alice.context.set_offline(True)
     expect(alice_page.locator("#connection")).to_have_attribute("data-state", "offline")
@@ -185,14 +196,7 @@ def test_message_sent_while_offline_is_delivered_once_after_reconnect(people):
 def test_many_messages_written_offline_go_a_few_at_a_time_and_arrive_once_in_order(people):
     """More than the server lets a socket leave unanswered (32, then it closes the socket
     with 1008): the tab keeps a window of sends in flight and sends the rest as acks come."""
-    alice, bob = people("alice"), people("bob")
-    room = f"train {uuid.uuid4().hex[:6]}"
-    alice_page, bob_page = alice.new_page(), bob.new_page()
-    alice_sockets = sockets_of(alice_page)
-    alice_page.goto(alice.server.url)
-    bob_page.goto(bob.server.url)
-    room_id = join_room(alice_page, room)
-    join_room(bob_page, room)
+    alice, _bob, alice_page, bob_page, room_id, alice_sockets, _ = two_in_a_room(people, "train")
 
     alice.context.set_offline(True)
     expect(alice_page.locator("#connection")).to_have_attribute("data-state", "offline")
