@@ -88,6 +88,9 @@ async def _serving(app):
     task = asyncio.ensure_future(server.serve())
     try:
         while not server.started:
+            if task.done():  # it stopped before serving: its error, not a wait forever
+                await task
+                raise RuntimeError("uvicorn stopped before it started serving")
             await asyncio.sleep(0.01)
         yield server, f"ws://{HOST}:{port}/ws/"
     finally:
