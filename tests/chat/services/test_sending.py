@@ -206,16 +206,26 @@ def test_a_blocked_direct_send_fails_alone(user, other_user, rooms, published):
     assert fine[1] is True and seqs(dm) == []
 
 
-def test_each_refusal_is_said_in_its_senders_language(user, rooms):
+def test_each_refusal_is_said_in_its_senders_language(user, other_user, rooms):
+    """Refused before the transaction (too long) and after it (blocked), in runs of one
+    language and alone, whatever the group's order."""
     too_long = "x" * 10_000
-    german, english = services.send_messages(
-        [
-            request(user, rooms[0], too_long, language="de"),
-            request(user, rooms[0], too_long, language="en"),
-        ]
+    dm = direct_room(user, other_user)
+    Block.objects.create(blocker=other_user, blocked=user)
+    languages = ["de", "de", "en", "de", None]
+    outcomes = services.send_messages(
+        [request(user, rooms[0], too_long, language=lang) for lang in languages]
+        + [request(user, dm, language=lang) for lang in languages]
     )
-    assert german.detail != english.detail
-    assert german.detail.startswith("Eine Nachricht")
+    long_de, long_en = outcomes[0].detail, outcomes[2].detail
+    blocked_de, blocked_en = outcomes[5].detail, outcomes[7].detail
+    assert long_de.startswith("Eine Nachricht") and not long_en.startswith("Eine")
+    assert blocked_de == "Diese Person nimmt keine Nachrichten von dir an."
+    assert blocked_en == "This person does not take your messages."
+    assert [o.detail for o in outcomes] == [
+        *(long_de, long_de, long_en, long_de, long_en),
+        *(blocked_de, blocked_de, blocked_en, blocked_de, blocked_en),
+    ]
 
 
 def statements(captured) -> list[str]:
