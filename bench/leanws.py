@@ -81,6 +81,27 @@ class LeanClient(asyncio.Protocol):
         self._head = b""
         self._buf = b""
         self._fragments: list[bytes] | None = None
+        # This socket's sends of the step under way (step, sent_ns): counted yet? Its ack
+        # carries the message, which Parley sends it no other way; a server that also
+        # echoes the room's event to the sender (the ceiling, older trees) counts once.
+        self._own: dict[tuple[int, int], bool] = {}
+        self._own_step = -1
+
+    def sending(self, step: int, sent_ns: int) -> None:
+        """Note a message this socket is about to send, so its copy counts once."""
+        if step != self._own_step:
+            self._own.clear()  # a past step's late copy is a straggler either way
+            self._own_step = step
+        self._own[(step, sent_ns)] = False
+
+    def _first_copy(self, step: int, sent_ns: int) -> bool:
+        """Whether this copy of a message is the first this socket has (not a send's
+        second, from its ack and the room's event)."""
+        counted = self._own.get((step, sent_ns))
+        if counted is None:
+            return True  # not this socket's send
+        self._own[(step, sent_ns)] = True
+        return not counted
 
     # asyncio.Protocol
 
@@ -155,9 +176,12 @@ class LeanClient(asyncio.Protocol):
     def _text(self, buf: bytes, start: int, end: int, now: int) -> None:
         if buf.startswith(MESSAGE, start):
             step, sent_ns = stamp(buf, start, end)
-            self.sink.message(step, sent_ns, now)
+            if self._first_copy(step, sent_ns):
+                self.sink.message(step, sent_ns, now)
         elif buf.startswith(ACK, start):
             step, sent_ns = stamp(buf, start, end)
+            if self._first_copy(step, sent_ns):  # the sending socket's copy of the message
+                self.sink.message(step, sent_ns, now)
             self.sink.ack(self, step, sent_ns, now)
         elif buf.startswith(ERROR, start):
             self.sink.error(self, buf[start:end])

@@ -10,7 +10,8 @@ A step: the sender process sends `rate` messages/s for `duration` seconds, each 
 with the time it was due (open loop: it never waits for the server, so a slow server
 shows as latency, not as a slower generator). Then every process waits until each of
 its sockets has every message of the step, or the drain timeout, and reports counts
-and latencies. Every receiving socket counts, the senders' own included.
+and latencies. Every receiving socket counts, the senders' own included: a sender has
+its own message in its ack (Parley sends the room's event to the other sockets).
 
 Given each socket's room (`rooms`), the sockets may sit in many rooms: a step then sends
 either to one room (from the senders in it) or from every sender to its own room, and
@@ -322,6 +323,7 @@ class Worker:
                 now = time.monotonic_ns()
             lag_max = max(lag_max, now - due)
             client, room = next(rotation)
+            client.sending(command.step, due)
             if client.send_text(send_frame(room, command.step, due)):
                 sent += 1
                 by_room[room] = by_room.get(room, 0) + 1
@@ -372,7 +374,9 @@ class Worker:
             nonlocal sent, timeouts
             while time.monotonic() < deadline and client.is_open:
                 waiter = self.recorder.waiters[client] = loop.create_future()
-                client.send_text(send_frame(room, command.step, time.monotonic_ns()))
+                due = time.monotonic_ns()
+                client.sending(command.step, due)
+                client.send_text(send_frame(room, command.step, due))
                 sent += 1
                 try:
                     async with asyncio.timeout(ACK_TIMEOUT):

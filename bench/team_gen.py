@@ -171,6 +171,8 @@ class TeamWorker(Worker):
                 now = time.monotonic_ns()
             lag_max = max(lag_max, now - due)
             client = self.clients[index]
+            if client is not None and is_send:
+                client.sending(command.step, due)
             if client is not None and client.send_text(text):
                 sent += 1
                 messages += is_send

@@ -217,8 +217,9 @@ def frame_key(team: Team, event: Event) -> tuple | None:
 def receivers(team: Team, event: Event) -> list[int]:
     """Every socket that gets a frame of the event (one entry per frame).
 
-    A room's events reach every tab of every member, the actor's own included; an edit
-    and a reaction are also answered on the sending tab. A read reaches the reader's
+    A room's events reach every tab of every member, the actor's own included (a
+    message reaches its sending tab in its ack); an edit and a reaction are also
+    answered on the sending tab. A read reaches the reader's
     tabs, and in a direct room the other person's too."""
     tabs = range(team.size.tabs)
     room = team.rooms[event.room]

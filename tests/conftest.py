@@ -129,12 +129,12 @@ def published(monkeypatch) -> list[Published]:
     monkeypatch.setattr(
         fanout,
         "publish_to_room",
-        lambda room, frame, *, except_user=None: record("room", room, frame),
+        lambda room, frame, *, except_user=None, except_socket=None: record("room", room, frame),
     )
     monkeypatch.setattr(
         fanout,
         "publish_to_rooms",
-        lambda frames: [record("room", room, frame) for room, frame in frames],
+        lambda frames: [record("room", room, frame) for room, frame, _socket in frames],
     )
     monkeypatch.setattr(fanout, "publish_to_user", lambda user, frame: record("user", user, frame))
     monkeypatch.setattr(

@@ -222,6 +222,7 @@ class FakeSocket:
     def __init__(self, user, room_ids=()):
         self.user = user
         self.user_id = user.pk
+        self.presence_id = uuid.uuid4().hex
         self.room_ids: set[int] = set()
         self.frames: list[str] = []
         self.writes: list[int] = []  # events per deliver call

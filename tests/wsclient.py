@@ -62,6 +62,18 @@ class Tab:
         await self.send(frame)
         return await self.receive_type(reply, timeout)
 
+    async def before_pong(self, timeout: float = 2) -> list[dict]:
+        """The frames this tab already had on its way, waited for without a timer: a ping's
+        pong comes after everything written to the socket before it."""
+        await self.send({"type": "ping"})
+        frames = []
+        for _ in range(100):
+            frame = await self.receive(timeout)
+            if frame["type"] == "pong":
+                return frames
+            frames.append(frame)
+        raise AssertionError("no pong")
+
     async def close_code(self, timeout: float = 10) -> int:
         """The code the server closed the socket with, skipping the frames before it."""
         for _ in range(1000):

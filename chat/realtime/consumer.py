@@ -86,12 +86,13 @@ def _send(calls: list[tuple[str | None, tuple]]) -> list:
             thread_root=command.thread_root,
             also_in_room=command.also_in_room,
             language=language,
+            origin=socket_id,
         )
-        for language, (user, command) in calls
+        for language, (user, command, socket_id) in calls
     ]
     return [
         outcome if isinstance(outcome, Exception) else frames.ack(command.client_msg_id, outcome[0])
-        for outcome, (_language, (_user, command)) in zip(
+        for outcome, (_language, (_user, command, _socket_id)) in zip(
             services.send_messages(requests), calls, strict=True
         )
     ]
@@ -340,7 +341,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def handle(self, command) -> dict | None:
         match command:
             case Send():
-                return await _send(self.user, command)
+                # Its ack carries the message: the room's event skips this socket.
+                return await _send(self.user, command, self.presence_id)
             case Fetch():
                 return await _fetch(self.user, command)
             case Read():

@@ -181,12 +181,25 @@ def _hand_over(batch: buses.Batch) -> None:
     buses.call_on_loop(loop, _outboxes[loop].put_all, batch)
 
 
-def publish_to_room(room_id: int, frame: dict, *, except_user: int | None = None) -> None:
-    """Every socket subscribed to the room gets the frame (but `except_user`'s own)."""
+def publish_to_room(
+    room_id: int,
+    frame: dict,
+    *,
+    except_user: int | None = None,
+    except_socket: str | None = None,
+) -> None:
+    """Every socket subscribed to the room gets the frame (but `except_user`'s own, and
+    the socket whose `presence_id` is `except_socket`)."""
+    _publish(room_group(room_id), _room_message(frame, except_user, except_socket))
+
+
+def _room_message(frame: dict, except_user: int | None, except_socket: str | None) -> dict:
     message = {"type": "chat.frame", "text": encode(frame)}
     if except_user is not None:
         message["except_user"] = except_user
-    _publish(room_group(room_id), message)
+    if except_socket is not None:
+        message["except_socket"] = except_socket
+    return message
 
 
 def publish_to_user(user_id: int, frame: dict) -> None:
@@ -213,33 +226,38 @@ def publish_on_commit(
     room: int | None = None,
     user: int | None = None,
     except_user: int | None = None,
+    except_socket: str | None = None,
     grant: int | None = None,
     revoke: int | None = None,
 ) -> None:
     """Publish `frame` once the current transaction commits (at once outside one), so no
     client hears of a change that could still roll back.
 
-    To a `room`'s sockets (but `except_user`'s), or to all of a `user`'s, who start
-    (`grant`) or stop (`revoke`) hearing that room id first. A callable `frame` is
-    built after the commit, for frames that read the committed state.
+    To a `room`'s sockets (but `except_user`'s, and the socket `except_socket`, which
+    has its news already), or to all of a `user`'s, who start (`grant`) or stop
+    (`revoke`) hearing that room id first. A callable `frame` is built after the
+    commit, for frames that read the committed state.
     """
     if (room is None) == (user is None) or (room is not None and (grant or revoke)):
         raise ValueError("publish to one room, or to one user")
-    transaction.on_commit(partial(_publish_frame, frame, room, user, except_user, grant, revoke))
+    transaction.on_commit(
+        partial(_publish_frame, frame, room, user, except_user, except_socket, grant, revoke)
+    )
 
 
-def publish_to_rooms_on_commit(frames: list[tuple[int, dict]]) -> None:
-    """`publish_on_commit` for each (room, frame), in that order, with one callback for
-    them all (a group of sends)."""
+RoomFrame = tuple[int, dict, str | None]  # a room, a frame, the socket it skips (or None)
+
+
+def publish_to_rooms_on_commit(frames: list[RoomFrame]) -> None:
+    """`publish_on_commit` for each (room, frame, except_socket), in that order, with one
+    callback for them all (a group of sends)."""
     transaction.on_commit(lambda: publish_to_rooms(frames))
 
 
-def publish_to_rooms(frames: list[tuple[int, dict]]) -> None:
-    """`publish_to_room` for each (room, frame), in that order, in one hop to the event
-    loop (each hop from a worker thread wakes the loop)."""
-    _publish_all(
-        [(room_group(room), {"type": "chat.frame", "text": encode(f)}) for room, f in frames]
-    )
+def publish_to_rooms(frames: list[RoomFrame]) -> None:
+    """`publish_to_room` for each (room, frame, except_socket), in that order, in one hop
+    to the event loop (each hop from a worker thread wakes the loop)."""
+    _publish_all([(room_group(room), _room_message(f, None, socket)) for room, f, socket in frames])
 
 
 def _publish_frame(
@@ -247,12 +265,13 @@ def _publish_frame(
     room: int | None,
     user: int | None,
     except_user: int | None,
+    except_socket: str | None,
     grant: int | None,
     revoke: int | None,
 ) -> None:
     frame = frame() if callable(frame) else frame
     if room is not None:
-        publish_to_room(room, frame, except_user=except_user)
+        publish_to_room(room, frame, except_user=except_user, except_socket=except_socket)
     elif grant is not None:
         grant_room(user, grant, frame)
     elif revoke is not None:

@@ -400,11 +400,11 @@ class Hub:
         pending: dict[Socket, list[Event]] = {}
         for message in messages:
             try:
-                skipped = message.get("except_user")
+                skipped, skipped_socket = message.get("except_user"), message.get("except_socket")
                 targets = [
                     socket
                     for socket in self.groups.get(message.get("group"), ())
-                    if socket.user_id != skipped
+                    if socket.user_id != skipped and socket.presence_id != skipped_socket
                 ]
                 if message.get("type") == "chat.frame":
                     event = Event(message["text"])

@@ -53,6 +53,9 @@ class SendRequest:
     also_in_room: bool = False
     via: str | None = None  # the name a webhook's payload gave its sender, already cleaned
     language: str | None = None  # what its refusal is said in (a socket's); None: the current
+    # The socket it came from (its presence_id): that socket has the message in its ack,
+    # so the room's event skips it. None: every socket of the room hears the event.
+    origin: str | None = None
 
 
 @dataclass
@@ -283,7 +286,12 @@ def _store_grouped(
             if given_back:
                 sql_group.give_back_seqs(given_back)
             if stored:
-                publish_to_rooms_on_commit([(m.room_id, frames.message_created(m)) for m in stored])
+                publish_to_rooms_on_commit(
+                    [
+                        (m.room_id, frames.message_created(m), item.request.origin)
+                        for m, item in stored
+                    ]
+                )
     except _Conflicted:
         raise
     except Exception as exc:  # the shared transaction rolls back whole
@@ -309,10 +317,11 @@ def _check_and_insert(
     given_back: dict[int, int],
     now,
     results: list,
-) -> list[Message]:
+) -> list[tuple[Message, _Prepared]]:
     """Each send checked (by the group's SELECT, and against the group's earlier sends'
     client_msg_ids), the room's seqs handed out to those that pass, in the order they
-    came, and those stored by the group's INSERT; refusals counted in `given_back`."""
+    came, and those stored by the group's INSERT, each with its send; refusals counted
+    in `given_back`."""
     items = [prepared[k][1] for k, _room in checked]
     asked = [
         (room, item.request.user.pk, item.client_msg_id)
@@ -341,7 +350,7 @@ def _check_and_insert(
     for (k, item), message in zip(passing, messages, strict=True):
         _complete(message, item)
         results[k] = message
-    return messages  # type: ignore[return-value]
+    return [(message, item) for message, (_k, item) in zip(messages, passing, strict=True)]
 
 
 def _is_plain(item: _Prepared) -> bool:
@@ -372,7 +381,9 @@ def _store_plain(item: _Prepared) -> Message | _Refused | _Raced | None:
             sql.give_back_seq(room_id)
             return _Raced(IntegrityError("the client_msg_id was stored meanwhile"))
         _complete(message, item)
-        publish_on_commit(frames.message_created(message), room=room_id)
+        publish_on_commit(
+            frames.message_created(message), room=room_id, except_socket=item.request.origin
+        )
     return message
 
 
@@ -423,7 +434,7 @@ def _store(item: _Prepared) -> Message | _Refused:
         )
     if request.attachments:
         message.attachment_list = _claim_attachments(user, room_id, message.pk, request.attachments)
-    publish_on_commit(frames.message_created(message), room=room_id)
+    publish_on_commit(frames.message_created(message), room=room_id, except_socket=request.origin)
     if root is not None:
         threads.note_reply(root.pk, message)
     return message

@@ -69,7 +69,9 @@ async def run_bot_and_ping(server) -> tuple[dict, dict, list[dict]]:
                 await alice.send(
                     {"type": "send", "room": room, "body": body, "client_msg_id": str(uuid.uuid4())}
                 )
-            ping = await alice.wait_for(is_message("@bot ping", "alice"), "the ping")
+            ping = await alice.wait_for(  # her own message comes back in its ack
+                lambda f: f["type"] == "ack" and f["message"]["body"] == "@bot ping", "the ping"
+            )
             pong = await alice.wait_for(is_message("pong", "bot"), "the bot's pong", timeout=10)
             return ping, pong, alice.of_type("message")
     finally:

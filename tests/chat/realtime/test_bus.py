@@ -33,6 +33,8 @@ def test_a_payload_carries_the_event_text_unchanged_and_its_routing():
     for message in (
         {"type": "chat.frame", "text": text},
         {"type": "chat.frame", "text": text, "except_user": 12},
+        {"type": "chat.frame", "text": text, "except_socket": "4f1c0de9" * 4},
+        {"type": "chat.frame", "text": text, "except_user": 12, "except_socket": "ab" * 16},
         {"type": "chat.grant", "room": 9, "text": text},
         {"type": "chat.revoke", "room": 9, "text": text},
     ):

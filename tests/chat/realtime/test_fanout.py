@@ -40,7 +40,7 @@ async def test_a_groups_publishes_go_to_the_loop_in_one_hop_in_their_order(liste
     monkeypatch.setattr(
         fanout.buses, "call_on_loop", lambda *args: hops.append(args) or call_on_loop(*args)
     )
-    frames = [(7, {"type": "message", "n": i}) for i in range(5)]
+    frames = [(7, {"type": "message", "n": i}, None) for i in range(5)]
     await sync_to_async(fanout.publish_to_rooms)(frames)
     texts = [(await asyncio.wait_for(listener.receive(), 2))["text"] for _ in range(5)]
     assert texts == [f'{{"type":"message","n":{i}}}' for i in range(5)]

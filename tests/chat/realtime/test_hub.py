@@ -146,12 +146,13 @@ async def test_events_that_arrived_together_reach_each_socket_in_one_write_in_or
             frame(room_group(8), "b"),
             frame(room_group(7), "c", except_user=alice.pk),
             frame(room_group(7), "d"),
+            frame(room_group(7), "e", except_socket=mine.presence_id),  # mine sent it
         ]
     )
     await until(lambda: mine.writes and theirs.writes, "a write to each socket")
     await hub.stop()
     assert (mine.frames, mine.writes) == (["a", "d"], [2])  # routed in the same pass
-    assert (theirs.frames, theirs.writes) == (["a", "b", "c", "d"], [4])
+    assert (theirs.frames, theirs.writes) == (["a", "b", "c", "d", "e"], [5])
 
 
 async def test_a_grant_among_events_that_arrived_together_keeps_every_frame_in_order(alice):
