@@ -10,7 +10,7 @@ Everything here runs inside the caller's transaction.
 """
 
 from collections.abc import Callable, Mapping
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django.db import connection
@@ -19,6 +19,7 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
 from ..models import Block, Membership, Message, Room
+from ..protocol.commands import CANONICAL_UUID_RE
 
 
 def quote(name: str) -> str:
@@ -84,7 +85,21 @@ _TAKEN_AS_THEY_ARE = frozenset({
 @cache
 def db_preparer(model: type[Model], name: str) -> Callable[[Any, Any], Any] | None:
     field = model._meta.get_field(name)
-    return None if field.get_internal_type() in _TAKEN_AS_THEY_ARE else field.get_db_prep_save
+    kind = field.get_internal_type()
+    if kind in _TAKEN_AS_THEY_ARE:
+        return None
+    if kind == "UUIDField" and not connection.features.has_native_uuid_field:
+        return partial(_uuid_digits, field.get_db_prep_save)
+    return field.get_db_prep_save
+
+
+def _uuid_digits(prepare: Callable[[Any, Any], Any], value: Any, connection: Any) -> Any:
+    """What Django stores for a UUID without a native type (its 32 hex digits), straight
+    from the canonical text a send's client_msg_id is by now: making a UUID of it first
+    was twice a send (its check, its INSERT)."""
+    if isinstance(value, str) and CANONICAL_UUID_RE.fullmatch(value):
+        return value.replace("-", "")
+    return prepare(value, connection)
 
 
 def db_value(model: type[Model], name: str, value: Any) -> Any:

@@ -1,7 +1,7 @@
 import uuid
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from chat.models import Message, Room
@@ -67,3 +67,20 @@ def test_an_inserted_row_reads_back_the_same_through_the_orm(user):
         **values,
         "client_msg_id": uuid.UUID(values["client_msg_id"]),
     }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "6f1c0de9-8a3b-4c2d-9e7f-0a1b2c3d4e5f",
+        "6F1C0DE9-8A3B-4C2D-9E7F-0A1B2C3D4E5F",
+        "6f1c0de98a3b4c2d9e7f0a1b2c3d4e5f",
+        uuid.UUID("6f1c0de9-8a3b-4c2d-9e7f-0a1b2c3d4e5f"),
+    ],
+)
+def test_a_client_msg_id_is_stored_as_the_orm_would_store_it(value):
+    """The canonical text's shortcut and every other spelling agree with Django's field."""
+    field = Message._meta.get_field("client_msg_id")
+    assert sql.db_value(Message, "client_msg_id", value) == field.get_db_prep_save(
+        value, connection
+    )
