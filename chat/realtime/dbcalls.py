@@ -24,7 +24,8 @@ from channels.db import database_sync_to_async
 from django.db import close_old_connections
 from django.utils import translation
 
-from .fanout import published_together
+from .bus import Batch
+from .fanout import publish_kept, published_together
 
 MAX_BATCH = 32
 
@@ -63,7 +64,7 @@ class Batcher:
                     continue
                 self.batches += 1
                 self.calls += len(live)
-                outcomes = await _run_in_db_thread(live)
+                outcomes, events = await _run_in_db_thread(live)
                 for future, (ok, value) in zip(
                     (call.future for call in live), outcomes, strict=True
                 ):
@@ -73,6 +74,10 @@ class Batcher:
                         future.set_result(value)
                     else:
                         future.set_exception(value)
+                # After the answers: a caller's task, woken first, writes its answer (a
+                # send's ack, the sending socket's copy of its message) before the hub
+                # writes anything of the batch's events to any socket.
+                publish_kept(events)
                 live = []
         except asyncio.CancelledError:
             self._fail([*live, *self.waiting], RuntimeError("the database call was cut off"))
@@ -89,13 +94,15 @@ class Batcher:
         self.waiting = []
 
 
-def _run_all(batch: list[_Call]) -> list[tuple[bool, Any]]:
+def _run_all(batch: list[_Call]) -> tuple[list[tuple[bool, Any]], Batch]:
     """In the database thread: each call in its caller's language; a failed one may
     leave a broken connection, replaced before the next, as a hop of its own would.
     The calls of one `batched_together` function run as one call, at the first one's turn.
-    What they publish reaches the event loop in one hand-over, before their answers."""
-    with published_together():
-        return _run_each(batch)
+    What they publish comes back with their answers, for the loop to publish after it
+    has given the answers (`Batcher._drain`)."""
+    with published_together(keep=True) as events:
+        outcomes = _run_each(batch)
+    return outcomes, events
 
 
 def _run_each(batch: list[_Call]) -> list[tuple[bool, Any]]:

@@ -138,21 +138,38 @@ _held = threading.local()  # a worker thread's events while it publishes togethe
 
 
 @contextlib.contextmanager
-def published_together() -> Iterator[None]:
+def published_together(*, keep: bool = False) -> Iterator[buses.Batch]:
     """In a worker thread: the events published inside reach the loop in one hand-over
     at the end, in their order, rather than one wake-up each (the sends of one group
-    commit: chat.realtime.dbcalls). They are handed over even if the block fails, since
-    what they tell of has committed."""
+    commit: chat.realtime.dbcalls). With `keep` they stay in the list this yields, for
+    the caller to publish from the loop (`publish_kept`). If the block fails they are
+    handed over at once either way, since what they tell of has committed."""
     if getattr(_held, "batch", None) is not None:
-        yield  # already inside: the outer block hands them over
+        yield []  # already inside: the outer block hands them over
         return
-    _held.batch = []
+    batch: buses.Batch = []
+    _held.batch = batch
+    failed = True
     try:
-        yield
+        yield batch
+        failed = False
     finally:
-        batch, _held.batch = _held.batch, None
-        if batch:
-            _hand_over(batch)
+        _held.batch = None
+        if batch and (failed or not keep):
+            _hand_over(batch[:])
+            batch.clear()
+
+
+def publish_kept(batch: buses.Batch) -> None:
+    """On an event loop: what a worker thread kept (`published_together(keep=True)`),
+    published from this loop in its order."""
+    if not batch:
+        return
+    outbox = _outboxes.get(asyncio.get_running_loop())
+    if outbox is not None:
+        outbox.put_all(batch)
+    else:
+        _hand_over(batch)
 
 
 def _publish(group: str, message: dict) -> None:

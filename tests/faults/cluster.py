@@ -212,7 +212,7 @@ class Member:
                     self.acked.add(frame["client_msg_id"])
                     await self._hold(frame["message"], again_counts=False)
                 case "message":
-                    own = frame["message"]["client_msg_id"] in self.acked  # its echo
+                    own = frame["message"]["client_msg_id"] in self.acked  # held from its ack
                     await self._hold(frame["message"], again_counts=not own)
                 case "messages":
                     room = self.fetching.pop(frame.get("request_id"), None)

@@ -92,6 +92,20 @@ class TestSend:
             # The hub wrote to a2 and b1, so whatever it wrote to a1 is already on its way.
             assert [f["type"] for f in await a1.before_pong() if f["type"] == "message"] == []
 
+    async def test_a_send_stored_on_its_own_skips_the_socket_that_sent_it_too(
+        self, alice, bob, general
+    ):
+        """A mention and a thread reply are stored a send at a time, not with their
+        group's statements: the sending socket still has them only in its ack."""
+        async with open_tab(alice) as a1, open_tab(alice) as a2:
+            root = (await a1.request(send_frame(general.pk, "root"), "ack"))["message"]
+            await a2.receive_type("message")
+            for extra in ({"body": "hi @bob"}, {"body": "threaded", "thread_root": root["id"]}):
+                ack = await a1.request({**send_frame(general.pk), **extra}, "ack")
+                assert (await a2.receive_type("message"))["message"] == ack["message"]
+            heard = [f["message"]["body"] for f in await a1.before_pong() if f["type"] == "message"]
+            assert heard == []
+
     async def test_non_member_tab_hears_nothing(self, alice, bob, general):
         carol = await sync_to_async(UserFactory)(username="carol")
         async with open_tab(alice) as a1, open_tab(carol) as c1:

@@ -4,8 +4,13 @@ import pytest
 from django.utils import translation
 from django.utils.translation import gettext
 
+from chat.realtime import fanout
+from chat.realtime.bus.local import LocalBus
 from chat.realtime.dbcalls import Batcher, batched, batcher
-from tests.support import HeldCall, until
+from chat.realtime.fanout import room_group
+from chat.realtime.framewriter import Event
+from chat.realtime.hub import Hub
+from tests.support import FakeSocket, HeldCall, connect, until
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the hop closes stale connections
 
@@ -152,3 +157,37 @@ async def test_a_group_that_fails_whole_fails_each_of_its_callers():
     for call in waiting:
         with pytest.raises(RuntimeError, match="transaction failed"):
             await call
+
+
+def publishing(n: int) -> str:
+    fanout.publish_to_room(7, {"type": "message", "n": n})
+    return f"answer {n}"
+
+
+async def test_a_batchs_answers_come_before_its_events_reach_any_socket(user):
+    """A caller writes its answer (a send's ack, the sending socket's only copy of its
+    message) before the hub writes the batch's events, its neighbours' included: the
+    socket never hears seq n + 1 before its own n."""
+    hub = Hub(LocalBus())
+    socket = FakeSocket(user, {7})
+    await connect(hub, socket)
+    calls, held = Batcher(), HeldCall()
+    first = await held.occupy(calls)
+
+    async def answer(n: int) -> None:
+        socket.deliver(Event(await calls.call(publishing, n)))  # as a consumer writes it
+
+    callers = [asyncio.ensure_future(answer(n)) for n in range(2)]
+    await until(lambda: len(calls.waiting) == 2, "both calls queued")
+    held.release()
+    await first
+    await asyncio.gather(*callers)
+    await until(lambda: len(socket.frames) == 4, "both events")
+    await hub.stop()
+    assert socket.frames == [
+        "answer 0",
+        "answer 1",
+        '{"type":"message","n":0}',
+        '{"type":"message","n":1}',
+    ]
+    assert room_group(7) in hub.groups

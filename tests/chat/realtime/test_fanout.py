@@ -76,6 +76,38 @@ async def test_what_a_thread_publishes_together_reaches_the_loop_in_one_hand_ove
     assert handed_over == [6]
 
 
+async def test_what_a_thread_keeps_is_published_from_the_loop_when_the_loop_says(
+    listener, monkeypatch
+):
+    """`keep`: nothing reaches the loop from the thread; the loop publishes the kept
+    events itself, in their order. A block that fails hands them over at once."""
+    handed_over = []
+    monkeypatch.setattr(fanout.buses, "call_on_loop", lambda *args: handed_over.append(args))
+
+    def commit_and_keep():
+        with fanout.published_together(keep=True) as kept:
+            for i in range(3):
+                fanout.publish_to_room(7, {"type": "message", "n": i})
+        return kept
+
+    kept = await sync_to_async(commit_and_keep)()
+    assert handed_over == [] and len(kept) == 3
+    fanout.publish_kept(kept)
+    texts = [(await asyncio.wait_for(listener.receive(), 2))["text"] for _ in range(3)]
+    assert texts == [f'{{"type":"message","n":{i}}}' for i in range(3)]
+
+    def fail_after_publishing():
+        with fanout.published_together(keep=True) as kept:
+            fanout.publish_to_room(7, {"type": "message", "n": 3})
+            raise RuntimeError("after the commit")
+        return kept
+
+    with pytest.raises(RuntimeError):
+        await sync_to_async(fail_after_publishing)()
+    [(_loop, _callback, batch)] = handed_over
+    assert [message["text"] for _group, message in batch] == ['{"type":"message","n":3}']
+
+
 async def test_a_failing_bus_is_logged_and_never_fails_the_committing_thread(
     listener, monkeypatch, caplog
 ):
