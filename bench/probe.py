@@ -62,14 +62,18 @@ async def _exchange(url: str, origin: str, cookies: list[str], room: int, each: 
     acks = deliveries = 0
 
     async def read(ws: ClientConnection) -> None:
+        """Until the socket has its acks and every message once: its own in their acks
+        (Parley sends the sending socket no event; a server that also echoes it counts
+        once), the others' as events."""
         nonlocal acks, deliveries
-        mine = theirs = 0
-        while mine < each or theirs < sent:
-            kind = json.loads(await ws.recv()).get("type")
-            mine += kind == "ack"
-            theirs += kind == "message"
+        mine, heard = 0, set()
+        while mine < each or len(heard) < sent:
+            frame = json.loads(await ws.recv())
+            if frame.get("type") in ("ack", "message"):
+                mine += frame["type"] == "ack"
+                heard.add(frame["message"]["client_msg_id"])
         acks += mine
-        deliveries += theirs
+        deliveries += len(heard)
 
     readers = [asyncio.create_task(read(ws)) for ws in sockets]
     for reader in readers:  # a dropped socket is reported by the sender side
