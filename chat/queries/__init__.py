@@ -4,6 +4,7 @@ Callers import the package (`queries.rooms_for_user`); each module reads one thi
 
 from .invites import invite_target, room_invites
 from .members import (
+    mentioned_members,
     presence_peers,
     presence_room_ids,
     room_heads,
@@ -37,6 +38,7 @@ __all__ = [
     "direct_room_id",
     "invite_target",
     "member_room_ids",
+    "mentioned_members",
     "message_page",
     "messages_with_authors",
     "peers_by_room",

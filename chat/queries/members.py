@@ -7,6 +7,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Case, Q, QuerySet, When
 
 from ..access import room_for_reader
+from ..content import richtext
 from ..errors import ChatError
 from ..models import Membership, Room, direct_peer
 from ..protocol.frames import member_dict
@@ -102,3 +103,14 @@ def room_heads(user_ids: list[int]) -> dict[int, dict[int, int]]:
     for user_id, room_id, last_seq in rows:
         rooms[user_id][room_id] = last_seq
     return rooms
+
+
+def mentioned_members(room_id: int, body: str) -> dict[str, int]:
+    """The room's members the body @mentions: username -> user id."""
+    if "@" not in body:
+        return {}
+    usernames = richtext.mention_usernames(body)
+    if not usernames:
+        return {}
+    rows = Membership.objects.filter(room_id=room_id, user__username__in=usernames)
+    return dict(rows.values_list("user__username", "user_id"))

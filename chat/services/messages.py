@@ -19,13 +19,12 @@ from ..content import richtext
 from ..errors import ChatError
 from ..models import Message, Pin, Reaction
 from ..protocol import frames
-from ..queries import messages_with_authors, with_extras
+from ..queries import mentioned_members, messages_with_authors, with_extras
 from ..realtime import fanout
 from ..realtime.fanout import publish_on_commit
 from . import flood, sql, threads
 from .cleaning import clean_body, clean_emoji
 from .pins import announce_pin_change
-from .sending import mentioned_members
 
 logger = logging.getLogger(__name__)
 

@@ -27,14 +27,15 @@ from django.utils.translation import gettext as _
 from ..access import MAX_ID, may_post, room_for_poster
 from ..content import richtext
 from ..errors import ChatError, RoomNotFound
-from ..models import Attachment, Membership, Message
+from ..models import Message
 from ..protocol import frames
 from ..protocol.commands import MAX_ATTACHMENTS, parse_client_msg_id
-from ..queries import messages_with_authors, with_extras
+from ..queries import mentioned_members, messages_with_authors, with_extras
 from ..realtime.fanout import publish_on_commit, publish_to_rooms_on_commit
 from . import flood, sql, sql_group, threads
 from .cleaning import clean_body
 from .rooms import admit_direct_peer
+from .uploads import claim_attachments
 
 Sent = tuple[Message, bool]  # the message, and whether this send created it
 
@@ -433,7 +434,7 @@ def _store(item: _Prepared) -> Message | _Refused:
             Mention(message_id=message.pk, user_id=user_id) for user_id in item.mentioned.values()
         )
     if request.attachments:
-        message.attachment_list = _claim_attachments(user, room_id, message.pk, request.attachments)
+        message.attachment_list = claim_attachments(user, room_id, message.pk, request.attachments)
     publish_on_commit(frames.message_created(message), room=room_id, except_socket=request.origin)
     if root is not None:
         threads.note_reply(root.pk, message)
@@ -486,31 +487,3 @@ def _reply_parent(room_id: int, reply_to: int | None) -> Message | None:
     if parent is None:
         raise ChatError("bad_request", "`reply_to` must be a message in this room.")
     return parent
-
-
-def mentioned_members(room_id: int, body: str) -> dict[str, int]:
-    """The room's members the body @mentions: username -> user id."""
-    if "@" not in body:
-        return {}
-    usernames = richtext.mention_usernames(body)
-    if not usernames:
-        return {}
-    rows = Membership.objects.filter(room_id=room_id, user__username__in=usernames)
-    return dict(rows.values_list("user__username", "user_id"))
-
-
-def _claim_attachments(
-    user: AbstractBaseUser, room_id: int, message_id: int, ids: tuple[int, ...]
-) -> list[Attachment]:
-    """Attach the sender's own unsent uploads to this room to the new message, inside
-    the send's transaction: one that is not (someone else's, another room's, already
-    sent) fails the whole send. The UPDATE's condition decides, so two sends racing
-    for one upload cannot both have it."""
-    claimed = Attachment.objects.filter(
-        pk__in=ids, uploader_id=user.pk, room_id=room_id, message__isnull=True
-    ).update(message_id=message_id)
-    if claimed != len(ids):
-        raise ChatError(
-            "bad_request", _("Attach only your own uploads to this room that are not yet sent.")
-        )
-    return list(Attachment.objects.filter(message_id=message_id).order_by("pk"))

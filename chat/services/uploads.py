@@ -75,3 +75,20 @@ def clean_stale_uploads(older_than: timedelta) -> tuple[int, int]:
                 storage.delete(path)
                 strays += 1
     return deleted, strays
+
+
+def claim_attachments(
+    user: AbstractBaseUser, room_id: int, message_id: int, ids: tuple[int, ...]
+) -> list[Attachment]:
+    """Attach the sender's own unsent uploads to this room to the new message, inside
+    the send's transaction: one that is not (someone else's, another room's, already
+    sent) fails the whole send. The UPDATE's condition decides, so two sends racing
+    for one upload cannot both have it."""
+    claimed = Attachment.objects.filter(
+        pk__in=ids, uploader_id=user.pk, room_id=room_id, message__isnull=True
+    ).update(message_id=message_id)
+    if claimed != len(ids):
+        raise ChatError(
+            "bad_request", _("Attach only your own uploads to this room that are not yet sent.")
+        )
+    return list(Attachment.objects.filter(message_id=message_id).order_by("pk"))
