@@ -327,3 +327,48 @@ def test_a_send_answered_unavailable_is_sent_again_and_delivered_once(people):
     heads_saying(bob_sockets[-1], room_id, 1)  # stored once: nothing more comes
     expect(bob_page.locator(MESSAGES)).to_have_count(1)
     assert alice.errors == [] and bob.errors == []
+
+
+def test_heads_arriving_while_a_catch_up_is_in_flight_fetch_nothing_twice(people):
+    """A heads frame that lands while the catch-up it asks for is already on its way (here
+    put in front of the fetch's answer) queues no second fetch of what that one brings.
+    The server's own heads rounds and live messages are held back meanwhile, so the only
+    catch-up is the one the test asks for."""
+    alice, bob = people("alice"), people("bob")
+    room = f"heads {uuid.uuid4().hex[:6]}"
+    alice_page, bob_page = alice.new_page(), bob.new_page()
+    routes, fetched, deaf = [], [], []
+
+    def lose_live_messages(route):
+        routes.append(route)
+        server = route.connect_to_server()
+
+        def from_server(payload):
+            if not (deaf and json.loads(payload)["type"] in ("message", "heads")):
+                route.send(payload)
+
+        def from_page(payload):
+            frame = json.loads(payload)
+            if deaf and frame["type"] == "fetch" and "after" in frame:
+                fetched.append(frame["after"])
+                route.send(json.dumps({"type": "heads", "rooms": {str(frame["room"]): 6}}))
+            server.send(payload)
+
+        server.on_message(from_server)
+        route.on_message(from_page)
+
+    bob_page.route_web_socket(re.compile(r"/ws/$"), lose_live_messages)
+    alice_page.goto(alice.server.url)
+    bob_page.goto(bob.server.url)
+    room_id = join_room(alice_page, room)
+    join_room(bob_page, room)
+    post_messages(alice_page, room_id, ["before"])
+    expect(bob_page.locator(MESSAGES)).to_have_text(["before"])
+
+    deaf.append(True)
+    bodies = [f"lost {n}" for n in range(1, 6)]
+    post_messages(alice_page, room_id, bodies)
+    routes[-1].send(json.dumps({"type": "heads", "rooms": {str(room_id): 6}}))
+    expect(bob_page.locator(MESSAGES)).to_have_text(["before", *bodies])
+    assert fetched == [1]
+    assert bob.errors == []

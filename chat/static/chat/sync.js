@@ -34,6 +34,7 @@ export class Sync extends EventTarget {
   #history;
   #queues = new Map();
   #revs = new Map(); // room id → the revision its held messages are known to be current to
+  #catchUpTo = new Map(); // room id → the highest seq a catch-up waiting to start must reach
   #unsentReads = new Map();
   #readTimer = 0;
   // Edits, deletions, reactions and pins awaiting their answer: request_id → kind.
@@ -173,13 +174,22 @@ export class Sync extends EventTarget {
     });
   }
 
-  /** Fetches after the highest contiguous seq until nothing more is there. */
-  catchUp(roomId) {
+  /**
+   * Fetches after the highest contiguous seq until nothing more is there. `head` is the seq
+   * that asked for it (hello's, a heads frame's, a message past a gap; unknown: fetch): a
+   * catch-up queued behind another that already brought the room that far fetches nothing.
+   */
+  catchUp(roomId, head = Infinity) {
+    this.#catchUpTo.set(roomId, Math.max(this.#catchUpTo.get(roomId) ?? 0, head));
     return this.#queue(roomId, "after", async () => {
-      for (let page = 0; page < MAX_CATCH_UP_PAGES; page += 1) {
+      // Heads asked for after this point queue another catch-up.
+      const target = this.#catchUpTo.get(roomId);
+      this.#catchUpTo.delete(roomId);
+      for (let pages = 0; pages < MAX_CATCH_UP_PAGES; pages += 1) {
         const log = this.#store.log(roomId);
         if (!log?.loaded) return;
         const after = log.contiguous;
+        if (pages === 0 && after >= Math.max(target, log.highest)) return;
         const page = await this.#history.fetch(roomId, { after, limit: CATCH_UP_LIMIT });
         this.#store.addMessages(roomId, page.messages);
         if (!page.has_more) return;
@@ -218,7 +228,7 @@ export class Sync extends EventTarget {
 
   #fillGap(roomId) {
     const log = this.#store.log(roomId);
-    if (log?.loaded && log.highest > log.contiguous) this.catchUp(roomId);
+    if (log?.loaded && log.highest > log.contiguous) this.catchUp(roomId, log.highest);
   }
 
   #handle(frame) {
@@ -307,7 +317,7 @@ export class Sync extends EventTarget {
       // Hello's heads were read after this socket subscribed: a room whose messages are
       // held up to its head misses nothing (a first page loaded while connecting).
       const head = this.#store.room(roomId)?.last_seq ?? Infinity;
-      if (head > this.#store.log(roomId).contiguous) this.catchUp(roomId);
+      if (head > this.#store.log(roomId).contiguous) this.catchUp(roomId, head);
       this.catchUpChanges(roomId);
     }
     if (this.openRoom !== null && !this.#store.log(this.openRoom)?.loaded) {
@@ -325,7 +335,7 @@ export class Sync extends EventTarget {
       const roomId = Number(key);
       const log = this.#store.log(roomId);
       if (log?.loaded) {
-        if (head > log.contiguous) this.catchUp(roomId);
+        if (head > log.contiguous) this.catchUp(roomId, head);
       } else {
         this.#store.applyHead(roomId, head);
       }
