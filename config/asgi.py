@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django (a body over its limit refused unread first),
-WebSockets through Channels, and the server's lifespan (what shutdown lets go of)."""
+WebSockets through Channels, and the server's lifespan (what shutdown lets go of),
+routed by a layer that keeps no frame per socket (config/layers.py)."""
 
 import os
 
@@ -9,14 +10,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
-
 from chat.http.middleware import BodyLimit  # noqa: E402
 from chat.realtime.entry import SocketEntry  # noqa: E402
 from chat.realtime.lifespan import lifespan  # noqa: E402
 from chat.realtime.routing import websocket_routes  # noqa: E402
+from config.layers import ByScopeType  # noqa: E402
 
-application = ProtocolTypeRouter(
+application = ByScopeType(
     {
         "http": BodyLimit(django_asgi_app),
         # Token or session, Origin and path in one layer (chat/realtime/entry.py).

@@ -6,7 +6,8 @@ uvloop and httptools; uvicorn's sans-I/O websockets protocol, which lets the hub
 write each event's frame straight to every connection (chat/realtime/framewriter.py); no
 permessage-deflate, so that frame is the same bytes for every socket (chat
 frames are small, and compressing each one once per recipient costs more CPU
-than it saves bytes); no access log.
+than it saves bytes); no access log; uvicorn's `--proxy-headers` middleware as a
+layer that keeps no frame per socket (config/layers.py).
 
 Stopping (SIGTERM, or Ctrl-C): uvicorn stops accepting, closes every socket with
 1012 (service restart: clients reconnect at once), waits up to 10 s for HTTP
@@ -16,7 +17,10 @@ requests and frames in flight, then runs the lifespan shutdown
 
 import sys
 
+from uvicorn import config as uvicorn_config
 from uvicorn.main import main as uvicorn
+
+from config.layers import ProxyHeaders
 
 OPTIONS = [
     "config.asgi:application",
@@ -30,4 +34,7 @@ OPTIONS = [
 ]  # fmt: skip
 
 if __name__ == "__main__":
+    # --proxy-headers wraps the app in this subclass of uvicorn's middleware, which keeps
+    # no frame for each socket's life (config/layers.py).
+    uvicorn_config.ProxyHeadersMiddleware = ProxyHeaders
     uvicorn(args=OPTIONS + sys.argv[1:], prog_name="python -m config.serve")

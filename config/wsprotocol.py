@@ -16,17 +16,23 @@ because a chat server holds thousands of sockets that mostly wait (docs/performa
   shares, emptied in place) once the socket is accepted. Nothing reads them later:
   Parley's socket reads its scope at connect, before it accepts;
 - ten of its attributes in slots, so that the rest stay in the object rather than in
-  a dict of their own.
+  a dict of their own;
+- keepalive pings: from one timer for all the loop's sockets (config/keepalive.py), not
+  two timers of each socket's own.
 
 tests/config/test_wsprotocol.py pins each against uvicorn's own behaviour, so an
 upgrade that changes what this relies on fails there.
 """
 
 import asyncio
+import os
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame
 from websockets.http11 import Request
+
+from .keepalive import Keepalive, keepalive_for
 
 
 class Inbox:
@@ -144,7 +150,38 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     def start_keepalive(self) -> None:
         """uvicorn calls this once the handshake's response is written (accepted)."""
         self._forget_handshake()
-        super().start_keepalive()
+        if keepalive := self._keepalive():
+            keepalive.add(self)
+
+    def stop_keepalive(self) -> None:
+        super().stop_keepalive()
+        if keepalive := self._keepalive():
+            keepalive.discard(self)
+
+    def _keepalive(self) -> Keepalive | None:
+        if not self.ping_interval or self.ping_interval <= 0:
+            return None
+        return keepalive_for(self.loop, self.ping_interval, self.ping_timeout)
+
+    @property
+    def awaiting_pong_since(self) -> float | None:
+        """When the ping still unanswered went; None when none is."""
+        return self.ping_sent_at if self.pending_ping_payload is not None else None
+
+    def send_keepalive_ping(self) -> None:
+        """The ping; its pong is waited for by the keepalive, not by a timer of its own."""
+        if self.close_sent or self.transport.is_closing():
+            return
+        # A payload of its own, so that handle_pong takes only this ping's pong.
+        self.pending_ping_payload = os.urandom(4)
+        self.ping_sent_at = self.loop.time()
+        self.conn.send_ping(self.pending_ping_payload)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+
+    def handle_pong(self, event: Frame) -> None:
+        super().handle_pong(event)
+        if self.pending_ping_payload is None and (keepalive := self._keepalive()):
+            keepalive.answered(self)
 
     def _forget_handshake(self) -> None:
         self.response = None

@@ -8,7 +8,11 @@ import contextlib
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
+from websockets.client import ClientProtocol
+from websockets.frames import Close, Frame, Opcode
+from websockets.uri import parse_uri
 
+from config.keepalive import keepalive_for
 from config.serve import OPTIONS
 from config.wsprotocol import Flag, Inbox, WebSocketProtocol
 from tests.support import HOST, free_port
@@ -73,7 +77,7 @@ class _App:
 
 
 @contextlib.asynccontextmanager
-async def _serving(app):
+async def _serving(app, **options):
     port = free_port()
     config = uvicorn.Config(
         app,
@@ -83,6 +87,7 @@ async def _serving(app):
         ws_per_message_deflate=False,
         lifespan="off",
         log_level="warning",
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
@@ -125,3 +130,78 @@ def test_the_slots_hold_only_what_uvicorn_sets_in_its_constructor():
     name would be hidden by it."""
     for name in WebSocketProtocol.__slots__:
         assert name not in vars(WebSocketsSansIOProtocol)
+
+
+class _RawClient:
+    """A client on websockets' sans-I/O protocol that answers pings only if told to:
+    `frames` are the control frames it got, in order."""
+
+    def __init__(self, url: str, *, answers: bool) -> None:
+        self.url, self.answers = url, answers
+        self.protocol = ClientProtocol(parse_uri(url))
+        self.frames: list[Frame] = []
+
+    async def open(self) -> None:
+        uri = parse_uri(self.url)
+        self.reader, self.writer = await asyncio.open_connection(uri.host, uri.port)
+        self.protocol.send_request(self.protocol.connect())
+        self._write()
+
+    def _write(self) -> None:
+        data = b"".join(self.protocol.data_to_send())
+        if self.answers or not data.startswith(b"\x8a"):  # a pong: 0x80 | Opcode.PONG
+            self.writer.write(data)
+
+    async def until(self, done) -> None:
+        """Read until `done(frames)` holds, or the server closes the connection."""
+        while not done(self.frames):
+            data = await self.reader.read(65536)
+            if not data:
+                self.protocol.receive_eof()
+                return
+            self.protocol.receive_data(data)
+            for event in self.protocol.events_received():
+                if isinstance(event, Frame) and event.opcode in (Opcode.PING, Opcode.CLOSE):
+                    self.frames.append(event)
+            self._write()
+
+    def pings(self) -> int:
+        return sum(frame.opcode is Opcode.PING for frame in self.frames)
+
+
+PINGS = {"ws_ping_interval": 0.1, "ws_ping_timeout": 0.1}
+
+
+async def test_a_socket_that_answers_its_pings_stays_open_without_timers_of_its_own():
+    async with _serving(_App(), **PINGS) as (server, url):
+        client = _RawClient(url, answers=True)
+        await client.open()
+        async with asyncio.timeout(10):
+            await client.until(lambda frames: len(frames) >= 3)
+        assert client.pings() == len(client.frames) >= 3  # and no close among them
+        [protocol] = server.server_state.connections
+        assert protocol.ping_timer is None and protocol.pong_timer is None
+        keepalive = keepalive_for(asyncio.get_running_loop(), 0.1, 0.1)
+        assert sum(protocol in turn for turn in keepalive.turns) == 1
+        client.writer.close()
+        async with asyncio.timeout(10):
+            while server.server_state.connections:
+                await asyncio.sleep(0.01)
+        assert not any(protocol in turn for turn in keepalive.turns)
+        assert protocol not in keepalive.awaiting
+
+
+async def test_a_socket_that_does_not_answer_is_closed_with_1011_after_the_timeout():
+    async with _serving(_App(), **PINGS) as (server, url):
+        client = _RawClient(url, answers=False)
+        await client.open()
+        async with asyncio.timeout(10):
+            await client.until(lambda frames: any(f.opcode is Opcode.CLOSE for f in frames))
+        ping, close = client.frames
+        assert ping.opcode is Opcode.PING
+        assert Close.parse(close.data).code == 1011
+        async with asyncio.timeout(10):
+            while server.server_state.connections:
+                await asyncio.sleep(0.01)
+        keepalive = keepalive_for(asyncio.get_running_loop(), 0.1, 0.1)
+        assert not any(keepalive.turns) and not keepalive.awaiting

@@ -1,5 +1,6 @@
 """chat.realtime.entry: the socket's one layer before its consumer routes by path as
-Channels' URLRouter did, and hands the consumer one copy of the scope."""
+Channels' URLRouter did, and hands the consumer the server's scope with who it is added
+(no copy: a copy lives as long as the socket)."""
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -26,6 +27,7 @@ async def test_a_routed_path_reaches_its_consumer_with_the_user_in_its_scope():
     connected, _ = await communicator.connect(timeout=5)
     assert not connected
     [scope] = Recorder.scopes
+    assert scope is communicator.scope
     assert not scope["user"].is_authenticated
     assert scope["cookies"] == {} and scope["session"].session_key is None
 

@@ -1,0 +1,84 @@
+"""Keepalive pings for every WebSocket of an event loop on one timer.
+
+uvicorn pings each socket from a timer of its own and waits for the pong on a second
+one: two timer handles and their contexts per socket, ≈ 0.6 KiB an idle socket and a
+timer callback per socket per interval. Here the sockets are spread over `TURNS` sets
+walked one a turn, so each is pinged once an interval (`--ws-ping-interval`), and the
+pings still unanswered are checked every turn: a socket whose pong is later than
+`--ws-ping-timeout` is closed (1011) within one turn of it, as uvicorn closes it.
+"""
+
+import asyncio
+import weakref
+from typing import Protocol
+
+TURNS = 10
+
+
+class Pinged(Protocol):
+    """What the keepalive asks of a socket (config.wsprotocol.WebSocketProtocol)."""
+
+    def send_keepalive_ping(self) -> None: ...
+
+    def keepalive_timeout(self) -> None: ...
+
+    @property
+    def awaiting_pong_since(self) -> float | None: ...
+
+
+class Keepalive:
+    """The pings of one event loop's sockets: `add` once accepted, `discard` once gone."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float, timeout: float | None):
+        self.loop, self.interval, self.timeout = loop, interval, timeout
+        self.turns: list[set[Pinged]] = [set() for _ in range(TURNS)]
+        self.awaiting: set[Pinged] = set()  # pinged, pong not yet in
+        self.turn = 0
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, socket: Pinged) -> None:
+        """First pinged one interval from now: in the turn just walked."""
+        self.turns[self.turn - 1].add(socket)
+        if self.timer is None:
+            self.timer = self.loop.call_later(self.interval / TURNS, self._walk)
+
+    def discard(self, socket: Pinged) -> None:
+        for turn in self.turns:
+            turn.discard(socket)
+        self.awaiting.discard(socket)
+
+    def answered(self, socket: Pinged) -> None:
+        self.awaiting.discard(socket)
+
+    def _walk(self) -> None:
+        now = self.loop.time()
+        if self.timeout is not None:
+            late = [s for s in self.awaiting if now - s.awaiting_pong_since >= self.timeout]
+            for socket in late:
+                self.discard(socket)
+                socket.keepalive_timeout()
+        for socket in self.turns[self.turn]:
+            if socket.awaiting_pong_since is None or self.timeout is None:
+                socket.send_keepalive_ping()
+                self.awaiting.add(socket)
+        self.turn = (self.turn + 1) % TURNS
+        if any(self.turns):
+            self.timer = self.loop.call_later(self.interval / TURNS, self._walk)
+        else:
+            self.timer = None
+
+
+_keepalives: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[float, float | None], Keepalive]
+] = weakref.WeakKeyDictionary()
+
+
+def keepalive_for(
+    loop: asyncio.AbstractEventLoop, interval: float, timeout: float | None
+) -> Keepalive:
+    """The keepalive of the loop's sockets with these settings (a server's all have the same)."""
+    keepalives = _keepalives.setdefault(loop, {})
+    keepalive = keepalives.get((interval, timeout))
+    if keepalive is None:
+        keepalive = keepalives[interval, timeout] = Keepalive(loop, interval, timeout)
+    return keepalive
