@@ -204,6 +204,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if token_id is not None
             else getattr(session, "session_key", None)
         )
+        # Read above and by nothing later: not kept for the socket's life.
+        self.scope.pop("cookies", None)
+        self.scope.pop("session", None)
         self.presence_state = "active"
         self._revoked_while_connecting: set[int] | frozenset[int] = set()
         self._backlog = 0

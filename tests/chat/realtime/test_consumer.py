@@ -72,6 +72,16 @@ class TestHandshake:
             assert (room["id"], room["name"], room["kind"]) == (general.pk, "general", "public")
             assert (room["last_seq"], room["last_read_seq"], room["unread"]) == (1, 0, 1)
 
+    async def test_an_open_socket_keeps_its_user_but_not_the_handshakes_cookies(self, alice):
+        """Kept for the socket's life, they would cost every idle tab; nothing reads them
+        after connect (the session's key is kept as its id)."""
+        async with open_tab(alice) as tab:
+            assert tab.connected
+            [consumer] = [s for s in Hub.current().sockets if s.user_id == alice.pk]
+            assert consumer.scope["user"].pk == alice.pk
+            assert "cookies" not in consumer.scope and "session" not in consumer.scope
+            assert consumer.session_id is not None
+
 
 class TestSend:
     async def test_send_is_acked_and_reaches_every_tab_of_every_member_once(
