@@ -6,6 +6,7 @@ test must run, never skip. `make test-fast` leaves them out (-m "not redis and n
 postgres"), so a test that talks to Redis or PostgreSQL must carry its mark.
 """
 
+import json
 import uuid
 
 import pytest
@@ -119,10 +120,12 @@ def upload_root(settings, tmp_path):
 @pytest.fixture
 def published(monkeypatch) -> list[Published]:
     """Every publish made after commit, recorded instead of sent, in order; each
-    frame held to its schema (chat/protocol/schema.py) as it is recorded."""
+    frame held to its schema (chat/protocol/schema.py) as it is recorded (one published
+    as its encoded text, decoded)."""
     calls: list[Published] = []
 
-    def record(to: str, target: int, frame: dict, room: int | None = None) -> None:
+    def record(to: str, target: int, frame: dict | str, room: int | None = None) -> None:
+        frame = json.loads(frame) if isinstance(frame, str) else frame
         check_frame(frame)
         calls.append(Published(to, target, frame, room))
 

@@ -24,7 +24,7 @@ QUOTE_CHARS = 120
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def encode(frame: dict) -> str:
+def encode(frame: dict | str) -> str:
     return _ENCODER.encode(frame)
 
 
@@ -258,6 +258,31 @@ def ack(client_msg_id: str, message) -> dict:
 
 def message_created(message) -> dict:
     return {"type": "message", "message": message_dict(message)}
+
+
+# A new message's event and its sender's ack carry the same `message`: built and encoded
+# once, as text (chat/services/sending.py keeps it on the message as `encoded`).
+
+
+def message_json(message) -> str:
+    """`message_dict(message)`, encoded."""
+    return encode(message_dict(message))
+
+
+def message_created_text(encoded_message: str) -> str:
+    """`encode(message_created(message))`, from the message's `message_json`."""
+    return '{"type":"message","message":' + encoded_message + "}"
+
+
+def ack_text(client_msg_id: str, message, request_id: str | None = None) -> str:
+    """`encode(with_request_id(ack(client_msg_id, message), request_id))`, with the
+    message's `encoded` text when it has one."""
+    encoded_message = getattr(message, "encoded", None) or message_json(message)
+    text = '{"type":"ack","client_msg_id":' + encode(client_msg_id)
+    text += ',"message":' + encoded_message
+    if request_id is not None:
+        text += ',"request_id":' + encode(request_id)
+    return text + "}"
 
 
 def message_updated(message) -> dict:

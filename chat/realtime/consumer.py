@@ -91,7 +91,9 @@ def _send(calls: list[tuple[str | None, tuple]]) -> list:
         for language, (user, command, socket_id) in calls
     ]
     return [
-        outcome if isinstance(outcome, Exception) else frames.ack(command.client_msg_id, outcome[0])
+        outcome
+        if isinstance(outcome, Exception)
+        else frames.ack_text(command.client_msg_id, outcome[0], command.request_id)
         for outcome, (_language, (_user, command, _socket_id)) in zip(
             services.send_messages(requests), calls, strict=True
         )
@@ -317,7 +319,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             command = parse_frame(text_data)
             reply = await self.handle(command)
-            if reply is not None:
+            if isinstance(reply, str):  # already encoded, with its request_id (an ack)
+                await self.send_text(reply)
+            elif reply is not None:
                 await self.send_frame(frames.with_request_id(reply, command.request_id))
         except ChatError as error:
             await self.send_error(error, command)
@@ -341,7 +345,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             error.request_id = error.request_id or command.request_id
         await self.send_frame(frames.error(error))
 
-    async def handle(self, command) -> dict | None:
+    async def handle(self, command) -> dict | str | None:
         match command:
             case Send():
                 # Its ack carries the message: the room's event skips this socket.

@@ -210,8 +210,9 @@ def publish_to_room(
     _publish(room_group(room_id), _room_message(frame, except_user, except_socket))
 
 
-def _room_message(frame: dict, except_user: int | None, except_socket: str | None) -> dict:
-    message = {"type": "chat.frame", "text": encode(frame)}
+def _room_message(frame: dict | str, except_user: int | None, except_socket: str | None) -> dict:
+    """The bus message for a room's frame (a dict, or its text already encoded)."""
+    message = {"type": "chat.frame", "text": frame if isinstance(frame, str) else encode(frame)}
     if except_user is not None:
         message["except_user"] = except_user
     if except_socket is not None:
@@ -262,7 +263,8 @@ def publish_on_commit(
     )
 
 
-RoomFrame = tuple[int, dict, str | None]  # a room, a frame, the socket it skips (or None)
+# A room, a frame (or its encoded text), the socket it skips (or None).
+RoomFrame = tuple[int, dict | str, str | None]
 
 
 def publish_to_rooms_on_commit(frames: list[RoomFrame]) -> None:

@@ -289,7 +289,7 @@ def _store_grouped(
             if stored:
                 publish_to_rooms_on_commit(
                     [
-                        (m.room_id, frames.message_created(m), item.request.origin)
+                        (m.room_id, frames.message_created_text(_encoded(m)), item.request.origin)
                         for m, item in stored
                     ]
                 )
@@ -382,8 +382,8 @@ def _store_plain(item: _Prepared) -> Message | _Refused | _Raced | None:
             sql.give_back_seq(room_id)
             return _Raced(IntegrityError("the client_msg_id was stored meanwhile"))
         _complete(message, item)
-        publish_on_commit(
-            frames.message_created(message), room=room_id, except_socket=item.request.origin
+        publish_to_rooms_on_commit(
+            [(room_id, frames.message_created_text(_encoded(message)), item.request.origin)]
         )
     return message
 
@@ -411,6 +411,13 @@ def _complete(message: Message, item: _Prepared) -> None:
     message.mention_ids = sorted(item.mentioned.values())
     message.reaction_summary = []
     message.attachment_list = []
+
+
+def _encoded(message: Message) -> str:
+    """The new message as its event and its sender's ack carry it, encoded once (kept as
+    `encoded`, which frames.ack_text takes): only for a message complete when published."""
+    message.encoded = frames.message_json(message)
+    return message.encoded
 
 
 def _store(item: _Prepared) -> Message | _Refused:
