@@ -9,8 +9,11 @@ pings still unanswered are checked every turn: a socket whose pong is later than
 """
 
 import asyncio
+import logging
 import weakref
 from typing import Protocol
+
+logger = logging.getLogger(__name__)
 
 TURNS = 10
 
@@ -51,21 +54,35 @@ class Keepalive:
         self.awaiting.discard(socket)
 
     def _walk(self) -> None:
-        now = self.loop.time()
-        if self.timeout is not None:
-            late = [s for s in self.awaiting if now - s.awaiting_pong_since >= self.timeout]
-            for socket in late:
-                self.discard(socket)
-                socket.keepalive_timeout()
-        for socket in self.turns[self.turn]:
-            if socket.awaiting_pong_since is None or self.timeout is None:
-                socket.send_keepalive_ping()
-                self.awaiting.add(socket)
+        now, turn = self.loop.time(), self.turns[self.turn]
         self.turn = (self.turn + 1) % TURNS
-        if any(self.turns):
-            self.timer = self.loop.call_later(self.interval / TURNS, self._walk)
-        else:
-            self.timer = None
+        try:
+            if self.timeout is not None:
+                late = [s for s in self.awaiting if self._late(s, now)]
+                for socket in late:
+                    self.discard(socket)
+                    socket.keepalive_timeout()
+            for socket in list(turn):  # a socket may go while the turn is walked
+                if socket.awaiting_pong_since is None or self.timeout is None:
+                    self._ping(socket)
+        finally:
+            if any(self.turns):
+                self.timer = self.loop.call_later(self.interval / TURNS, self._walk)
+            else:
+                self.timer = None
+
+    def _ping(self, socket: Pinged) -> None:
+        try:
+            socket.send_keepalive_ping()
+        except Exception:  # one socket's failure costs its ping, not the others'
+            logger.exception("a keepalive ping failed")
+            return
+        if socket.awaiting_pong_since is not None:  # not if it was closing
+            self.awaiting.add(socket)
+
+    def _late(self, socket: Pinged, now: float) -> bool:
+        since = socket.awaiting_pong_since
+        return since is not None and now - since >= self.timeout  # type: ignore[operator]
 
 
 _keepalives: weakref.WeakKeyDictionary[
