@@ -35,6 +35,8 @@ OPTIONS = [
 
 if __name__ == "__main__":
     # --proxy-headers wraps the app in this subclass of uvicorn's middleware, which keeps
-    # no frame for each socket's life (config/layers.py).
+    # no frame for each socket's life (config/layers.py). uvicorn's own --workers start
+    # fresh interpreters that use uvicorn's class: the same rewrite, a frame more a socket
+    # (make cluster runs a config.serve per worker instead).
     uvicorn_config.ProxyHeadersMiddleware = ProxyHeaders
     uvicorn(args=OPTIONS + sys.argv[1:], prog_name="python -m config.serve")

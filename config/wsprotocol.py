@@ -18,7 +18,7 @@ because a chat server holds thousands of sockets that mostly wait (docs/performa
 - ten of its attributes in slots, so that the rest stay in the object rather than in
   a dict of their own;
 - keepalive pings: from one timer for all the loop's sockets (config/keepalive.py), not
-  two timers of each socket's own.
+  a timer of each socket's own.
 
 tests/config/test_wsprotocol.py pins each against uvicorn's own behaviour, so an
 upgrade that changes what this relies on fails there.

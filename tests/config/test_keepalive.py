@@ -2,6 +2,9 @@
 interval, in its turn; one that has not answered by its timeout is closed; a socket's
 failing ping or one leaving mid-walk stops no other's."""
 
+import gc
+import weakref
+
 import pytest
 
 from config.keepalive import TURNS, Keepalive
@@ -19,7 +22,6 @@ class Loop:
 
     def call_later(self, delay, callback):
         self.due.append((self.now + delay, callback))
-        return callback  # a handle: what the keepalive keeps while a walk is due
 
     def advance(self, seconds: float) -> None:
         end = self.now + seconds
@@ -102,6 +104,30 @@ def test_a_failing_ping_costs_that_socket_only_and_the_walk_goes_on():
     assert failing not in keepalive.awaiting
 
 
+def test_a_closing_socket_that_sends_no_ping_is_not_waited_on():
+    """A socket already closing sends no ping (its awaiting_pong_since stays None): it is
+    not among those awaiting a pong, and the walks go on for the others."""
+    loop, keepalive = _keepalive()
+    closing = _add(keepalive, Socket(loop))
+    closing.send_keepalive_ping = lambda: None
+    healthy = _add(keepalive, Socket(loop))
+    loop.advance(30.0)
+    assert closing not in keepalive.awaiting and not closing.timed_out
+    assert healthy.pings == pytest.approx([10.0, 20.0, 30.0])
+
+
+def test_the_keepalive_holds_its_loop_weakly():
+    """Its sockets hold the loop; once they are gone, the keepalive keeps no loop alive
+    (config.keepalive keeps one a loop, keyed weakly)."""
+    loop, keepalive = _keepalive()
+    keepalive.discard(_add(keepalive, Socket(loop)))
+    reference = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert reference() is None  # the walk due went with it
+    keepalive._walk()  # a walk due on a loop that is gone does nothing
+
+
 def test_a_socket_discarded_while_its_turn_is_walked_stops_nothing():
     loop, keepalive = _keepalive()
     sockets = [_add(keepalive, Socket(loop)) for _ in range(3)]
@@ -114,5 +140,5 @@ def test_a_socket_discarded_while_its_turn_is_walked_stops_nothing():
     sockets[0].send_keepalive_ping = leave_on_ping
     loop.advance(10.0)
     assert not any(keepalive.turns)
-    loop.advance(10.0)  # the timer stopped with no socket left, and nothing raised
-    assert keepalive.timer is None
+    loop.advance(10.0)  # the walks stopped with no socket left, and nothing raised
+    assert not keepalive.walking and loop.due == []
