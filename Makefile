@@ -38,7 +38,7 @@ test-fast: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	DATABASE_URL=sqlite:///db.sqlite3 REDIS_URL= $(VENV)/bin/pytest --ignore=tests/browser -m "not redis and not postgres"
 
-# Fan-out and persistence benchmark (docs/performance.md): ~20 min, or QUICK=1 for under a minute;
+# Fan-out and persistence benchmark (docs/performance.md): ~20 min, or QUICK=1 for about a minute and a half;
 # REPEAT=3 runs the fan-out sweep three times and judges the targets on the medians.
 # CLUSTER=1: only the cluster scenario (1 and WORKERS workers behind nginx; a few minutes,
 # QUICK=1 a smoke test of 2–3 on a busy machine); a full run includes it.
