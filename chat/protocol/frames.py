@@ -260,9 +260,8 @@ def message_created(message) -> dict:
     return {"type": "message", "message": message_dict(message)}
 
 
-# A new message's event and its sender's ack carry the same `message`: for a plain send,
-# built and encoded once, as text (chat/services/sending.py keeps it on the message as
-# `encoded`; a send with mentions, files or a thread builds both).
+# A new message's event and its sender's ack carry the same `message`: built and encoded
+# once, as text (chat/services/sending.py keeps it on the message as `encoded`).
 
 
 def message_json(message) -> str:

@@ -31,7 +31,7 @@ from ..models import Message
 from ..protocol import frames
 from ..protocol.commands import MAX_ATTACHMENTS, parse_client_msg_id
 from ..queries import mentioned_members, messages_with_authors, with_extras
-from ..realtime.fanout import publish_on_commit, publish_to_rooms_on_commit
+from ..realtime.fanout import publish_to_rooms_on_commit
 from . import flood, sql, sql_group, threads
 from .cleaning import clean_body
 from .rooms import admit_direct_peer
@@ -415,7 +415,8 @@ def _complete(message: Message, item: _Prepared) -> None:
 
 def _encoded(message: Message) -> str:
     """The new message as its event and its sender's ack carry it, encoded once (kept as
-    `encoded`, which frames.ack_text takes): only for a message complete when published."""
+    `encoded`, which frames.ack_text takes): only for a message complete when published
+    (nothing after changes it: a thread root's count is another message)."""
     message.encoded = frames.message_json(message)
     return message.encoded
 
@@ -442,7 +443,9 @@ def _store(item: _Prepared) -> Message | _Refused:
         )
     if request.attachments:
         message.attachment_list = claim_attachments(user, room_id, message.pk, request.attachments)
-    publish_on_commit(frames.message_created(message), room=room_id, except_socket=request.origin)
+    publish_to_rooms_on_commit(
+        [(room_id, frames.message_created_text(_encoded(message)), request.origin)]
+    )
     if root is not None:
         threads.note_reply(root.pk, message)
     return message

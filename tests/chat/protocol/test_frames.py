@@ -31,6 +31,8 @@ def messages():
 def test_the_send_path_keeps_the_new_messages_encoded_text(messages):
     plain = messages[0]
     assert plain.encoded == frames.message_json(plain)
+    mention = send(plain.author, plain.room, "hello @bob")  # stored on its own (a mention)
+    assert mention.mention_ids and mention.encoded == frames.message_json(mention)
 
 
 @pytest.mark.parametrize("request_id", [None, 'r-"1"'])
