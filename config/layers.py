@@ -15,9 +15,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 class ByScopeType:
     """Channels' ProtocolTypeRouter: the application for the scope's type."""
 
-    # What servers and asgiref look at to tell an ASGI 3 application from an ASGI 2 one
-    # (a coroutine function's mark), given to the `__call__`s that return a coroutine.
-
     def __init__(self, applications: dict[str, Any]) -> None:
         self.applications = applications
 
@@ -27,6 +24,8 @@ class ByScopeType:
             raise ValueError(f"No application configured for scope type {scope['type']!r}")
         return application(scope, receive, send)
 
+    # A coroutine function's mark: what uvicorn and asgiref look at to tell an ASGI 3
+    # application (this, as it returns a coroutine) from an ASGI 2 one.
     __call__ = inspect.markcoroutinefunction(__call__)
 
 

@@ -31,7 +31,7 @@ from ..models import Message
 from ..protocol import frames
 from ..protocol.commands import MAX_ATTACHMENTS, parse_client_msg_id
 from ..queries import mentioned_members, messages_with_authors, with_extras
-from ..realtime.fanout import publish_to_rooms_on_commit
+from ..realtime.fanout import RoomFrame, publish_to_rooms_on_commit
 from . import flood, sql, sql_group, threads
 from .cleaning import clean_body
 from .rooms import admit_direct_peer
@@ -287,12 +287,7 @@ def _store_grouped(
             if given_back:
                 sql_group.give_back_seqs(given_back)
             if stored:
-                publish_to_rooms_on_commit(
-                    [
-                        (m.room_id, frames.message_created_text(_encoded(m)), item.request.origin)
-                        for m, item in stored
-                    ]
-                )
+                publish_to_rooms_on_commit([_event(m, item.request) for m, item in stored])
     except _Conflicted:
         raise
     except Exception as exc:  # the shared transaction rolls back whole
@@ -382,9 +377,7 @@ def _store_plain(item: _Prepared) -> Message | _Refused | _Raced | None:
             sql.give_back_seq(room_id)
             return _Raced(IntegrityError("the client_msg_id was stored meanwhile"))
         _complete(message, item)
-        publish_to_rooms_on_commit(
-            [(room_id, frames.message_created_text(_encoded(message)), item.request.origin)]
-        )
+        publish_to_rooms_on_commit([_event(message, item.request)])
     return message
 
 
@@ -413,12 +406,13 @@ def _complete(message: Message, item: _Prepared) -> None:
     message.attachment_list = []
 
 
-def _encoded(message: Message) -> str:
-    """The new message as its event and its sender's ack carry it, encoded once (kept as
-    `encoded`, which frames.ack_text takes): only for a message complete when published
-    (nothing after changes it: a thread root's count is another message)."""
+def _event(message: Message, request: SendRequest) -> RoomFrame:
+    """The new message's event, skipping the socket it came from. The message is encoded
+    once and kept as `encoded`, which its ack (frames.ack_text) takes: so only for a
+    message complete when published (nothing after changes it: a thread root's count is
+    another message)."""
     message.encoded = frames.message_json(message)
-    return message.encoded
+    return (message.room_id, frames.message_created_text(message.encoded), request.origin)
 
 
 def _store(item: _Prepared) -> Message | _Refused:
@@ -443,9 +437,7 @@ def _store(item: _Prepared) -> Message | _Refused:
         )
     if request.attachments:
         message.attachment_list = claim_attachments(user, room_id, message.pk, request.attachments)
-    publish_to_rooms_on_commit(
-        [(room_id, frames.message_created_text(_encoded(message)), request.origin)]
-    )
+    publish_to_rooms_on_commit([_event(message, request)])
     if root is not None:
         threads.note_reply(root.pk, message)
     return message

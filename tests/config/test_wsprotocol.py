@@ -15,7 +15,7 @@ from websockets.uri import parse_uri
 from config.keepalive import keepalive_for
 from config.serve import OPTIONS
 from config.wsprotocol import Flag, Inbox, WebSocketProtocol
-from tests.support import HOST, free_port
+from tests.support import HOST, free_port, until
 
 
 async def test_the_inbox_hands_out_items_in_order_and_waits_when_empty():
@@ -184,9 +184,7 @@ async def test_a_socket_that_answers_its_pings_stays_open_without_timers_of_its_
         keepalive = keepalive_for(asyncio.get_running_loop(), 0.1, 0.1)
         assert sum(protocol in turn for turn in keepalive.turns) == 1
         client.writer.close()
-        async with asyncio.timeout(10):
-            while server.server_state.connections:
-                await asyncio.sleep(0.01)
+        await until(lambda: not server.server_state.connections, "the server let go", 10)
         assert not any(protocol in turn for turn in keepalive.turns)
         assert protocol not in keepalive.awaiting
 
@@ -200,8 +198,6 @@ async def test_a_socket_that_does_not_answer_is_closed_with_1011_after_the_timeo
         ping, close = client.frames
         assert ping.opcode is Opcode.PING
         assert Close.parse(close.data).code == 1011
-        async with asyncio.timeout(10):
-            while server.server_state.connections:
-                await asyncio.sleep(0.01)
+        await until(lambda: not server.server_state.connections, "the server let go", 10)
         keepalive = keepalive_for(asyncio.get_running_loop(), 0.1, 0.1)
         assert not any(keepalive.turns) and not keepalive.awaiting
