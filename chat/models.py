@@ -123,13 +123,27 @@ class Membership(models.Model):
         return self.role in (self.Role.OWNER, self.Role.ADMIN)
 
 
+# A message changed since it was sent. Only these are in the room's rev index; a query
+# by rev names this condition too, so the database may use it (chat.queries.messages).
+CHANGED = Q(rev__gt=0)
+
+
 class Message(models.Model):
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    # Every index is written on every send, so a column gets none of its own where a
+    # constraint or partial index below already leads with it (docs/performance.md,
+    # "Fewer indexes a send writes").
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     # The room's cursor: 1, 2, 3… with no gap, in commit order.
     seq = models.PositiveBigIntegerField()
     # SET_NULL, not CASCADE: deleting an account must not punch holes in seq.
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="messages"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_index=False,
     )
     body = models.TextField()
     # The body rendered to sanitised HTML (chat.content.richtext) when sent or edited.
@@ -137,7 +151,7 @@ class Message(models.Model):
     created_at = models.DateTimeField()
     client_msg_id = models.UUIDField(default=uuid.uuid4)
     reply_to = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     # Members of the room the body @mentions.
     mentions = models.ManyToManyField(
@@ -151,7 +165,12 @@ class Message(models.Model):
     # A thread reply: its root, a top-level message of the same room. The reply still
     # takes the room's seq, so catch-up by seq covers threads as it covers the room.
     thread_root = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="thread_replies"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="thread_replies",
+        db_index=False,
     )
     # The author also sent this thread reply to the room's timeline.
     also_in_room = models.BooleanField(default=False)
@@ -175,7 +194,11 @@ class Message(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["room", "rev"], name="message_room_rev"),
+            # Only changed messages: a query by rev says `rev > 0` too (CHANGED).
+            models.Index(fields=["room", "rev"], condition=CHANGED, name="message_room_changed"),
+            models.Index(
+                fields=["reply_to"], condition=Q(reply_to__isnull=False), name="message_reply_to"
+            ),
             models.Index(
                 fields=["thread_root", "seq"],
                 condition=Q(thread_root__isnull=False),

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from .. import limits
 from ..access import message_for_reader, room_for_reader
-from ..models import Attachment, Message, Reaction
+from ..models import CHANGED, Attachment, Message, Reaction
 from ..protocol.frames import message_dict
 
 
@@ -90,7 +90,7 @@ def room_page(
     the same page together can share one read (only after `check_page` passed)."""
     messages = messages_with_authors().filter(room_id=room_id)
     if changed_after is not None:
-        rows = list(messages.filter(rev__gt=changed_after).order_by("rev")[: limit + 1])
+        rows = list(messages.filter(CHANGED, rev__gt=changed_after).order_by("rev")[: limit + 1])
         has_more = len(rows) > limit
         rows = rows[:limit]
     else:
