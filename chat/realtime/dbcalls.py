@@ -6,8 +6,9 @@ however little the call does. Under load, calls arrive faster than the thread
 finishes them, so here the calls that queued while the thread was busy go over
 together, in one hop, and run one after another in the order they came, each in
 its caller's language and in its own transaction, as if each had hopped alone.
-Between batches the thread is free for anything else waiting for it. Idle, a call
-goes alone at once: batching never waits for company.
+The thread goes from one batch to the next itself, handing each batch's answers to the
+loop as it goes, and after a few batches is free for anything else waiting for it. Idle,
+a call goes alone at once: batching never waits for company.
 
 Calls made through `batched_together` go further: those of one batch run as one call
 of their function with all their arguments (sends share one transaction, group
@@ -17,6 +18,7 @@ commit: chat/services/sending.py), where the first of them came in the batch.
 import asyncio
 import functools
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -28,6 +30,7 @@ from .bus import Batch
 from .fanout import publish_kept, published_together
 
 MAX_BATCH = 32
+MAX_BATCHES_A_HOP = 4  # then the thread is free a moment for other work (a page's queries)
 
 
 class _Call(NamedTuple):
@@ -42,8 +45,10 @@ class Batcher:
     """The calls waiting for the database thread, from one event loop."""
 
     def __init__(self) -> None:
-        self.waiting: list[_Call] = []
+        self.waiting: deque[_Call] = deque()  # appended by the loop, taken by the thread
+        self.running: list[_Call] = []  # the batch in the thread, until its answers go out
         self.task: asyncio.Task | None = None
+        self.hops = 0
         self.batches = 0
         self.calls = 0
 
@@ -55,54 +60,65 @@ class Batcher:
         return await future
 
     async def _drain(self) -> None:
-        live: list[_Call] = []
+        loop = asyncio.get_running_loop()
         try:
             while self.waiting:
-                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
-                live = [call for call in batch if not call.future.done()]  # callers not gone
-                if not live:
-                    continue
-                self.batches += 1
-                self.calls += len(live)
-                outcomes, events = await _run_in_db_thread(live)
-                for future, (ok, value) in zip(
-                    (call.future for call in live), outcomes, strict=True
-                ):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-                # After the answers: a caller's task, woken first, writes its answer (a
-                # send's ack, the sending socket's copy of its message) before the hub
-                # writes anything of the batch's events to any socket.
-                publish_kept(events)
-                live = []
+                await _run_in_db_thread(self, loop)
         except asyncio.CancelledError:
-            self._fail([*live, *self.waiting], RuntimeError("the database call was cut off"))
+            self._fail(RuntimeError("the database call was cut off"))
             raise
         except Exception as exc:  # the hop itself failed: its callers hear why
-            self._fail([*live, *self.waiting], exc)
+            self._fail(exc)
         finally:
             self.task = None
 
-    def _fail(self, calls: list[_Call], exc: Exception) -> None:
-        for call in calls:
+    def take(self) -> list[_Call]:
+        """In the database thread: the next batch, without the calls whose callers left."""
+        batch: list[_Call] = []
+        while self.waiting and len(batch) < MAX_BATCH:
+            call = self.waiting.popleft()  # atomic: the loop may append meanwhile
+            if not call.future.done():
+                batch.append(call)
+        self.running = batch
+        self.batches += bool(batch)
+        self.calls += len(batch)
+        return batch
+
+    def answer(self, batch: list[_Call], outcomes: list[tuple[bool, Any]], events: Batch) -> None:
+        """On the loop: each caller's answer, then what the batch published. A caller's
+        task, woken first, writes its answer (a send's ack, the sending socket's copy of
+        its message) before the hub writes anything of the batch's events to any socket."""
+        for call, (ok, value) in zip(batch, outcomes, strict=True):
+            if call.future.done():
+                continue
+            if ok:
+                call.future.set_result(value)
+            else:
+                call.future.set_exception(value)
+        publish_kept(events)
+
+    def _fail(self, exc: Exception) -> None:
+        for call in [*self.running, *self.waiting]:
             if not call.future.done():
                 call.future.set_exception(exc)
-        self.waiting = []
+        self.running, self.waiting = [], deque()
 
 
-def _run_all(batch: list[_Call]) -> tuple[list[tuple[bool, Any]], Batch]:
-    """In the database thread: each call in its caller's language; a failed one may
-    leave a broken connection, replaced before the next, as a hop of its own would.
-    The calls of one `batched_together` function run as one call, at the first one's turn.
-    What they publish comes back with their answers, for the loop to publish after it
-    has given the answers (`Batcher._drain`)."""
-    with published_together(keep=True) as events:
-        outcomes = _run_each(batch)
-    return outcomes, events
+def _run_batches(calls: Batcher, loop: asyncio.AbstractEventLoop) -> None:
+    """In the database thread: batch after batch while calls wait (at most
+    MAX_BATCHES_A_HOP), each batch's answers sent to the loop as soon as it is done, so
+    the thread goes on to the next without waiting for the loop to hand it over. Each
+    call runs in its caller's language; what a batch publishes goes with its answers,
+    for the loop to publish after them (`Batcher.answer`)."""
+    calls.hops += 1
+    for _ in range(MAX_BATCHES_A_HOP):
+        batch = calls.take()
+        if not batch:
+            return
+        with published_together(keep=True) as events:
+            outcomes = _run_each(batch)
+        calls.running = []
+        loop.call_soon_threadsafe(calls.answer, batch, outcomes, events)
 
 
 def _run_each(batch: list[_Call]) -> list[tuple[bool, Any]]:
@@ -137,7 +153,7 @@ def _run_together(func: Callable[..., Any], batch: list[_Call], group: list[int]
 
 
 # Made once: wrapping a function costs about 6 µs, a hop's worth of the work per batch.
-_run_in_db_thread = database_sync_to_async(_run_all)
+_run_in_db_thread = database_sync_to_async(_run_batches)
 
 _batchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

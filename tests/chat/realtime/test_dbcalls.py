@@ -1,12 +1,13 @@
 import asyncio
 
 import pytest
+from channels.db import database_sync_to_async
 from django.utils import translation
 from django.utils.translation import gettext
 
 from chat.realtime import fanout
 from chat.realtime.bus.local import LocalBus
-from chat.realtime.dbcalls import Batcher, batched, batcher
+from chat.realtime.dbcalls import MAX_BATCH, MAX_BATCHES_A_HOP, Batcher, batched, batcher
 from chat.realtime.fanout import room_group
 from chat.realtime.framewriter import Event
 from chat.realtime.hub import Hub
@@ -36,7 +37,41 @@ async def test_calls_queued_while_the_thread_is_busy_go_together_in_their_order(
     assert await first == "held"
     assert await asyncio.gather(*later) == ["C0", "C1", "C2", "C3", "C4"]
     assert ran == ["held", "c0", "c1", "c2", "c3", "c4"]
-    assert (calls.batches, calls.calls) == (2, 6)
+    assert (calls.hops, calls.batches, calls.calls) == (1, 2, 6)
+
+
+async def test_a_batch_is_answered_as_it_is_done_while_the_thread_goes_on_to_the_next():
+    calls, ran = Batcher(), []
+    held, second = HeldCall(ran), HeldCall(ran)
+    first = await held.occupy(calls)
+    early = [asyncio.ensure_future(calls.call(recorded, f"c{i}", ran)) for i in range(MAX_BATCH)]
+    late = asyncio.ensure_future(calls.call(second))  # the third batch, alone
+    await until(lambda: len(calls.waiting) == MAX_BATCH + 1, "two batches queued")
+    held.release()
+    assert await first == "held"
+    assert await asyncio.gather(*early) == [f"C{i}" for i in range(MAX_BATCH)]
+    await until(second.entered.is_set, "the third batch in the thread")
+    assert not late.done()
+    second.release()
+    assert await late == "held"
+    assert (calls.hops, calls.batches) == (1, 3)
+
+
+async def test_other_work_for_the_thread_waits_at_most_a_hop_of_batches():
+    calls, ran = Batcher(), []
+    held = HeldCall(ran)
+    first = await held.occupy(calls)
+    queued = (MAX_BATCHES_A_HOP + 1) * MAX_BATCH
+    batched_calls = [
+        asyncio.ensure_future(calls.call(recorded, f"c{i}", ran)) for i in range(queued)
+    ]
+    await until(lambda: len(calls.waiting) == queued, "the calls queued")
+    other = asyncio.ensure_future(database_sync_to_async(recorded)("other", ran))
+    held.release()
+    await asyncio.gather(first, other, *batched_calls)
+    # The hop that ran the held call ran MAX_BATCHES_A_HOP batches, then the other work.
+    assert ran.index("other") == 1 + (MAX_BATCHES_A_HOP - 1) * MAX_BATCH
+    assert calls.hops == 2
 
 
 def failing(message: str) -> None:
