@@ -398,9 +398,15 @@ def _values(item: _Prepared, seq: int, now) -> dict:
     }
 
 
+_AUTHOR, _REPLY_TO = Message._meta.get_field("author"), Message._meta.get_field("reply_to")
+
+
 def _complete(message: Message, item: _Prepared) -> None:
-    """What a new message's frame carries beside its row."""
-    message.author, message.reply_to = item.request.user, item.parent
+    """What a new message's frame carries beside its row. The row holds author_id and
+    reply_to_id already: the objects go straight to the instance's cache (assigning
+    them through the fields' descriptors checked them again, at 2 µs a send)."""
+    _AUTHOR.set_cached_value(message, item.request.user)
+    _REPLY_TO.set_cached_value(message, item.parent)
     message.mention_ids = sorted(item.mentioned.values())
     message.reaction_summary = []
     message.attachment_list = []
