@@ -57,6 +57,34 @@ def test_nothing_set_runs_in_debug_on_sqlite_in_one_process():
     assert values["PARLEY_ORIGINS"] == ["http://127.0.0.1:8000", "http://localhost:8000"]
 
 
+SQLITE_PROBE = (
+    "import django; django.setup(); from django.db import connection; "
+    "cursor = connection.cursor(); "
+    "print([cursor.execute(f'PRAGMA {p}').fetchone()[0] for p in %r])"
+)
+
+
+def test_a_sqlite_database_is_opened_as_the_settings_say(tmp_path):
+    """Whatever database the tests run on: a SQLite file opened with the settings."""
+    base = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
+    pragmas = ["journal_mode", "synchronous", "foreign_keys", "busy_timeout", "cache_size"]
+    result = subprocess.run(
+        [sys.executable, "-c", SQLITE_PROBE % (pragmas,)],
+        cwd=ROOT,
+        env={
+            **base,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'parley.sqlite3'}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['wal', 1, 1, 20000, -65536]"
+
+
 def test_redis_url_and_prefix_are_read_and_no_channels_layer_is_configured():
     result = load_settings(
         {"REDIS_URL": "redis://127.0.0.1:6379/3", "CHANNEL_PREFIX": "site-b"},
