@@ -50,7 +50,7 @@ def test_nothing_set_runs_in_debug_on_sqlite_in_one_process():
     values = json.loads(result.stdout)
     assert values["DEBUG"] is True
     db = values["DATABASES"]["default"]
-    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["ENGINE"] == "config.sqlite"  # Django's, placeholders rewritten once
     assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
     assert values["REDIS_URL"] == ""  # events on the process-local bus

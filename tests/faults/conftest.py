@@ -22,7 +22,7 @@ FAULTS_DIR = Path(__file__).resolve().parent
 REDIS_DB = 14  # the real servers' own; each test's keys under a prefix of its own
 ENGINE_MARKERS = {
     "postgres": "django.db.backends.postgresql",
-    "sqlite": "django.db.backends.sqlite3",
+    "sqlite": "config.sqlite",
 }
 
 
