@@ -59,11 +59,13 @@ def search_messages(
     messages = messages_with_authors().filter(deleted_at__isnull=True)
     if room_id is not None:
         room, _membership = room_for_reader(user, room_id)
-        messages = messages.filter(room=room)
+        # Within a room seq grows with the id: the room's (room, seq) index gives its
+        # messages newest first, so the search stops at the page's last match.
+        messages, newest_first = messages.filter(room=room), "-seq"
     else:
-        messages = messages.filter(room__memberships__user=user)
+        messages, newest_first = messages.filter(room__memberships__user=user), "-pk"
     if before is not None:
         messages = messages.filter(pk__lt=before)
-    rows = list(_matching(messages, text).order_by("-pk")[: limit + 1])
+    rows = list(_matching(messages, text).order_by(newest_first)[: limit + 1])
     results = with_extras(rows[:limit])
     return {"results": [message_dict(m) for m in results], "has_more": len(rows) > limit}

@@ -11,17 +11,23 @@ from functools import lru_cache
 
 from django.db.backends.sqlite3 import base
 
+KEPT_CHARS = 8192  # longer texts (a large bulk INSERT) are rewritten each time, not kept
+
 
 class SQLiteCursorWrapper(base.SQLiteCursorWrapper):
     def convert_query(self, query: str, *, param_names: list[str] | None = None) -> str:
-        if param_names is None:
-            return _qmark_style(query)
-        return super().convert_query(query, param_names=param_names)
+        if param_names is not None:
+            return super().convert_query(query, param_names=param_names)
+        if len(query) > KEPT_CHARS:
+            return _rewritten(query)
+        return _kept(query)
 
 
-@lru_cache(maxsize=512)
-def _qmark_style(query: str) -> str:
+def _rewritten(query: str) -> str:
     return base.FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
+
+
+_kept = lru_cache(maxsize=512)(_rewritten)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

@@ -1,4 +1,6 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from chat import services
 from chat.errors import ChatError
@@ -85,3 +87,19 @@ def test_control_characters_in_a_search_are_a_bad_request(user, text):
     with pytest.raises(ChatError) as refused:
         search_messages(user, text)
     assert refused.value.code == "bad_request"
+
+
+def test_a_search_in_one_room_reads_it_newest_first_without_sorting_it(user):
+    """The room's (room, seq) index hands its matches out newest first, so the search
+    stops at the page's last one rather than sorting every match in the room."""
+    room = RoomFactory(members=[user])
+    for n in range(3):
+        send(user, room, f"deploy {n}")
+    with CaptureQueriesContext(connection) as queries:
+        assert found(user, "deploy", room_id=room.pk, limit=2) == ["deploy 2", "deploy 1"]
+    if connection.vendor == "sqlite":  # PostgreSQL's plan depends on the table's statistics
+        [search] = [q["sql"] for q in queries.captured_queries if " LIKE " in q["sql"]]
+        with connection.cursor() as cursor:
+            plan = str(cursor.execute(f"EXPLAIN QUERY PLAN {search}").fetchall())
+        assert "sqlite_autoindex_chat_message_1" in plan  # the (room, seq) constraint
+        assert "TEMP B-TREE" not in plan
