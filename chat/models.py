@@ -131,7 +131,7 @@ CHANGED = Q(rev__gt=0)
 class Message(models.Model):
     # Every index is written on every send, so a column gets none of its own where a
     # constraint or partial index below already leads with it (docs/performance.md,
-    # "Fewer indexes a send writes").
+    # "Fewer pages a send writes").
     room = models.ForeignKey(
         Room, on_delete=models.CASCADE, related_name="messages", db_index=False
     )

@@ -196,7 +196,7 @@ def as_instance(model: type[Model], pk: int, values: Mapping[str, Any]) -> Model
     `Model.__init__`'s field-by-field walk (a tenth of a grouped send's CPU), unless
     something listens for the instance's `pre_init`/`post_init`."""
     if pre_init.has_listeners(model) or post_init.has_listeners(model):
-        row = [pk, *(values.get(name, absent) for name, absent in _absent_values(model))]
+        row = [pk, *(values.get(name, absent) for name, absent in _absent(model).items())]
         return model.from_db(connection.alias, None, row)
     instance = model.__new__(model)
     fields = instance.__dict__
@@ -208,11 +208,6 @@ def as_instance(model: type[Model], pk: int, values: Mapping[str, Any]) -> Model
     return instance
 
 
-@cache
-def _absent(model: type[Model]) -> dict[str, Any]:
-    return dict(_absent_values(model))
-
-
 def with_defaults(model: type[Model], values: Mapping[str, Any]) -> dict[str, Any]:
     return {
         **{f.attname: f.get_default() for f in _defaulted_fields(model) if f.attname not in values},
@@ -221,14 +216,14 @@ def with_defaults(model: type[Model], values: Mapping[str, Any]) -> dict[str, An
 
 
 @cache
-def _absent_values(model: type[Model]) -> tuple[tuple[str, Any], ...]:
+def _absent(model: type[Model]) -> dict[str, Any]:
     """Each concrete field but the primary key, in order, with what an instance holds
     when the field is left out and has no default (None, or "" for text)."""
-    return tuple(
-        (f.attname, None if f.has_default() else f.get_default())
+    return {
+        f.attname: None if f.has_default() else f.get_default()
         for f in model._meta.concrete_fields
         if not f.primary_key
-    )
+    }
 
 
 def _insert(model: type[Model], values: Mapping[str, Any], *, if_new: bool = False) -> int | None:

@@ -2,6 +2,7 @@ import uuid
 
 import pytest
 from django.db import connection, transaction
+from django.db.models.signals import post_init
 from django.utils import timezone
 
 from chat.models import Message, Room
@@ -67,6 +68,31 @@ def test_an_inserted_row_reads_back_the_same_through_the_orm(user):
         **values,
         "client_msg_id": uuid.UUID(values["client_msg_id"]),
     }
+
+
+def test_a_new_row_is_the_same_instance_with_or_without_init_listeners(user):
+    """`new_row` builds the instance itself unless something listens for `post_init`;
+    both ways give what the ORM reads back (every field, defaults included)."""
+    room = RoomFactory(members=[user])
+    values = {"room_id": room.pk, "author_id": user.pk, "body": "hi", "html": "<p>hi</p>"}
+    now = timezone.now()
+    built = sql.new_row(Message, {**values, "seq": 1, "created_at": now})
+    heard = []
+
+    def listener(instance, **kwargs) -> None:
+        heard.append(instance)
+
+    post_init.connect(listener, sender=Message)
+    try:
+        listened = sql.new_row(Message, {**values, "seq": 2, "created_at": now})
+    finally:
+        post_init.disconnect(listener, sender=Message)
+    assert heard == [listened]
+    fields = [f.attname for f in Message._meta.concrete_fields if f.attname not in ("id", "seq")]
+    for instance in (built, listened):
+        stored = Message.objects.get(pk=instance.pk)
+        assert [getattr(instance, f) for f in fields] == [getattr(stored, f) for f in fields]
+        assert (instance._state.adding, instance._state.db) == (False, "default")
 
 
 @pytest.mark.parametrize(
