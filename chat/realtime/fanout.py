@@ -320,3 +320,14 @@ def end_sessions(user_id: int, *, only: str | None = None, keep: str | None = No
     }
     message = {"type": "chat.end", "text": json.dumps(selector)}
     transaction.on_commit(partial(_publish, user_group(user_id), message))
+
+
+def sessions_ended(selector: str, sockets: list) -> list:
+    """Of a user's sockets (each with its `session_id`), those whose session the chat.end
+    event `end_sessions` published ends; `selector` is its text."""
+    ended = json.loads(selector)
+    return [
+        socket
+        for socket in sockets
+        if ended["only"] in (None, socket.session_id) and ended["keep"] != socket.session_id
+    ]

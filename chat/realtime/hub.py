@@ -15,7 +15,6 @@ the bus lost its connection it sends them at once.
 """
 
 import asyncio
-import json
 import logging
 import time
 import weakref
@@ -96,15 +95,6 @@ def _room_frame(user, room_id: int) -> dict | None:
         return frames.room(queries.room_for_user(user, room_id))
     except ChatError:
         return None
-
-
-def _end_sessions(selector: str, sockets: list[Socket]) -> None:
-    """Close a user's sockets of the sessions that ended (chat.realtime.fanout.end_sessions)."""
-    ended = json.loads(selector)
-    for socket in sockets:
-        if ended["only"] not in (None, socket.session_id) or ended["keep"] == socket.session_id:
-            continue
-        socket.session_ended()
 
 
 def _presence_failed(doing: str, exc: Exception) -> None:
@@ -413,7 +403,8 @@ class Hub:
                     continue
                 _deliver_pending(pending)
                 if message.get("type") == "chat.end":
-                    _end_sessions(message["text"], targets)
+                    for socket in fanout.sessions_ended(message["text"], targets):
+                        socket.session_ended()
                 else:
                     await self._change_membership(message, targets)
             except Exception:

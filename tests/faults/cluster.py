@@ -332,6 +332,16 @@ class Member:
         return sum(n - 1 for n in counts.values() if n > 1)
 
 
+async def traffic_flowed(members: list[Member], timeout: float = 30) -> None:
+    """Wait until every member has had one more send acked since the call: traffic has
+    gone through each one's connection (waited for, not a pause that hopes for it)."""
+    before = [len(member.acked) for member in members]
+    flowed = await settled(
+        lambda: all(len(m.acked) > n for m, n in zip(members, before, strict=True)), timeout
+    )
+    assert flowed, f"not every client was acked again: {counts(members, {})['closes']}"
+
+
 async def settled(what, timeout: float) -> bool:
     """tests.support.until, answering whether `what()` came to hold within `timeout`
     seconds instead of failing: the caller says what was missing, with its counts."""

@@ -10,6 +10,7 @@ hundreds of sockets, and request bodies of hundreds of megabytes.
 import asyncio
 import contextlib
 import json
+import math
 import os
 import socket
 import statistics
@@ -26,6 +27,7 @@ from tests.browser.conftest import LiveServer
 P99_LIMIT_MS = 100
 PING_EVERY = 0.01
 MIN_PINGS = 200
+AFTER_PINGS = 40  # round trips measured after an attack, for what it left behind
 
 SETUP = """
 from django.contrib.sessions.backends.db import SessionStore
@@ -69,22 +71,30 @@ def opened(server, who: str):
     )
 
 
-async def ping_times(server, stop: asyncio.Event) -> list[float]:
-    """The victim's ping→pong round trips (ms) until `stop` is set."""
-    times = []
-    async with opened(server, "victim") as ws:
-        await ws.recv()  # hello
-        while not stop.is_set() or len(times) < MIN_PINGS:
-            request_id = uuid.uuid4().hex
-            started = time.perf_counter()
-            await ws.send(json.dumps({"type": "ping", "request_id": request_id}))
-            while True:
-                frame = json.loads(await ws.recv())
-                if frame.get("request_id") == request_id:
-                    break
-            times.append((time.perf_counter() - started) * 1000)
-            await asyncio.sleep(PING_EVERY)
-    return times
+class Victim:
+    """Another user in the room, pinging: each ping→pong round trip (ms), until it has
+    measured `enough` of them."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.enough = math.inf  # until the attack is over (`during`)
+        self.measuring = asyncio.Event()  # its first round trip came back
+
+    async def ping(self, server) -> list[float]:
+        async with opened(server, "victim") as ws:
+            await ws.recv()  # hello
+            while len(self.times) < self.enough:
+                request_id = uuid.uuid4().hex
+                started = time.perf_counter()
+                await ws.send(json.dumps({"type": "ping", "request_id": request_id}))
+                while True:
+                    frame = json.loads(await ws.recv())
+                    if frame.get("request_id") == request_id:
+                        break
+                self.times.append((time.perf_counter() - started) * 1000)
+                self.measuring.set()
+                await asyncio.sleep(PING_EVERY)
+        return self.times
 
 
 def cpu_seconds(pid: int, *, over: float) -> float:
@@ -100,15 +110,18 @@ def cpu_seconds(pid: int, *, over: float) -> float:
 
 
 async def during(server, attack) -> list[float]:
-    """Run the attack while the victim pings; the victim's round trips."""
-    stop = asyncio.Event()
-    pinging = asyncio.create_task(ping_times(server, stop))
-    await asyncio.sleep(0.3)  # the victim is connected and measuring
-    try:
-        await attack(server)
-        await asyncio.sleep(0.5)  # and what the attack left behind
-    finally:
-        stop.set()
+    """Run the attack once the victim is measuring, and go on measuring AFTER_PINGS
+    round trips after it (what it left behind); the victim's round trips."""
+    victim = Victim()
+    pinging = asyncio.create_task(victim.ping(server))
+    measuring = asyncio.create_task(victim.measuring.wait())
+    await asyncio.wait({pinging, measuring}, return_when=asyncio.FIRST_COMPLETED)
+    measuring.cancel()
+    if not pinging.done():  # else the victim failed: its error, below
+        try:
+            await attack(server)
+        finally:
+            victim.enough = max(MIN_PINGS, len(victim.times) + AFTER_PINGS)
     return await pinging
 
 

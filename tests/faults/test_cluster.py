@@ -34,6 +34,7 @@ from tests.faults.cluster import (
     request,
     settled,
     stored_messages,
+    traffic_flowed,
 )
 from tests.support import (
     HOST,
@@ -171,12 +172,12 @@ async def test_a_rolling_restart_under_traffic_loses_and_doubles_nothing(
         connected = await settled(lambda: all(m.socket is not None for m in members), 10)
         assert connected, "not every client connected"
         talking = [asyncio.create_task(member.talk(quiet)) for member in members]
-        await asyncio.sleep(1.0)  # traffic on both workers
+        await traffic_flowed(members)  # through both workers
         for index in range(len(cluster.workers)):
             timings.append(
                 f"{cluster.workers[index].name} {await asyncio.to_thread(cluster.restart, index)}"
             )
-            await asyncio.sleep(0.5)  # traffic on the restarted worker too
+            await traffic_flowed(members)  # through the restarted worker too
         quiet.set()
         await asyncio.gather(*talking)
         began = time.monotonic()

@@ -34,6 +34,7 @@ from tests.faults.cluster import (
     request,
     settled,
     stored_at,
+    traffic_flowed,
 )
 from tests.instances import running_postgres, running_redis
 from tests.support import is_ack, is_live, shared_database_url
@@ -259,7 +260,7 @@ async def test_kill_9_of_redis_loses_nothing_and_live_delivery_resumes(
                 assert connected, f"not all connected: {counts(members, {})['closes']}"
                 assert await live_again(on_a, on_b, probe_room.pk, 5) is not None
                 talking = [asyncio.create_task(m.talk(quiet)) for m in members]
-                await asyncio.sleep(1.0)  # traffic before
+                await traffic_flowed(members)  # before
                 await asyncio.to_thread(own_redis.kill)
                 killed = time.monotonic()
                 # Chat goes on without Redis: a new socket is taken, its send acked.
