@@ -269,9 +269,9 @@ def message_created(message) -> dict:
 def message_json(message) -> str:
     """`encode(message_dict(message))`, written field by field: a new message is encoded
     in the database thread, the serial part of a send, where building its dict and the
-    encoder's walk of it took 15 µs a send and this takes a third of that
-    (docs/performance.md). tests/chat/protocol/test_frames.py holds the two to the same
-    text for every kind of message."""
+    encoder's walk of it took about twice as long as this (docs/performance.md).
+    tests/chat/protocol/test_frames.py holds the two to the same text for every kind of
+    message."""
     deleted = message.deleted_at is not None
     thread = thread_summary(message)
     return (
