@@ -4,8 +4,9 @@ A team: `users` people, each with `tabs` sockets open, in `groups` group rooms o
 members (every person in at least one), `directs` direct rooms of two, and one large
 room. Each room starts with `seeds` messages, or one per member if more (written by
 its members in turn, none of them read): edits rewrite one's own seed, reactions land
-on seeds, and a read moves the reader's pointer one seed further, so each of them
-changes something and the server sends its frames.
+on seeds, and a read moves the reader's pointer one seed further (a person's reads in
+a room go from one tab in a step, so none is overtaken), so each of them changes
+something and the server sends its frames.
 
 Events arrive as a Poisson process at the offered rate. Each draws where it happens
 (ROOM_MIX: nine in ten in the small rooms) and what it is (KIND_MIX), then an actor
@@ -115,6 +116,10 @@ class Schedule:
     reacted: set[tuple[int, int, str]] = field(default_factory=set)  # (message, user, emoji)
     typed: dict[tuple[int, int], int] = field(default_factory=dict)  # (room, user) -> time
     stored: dict[int, int] = field(default_factory=dict)  # room -> messages before this step
+    # (room, user) -> the tab their reads go from in the step under way: one socket answers
+    # in order, two need not, and a read overtaken by a later one moves nothing and sends
+    # nothing (the pointer never goes back), which the count of frames would call lost.
+    read_tab: dict[tuple[int, int], int] = field(default_factory=dict)
     clock_ns: int = 0  # the run's time: steps follow one another on it
 
     def __post_init__(self) -> None:
@@ -126,6 +131,7 @@ class Schedule:
         """One step's events at `rate` per second for `seconds`, in time order."""
         events: list[Event] = []
         used: set[tuple] = set()
+        self.read_tab.clear()
         t = self.rng.expovariate(rate) if rate > 0 else seconds
         while t < seconds:
             offset = int(t * 1e9)
@@ -167,6 +173,7 @@ class Schedule:
             if seq > self.stored[room]:  # only what was stored before this step
                 return None
             self.pointer[room, actor] = seq
+            tab = self.read_tab.setdefault((room, actor), tab)
             return Event(offset, kind, room, actor, tab, target=seq)
         if kind == "reaction":
             message = self.rng.choice(seeds)[0]

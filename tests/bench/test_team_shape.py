@@ -85,6 +85,24 @@ def test_keys_unique_per_step_and_typing_spaced():
                 last_typing[e.room, e.actor] = at
 
 
+def test_a_persons_reads_in_a_room_go_from_one_tab_in_a_step_each_one_further():
+    """From two tabs a later read could be answered first; the earlier one would then
+    move nothing, and its frames (counted as expected) would never come."""
+    team = full_team()
+    schedule = Schedule(team, seeded(5))
+    pointer: dict[tuple[int, int], int] = {}
+    pairs = 0
+    for _ in range(10):
+        tabs: dict[tuple[int, int], int] = {}
+        for e in schedule.step(300.0, 4.0):
+            if e.kind == "read":
+                pairs += (e.room, e.actor) in tabs
+                assert tabs.setdefault((e.room, e.actor), e.tab) == e.tab
+                assert e.target == pointer.get((e.room, e.actor), 0) + 1
+                pointer[e.room, e.actor] = e.target
+    assert pairs > 0  # the draw did put two reads of one person and room in a step
+
+
 def test_receivers():
     team = full_team()
     schedule = Schedule(team, seeded(4))
