@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 
 from hiredis import pack_command
 from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .codec import Batch, Message, channel_namespace, pack, unpack
@@ -62,6 +63,7 @@ class RedisBus:
         import redis.asyncio as redis
 
         self.namespace = channel_namespace(url, prefix)
+        self._prefix_length = len(self.namespace.encode())
         # The name shows the hub's connections in CLIENT LIST.
         self.client_name = f"{prefix}-hub-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.client = redis.from_url(url, socket_keepalive=True, client_name=self.client_name)
@@ -128,15 +130,27 @@ class RedisBus:
         return None
 
     async def _next(self) -> Message | None:
-        reply = await self.subscriber.get_message(timeout=None)
-        if reply is None:
+        """One reply read from the connection itself, not through `PubSub.get_message`:
+        its health check, retry wrapper, reply dict and metrics hook cost about half the
+        event loop's time of reading an event (docs/performance.md, "The echo read from
+        the connection"). A lost connection is opened again at once, as get_message's
+        retry would; connecting runs redis-py's callbacks (`_reconnected`). A Redis that
+        cannot be reached raises to the hub, which tries again later."""
+        connection = self.subscriber.connection
+        if not connection.is_connected:
+            await connection.connect()
+        try:
+            reply = await connection.read_response(
+                timeout=math.inf, disconnect_on_error=False, push_request=True
+            )
+        except RedisConnectionError:
+            await connection.disconnect()
+            await connection.connect()
             return None
-        kind = reply["type"]
-        if kind == "message":
-            channel = reply["channel"].decode()
-            return unpack(channel[len(self.namespace) :], reply["data"])
-        if kind == "subscribe":
-            self._confirmed(reply["channel"])
+        if reply[0] == b"message":
+            return unpack(reply[1][self._prefix_length :].decode(), reply[2])
+        if reply[0] == b"subscribe":
+            self._confirmed(reply[1])
         return None
 
     async def sync(
