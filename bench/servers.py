@@ -97,7 +97,8 @@ def compile_bytecode(tree: Path) -> None:
     them at build). A server that compiles its imports from source frees the compiler's
     memory into its heap, and the first sockets fill that before the RSS grows: idle
     memory per tab then reads 3–4 KiB less than a deployed server's (docs/performance.md,
-    "Memory per idle tab"). Once per tree and process; later calls find them current."""
+    "Why the heap sometimes had room"). Once per tree and process; later calls find them
+    current."""
     if tree in _compiled:
         return
     compileall.compile_dir(sysconfig.get_paths()["purelib"], quiet=1, workers=0)
