@@ -1,8 +1,9 @@
 """Start the servers under test as subprocesses, wait until they serve, stop them, read their logs.
 
 Parley runs under exactly the production command (`make run`: `python -m config.serve`,
-uvicorn with uvloop, httptools, the websockets-sansio protocol and no permessage-deflate,
-one process); the tutorial baseline under the same uvicorn options. The
+uvicorn with uvloop, httptools and the websockets-sansio protocol (config.serve's lighter
+subclasses of both) and no permessage-deflate, one process); the tutorial baseline under
+uvicorn's own classes of the same options. The
 ceiling is its own small program (bench/ceiling.py). Each server's output goes to a
 log file that is scanned afterwards for tracebacks and errors.
 """

@@ -35,12 +35,12 @@ def client_catalog(request: HttpRequest) -> dict:
     return {"client_catalog": load_client_catalog(translation.get_language() or "en")}
 
 
-def language_from_scope(scope: dict) -> str:
+def language_from_handshake(headers: list[tuple[bytes, bytes]], cookies: dict[str, str]) -> str:
     """The language of a WebSocket handshake, chosen as LocaleMiddleware chooses for a page:
     the language cookie set by the chooser, else Accept-Language, else LANGUAGE_CODE."""
     request = HttpRequest()
-    request.COOKIES = scope.get("cookies", {})
-    for name, value in scope.get("headers", []):
+    request.COOKIES = cookies
+    for name, value in headers:
         if name == b"accept-language":
             request.META["HTTP_ACCEPT_LANGUAGE"] = value.decode("latin-1")
     return translation.get_language_from_request(request)

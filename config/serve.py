@@ -2,7 +2,8 @@
 
     python -m config.serve --host 127.0.0.1 --port 8000 [any other uvicorn option]
 
-uvloop and httptools; uvicorn's sans-I/O websockets protocol, which lets the hub
+uvloop and httptools (config/httpprotocol.py: freed when a socket upgrades); uvicorn's
+sans-I/O websockets protocol (config/wsprotocol.py: lighter per socket), which lets the hub
 write each event's frame straight to every connection (chat/realtime/framewriter.py); no
 permessage-deflate, so that frame is the same bytes for every socket (chat
 frames are small, and compressing each one once per recipient costs more CPU
@@ -25,7 +26,7 @@ from config.layers import ProxyHeaders
 OPTIONS = [
     "config.asgi:application",
     "--loop", "uvloop",
-    "--http", "httptools",
+    "--http", "config.httpprotocol:HttpProtocol",
     "--ws", "config.wsprotocol:WebSocketProtocol",
     "--ws-per-message-deflate", "false",
     "--lifespan", "on",

@@ -11,10 +11,12 @@ because a chat server holds thousands of sockets that mostly wait (docs/performa
 - the `writable` flag: an `asyncio.Event` with its deque; `Flag` makes its list of
   waiters only when a write has to wait;
 - the handshake: the request's headers (parsed into a `Headers` of strings, which
-  websockets' parser keeps for the connection's life) once the scope is made from
-  them; the response and the scope's `headers` (the list every copy of the scope
-  shares, emptied in place) once the socket is accepted. Nothing reads them later:
-  Parley's socket reads its scope at connect, before it accepts;
+  uvicorn keeps for the connection's life) once the scope is made from them; the
+  response websockets prepared, until the app accepts, as its pairs only (its
+  `Headers` is a dict of lists beside a list of pairs, ≈ 1 KiB held by every socket
+  of a storm while it connects), and not at all once accepted. The scope is the
+  app's to let go: uvicorn reads it no more once the socket is accepted, and
+  Parley's socket empties it then (chat/realtime/consumer.py);
 - ten of its attributes in slots, so that the rest stay in the object rather than in
   a dict of their own;
 - keepalive pings: from one timer for all the loop's sockets (config/keepalive.py), not
@@ -29,8 +31,9 @@ import os
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.datastructures import Headers
 from websockets.frames import Frame
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 
 from .keepalive import Keepalive, keepalive_for
 
@@ -140,12 +143,26 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Flag()  # type: ignore[assignment]
+        self.accepting: tuple[tuple[str, str], ...] | None = None
 
     def handle_connect(self, event: Request) -> None:
-        """Once the scope is made from the request, its headers are let go: while a
-        storm of sockets waits for the database, each would hold them twice."""
+        """Once the scope is made from the request, its headers are let go, and the
+        switching response waits for the app as its header pairs: while a storm of
+        sockets waits for the database, each would hold both. (The request itself,
+        let go here too, left 2.5 KiB a tab more after a storm: docs/performance.md,
+        "What a connecting socket holds".)"""
         super().handle_connect(event)
         event.headers.clear()
+        if self.response.status_code == 101 and not self.handshake_complete:
+            self.accepting = tuple(self.response.headers.raw_items())
+            self.response = None  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        if self.accepting is not None and message["type"] == "websocket.accept":
+            # uvicorn adds the app's headers to this response and writes it.
+            self.response = Response(101, "Switching Protocols", Headers(self.accepting))
+            self.accepting = None
+        await super().send(message)
 
     def start_keepalive(self) -> None:
         """uvicorn calls this once the handshake's response is written (accepted)."""
@@ -184,7 +201,4 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             keepalive.answered(self)
 
     def _forget_handshake(self) -> None:
-        self.response = None
-        headers = getattr(self, "scope", {}).get("headers")
-        if isinstance(headers, list):
-            headers.clear()
+        self.response = None  # type: ignore[assignment]

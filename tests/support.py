@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import redis
+import uvicorn
 from django.conf import settings
 from django.db import connection
 from websockets.asyncio.client import connect as connect_websocket
@@ -38,6 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from chat.errors import ChatError
 from chat.protocol.schema import check_frame
 from config.cluster import die_with_parent
+from config.serve import OPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -441,6 +443,53 @@ def serving(
                 raise RuntimeError(f"{name} died while in use\n{server.log_tail()}")
         finally:
             server.stop()
+
+
+class EchoApp:
+    """An ASGI app that accepts every socket, records its scope's headers as it saw them
+    (`seen`), and echoes its text frames."""
+
+    def __init__(self) -> None:
+        self.seen: list[list] = []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return
+        self.seen.append(list(scope["headers"]))
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] != "websocket.disconnect":
+            await send({"type": "websocket.send", "text": message["text"]})
+
+
+@contextlib.asynccontextmanager
+async def in_process_uvicorn(app, **options):
+    """A uvicorn serving `app` in this event loop with config.serve's protocol classes:
+    yields (the server, a ws:// URL on it)."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host=HOST,
+        port=port,
+        http=OPTIONS[OPTIONS.index("--http") + 1],
+        ws=OPTIONS[OPTIONS.index("--ws") + 1],
+        ws_per_message_deflate=False,
+        lifespan="off",
+        log_level="warning",
+        **options,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve())
+    try:
+        while not server.started:
+            if task.done():  # it stopped before serving: its error, not a wait forever
+                await task
+                raise RuntimeError("uvicorn stopped before it started serving")
+            await asyncio.sleep(0.01)
+        yield server, f"ws://{HOST}:{port}/ws/"
+    finally:
+        server.should_exit = True
+        await task
 
 
 @contextlib.contextmanager

@@ -10,8 +10,8 @@ session's way: Origin check, cookies, session.
 Channels' SessionMiddleware wraps `send` so that a session changed during the
 connection is saved with an outgoing message. A Parley socket never changes the
 session, and that wrapper would sit on the path of every frame the hub delivers:
-`session_scope` reads the cookies, loads the session and its user at connect, and
-`send` stays untouched. The tabs of one browser share their session cookie and, after a
+`handshake_cookies` reads the cookies and `Sessions.scope` loads the session and its
+user at connect, and `send` stays untouched. The tabs of one browser share their session cookie and, after a
 worker died, connect again together: the handshakes waiting for the database read each
 session once (chat.realtime.shared), and share the user read (a socket never changes
 its user).
@@ -31,7 +31,6 @@ from django.utils.translation import gettext as _
 
 from accounts import tokens
 
-from ..i18n import language_from_scope
 from .shared import reads
 
 
@@ -48,7 +47,13 @@ def _first_header(scope: dict, name: bytes) -> str | None:
     return None
 
 
-async def token_scope(scope: dict, secret: str) -> dict | None:
+def handshake_cookies(scope: dict) -> dict[str, str]:
+    """The handshake's cookies, parsed as Django parses a request's."""
+    cookie = _first_header(scope, b"cookie")
+    return {} if cookie is None else parse_cookie(cookie)
+
+
+async def token_scope(secret: str) -> dict | None:
     """What a token's socket adds to its scope (`user`, `token_id`), or None if the token
     is not valid."""
     token = await database_sync_to_async(tokens.authenticate)(secret)
@@ -63,7 +68,7 @@ async def refuse_token(scope: dict, receive, send) -> None:
     if "websocket.http.response" not in (scope.get("extensions") or {}):
         await WebsocketDenier()(scope, receive, send)
         return
-    with translation.override(language_from_scope(scope)):
+    with translation.override(scope["language"]):
         detail = _("This API token is not valid: it may have been revoked.")
     await receive()  # websocket.connect
     body = json.dumps({"error": {"code": "unauthorized", "detail": detail}}).encode()
@@ -81,20 +86,17 @@ async def refuse_token(scope: dict, receive, send) -> None:
 
 
 class Sessions:
-    """What a session's socket adds to its scope: `cookies`, `session` and `user`
-    (AnonymousUser when signed out)."""
+    """What a session's socket adds to its scope: `session` and `user` (AnonymousUser
+    when signed out)."""
 
     def __init__(self) -> None:
         self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
 
-    async def scope(self, scope: dict) -> dict:
-        cookies = {}
-        cookie = _first_header(scope, b"cookie")
-        if cookie is not None:
-            cookies = parse_cookie(cookie)
+    async def scope(self, cookies: dict[str, str]) -> dict:
+        """`session` and `user` for a handshake with these cookies."""
         session_key = cookies.get(settings.SESSION_COOKIE_NAME)
         key, user = await reads().read(("session", session_key), self._user, session_key)
-        return {"cookies": cookies, "session": self.session_store(key), "user": user}
+        return {"session": self.session_store(key), "user": user}
 
     def _user(self, session_key: str | None):
         """In the database thread: the session's key once read (None if it was flushed:

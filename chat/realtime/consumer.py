@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 
 from .. import access, queries, services
 from ..errors import ChatError
-from ..i18n import language_from_scope
 from ..protocol import frames
 from ..protocol.commands import (
     Delete,
@@ -189,7 +188,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Error details are for people: in the language the tab's pages are in. Active
         # in this socket's task from here on, so in each frame's worker, whose context
         # is a copy of it (no override per frame).
-        self.language = language_from_scope(self.scope)
+        self.language = self.scope["language"]  # read by the entry from the handshake
         translation.activate(self.language)
         self.room_ids: set[int] = set()
         self.hub: Hub | None = None
@@ -206,8 +205,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if token_id is not None
             else getattr(session, "session_key", None)
         )
-        # Read above and by nothing later: not kept for the socket's life.
-        self.scope.pop("cookies", None)
+        # Read above and by nothing later: not held while the socket connects.
         self.scope.pop("session", None)
         self.presence_state = "active"
         self._revoked_while_connecting: set[int] | frozenset[int] = set()
@@ -245,6 +243,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.hub.check_in(self, "active")
         hello = await self.hub.hello(state)
         await self.accept()
+        # Read at connect, and by uvicorn no more once accepted: ≈ 1 KiB a socket less.
+        self.scope.clear()
         self._writer = DirectWriter.for_send(self.base_send)
         if self._writer is not None:
             self._writer.write(hello)  # framed once for the tabs that share it

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from chat.i18n import client_catalog_path, language_from_scope, load_client_catalog
+from chat.i18n import client_catalog_path, language_from_handshake, load_client_catalog
 from tests.factories import RoomFactory, UserFactory
 from tests.wsclient import open_tab
 
@@ -155,17 +155,17 @@ class TestSocketErrors:
         assert error["detail"] == detail
 
 
-class TestLanguageOfScope:
+class TestLanguageOfHandshake:
     def test_cookie_outranks_accept_language(self):
-        scope = {"cookies": {"django_language": "de"}, "headers": [(b"accept-language", b"en")]}
-        assert language_from_scope(scope) == "de"
+        headers = [(b"accept-language", b"en")]
+        assert language_from_handshake(headers, {"django_language": "de"}) == "de"
 
     def test_accept_language_picks_the_best_supported_language(self):
-        scope = {"headers": [(b"accept-language", b"fr-FR,de-AT;q=0.8,en;q=0.5")]}
-        assert language_from_scope(scope) == "de"
+        headers = [(b"accept-language", b"fr-FR,de-AT;q=0.8,en;q=0.5")]
+        assert language_from_handshake(headers, {}) == "de"
 
     def test_an_unsupported_language_falls_back_to_english(self):
-        assert language_from_scope({"headers": [(b"accept-language", b"fr-FR")]}) == "en"
+        assert language_from_handshake([(b"accept-language", b"fr-FR")], {}) == "en"
 
 
 class TestClientCatalogue:

@@ -3,9 +3,7 @@ to what it relies on in uvicorn (a real uvicorn server, in this process), so an 
 that changes it fails here."""
 
 import asyncio
-import contextlib
 
-import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
 from websockets.client import ClientProtocol
@@ -15,7 +13,7 @@ from websockets.uri import parse_uri
 from config.keepalive import keepalive_for
 from config.serve import OPTIONS
 from config.wsprotocol import Flag, Inbox, WebSocketProtocol
-from tests.support import HOST, free_port, until
+from tests.support import EchoApp, in_process_uvicorn, until
 
 
 async def test_the_inbox_hands_out_items_in_order_and_waits_when_empty():
@@ -59,63 +57,18 @@ def test_the_server_command_runs_this_protocol():
     assert OPTIONS[OPTIONS.index("--ws") + 1] == "config.wsprotocol:WebSocketProtocol"
 
 
-class _App:
-    """Accepts every socket, records its scope's headers as the app saw them, and
-    echoes its text frames."""
-
-    def __init__(self):
-        self.seen: list[list] = []
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "websocket":
-            return
-        self.seen.append(list(scope["headers"]))
-        await receive()
-        await send({"type": "websocket.accept"})
-        while (message := await receive())["type"] != "websocket.disconnect":
-            await send({"type": "websocket.send", "text": message["text"]})
-
-
-@contextlib.asynccontextmanager
-async def _serving(app, **options):
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host=HOST,
-        port=port,
-        ws="config.wsprotocol:WebSocketProtocol",
-        ws_per_message_deflate=False,
-        lifespan="off",
-        log_level="warning",
-        **options,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.ensure_future(server.serve())
-    try:
-        while not server.started:
-            if task.done():  # it stopped before serving: its error, not a wait forever
-                await task
-                raise RuntimeError("uvicorn stopped before it started serving")
-            await asyncio.sleep(0.01)
-        yield server, f"ws://{HOST}:{port}/ws/"
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def test_an_accepted_connection_keeps_no_handshake_and_a_light_queue():
-    app = _App()
+    app = EchoApp()
     async with (
-        _serving(app) as (server, url),
+        in_process_uvicorn(app) as (server, url),
         connect(url, additional_headers={"X-Probe": "yes"}) as client,
     ):
         await client.ping()
         [protocol] = server.server_state.connections
         assert isinstance(protocol, WebSocketProtocol)
         assert (b"x-probe", b"yes") in app.seen[0]  # the app saw the headers
-        assert protocol.scope["headers"] == []  # and they went once accepted
-        assert len(protocol.request.headers) == 0
-        assert protocol.response is None
+        assert len(protocol.request.headers) == 0  # the request's went once read
+        assert protocol.response is None and protocol.accepting is None
         assert isinstance(protocol.queue, Inbox)
         assert isinstance(protocol.writable, Flag)
         assert len(vars(protocol)) <= 30  # what an object holds without a dict of its own
@@ -123,6 +76,36 @@ async def test_an_accepted_connection_keeps_no_handshake_and_a_light_queue():
             getattr(protocol, name)  # every slot was set
         await client.send("hello")  # frames still go through the inbox to the app
         assert await client.recv() == "hello"
+
+
+async def test_uvicorn_reads_nothing_of_the_scope_once_the_socket_is_accepted():
+    """Parley's socket empties its scope once accepted (chat/realtime/consumer.py): frames
+    both ways and a close from either end must not need it."""
+    emptied: list[dict] = []
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        scope.clear()
+        emptied.append(scope)
+        while (message := await receive())["type"] != "websocket.disconnect":
+            if message["text"] == "bye":
+                await send({"type": "websocket.close", "code": 4000})
+            else:
+                await send({"type": "websocket.send", "text": message["text"]})
+
+    async with in_process_uvicorn(app) as (server, url):
+        async with connect(url) as client:
+            await client.send("hello")
+            assert await client.recv() == "hello"
+            await client.send("bye")
+            await client.wait_closed()
+            assert client.close_code == 4000
+        async with connect(url) as client:
+            await client.send("hello")
+            assert await client.recv() == "hello"
+        await until(lambda: not server.server_state.connections, "the server let go", 10)
+        assert emptied == [{}, {}]
 
 
 def test_the_slots_hold_only_what_uvicorn_sets_in_its_constructor():
@@ -173,7 +156,7 @@ PINGS = {"ws_ping_interval": 0.1, "ws_ping_timeout": 0.1}
 
 
 async def test_a_socket_that_answers_its_pings_stays_open_without_timers_of_its_own():
-    async with _serving(_App(), **PINGS) as (server, url):
+    async with in_process_uvicorn(EchoApp(), **PINGS) as (server, url):
         client = _RawClient(url, answers=True)
         await client.open()
         async with asyncio.timeout(10):
@@ -190,7 +173,7 @@ async def test_a_socket_that_answers_its_pings_stays_open_without_timers_of_its_
 
 
 async def test_a_socket_that_does_not_answer_is_closed_with_1011_after_the_timeout():
-    async with _serving(_App(), **PINGS) as (server, url):
+    async with in_process_uvicorn(EchoApp(), **PINGS) as (server, url):
         client = _RawClient(url, answers=False)
         await client.open()
         async with asyncio.timeout(10):

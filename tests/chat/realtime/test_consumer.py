@@ -72,15 +72,18 @@ class TestHandshake:
             assert (room["id"], room["name"], room["kind"]) == (general.pk, "general", "public")
             assert (room["last_seq"], room["last_read_seq"], room["unread"]) == (1, 0, 1)
 
-    async def test_an_open_socket_keeps_its_user_but_not_the_handshakes_cookies(self, alice):
-        """Kept for the socket's life, they would cost every idle tab; nothing reads them
-        after connect (the session's key is kept as its id)."""
+    async def test_an_open_socket_keeps_its_user_but_not_its_scope(self, alice, general):
+        """Kept for the socket's life, the scope (≈ 1 KiB) would cost every idle tab;
+        nothing reads it after connect (the session's key is kept as its id)."""
         async with open_tab(alice) as tab:
             assert tab.connected
             [consumer] = [s for s in Hub.current().sockets if s.user_id == alice.pk]
-            assert consumer.scope["user"].pk == alice.pk
-            assert "cookies" not in consumer.scope and "session" not in consumer.scope
-            assert consumer.session_id is not None
+            assert consumer.scope == {} and tab.communicator.scope == {}
+            assert consumer.user.pk == alice.pk and consumer.session_id is not None
+            assert consumer.language == "en"
+            frame = send_frame(general.pk)
+            await tab.send(frame)  # and it still chats
+            assert (await tab.receive_type("ack"))["client_msg_id"] == frame["client_msg_id"]
 
 
 class TestSend:
@@ -463,7 +466,7 @@ class TestLeaving:
         self, alice, general
     ):
         consumer = ChatConsumer()
-        consumer.scope = {"user": alice}
+        consumer.scope = {"user": alice, "language": "en"}
 
         async def client_gone(*args, **kwargs):
             raise OSError("the client left")
