@@ -8,7 +8,9 @@ lost but not when it is handed over, so every upgraded socket left its HTTP prot
 (≈ 2.8 KiB: the parser, the request's headers, the flow control) for the cycle
 collector. In a reconnect storm hundreds waited for it at once, and the memory they
 held stayed with the process (docs/performance.md, "What a connecting socket holds").
-Here the cycle is broken at the handover, so the protocol is freed there.
+Here the cycle is broken at the handover, so the protocol is freed there when the
+upgrade is the connection's first request, as a browser's is (after a kept-alive
+request, that request's cycle object still points back at it until collected).
 
 tests/config/test_httpprotocol.py runs a real uvicorn with it and checks that.
 """

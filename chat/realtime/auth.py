@@ -11,10 +11,10 @@ Channels' SessionMiddleware wraps `send` so that a session changed during the
 connection is saved with an outgoing message. A Parley socket never changes the
 session, and that wrapper would sit on the path of every frame the hub delivers:
 `handshake_cookies` reads the cookies and `Sessions.scope` loads the session and its
-user at connect, and `send` stays untouched. The tabs of one browser share their session cookie and, after a
-worker died, connect again together: the handshakes waiting for the database read each
-session once (chat.realtime.shared), and share the user read (a socket never changes
-its user).
+user at connect, and `send` stays untouched. The tabs of one browser share their
+session cookie and, after a worker died, connect again together: the handshakes
+waiting for the database read each session once (chat.realtime.shared), and share the
+user read (a socket never changes its user).
 """
 
 import json

@@ -5,7 +5,8 @@ One layer rather than a stack of middlewares (a token's, the Origin check, the
 session's, Channels' URLRouter) because every layer's coroutine frame and every copy of
 the scope it makes live as long as the socket: this one keeps one frame and adds `user`
 and `language` (and `session`, or `token_id`) to the server's scope in place, no copy:
-the server (uvicorn) reads nothing of it once the app runs.
+the server (uvicorn) reads only its client and path of it before the socket is accepted,
+and nothing once it is.
 
 In order: a bearer handshake is the token's user and skips the Origin check
 (chat.realtime.auth says why), a bad token refused with 401; any other must come from

@@ -3,6 +3,7 @@ to what it relies on in uvicorn (a real uvicorn server, in this process), so an 
 that changes it fails here."""
 
 import asyncio
+import logging
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
@@ -68,7 +69,7 @@ async def test_an_accepted_connection_keeps_no_handshake_and_a_light_queue():
         assert isinstance(protocol, WebSocketProtocol)
         assert (b"x-probe", b"yes") in app.seen[0]  # the app saw the headers
         assert len(protocol.request.headers) == 0  # the request's went once read
-        assert protocol.response is None and protocol.accepting is None
+        assert protocol.response is None and protocol.prepared_response is None
         assert isinstance(protocol.queue, Inbox)
         assert isinstance(protocol.writable, Flag)
         assert len(vars(protocol)) <= 30  # what an object holds without a dict of its own
@@ -78,9 +79,37 @@ async def test_an_accepted_connection_keeps_no_handshake_and_a_light_queue():
         assert await client.recv() == "hello"
 
 
-async def test_uvicorn_reads_nothing_of_the_scope_once_the_socket_is_accepted():
+async def test_until_accepted_the_response_waits_as_its_pairs_and_is_written_whole():
+    """The app's subprotocol and headers still reach the client through the response made
+    again at the accept."""
+    waiting: list = []
+
+    async def app(scope, receive, send):
+        await receive()
+        [protocol] = server.server_state.connections
+        waiting.append(protocol.prepared_response)
+        await send(
+            {"type": "websocket.accept", "subprotocol": "chat", "headers": [(b"x-app", b"yes")]}
+        )
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    async with (
+        in_process_uvicorn(app) as (server, url),
+        connect(url, subprotocols=["chat"]) as client,
+    ):
+        [pairs] = waiting
+        assert isinstance(pairs, tuple) and ("Upgrade", "websocket") in pairs
+        assert any(name == "Sec-WebSocket-Accept" for name, _value in pairs)
+        assert client.subprotocol == "chat"
+        assert client.response.headers["X-App"] == "yes"
+        assert client.response.headers["Upgrade"] == "websocket"
+        assert len(client.response.headers.get_all("Date")) == 1  # uvicorn's, once
+
+
+async def test_uvicorn_reads_nothing_of_the_scope_once_the_socket_is_accepted(caplog):
     """Parley's socket empties its scope once accepted (chat/realtime/consumer.py): frames
-    both ways and a close from either end must not need it."""
+    both ways, a close from either end and the server's stop (1012) must not need it."""
     emptied: list[dict] = []
 
     async def app(scope, receive, send):
@@ -94,7 +123,8 @@ async def test_uvicorn_reads_nothing_of_the_scope_once_the_socket_is_accepted():
             else:
                 await send({"type": "websocket.send", "text": message["text"]})
 
-    async with in_process_uvicorn(app) as (server, url):
+    caplog.set_level(logging.ERROR)
+    async with in_process_uvicorn(app, log_config=None) as (server, url):
         async with connect(url) as client:
             await client.send("hello")
             assert await client.recv() == "hello"
@@ -104,8 +134,14 @@ async def test_uvicorn_reads_nothing_of_the_scope_once_the_socket_is_accepted():
         async with connect(url) as client:
             await client.send("hello")
             assert await client.recv() == "hello"
-        await until(lambda: not server.server_state.connections, "the server let go", 10)
-        assert emptied == [{}, {}]
+        async with connect(url) as client:
+            await client.send("hello")
+            assert await client.recv() == "hello"
+            server.should_exit = True
+            await client.wait_closed()
+            assert client.close_code == 1012
+    assert emptied == [{}, {}, {}]
+    assert [record.getMessage() for record in caplog.records] == []
 
 
 def test_the_slots_hold_only_what_uvicorn_sets_in_its_constructor():
