@@ -174,7 +174,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def start_keepalive(self) -> None:
         """uvicorn calls this once the handshake's response is written (accepted)."""
-        self._forget_handshake()
+        self.response = None  # written: read no more
         if keepalive := self._keepalive():
             keepalive.add(self)
 
@@ -207,6 +207,3 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_pong(event)
         if self.pending_ping_payload is None and (keepalive := self._keepalive()):
             keepalive.answered(self)
-
-    def _forget_handshake(self) -> None:
-        self.response = None  # type: ignore[assignment]

@@ -481,11 +481,11 @@ async def in_process_uvicorn(app, **options):
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
     try:
-        while not server.started:
-            if task.done():  # it stopped before serving: its error, not a wait forever
-                await task
-                raise RuntimeError("uvicorn stopped before it started serving")
-            await asyncio.sleep(0.01)
+        # Until it serves, or stops before it does: then its error, not a wait to the end.
+        await until(lambda: server.started or task.done(), "uvicorn started serving", 10)
+        if not server.started:
+            await task
+            raise RuntimeError("uvicorn stopped before it started serving")
         yield server, f"ws://{HOST}:{port}/ws/"
     finally:
         server.should_exit = True
